@@ -1,0 +1,5 @@
+var builder = DistributedApplication.CreateBuilder(args);
+
+builder.AddProject<Projects.TaskQueue_Broker>("broker");
+
+builder.Build().Run();
