@@ -1,0 +1,77 @@
+-- claim: leases up to N ready tasks of one queue to a worker, highest priority first, after promoting
+-- due scheduled work. A task is leased at the moment it is claimed: fresh token, deadline = now + lease.
+-- KEYS[1]  queue key prefix "tq:{queue}:"
+-- ARGV[1]  time shift in ms
+-- ARGV[2]  worker id
+-- ARGV[3]  maximum number of tasks
+-- ARGV[4]  lease duration in ms
+-- ARGV[5]  token prefix (random per call; the token of the n-th task is prefix .. n)
+-- ARGV[6]  maximum number of scheduled tasks to promote first
+-- ARGV[7]  retention in ms for tasks that expire here
+-- Returns  {promoted, expired, then 12 values per leased task: id, type, payload, attempt, max_attempts,
+--          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority}
+--!include lib/common.lua
+--!include lib/promote.lua
+local now = now_ms(ARGV[1])
+local worker = ARGV[2]
+local wanted = tonumber(ARGV[3])
+local lease_ms = tonumber(ARGV[4])
+local token_prefix = ARGV[5]
+local retention_ms = ARGV[7]
+local promoted, expired = promote_due(now, tonumber(ARGV[6]), retention_ms)
+
+local levels = redis.call('SMEMBERS', LEVELS)
+table.sort(levels, function(a, b) return tonumber(a) > tonumber(b) end)
+
+local out = { promoted, expired }
+local leased = 0
+local deadline = now + lease_ms
+for _, level in ipairs(levels) do
+  local stream = ready_key(level)
+  while leased < wanted do
+    local reply = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', wanted - leased, 'STREAMS', stream, '>')
+    if not reply then break end
+    local entries = reply[1][2]
+    if #entries == 0 then break end
+    for _, entry in ipairs(entries) do
+      local sid, id = entry[1], entry[2][2]
+      local key = task_key(id)
+      local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt')
+      if t[1] ~= 'ready' or t[2] ~= sid then
+        -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
+        redis.call('XACK', stream, GROUP, sid)
+        redis.call('XDEL', stream, sid)
+      else
+        local expires = tonumber(t[3]) or 0
+        if expires > 0 and now >= expires then
+          drop_stream_entry(key)
+          finish(id, key, 'expired', now, retention_ms, 'expired')
+          expired = expired + 1
+          out[2] = expired
+        else
+          leased = leased + 1
+          local attempt = (tonumber(t[4]) or 0) + 1
+          local token = token_prefix .. leased
+          redis.call('HSET', key, 'state', 'leased', 'token', token, 'worker', worker, 'started', now,
+            'attempt', attempt)
+          redis.call('ZADD', LEASES, deadline, id)
+          local d = redis.call('HMGET', key, 'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued')
+          out[#out + 1] = id
+          out[#out + 1] = d[1]
+          out[#out + 1] = d[2]
+          out[#out + 1] = attempt
+          out[#out + 1] = d[3]
+          out[#out + 1] = d[4]
+          out[#out + 1] = d[5]
+          out[#out + 1] = d[6]
+          out[#out + 1] = token
+          out[#out + 1] = deadline
+          out[#out + 1] = d[7]
+          out[#out + 1] = level
+        end
+      end
+    end
+  end
+  if leased >= wanted then break end
+end
+return out

@@ -1,0 +1,50 @@
+-- enqueue: adds a batch of new tasks to one queue.
+-- KEYS[1]  queue key prefix "tq:{queue}:"
+-- ARGV[1]  time shift in ms (0 outside tests)
+-- ARGV[2]  queue name
+-- ARGV[3..] 12 values per task: id, type, payload, priority, max_attempts, delay_ms, not_before_ms (unix,
+--          0 = none), timeout_ms (0 = none), expires_after_ms (0 = never), idempotency_key ('' = none),
+--          traceparent, tracestate
+-- Returns  {id, duplicate (0|1), ...} per task in order. A task whose idempotency key is already taken
+--          returns the first task's id with duplicate = 1 and writes nothing.
+--!include lib/common.lua
+local FIELDS = 12
+local now = now_ms(ARGV[1])
+local queue = ARGV[2]
+local out = {}
+local added = 0
+for i = 3, #ARGV, FIELDS do
+  local id, ikey = ARGV[i], ARGV[i + 9]
+  local existing = false
+  if ikey ~= '' then
+    existing = redis.call('GET', idem_key(ikey))
+    if not existing then redis.call('SET', idem_key(ikey), id) end
+  end
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = 1
+  else
+    local key = task_key(id)
+    local priority = ARGV[i + 3]
+    local due = math.max(now + tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
+    local expires_after = tonumber(ARGV[i + 8])
+    local expires = 0
+    if expires_after > 0 then expires = now + expires_after end
+    redis.call('HSET', key,
+      'id', id, 'queue', queue, 'type', ARGV[i + 1], 'payload', ARGV[i + 2], 'prio', priority,
+      'attempt', 0, 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'expires', expires, 'ikey', ikey,
+      'tp', ARGV[i + 10], 'ts', ARGV[i + 11], 'created', now, 'due', due, 'sid', '', 'token', '',
+      'worker', '', 'cancel', '0')
+    if due > now then
+      redis.call('HSET', key, 'state', 'scheduled')
+      redis.call('ZADD', SCHEDULED, due, id)
+    else
+      push_ready(id, key, priority, now)
+    end
+    added = added + 1
+    out[#out + 1] = id
+    out[#out + 1] = 0
+  end
+end
+if added > 0 then redis.call('HINCRBY', STATS, 'submitted', added) end
+return out

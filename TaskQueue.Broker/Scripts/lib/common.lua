@@ -1,0 +1,110 @@
+-- Shared by every script (spliced in where a script says `--!include lib/common.lua`).
+-- KEYS[1] is always the queue's key prefix, "tq:{queue}:"; every key below hangs off it, so a script
+-- touches one Redis Cluster slot. Key names must match Storage/RedisKeys.cs.
+local base = KEYS[1]
+local LEASES = base .. 'leases'
+local SCHEDULED = base .. 'scheduled'
+local DEAD = base .. 'dead'
+local LEVELS = base .. 'levels'
+local STATS = base .. 'stats'
+local GROUP = 'tq'
+
+-- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.
+local OK, STALE, MISSING = 1, 0, -1
+local RETRYING, DEAD_LETTERED, CANCELLED, CANCEL_REQUESTED, ALREADY_FINISHED = 2, 3, 4, 5, 6
+local CONSUMER = 'leased'
+
+local function task_key(id) return base .. 't:' .. id end
+local function ready_key(priority) return base .. 'ready:' .. priority end
+local function idem_key(key) return base .. 'idem:' .. key end
+
+-- Time comes from Redis, never from a broker's clock. `shift` (ms) is zero outside tests.
+local function now_ms(shift)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(shift)
+end
+
+-- Appends the task to its priority's ready stream and records where its entry lives.
+local function push_ready(id, key, priority, now)
+  local stream = ready_key(priority)
+  if redis.call('SADD', LEVELS, priority) == 1 then
+    redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
+  end
+  local sid = redis.call('XADD', stream, '*', 'id', id)
+  redis.call('HSET', key, 'state', 'ready', 'sid', sid, 'enqueued', now)
+  return sid
+end
+
+-- Acknowledges and deletes the task's stream entry (XDEL alone is safe for undelivered entries too).
+local function drop_stream_entry(key)
+  local entry = redis.call('HMGET', key, 'prio', 'sid')
+  if entry[2] and entry[2] ~= '' then
+    local stream = ready_key(entry[1])
+    redis.call('XACK', stream, GROUP, entry[2])
+    redis.call('XDEL', stream, entry[2])
+    redis.call('HSET', key, 'sid', '')
+  end
+end
+
+-- Moves a task to a final state and starts its retention clock (its idempotency key expires with it).
+local function finish(id, key, state, now, retention_ms, counter)
+  redis.call('HSET', key, 'state', state, 'finished', now)
+  redis.call('HINCRBY', STATS, counter, 1)
+  local ikey = redis.call('HGET', key, 'ikey')
+  if tonumber(retention_ms) > 0 then
+    redis.call('PEXPIRE', key, retention_ms)
+    if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
+  else
+    redis.call('DEL', key)
+    if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
+  end
+end
+
+-- Deletes a dead letter for good (trim or purge).
+local function delete_dead(id)
+  local key = task_key(id)
+  local ikey = redis.call('HGET', key, 'ikey')
+  if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
+  redis.call('DEL', key)
+  redis.call('ZREM', DEAD, id)
+end
+
+-- Keeps the dead-letter queue within its age and count bounds.
+local function trim_dead(now, max_count, max_age_ms)
+  local old = redis.call('ZRANGEBYSCORE', DEAD, '-inf', now - tonumber(max_age_ms), 'LIMIT', 0, 1000)
+  for _, id in ipairs(old) do delete_dead(id) end
+  local excess = redis.call('ZCARD', DEAD) - tonumber(max_count)
+  if excess > 0 then
+    local oldest = redis.call('ZRANGE', DEAD, 0, excess - 1)
+    for _, id in ipairs(oldest) do delete_dead(id) end
+  end
+end
+
+-- Fencing: a report counts only from the current lease holder, before its deadline.
+-- Returns OK, STALE (expired, moved on, or not leased) or MISSING (no such task).
+local function check_lease(id, key, token, now)
+  local t = redis.call('HMGET', key, 'state', 'token')
+  if not t[1] then return MISSING end
+  if t[1] ~= 'leased' or t[2] ~= token then return STALE end
+  local deadline = redis.call('ZSCORE', LEASES, id)
+  if not deadline or tonumber(deadline) < now then return STALE end
+  return OK
+end
+
+-- Backoff delays in ms for attempts 1, 2, ... (the last repeats); computed by Storage/BackoffPolicy.cs.
+local function parse_schedule(text)
+  local schedule = {}
+  for ms in string.gmatch(text, '[^,]+') do schedule[#schedule + 1] = tonumber(ms) end
+  return schedule
+end
+
+-- Reads the failure policy that fail.lua and reap.lua receive as ARGV[first..first+4].
+local function read_policy(first)
+  return {
+    retention_ms = ARGV[first],
+    dead_max = ARGV[first + 1],
+    dead_age_ms = ARGV[first + 2],
+    schedule = parse_schedule(ARGV[first + 3]),
+    jitter = tonumber(ARGV[first + 4]),
+  }
+end

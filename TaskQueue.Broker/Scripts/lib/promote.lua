@@ -1,0 +1,22 @@
+-- Moves due scheduled tasks to their ready streams; a task whose expiry passed while it waited expires
+-- instead. Needs lib/common.lua. Returns the number promoted and the number expired.
+local function promote_due(now, max, retention_ms)
+  local due = redis.call('ZRANGEBYSCORE', SCHEDULED, '-inf', now, 'LIMIT', 0, max)
+  local promoted, expired = 0, 0
+  for _, id in ipairs(due) do
+    redis.call('ZREM', SCHEDULED, id)
+    local key = task_key(id)
+    local t = redis.call('HMGET', key, 'state', 'prio', 'expires')
+    if t[1] == 'scheduled' then
+      local expires = tonumber(t[3]) or 0
+      if expires > 0 and now >= expires then
+        finish(id, key, 'expired', now, retention_ms, 'expired')
+        expired = expired + 1
+      else
+        push_ready(id, key, t[2], now)
+        promoted = promoted + 1
+      end
+    end
+  end
+  return promoted, expired
+end

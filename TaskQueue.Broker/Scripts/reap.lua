@@ -1,0 +1,29 @@
+-- reap: expired leases take the failure path with the error "lease expired". Atomic, so when several
+-- brokers reap at once each expired lease is reclaimed exactly once.
+-- KEYS[1]  queue key prefix "tq:{queue}:"
+-- ARGV[1]  time shift in ms
+-- ARGV[2..6] policy, as in fail.lua
+-- ARGV[7]  maximum number of leases to reap
+-- ARGV[8]  unit random (0..1) seeding the jitter of this batch
+-- Returns  {id, worker, outcome, ...}: outcome RETRYING, DEAD_LETTERED or CANCELLED (lib/common.lua)
+--!include lib/common.lua
+--!include lib/settle.lua
+local GOLDEN = 0.6180339887498949
+local now = now_ms(ARGV[1])
+local policy = read_policy(2)
+local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[7]))
+local random = tonumber(ARGV[8])
+local out = {}
+for n, id in ipairs(expired) do
+  local key = task_key(id)
+  local worker = redis.call('HGET', key, 'worker')
+  if not worker then
+    redis.call('ZREM', LEASES, id) -- a lease whose task is gone: nothing to retry
+  else
+    local unit = (random + n * GOLDEN) % 1
+    out[#out + 1] = id
+    out[#out + 1] = worker
+    out[#out + 1] = settle_failure(id, key, now, 'lease expired', true, unit, policy)
+  end
+end
+return out

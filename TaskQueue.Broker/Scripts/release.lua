@@ -1,0 +1,29 @@
+-- release: a worker hands tasks back unfinished (graceful drain). Not a failed attempt: the attempt
+-- count is restored and the task is ready again at once (or cancelled, if that was requested).
+-- KEYS[1]  queue key prefix "tq:{queue}:"
+-- ARGV[1]  time shift in ms
+-- ARGV[2]  retention in ms
+-- ARGV[3..] 2 values per task: id, lease token
+-- Returns  one code per task: OK (ready again), CANCELLED, STALE or MISSING (lib/common.lua)
+--!include lib/common.lua
+local now = now_ms(ARGV[1])
+local out = {}
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  local key = task_key(id)
+  local code = check_lease(id, key, ARGV[i + 1], now)
+  if code == OK then
+    redis.call('ZREM', LEASES, id)
+    drop_stream_entry(key)
+    redis.call('HINCRBY', key, 'attempt', -1)
+    redis.call('HSET', key, 'token', '', 'worker', '')
+    if redis.call('HGET', key, 'cancel') == '1' then
+      finish(id, key, 'cancelled', now, ARGV[2], 'cancelled')
+      code = CANCELLED
+    else
+      push_ready(id, key, redis.call('HGET', key, 'prio'), now)
+    end
+  end
+  out[#out + 1] = code
+end
+return out

@@ -1,0 +1,410 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace TaskQueue.Broker.Storage;
+
+/// <summary>
+/// The durable task lifecycle. Redis is the only source of truth: every state change is one Lua script
+/// (Scripts/*.lua), batched per queue, fenced by lease tokens, timed by Redis's clock.
+/// </summary>
+public sealed class RedisTaskStore
+{
+    private const int EnqueueFields = 12;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly TaskStoreOptions _options;
+    private readonly RedisClockShift _clockShift;
+    private readonly string _backoffSchedule;
+    private readonly ConcurrentDictionary<string, bool> _registeredQueues = new(StringComparer.Ordinal);
+
+    public RedisTaskStore(IConnectionMultiplexer redis, IOptions<TaskStoreOptions> options, RedisClockShift clockShift)
+    {
+        _redis = redis;
+        _options = options.Value;
+        _options.Validate();
+        _clockShift = clockShift;
+        _backoffSchedule = _options.Backoff.ToScriptArgument();
+    }
+
+    public TaskStoreOptions Options => _options;
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    private long Shift => (long)_clockShift.Value.TotalMilliseconds;
+
+    // ---- enqueue ----
+
+    public async Task<EnqueueResult> EnqueueAsync(NewTask task, CancellationToken cancellationToken = default) =>
+        (await EnqueueBatchAsync([task], cancellationToken))[0];
+
+    /// <summary>Enqueues tasks with one script call per queue; results come back in input order.</summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueBatchAsync(
+        IReadOnlyList<NewTask> tasks, CancellationToken cancellationToken = default)
+    {
+        foreach (var task in tasks)
+        {
+            TaskValidation.Validate(task, _options);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var results = new EnqueueResult[tasks.Count];
+        var byQueue = Enumerable.Range(0, tasks.Count).GroupBy(i => tasks[i].Queue, StringComparer.Ordinal);
+        await Task.WhenAll(byQueue.Select(group => EnqueueQueueAsync(group.Key, [.. group], tasks, results)));
+        return results;
+    }
+
+    private async Task EnqueueQueueAsync(string queue, int[] indexes, IReadOnlyList<NewTask> tasks, EnqueueResult[] results)
+    {
+        await RegisterQueueAsync(queue);
+        var args = new RedisValue[2 + (indexes.Length * EnqueueFields)];
+        args[0] = Shift;
+        args[1] = queue;
+        var n = 2;
+        foreach (var index in indexes)
+        {
+            var task = tasks[index];
+            args[n++] = TaskId.New(queue).LocalId;
+            args[n++] = task.Type;
+            args[n++] = task.Payload;
+            args[n++] = task.Priority;
+            args[n++] = task.MaxAttempts ?? _options.DefaultMaxAttempts;
+            args[n++] = (long)task.Delay.TotalMilliseconds;
+            args[n++] = task.NotBefore?.ToUnixTimeMilliseconds() ?? 0;
+            args[n++] = Millis(task.ExecutionTimeout);
+            args[n++] = Millis(task.ExpiresAfter);
+            args[n++] = task.IdempotencyKey ?? "";
+            args[n++] = task.TraceParent ?? "";
+            args[n++] = task.TraceState ?? "";
+        }
+
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
+        for (var i = 0; i < indexes.Length; i++)
+        {
+            results[indexes[i]] = new EnqueueResult(new TaskId(queue, (string)reply[2 * i]!), (long)reply[(2 * i) + 1] == 1);
+        }
+    }
+
+    private async Task RegisterQueueAsync(string queue)
+    {
+        if (_registeredQueues.ContainsKey(queue))
+        {
+            return;
+        }
+
+        await Db.SetAddAsync(RedisKeys.Queues, queue);
+        _registeredQueues.TryAdd(queue, true);
+    }
+
+    // ---- claim and leases ----
+
+    /// <summary>Leases up to <paramref name="max"/> ready tasks of a queue to a worker, highest priority first.</summary>
+    public async Task<ClaimResult> ClaimAsync(
+        string queue, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        TaskValidation.ValidateQueueName(queue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
+            ScriptLibrary.Claim,
+            Prefix(queue),
+            [Shift, workerId, max, (long)lease.TotalMilliseconds, NewTokenPrefix(), _options.PromoteBatchSize, RetentionMs]))!;
+
+        const int fields = 12;
+        var tasks = new List<LeasedTask>((reply.Length - 2) / fields);
+        for (var i = 2; i < reply.Length; i += fields)
+        {
+            var timeoutMs = (long)reply[i + 5];
+            tasks.Add(new LeasedTask(
+                new TaskId(queue, (string)reply[i]!),
+                (string)reply[i + 1]!,
+                (byte[]?)reply[i + 2] ?? [],
+                (int)reply[i + 3],
+                (int)reply[i + 4],
+                (int)reply[i + 11],
+                timeoutMs > 0 ? TimeSpan.FromMilliseconds(timeoutMs) : null,
+                EmptyToNull((string?)reply[i + 6]),
+                EmptyToNull((string?)reply[i + 7]),
+                (string)reply[i + 8]!,
+                FromMs((long)reply[i + 9]),
+                FromMs((long)reply[i + 10])));
+        }
+
+        return new ClaimResult(tasks, (int)reply[0], (int)reply[1]);
+    }
+
+    /// <summary>Extends leases of one queue; each result says whether the token was still valid.</summary>
+    public async Task<RenewResult> RenewAsync(
+        string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(2 + (2 * leases.Count)) { Shift, (long)lease.TotalMilliseconds };
+        AddLeaseRefs(args, queue, leases);
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Renew, Prefix(queue), [.. args]))!;
+        return new RenewResult(FromMs((long)reply[0]), [.. reply.Skip(1).Select(r => ScriptCodes.ToResult((long)r))]);
+    }
+
+    /// <summary>Ends the given leases after a short grace (their worker's connection broke).</summary>
+    public async Task<int> ShortenLeasesAsync(
+        string queue, IReadOnlyList<LeaseRef> leases, TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(2 + (2 * leases.Count)) { Shift, (long)grace.TotalMilliseconds };
+        AddLeaseRefs(args, queue, leases);
+        return (int)await Db.ScriptEvaluateAsync(ScriptLibrary.Shorten, Prefix(queue), [.. args]);
+    }
+
+    // ---- outcomes ----
+
+    public async Task<IReadOnlyList<TransitionResult>> CompleteAsync(
+        string queue, IReadOnlyList<TaskCompletion> completions, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(2 + (3 * completions.Count)) { Shift, RetentionMs };
+        foreach (var completion in completions)
+        {
+            EnsureQueue(queue, completion.Id);
+            args.Add(completion.Id.LocalId);
+            args.Add(completion.Token);
+            args.Add(completion.Result);
+        }
+
+        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Complete, Prefix(queue), [.. args]));
+    }
+
+    public async Task<IReadOnlyList<TransitionResult>> FailAsync(
+        string queue, IReadOnlyList<TaskFailure> failures, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(6 + (5 * failures.Count));
+        args.Add(Shift);
+        AddPolicy(args);
+        foreach (var failure in failures)
+        {
+            EnsureQueue(queue, failure.Id);
+            args.Add(failure.Id.LocalId);
+            args.Add(failure.Token);
+            args.Add(failure.Error);
+            args.Add(failure.Retryable ? 1 : 0);
+            args.Add(Random.Shared.NextDouble());
+        }
+
+        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Fail, Prefix(queue), [.. args]));
+    }
+
+    /// <summary>Hands leased tasks back unfinished; the attempt does not count.</summary>
+    public async Task<IReadOnlyList<TransitionResult>> ReleaseAsync(
+        string queue, IReadOnlyList<LeaseRef> leases, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(2 + (2 * leases.Count)) { Shift, RetentionMs };
+        AddLeaseRefs(args, queue, leases);
+        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Release, Prefix(queue), [.. args]));
+    }
+
+    // ---- background transitions ----
+
+    /// <summary>Sends expired leases of a queue down the failure path ("lease expired").</summary>
+    public async Task<IReadOnlyList<ReapedLease>> ReapAsync(string queue, int max, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(8) { Shift };
+        AddPolicy(args);
+        args.Add(max);
+        args.Add(Random.Shared.NextDouble());
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Reap, Prefix(queue), [.. args]))!;
+        var reaped = new List<ReapedLease>(reply.Length / 3);
+        for (var i = 0; i < reply.Length; i += 3)
+        {
+            reaped.Add(new ReapedLease(new TaskId(queue, (string)reply[i]!), (string)reply[i + 1]!, ScriptCodes.ToResult((long)reply[i + 2])));
+        }
+
+        return reaped;
+    }
+
+    /// <summary>Moves due scheduled work to ready, and trims the dead-letter queue.</summary>
+    public async Task<PromoteResult> PromoteAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
+            ScriptLibrary.Promote,
+            Prefix(queue),
+            [Shift, _options.PromoteBatchSize, RetentionMs, _options.DeadLetterMaxCount, (long)_options.DeadLetterMaxAge.TotalMilliseconds]))!;
+        var nextDue = (long)reply[2];
+        return new PromoteResult((int)reply[0], (int)reply[1], nextDue < 0 ? null : TimeSpan.FromMilliseconds(nextDue));
+    }
+
+    // ---- management ----
+
+    public async Task<CancelResult> CancelAsync(TaskId id, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
+            ScriptLibrary.Cancel, Prefix(id.Queue), [Shift, RetentionMs, id.LocalId]))!;
+        return new CancelResult(ScriptCodes.ToResult((long)reply[0]), EmptyToNull((string?)reply[1]));
+    }
+
+    public async Task<TaskSnapshot?> GetAsync(TaskId id, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var entries = await Db.HashGetAllAsync(RedisKeys.Task(id));
+        return entries.Length == 0 ? null : ToSnapshot(id, entries);
+    }
+
+    /// <summary>Dead letters, oldest first, with the total count.</summary>
+    public async Task<(IReadOnlyList<TaskSnapshot> Tasks, long Total)> ListDeadLettersAsync(
+        string queue, int offset, int limit, CancellationToken cancellationToken = default)
+    {
+        TaskValidation.ValidateQueueName(queue);
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        var total = await db.SortedSetLengthAsync(RedisKeys.DeadLetters(queue));
+        var ids = await db.SortedSetRangeByRankAsync(RedisKeys.DeadLetters(queue), offset, offset + limit - 1);
+        var hashes = await Task.WhenAll(ids.Select(id => db.HashGetAllAsync(RedisKeys.Task(new TaskId(queue, id!)))));
+        var tasks = ids.Zip(hashes)
+            .Where(pair => pair.Second.Length > 0)
+            .Select(pair => ToSnapshot(new TaskId(queue, pair.First!), pair.Second))
+            .ToList();
+        return (tasks, total);
+    }
+
+    /// <summary>Replays the given dead letters, or all of them when <paramref name="ids"/> is empty.</summary>
+    public Task<long> ReplayDeadLettersAsync(string queue, IReadOnlyList<TaskId> ids, CancellationToken cancellationToken = default) =>
+        DeadLetterBatchesAsync(ScriptLibrary.Replay, queue, ids, [Shift], cancellationToken);
+
+    /// <summary>Deletes the given dead letters, or all of them when <paramref name="ids"/> is empty.</summary>
+    public Task<long> PurgeDeadLettersAsync(string queue, IReadOnlyList<TaskId> ids, CancellationToken cancellationToken = default) =>
+        DeadLetterBatchesAsync(ScriptLibrary.Purge, queue, ids, [], cancellationToken);
+
+    private async Task<long> DeadLetterBatchesAsync(
+        string script, string queue, IReadOnlyList<TaskId> ids, RedisValue[] leading, CancellationToken cancellationToken)
+    {
+        const int batch = 1000;
+        TaskValidation.ValidateQueueName(queue);
+        long total = 0;
+        if (ids.Count > 0)
+        {
+            foreach (var chunk in ids.Chunk(batch))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var args = leading.Append(batch).Concat(chunk.Select(id => (RedisValue)EnsureQueue(queue, id).LocalId));
+                total += (long)await Db.ScriptEvaluateAsync(script, Prefix(queue), [.. args]);
+            }
+
+            return total;
+        }
+
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var done = (long)await Db.ScriptEvaluateAsync(script, Prefix(queue), [.. leading, batch]);
+            total += done;
+            if (done < batch)
+            {
+                return total;
+            }
+        }
+    }
+
+    public async Task<QueueCounts> GetCountsAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        TaskValidation.ValidateQueueName(queue);
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Stats, Prefix(queue)))!;
+        var counters = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var i = 4; i + 1 < reply.Length; i += 2)
+        {
+            counters[(string)reply[i]!] = (long)reply[i + 1];
+        }
+
+        long Counter(string name) => counters.GetValueOrDefault(name);
+        return new QueueCounts(
+            queue, (long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3],
+            Counter("submitted"), Counter("completed"), Counter("failed"), Counter("retried"),
+            Counter("dead"), Counter("expired"), Counter("cancelled"), Counter("replayed"));
+    }
+
+    /// <summary>Every queue that has ever received a task.</summary>
+    public async Task<IReadOnlyList<string>> GetQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var members = await Db.SetMembersAsync(RedisKeys.Queues);
+        return [.. members.Select(m => (string)m!).Order(StringComparer.Ordinal)];
+    }
+
+    // ---- helpers ----
+
+    private long RetentionMs => (long)_options.Retention.TotalMilliseconds;
+
+    private static RedisKey[] Prefix(string queue) => [RedisKeys.QueuePrefix(queue)];
+
+    private void AddPolicy(List<RedisValue> args)
+    {
+        args.Add(RetentionMs);
+        args.Add(_options.DeadLetterMaxCount);
+        args.Add((long)_options.DeadLetterMaxAge.TotalMilliseconds);
+        args.Add(_backoffSchedule);
+        args.Add(_options.BackoffJitter);
+    }
+
+    private static void AddLeaseRefs(List<RedisValue> args, string queue, IReadOnlyList<LeaseRef> leases)
+    {
+        foreach (var lease in leases)
+        {
+            EnsureQueue(queue, lease.Id);
+            args.Add(lease.Id.LocalId);
+            args.Add(lease.Token);
+        }
+    }
+
+    private static TaskId EnsureQueue(string queue, TaskId id) =>
+        string.Equals(id.Queue, queue, StringComparison.Ordinal)
+            ? id
+            : throw new ArgumentException($"Task {id} does not belong to queue '{queue}'.", nameof(id));
+
+    private static IReadOnlyList<TransitionResult> Codes(RedisResult reply) =>
+        [.. ((RedisResult[])reply!).Select(r => ScriptCodes.ToResult((long)r))];
+
+    private static string NewTokenPrefix() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)) + ".";
+
+    private static long Millis(TimeSpan? value) => value is { } v ? (long)v.TotalMilliseconds : 0;
+
+    private static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    private static string? EmptyToNull(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static TaskSnapshot ToSnapshot(TaskId id, HashEntry[] entries)
+    {
+        var fields = entries.ToDictionary(e => (string)e.Name!, e => e.Value, StringComparer.Ordinal);
+        RedisValue Field(string name) => fields.GetValueOrDefault(name);
+        string? Text(string name) => EmptyToNull((string?)Field(name));
+        long Number(string name) => long.TryParse((string?)Field(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+        DateTimeOffset? Time(string name) => Number(name) is > 0 and var ms ? FromMs(ms) : null;
+
+        var timeout = Number("timeout");
+        return new TaskSnapshot(
+            id,
+            Text("type") ?? "",
+            ScriptCodes.ToState(Text("state")),
+            (int)Number("attempt"),
+            (int)Number("max"),
+            (int)Number("prio"),
+            (byte[]?)Field("payload") ?? [],
+            (byte[]?)Field("result") ?? [],
+            Text("error"),
+            Text("worker"),
+            Text("token"),
+            Text("cancel") == "1",
+            Text("ikey"),
+            Text("tp"),
+            Text("ts"),
+            timeout > 0 ? TimeSpan.FromMilliseconds(timeout) : null,
+            Time("expires"),
+            Time("created") ?? DateTimeOffset.UnixEpoch,
+            Time("started"),
+            Time("finished"),
+            Time("due"));
+    }
+}

@@ -1,0 +1,117 @@
+namespace TaskQueue.Broker.Storage;
+
+/// <summary>A task as submitted.</summary>
+public sealed record NewTask(string Queue, string Type, ReadOnlyMemory<byte> Payload)
+{
+    /// <summary>0 (lowest, default) to 9 (highest).</summary>
+    public int Priority { get; init; }
+
+    /// <summary>Null: the store's default.</summary>
+    public int? MaxAttempts { get; init; }
+
+    public TimeSpan Delay { get; init; }
+
+    public DateTimeOffset? NotBefore { get; init; }
+
+    /// <summary>How long one attempt may run before the worker cancels it. Null: no limit.</summary>
+    public TimeSpan? ExecutionTimeout { get; init; }
+
+    /// <summary>Drop the task if it has not started this long after submission. Null: never.</summary>
+    public TimeSpan? ExpiresAfter { get; init; }
+
+    public string? IdempotencyKey { get; init; }
+
+    public string? TraceParent { get; init; }
+
+    public string? TraceState { get; init; }
+}
+
+public readonly record struct EnqueueResult(TaskId Id, bool Duplicate);
+
+/// <summary>A task leased to a worker by a claim.</summary>
+public sealed record LeasedTask(
+    TaskId Id,
+    string Type,
+    ReadOnlyMemory<byte> Payload,
+    int Attempt,
+    int MaxAttempts,
+    int Priority,
+    TimeSpan? ExecutionTimeout,
+    string? TraceParent,
+    string? TraceState,
+    string LeaseToken,
+    DateTimeOffset LeaseDeadline,
+    DateTimeOffset EnqueuedAt);
+
+/// <summary>What a claim did: the tasks leased, and the scheduled work it promoted or expired on the way.</summary>
+public sealed record ClaimResult(IReadOnlyList<LeasedTask> Tasks, int Promoted, int Expired);
+
+/// <summary>A lease as a worker presents it: the fencing token proves it is the current holder.</summary>
+public readonly record struct LeaseRef(TaskId Id, string Token);
+
+public sealed record TaskCompletion(TaskId Id, string Token, ReadOnlyMemory<byte> Result);
+
+public sealed record TaskFailure(TaskId Id, string Token, string Error, bool Retryable);
+
+public sealed record RenewResult(DateTimeOffset Deadline, IReadOnlyList<TransitionResult> Results);
+
+public sealed record CancelResult(TransitionResult Result, string? WorkerId);
+
+/// <summary>An expired lease the reaper took back, and where the task went.</summary>
+public sealed record ReapedLease(TaskId Id, string WorkerId, TransitionResult Outcome);
+
+public sealed record PromoteResult(int Promoted, int Expired, TimeSpan? NextDueIn);
+
+public enum TaskState
+{
+    Ready,
+    Scheduled,
+    Leased,
+    Completed,
+    DeadLettered,
+    Cancelled,
+    Expired,
+}
+
+/// <summary>Everything the store knows about one task.</summary>
+public sealed record TaskSnapshot(
+    TaskId Id,
+    string Type,
+    TaskState State,
+    int Attempt,
+    int MaxAttempts,
+    int Priority,
+    ReadOnlyMemory<byte> Payload,
+    ReadOnlyMemory<byte> Result,
+    string? LastError,
+    string? WorkerId,
+    string? LeaseToken,
+    bool CancelRequested,
+    string? IdempotencyKey,
+    string? TraceParent,
+    string? TraceState,
+    TimeSpan? ExecutionTimeout,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    DateTimeOffset? DueAt)
+{
+    public bool IsFinal => State is TaskState.Completed or TaskState.DeadLettered or TaskState.Cancelled or TaskState.Expired;
+}
+
+/// <summary>A queue's depth (from its Redis structures) and lifetime counters.</summary>
+public sealed record QueueCounts(
+    string Queue,
+    long Ready,
+    long Leased,
+    long Scheduled,
+    long DeadLettered,
+    long Submitted,
+    long Completed,
+    long Failed,
+    long Retried,
+    long DeadLetteredTotal,
+    long Expired,
+    long Cancelled,
+    long Replayed);

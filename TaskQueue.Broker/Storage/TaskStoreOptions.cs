@@ -1,0 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace TaskQueue.Broker.Storage;
+
+/// <summary>Limits and policies of the Redis store (configuration section "TaskQueue:Store").</summary>
+public sealed class TaskStoreOptions
+{
+    public const string SectionName = "TaskQueue:Store";
+
+    /// <summary>How long a finished task (completed, cancelled, expired) stays readable.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
+
+    [Range(1, 10_000_000)]
+    public int DeadLetterMaxCount { get; set; } = 10_000;
+
+    public TimeSpan DeadLetterMaxAge { get; set; } = TimeSpan.FromDays(90);
+
+    [Range(0, 64 * 1024 * 1024)]
+    public int MaxPayloadBytes { get; set; } = 1024 * 1024;
+
+    [Range(1, 1000)]
+    public int DefaultMaxAttempts { get; set; } = 10;
+
+    public TimeSpan BackoffInitial { get; set; } = BackoffPolicy.Default.Initial;
+
+    [Range(1.0, 100.0)]
+    public double BackoffMultiplier { get; set; } = BackoffPolicy.Default.Multiplier;
+
+    public TimeSpan BackoffMax { get; set; } = BackoffPolicy.Default.Max;
+
+    [Range(0.0, 1.0)]
+    public double BackoffJitter { get; set; } = BackoffPolicy.Default.Jitter;
+
+    /// <summary>How many due scheduled tasks one claim or promoter pass moves at most (Asynq moves 100).</summary>
+    [Range(1, 10_000)]
+    public int PromoteBatchSize { get; set; } = 100;
+
+    public BackoffPolicy Backoff => new(BackoffInitial, BackoffMultiplier, BackoffMax, BackoffJitter);
+
+    public void Validate()
+    {
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        Backoff.Validate();
+        if (Retention < TimeSpan.Zero || DeadLetterMaxAge <= TimeSpan.Zero)
+        {
+            throw new ValidationException("Retention must not be negative and DeadLetterMaxAge must be positive.");
+        }
+    }
+}
+
+/// <summary>
+/// An offset added to Redis's clock in every script. Zero in production; tests move it to jump time
+/// (lease expiry, backoff, expiry) without waiting.
+/// </summary>
+public sealed class RedisClockShift
+{
+    public TimeSpan Value { get; set; }
+}

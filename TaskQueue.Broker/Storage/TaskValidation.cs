@@ -1,0 +1,99 @@
+namespace TaskQueue.Broker.Storage;
+
+/// <summary>Bad input: nothing was written. The gRPC edge maps it to INVALID_ARGUMENT or RESOURCE_EXHAUSTED.</summary>
+public sealed class TaskValidationException(string field, string message, bool tooLarge = false)
+    : Exception(message)
+{
+    public string Field { get; } = field;
+
+    /// <summary>The input exceeded a size limit (rather than being malformed).</summary>
+    public bool TooLarge { get; } = tooLarge;
+}
+
+/// <summary>Checks of client input, done before anything reaches Redis.</summary>
+public static class TaskValidation
+{
+    public const int MaxQueueNameLength = 128;
+    public const int MaxTypeLength = 128;
+    public const int MaxIdempotencyKeyLength = 256;
+    public const int MaxPriority = 9;
+
+    /// <summary>Why <paramref name="queue"/> is not a valid queue name, or null when it is.</summary>
+    public static string? QueueNameProblem(string? queue)
+    {
+        if (string.IsNullOrEmpty(queue))
+        {
+            return "the queue name is empty";
+        }
+
+        if (queue.Length > MaxQueueNameLength)
+        {
+            return $"the queue name is longer than {MaxQueueNameLength} characters";
+        }
+
+        foreach (var c in queue)
+        {
+            // Braces would break the {queue} hash tag, ':' the key layout and task ids.
+            if (c is '{' or '}' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
+            {
+                return $"the queue name contains '{(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())}'; " +
+                       "braces, ':', whitespace and control characters are not allowed";
+            }
+        }
+
+        return null;
+    }
+
+    public static void ValidateQueueName(string? queue)
+    {
+        if (QueueNameProblem(queue) is { } problem)
+        {
+            throw new TaskValidationException("queue", problem);
+        }
+    }
+
+    public static void Validate(NewTask task, TaskStoreOptions options)
+    {
+        ValidateQueueName(task.Queue);
+        if (string.IsNullOrWhiteSpace(task.Type) || task.Type.Length > MaxTypeLength || task.Type.Any(char.IsControl))
+        {
+            throw new TaskValidationException("type", $"the task type must be 1 to {MaxTypeLength} printable characters");
+        }
+
+        if (task.Payload.Length > options.MaxPayloadBytes)
+        {
+            throw new TaskValidationException(
+                "payload", $"the payload is {task.Payload.Length} bytes; the limit is {options.MaxPayloadBytes}", tooLarge: true);
+        }
+
+        if (task.Priority is < 0 or > MaxPriority)
+        {
+            throw new TaskValidationException("priority", $"priority must be 0 to {MaxPriority}");
+        }
+
+        if (task.MaxAttempts is < 1)
+        {
+            throw new TaskValidationException("max_attempts", "max attempts must be at least 1");
+        }
+
+        if (task.Delay < TimeSpan.Zero)
+        {
+            throw new TaskValidationException("delay", "the delay is negative");
+        }
+
+        if (task.ExecutionTimeout is { } timeout && timeout <= TimeSpan.Zero)
+        {
+            throw new TaskValidationException("execution_timeout", "the execution timeout must be positive");
+        }
+
+        if (task.ExpiresAfter is { } expiry && expiry <= TimeSpan.Zero)
+        {
+            throw new TaskValidationException("expires_after", "the expiry must be positive");
+        }
+
+        if (task.IdempotencyKey is { Length: > MaxIdempotencyKeyLength })
+        {
+            throw new TaskValidationException("idempotency_key", $"the idempotency key is longer than {MaxIdempotencyKeyLength} characters");
+        }
+    }
+}

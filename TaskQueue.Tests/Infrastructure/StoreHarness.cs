@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Tests.Infrastructure;
+
+/// <summary>A store on the shared test Redis, with its own queue name and a movable clock.</summary>
+public sealed class StoreHarness
+{
+    private StoreHarness(RedisServer redis, RedisTaskStore store, RedisClockShift clock, string queue)
+    {
+        Redis = redis;
+        Store = store;
+        Clock = clock;
+        Queue = queue;
+    }
+
+    public RedisServer Redis { get; }
+
+    public RedisTaskStore Store { get; }
+
+    public RedisClockShift Clock { get; }
+
+    /// <summary>A queue name no other test uses.</summary>
+    public string Queue { get; }
+
+    public IDatabase Db => Redis.Connection.GetDatabase();
+
+    public static async Task<StoreHarness> CreateAsync(Action<TaskStoreOptions>? configure = null)
+    {
+        var redis = await RedisServer.Shared;
+        var options = new TaskStoreOptions();
+        configure?.Invoke(options);
+        var clock = new RedisClockShift();
+        var store = new RedisTaskStore(redis.Connection, Options.Create(options), clock);
+        return new StoreHarness(redis, store, clock, "q-" + Guid.NewGuid().ToString("N")[..12]);
+    }
+
+    public NewTask Task(string type = "echo", string payload = "hello") =>
+        new(Queue, type, System.Text.Encoding.UTF8.GetBytes(payload));
+
+    /// <summary>Moves the store's clock forward.</summary>
+    public void Advance(TimeSpan by) => Clock.Value += by;
+
+    /// <summary>Every key of this harness's queue (the global registry excluded).</summary>
+    public async Task<IReadOnlyList<string>> QueueKeysAsync()
+    {
+        var server = Redis.Connection.GetServer(Redis.Connection.GetEndPoints()[0]);
+        var keys = new List<string>();
+        await foreach (var key in server.KeysAsync(pattern: RedisKeys.QueuePrefix(Queue) + "*", pageSize: 1000))
+        {
+            keys.Add(key!);
+        }
+
+        return keys;
+    }
+}
