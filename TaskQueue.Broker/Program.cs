@@ -1,6 +1,10 @@
+using TaskQueue.Broker.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddTaskQueueBroker();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapTaskQueueBroker();
 app.Run();

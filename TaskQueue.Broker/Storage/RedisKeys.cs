@@ -33,4 +33,24 @@ public static class RedisKeys
     public static string Stats(string queue) => QueuePrefix(queue) + "stats";
 
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
+
+    /// <summary>Ids of tasks some broker waits on; finishing one publishes it on <see cref="FinishedChannel"/>.</summary>
+    public static string Waiters(string queue) => QueuePrefix(queue) + "waiters";
+
+    /// <summary>Pub/sub: "tq:{queue}:localid" of each waited-on task that reached a final state.</summary>
+    public const string FinishedChannel = "tq:finished";
+
+    /// <summary>Pub/sub: a queue name whose ready streams just received work (wakes every broker's dispatcher).</summary>
+    public const string ReadyChannel = "tq:ready";
+
+    /// <summary>Pub/sub: "workerId taskId" of a running task whose cancellation was requested.</summary>
+    public const string CancelChannel = "tq:cancel";
+
+    /// <summary>Parses a <see cref="FinishedChannel"/> message back into a task id.</summary>
+    public static TaskId? ParseFinished(string message)
+    {
+        var open = message.IndexOf('{', StringComparison.Ordinal);
+        var close = message.IndexOf("}:", StringComparison.Ordinal);
+        return open < 0 || close < open ? null : new TaskId(message[(open + 1)..close], message[(close + 2)..]);
+    }
 }

@@ -253,6 +253,15 @@ public sealed class RedisTaskStore
         return entries.Length == 0 ? null : ToSnapshot(id, entries);
     }
 
+    /// <summary>
+    /// Asks the scripts to publish the task on <see cref="RedisKeys.FinishedChannel"/> when it reaches a
+    /// final state. Register before reading the state, so a finish in between is never missed.
+    /// </summary>
+    public Task RegisterWaiterAsync(TaskId id) => Db.SetAddAsync(RedisKeys.Waiters(id.Queue), id.LocalId);
+
+    public Task UnregisterWaiterAsync(TaskId id) =>
+        Db.SetRemoveAsync(RedisKeys.Waiters(id.Queue), id.LocalId, CommandFlags.FireAndForget);
+
     /// <summary>Dead letters, oldest first, with the total count.</summary>
     public async Task<(IReadOnlyList<TaskSnapshot> Tasks, long Total)> ListDeadLettersAsync(
         string queue, int offset, int limit, CancellationToken cancellationToken = default)

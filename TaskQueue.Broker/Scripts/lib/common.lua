@@ -7,6 +7,8 @@ local SCHEDULED = base .. 'scheduled'
 local DEAD = base .. 'dead'
 local LEVELS = base .. 'levels'
 local STATS = base .. 'stats'
+local WAITERS = base .. 'waiters'
+local FINISHED_CHANNEL = 'tq:finished'
 local GROUP = 'tq'
 
 -- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.
@@ -46,8 +48,17 @@ local function drop_stream_entry(key)
   end
 end
 
+-- Tells brokers waiting on a task (TaskService.Wait) that it reached a final state. Only tasks someone
+-- waits on are published, so the hot path pays one SREM per finished task at most.
+local function notify_finished(id)
+  if redis.call('SREM', WAITERS, id) == 1 then
+    redis.call('PUBLISH', FINISHED_CHANNEL, base .. id)
+  end
+end
+
 -- Moves a task to a final state and starts its retention clock (its idempotency key expires with it).
 local function finish(id, key, state, now, retention_ms, counter)
+  notify_finished(id)
   redis.call('HSET', key, 'state', state, 'finished', now)
   redis.call('HINCRBY', STATS, counter, 1)
   local ikey = redis.call('HGET', key, 'ikey')

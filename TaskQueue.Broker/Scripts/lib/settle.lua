@@ -25,6 +25,7 @@ local function settle_failure(id, key, now, err, retryable, unit_random, policy)
   redis.call('HSET', key, 'state', 'dead', 'finished', now)
   redis.call('ZADD', DEAD, now, id)
   redis.call('HINCRBY', STATS, 'dead', 1)
+  notify_finished(id)
   trim_dead(now, policy.dead_max, policy.dead_age_ms)
   return DEAD_LETTERED
 end

@@ -1,0 +1,212 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Dispatch;
+
+/// <summary>
+/// Credit-based dispatch. One pump per queue claims work for the connected workers that have free
+/// slots, and sleeps when the queue is empty or every worker is full until a wake-up: a submit (here or,
+/// through Redis pub/sub, on another broker), promoted work, a freed slot or a new worker. No polling on
+/// the hot path; a slow re-check only guards against a lost wake-up.
+/// </summary>
+internal sealed partial class Dispatcher(
+    RedisTaskStore store,
+    IOptions<BrokerOptions> options,
+    BrokerTelemetry telemetry,
+    TimeProvider time,
+    ILogger<Dispatcher> logger) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, QueuePump> _pumps = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<WorkerSession, byte> _sessions = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly BrokerOptions _options = options.Value;
+    private readonly RedisTaskStore _store = store;
+    private readonly BrokerTelemetry _telemetry = telemetry;
+    private readonly TimeProvider _time = time;
+    private readonly ILogger _logger = logger;
+
+    public IEnumerable<WorkerSession> Sessions => _sessions.Keys;
+
+    public WorkerSession? FindSession(string workerId) => _sessions.Keys.FirstOrDefault(s => s.WorkerId == workerId);
+
+    public void Attach(WorkerSession session)
+    {
+        _sessions[session] = 0;
+        foreach (var queue in session.Queues)
+        {
+            Pump(queue).Wake();
+        }
+    }
+
+    public void Detach(WorkerSession session) => _sessions.TryRemove(session, out _);
+
+    /// <summary>Work arrived in a queue.</summary>
+    public void NotifyWork(string queue)
+    {
+        if (_pumps.TryGetValue(queue, out var pump))
+        {
+            pump.Wake();
+        }
+    }
+
+    /// <summary>A worker's slots freed up, or it came out of quarantine.</summary>
+    public void NotifyCredit(WorkerSession session)
+    {
+        foreach (var queue in session.Queues)
+        {
+            if (_pumps.TryGetValue(queue, out var pump))
+            {
+                pump.Wake();
+            }
+        }
+    }
+
+    private QueuePump Pump(string queue) => _pumps.GetOrAdd(queue, q => new QueuePump(this, q));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_pumps.Values.Select(p => p.Completion));
+        _stopping.Dispose();
+    }
+
+    private sealed class QueuePump
+    {
+        private readonly Dispatcher _owner;
+        private readonly string _queue;
+        private readonly AsyncSignal _signal = new();
+
+        public QueuePump(Dispatcher owner, string queue)
+        {
+            _owner = owner;
+            _queue = queue;
+            Completion = Task.Run(RunAsync);
+        }
+
+        public Task Completion { get; }
+
+        public void Wake() => _signal.Set();
+
+        private async Task RunAsync()
+        {
+            var token = _owner._stopping.Token;
+            var failures = 0;
+            while (!token.IsCancellationRequested)
+            {
+                bool mayHaveMore;
+                try
+                {
+                    mayHaveMore = await DispatchOnceAsync(token);
+                    failures = 0;
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // Redis unavailable or a script error: back off, then try again; nothing was lost.
+                    failures++;
+                    LogDispatchFailed(_owner._logger, ex, _queue);
+                    mayHaveMore = false;
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 50 << Math.Min(failures, 6))), _owner._time, token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+
+                if (!mayHaveMore)
+                {
+                    try
+                    {
+                        await _signal.WaitAsync(_owner._options.IdleRecheckInterval, token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+
+        /// <summary>Claims for every worker with free slots at once; true when the queue may hold more.</summary>
+        private async Task<bool> DispatchOnceAsync(CancellationToken cancellationToken)
+        {
+            var now = _owner._time.GetUtcNow();
+            var claims = new List<Task<(int Asked, int Got)>>();
+            foreach (var session in _owner._sessions.Keys)
+            {
+                if (!session.CanTakeWork(now) || !session.Queues.Contains(_queue))
+                {
+                    continue;
+                }
+
+                var reserved = session.Reserve(_owner._options.MaxClaimBatch);
+                if (reserved > 0)
+                {
+                    claims.Add(ClaimForAsync(session, reserved, cancellationToken));
+                }
+            }
+
+            if (claims.Count == 0)
+            {
+                return false;
+            }
+
+            var results = await Task.WhenAll(claims);
+            return results.Sum(r => r.Got) == results.Sum(r => r.Asked);
+        }
+
+        private async Task<(int Asked, int Got)> ClaimForAsync(WorkerSession session, int reserved, CancellationToken cancellationToken)
+        {
+            ClaimResult claim;
+            try
+            {
+                claim = await _owner._store.ClaimAsync(_queue, session.WorkerId, reserved, _owner._options.LeaseDuration, cancellationToken);
+            }
+            catch
+            {
+                session.Commit(reserved, [], _owner._time.GetUtcNow());
+                throw;
+            }
+
+            var now = _owner._time.GetUtcNow();
+            if (claim.Expired > 0)
+            {
+                _owner._telemetry.Expired.Add(claim.Expired, BrokerTelemetry.QueueTag(_queue));
+            }
+
+            if (!session.Commit(reserved, claim.Tasks, now))
+            {
+                // The worker went away while we claimed: hand the tasks straight back, no attempt counted.
+                if (claim.Tasks.Count > 0)
+                {
+                    await _owner._store.ReleaseAsync(_queue, [.. claim.Tasks.Select(t => new LeaseRef(t.Id, t.LeaseToken))], CancellationToken.None);
+                }
+
+                return (reserved, claim.Tasks.Count);
+            }
+
+            if (claim.Tasks.Count > 0)
+            {
+                var tag = BrokerTelemetry.QueueTag(_queue);
+                _owner._telemetry.Dispatched.Add(claim.Tasks.Count, tag);
+                foreach (var task in claim.Tasks)
+                {
+                    _owner._telemetry.QueueWait.Record(Math.Max(0, (now - task.EnqueuedAt).TotalSeconds), tag);
+                }
+            }
+
+            return (reserved, claim.Tasks.Count);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatching queue {Queue} failed; retrying")]
+    private static partial void LogDispatchFailed(ILogger logger, Exception exception, string queue);
+}

@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Dispatch;
+
+/// <summary>
+/// Coalesces workers' reports per queue: while one batch is in Redis the next one gathers, so under load
+/// one script call settles many tasks and when idle a report waits for nothing.
+/// </summary>
+internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemetry telemetry, ILogger<OutcomeBatcher> logger) : IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+
+    private readonly RedisTaskStore _store = store;
+    private readonly BrokerTelemetry _telemetry = telemetry;
+    private readonly ILogger _logger = logger;
+    private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+
+    public Task<TransitionResult> CompleteAsync(TaskCompletion completion) =>
+        Enqueue(completion.Id.Queue, new Report(completion, null, null));
+
+    public Task<TransitionResult> FailAsync(TaskFailure failure) =>
+        Enqueue(failure.Id.Queue, new Report(null, failure, null));
+
+    public Task<TransitionResult> ReleaseAsync(LeaseRef lease) =>
+        Enqueue(lease.Id.Queue, new Report(null, null, lease));
+
+    private Task<TransitionResult> Enqueue(string queue, Report report)
+    {
+        _lanes.GetOrAdd(queue, q => new Lane(this, q)).Writer.TryWrite(report);
+        return report.Result.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var lane in _lanes.Values)
+        {
+            lane.Writer.TryComplete();
+        }
+
+        await Task.WhenAll(_lanes.Values.Select(l => l.Completion));
+    }
+
+    private sealed record Report(TaskCompletion? Completion, TaskFailure? Failure, LeaseRef? Release)
+    {
+        public TaskCompletionSource<TransitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Lane
+    {
+        private readonly OutcomeBatcher _owner;
+        private readonly string _queue;
+        private readonly Channel<Report> _channel = Channel.CreateUnbounded<Report>(new UnboundedChannelOptions { SingleReader = true });
+
+        public Lane(OutcomeBatcher owner, string queue)
+        {
+            _owner = owner;
+            _queue = queue;
+            Completion = Task.Run(RunAsync);
+        }
+
+        public ChannelWriter<Report> Writer => _channel.Writer;
+
+        public Task Completion { get; }
+
+        private async Task RunAsync()
+        {
+            var batch = new List<Report>(MaxBatch);
+            while (await _channel.Reader.WaitToReadAsync())
+            {
+                while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var report))
+                {
+                    batch.Add(report);
+                }
+
+                await SettleAsync(batch);
+                batch.Clear();
+            }
+        }
+
+        private async Task SettleAsync(List<Report> batch)
+        {
+            var completions = batch.Where(r => r.Completion is not null).ToList();
+            var failures = batch.Where(r => r.Failure is not null).ToList();
+            var releases = batch.Where(r => r.Release is not null).ToList();
+            await Task.WhenAll(
+                RunAsync(completions, () => _owner._store.CompleteAsync(_queue, [.. completions.Select(r => r.Completion!)])),
+                RunAsync(failures, () => _owner._store.FailAsync(_queue, [.. failures.Select(r => r.Failure!)])),
+                RunAsync(releases, () => _owner._store.ReleaseAsync(_queue, [.. releases.Select(r => r.Release!.Value)])));
+        }
+
+        private async Task RunAsync(List<Report> reports, Func<Task<IReadOnlyList<TransitionResult>>> settle)
+        {
+            if (reports.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                var results = await settle();
+                for (var i = 0; i < reports.Count; i++)
+                {
+                    Record(reports[i], results[i]);
+                    reports[i].Result.TrySetResult(results[i]);
+                }
+            }
+            catch (Exception ex)
+            {
+                LogSettleFailed(_owner._logger, ex, _queue, reports.Count);
+                foreach (var report in reports)
+                {
+                    report.Result.TrySetException(ex);
+                }
+            }
+        }
+
+        private void Record(Report report, TransitionResult result)
+        {
+            var telemetry = _owner._telemetry;
+            var tag = BrokerTelemetry.QueueTag(_queue);
+            switch (result)
+            {
+                case TransitionResult.StaleLease or TransitionResult.NotFound:
+                    telemetry.StaleReports.Add(1, tag);
+                    break;
+                case TransitionResult.Ok when report.Completion is not null:
+                    telemetry.Completed.Add(1, tag);
+                    break;
+                case TransitionResult.Retrying:
+                    telemetry.Failed.Add(1, tag);
+                    telemetry.Retried.Add(1, tag);
+                    break;
+                case TransitionResult.DeadLettered:
+                    telemetry.Failed.Add(1, tag);
+                    telemetry.DeadLettered.Add(1, tag);
+                    break;
+                default:
+                    break;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Settling {Count} reports on queue {Queue} failed; the workers' leases stay until they expire")]
+    private static partial void LogSettleFailed(ILogger logger, Exception exception, string queue, int count);
+}

@@ -1,0 +1,164 @@
+using System.Threading.Channels;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
+
+namespace TaskQueue.Broker.Dispatch;
+
+/// <summary>
+/// One worker connection: its credits (free slots), the leases it holds, and the single outbox its
+/// stream writer drains. Credits are reserved before a claim and committed after it, so the broker never
+/// has more assignments outstanding to a worker than the worker has free slots.
+/// </summary>
+internal sealed class WorkerSession
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<TaskId, InFlightTask> _inFlight = [];
+    private readonly Channel<BrokerMessage> _outbox = Channel.CreateUnbounded<BrokerMessage>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private int _reserved;
+    private bool _closed;
+    private long _completedSinceCheck;
+
+    public WorkerSession(string workerId, IReadOnlyList<string> queues, IReadOnlyList<string> taskTypes, int concurrency, DateTimeOffset now)
+    {
+        WorkerId = workerId;
+        Queues = queues;
+        TaskTypes = taskTypes;
+        Concurrency = concurrency;
+        ConnectedAt = now;
+        LastSeen = now;
+    }
+
+    public string WorkerId { get; }
+    public IReadOnlyList<string> Queues { get; }
+    public IReadOnlyList<string> TaskTypes { get; }
+    public int Concurrency { get; }
+    public DateTimeOffset ConnectedAt { get; }
+    public DateTimeOffset LastSeen { get; set; }
+
+    /// <summary>The worker is shutting down: it gets no new work.</summary>
+    public bool Draining { get; set; }
+
+    /// <summary>The worker let too many leases expire: it gets no new work until this time.</summary>
+    public DateTimeOffset? QuarantinedUntil { get; set; }
+
+    public bool IsQuarantined(DateTimeOffset now) => QuarantinedUntil is { } until && until > now;
+
+    public ChannelReader<BrokerMessage> Outbox => _outbox.Reader;
+
+    public int Busy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _inFlight.Count;
+            }
+        }
+    }
+
+    public bool CanTakeWork(DateTimeOffset now) => !Draining && !IsQuarantined(now) && !_closed;
+
+    /// <summary>Reserves up to <paramref name="max"/> free slots for a claim; returns how many.</summary>
+    public int Reserve(int max)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return 0;
+            }
+
+            var free = Concurrency - _inFlight.Count - _reserved;
+            var granted = Math.Clamp(free, 0, max);
+            _reserved += granted;
+            return granted;
+        }
+    }
+
+    /// <summary>
+    /// Turns a reservation into assignments. Returns false, taking nothing, when the session closed
+    /// while the claim ran: the caller hands those tasks back.
+    /// </summary>
+    public bool Commit(int reserved, IReadOnlyList<LeasedTask> tasks, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            _reserved -= reserved;
+            if (_closed)
+            {
+                return false;
+            }
+
+            foreach (var task in tasks)
+            {
+                _inFlight[task.Id] = new InFlightTask(task.Id, task.LeaseToken, now);
+                _outbox.Writer.TryWrite(new BrokerMessage { Assignment = ProtoMapping.ToAssignment(task) });
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Adopts a lease the worker still holds from before a reconnect.</summary>
+    public void Adopt(TaskId id, string token, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            _inFlight[id] = new InFlightTask(id, token, now);
+        }
+    }
+
+    /// <summary>The worker reported on the task (or lost it): its slot is free again.</summary>
+    public bool Release(TaskId id)
+    {
+        lock (_lock)
+        {
+            return _inFlight.Remove(id);
+        }
+    }
+
+    public bool Holds(TaskId id, string token)
+    {
+        lock (_lock)
+        {
+            return _inFlight.TryGetValue(id, out var task) && task.Token == token;
+        }
+    }
+
+    /// <summary>Tasks the broker thinks the worker runs but that it left out of heartbeats sent after <paramref name="before"/>.</summary>
+    public IReadOnlyList<InFlightTask> ForgetUnlisted(IReadOnlySet<TaskId> listed, DateTimeOffset before)
+    {
+        lock (_lock)
+        {
+            var forgotten = _inFlight.Values.Where(t => !listed.Contains(t.Id) && t.AssignedAt < before).ToList();
+            foreach (var task in forgotten)
+            {
+                _inFlight.Remove(task.Id);
+            }
+
+            return forgotten;
+        }
+    }
+
+    public void CountCompleted() => Interlocked.Increment(ref _completedSinceCheck);
+
+    public long TakeCompletedCount() => Interlocked.Exchange(ref _completedSinceCheck, 0);
+
+    public bool Send(BrokerMessage message) => _outbox.Writer.TryWrite(message);
+
+    /// <summary>Closes the session; returns the leases it still held.</summary>
+    public IReadOnlyList<InFlightTask> Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            _outbox.Writer.TryComplete();
+            var held = _inFlight.Values.ToList();
+            _inFlight.Clear();
+            return held;
+        }
+    }
+}
+
+internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt);

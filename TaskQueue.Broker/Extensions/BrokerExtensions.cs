@@ -1,0 +1,63 @@
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Grpc;
+using TaskQueue.Broker.Http;
+using TaskQueue.Broker.Services;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Extensions;
+
+public static class BrokerExtensions
+{
+    /// <summary>The Redis connection string name ("ConnectionStrings:redis"), as the AppHost references it.</summary>
+    public const string RedisConnectionName = "redis";
+
+    public static IHostApplicationBuilder AddTaskQueueBroker(this IHostApplicationBuilder builder)
+    {
+        // Never give up on Redis: while it is away calls fail with UNAVAILABLE, and the broker recovers by itself.
+        builder.AddRedisClient(RedisConnectionName, configureOptions: redis =>
+        {
+            redis.AbortOnConnectFail = false;
+            redis.ConnectRetry = int.MaxValue;
+        });
+
+        var services = builder.Services;
+        services.AddOptions<TaskStoreOptions>()
+            .BindConfiguration(TaskStoreOptions.SectionName)
+            .Validate(options => { options.Validate(); return true; })
+            .ValidateOnStart();
+        services.AddOptions<BrokerOptions>()
+            .BindConfiguration(BrokerOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RedisClockShift>();
+        services.AddSingleton<RedisTaskStore>();
+        services.AddSingleton<WorkerRegistry>();
+        services.AddSingleton<BrokerTelemetry>();
+        services.AddSingleton<Dispatcher>();
+        services.AddSingleton<OutcomeBatcher>();
+        services.AddSingleton<ClusterEvents>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
+        services.AddHostedService<ReaperService>();
+        services.AddHostedService<PromoterService>();
+
+        services.AddGrpc(grpc =>
+        {
+            grpc.Interceptors.Add<ErrorMappingInterceptor>();
+            // Room for a batch of large payloads; a single payload over the store's limit gets RESOURCE_EXHAUSTED from validation.
+            grpc.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            grpc.MaxSendMessageSize = 16 * 1024 * 1024;
+        });
+        return builder;
+    }
+
+    public static WebApplication MapTaskQueueBroker(this WebApplication app)
+    {
+        app.MapGrpcService<TaskApiService>();
+        app.MapGrpcService<WorkerStreamService>();
+        app.MapBrokerEndpoints();
+        return app;
+    }
+}

@@ -1,0 +1,113 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
+using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
+using StoreTaskState = TaskQueue.Broker.Storage.TaskState;
+
+namespace TaskQueue.Broker;
+
+/// <summary>Conversions between protobuf messages and the store's records: the only place both meet.</summary>
+internal static class ProtoMapping
+{
+    public static NewTask ToNewTask(TaskSpec spec) =>
+        new(spec.Queue, spec.Type, spec.Payload.Memory)
+        {
+            Priority = spec.Priority,
+            MaxAttempts = spec.MaxAttempts == 0 ? null : spec.MaxAttempts,
+            Delay = spec.Delay?.ToTimeSpan() ?? TimeSpan.Zero,
+            NotBefore = spec.NotBefore?.ToDateTimeOffset(),
+            ExecutionTimeout = spec.ExecutionTimeout?.ToTimeSpan(),
+            ExpiresAfter = spec.ExpiresAfter?.ToTimeSpan(),
+            IdempotencyKey = string.IsNullOrEmpty(spec.IdempotencyKey) ? null : spec.IdempotencyKey,
+            TraceParent = string.IsNullOrEmpty(spec.TraceParent) ? null : spec.TraceParent,
+            TraceState = string.IsNullOrEmpty(spec.TraceState) ? null : spec.TraceState,
+        };
+
+    public static TaskAssignment ToAssignment(LeasedTask task)
+    {
+        var assignment = new TaskAssignment
+        {
+            TaskId = task.Id.ToString(),
+            Queue = task.Id.Queue,
+            Type = task.Type,
+            Payload = UnsafeByteOperations.UnsafeWrap(task.Payload),
+            LeaseToken = task.LeaseToken,
+            LeaseDeadline = Timestamp.FromDateTimeOffset(task.LeaseDeadline),
+            Attempt = task.Attempt,
+            MaxAttempts = task.MaxAttempts,
+            TraceParent = task.TraceParent ?? "",
+            TraceState = task.TraceState ?? "",
+            EnqueuedAt = Timestamp.FromDateTimeOffset(task.EnqueuedAt),
+        };
+        if (task.ExecutionTimeout is { } timeout)
+        {
+            assignment.ExecutionTimeout = Duration.FromTimeSpan(timeout);
+        }
+
+        return assignment;
+    }
+
+    public static TaskInfo ToInfo(TaskSnapshot task)
+    {
+        var info = new TaskInfo
+        {
+            TaskId = task.Id.ToString(),
+            Queue = task.Id.Queue,
+            Type = task.Type,
+            State = ToProto(task.State),
+            Attempt = task.Attempt,
+            MaxAttempts = task.MaxAttempts,
+            Priority = task.Priority,
+            Payload = UnsafeByteOperations.UnsafeWrap(task.Payload),
+            Result = UnsafeByteOperations.UnsafeWrap(task.Result),
+            LastError = task.LastError ?? "",
+            WorkerId = task.WorkerId ?? "",
+            CancelRequested = task.CancelRequested,
+            CreatedAt = Timestamp.FromDateTimeOffset(task.CreatedAt),
+        };
+        if (task.StartedAt is { } started)
+        {
+            info.StartedAt = Timestamp.FromDateTimeOffset(started);
+        }
+
+        if (task.FinishedAt is { } finished)
+        {
+            info.FinishedAt = Timestamp.FromDateTimeOffset(finished);
+        }
+
+        if (task.DueAt is { } due)
+        {
+            info.DueAt = Timestamp.FromDateTimeOffset(due);
+        }
+
+        return info;
+    }
+
+    public static ProtoTaskState ToProto(StoreTaskState state) => state switch
+    {
+        StoreTaskState.Ready => ProtoTaskState.Ready,
+        StoreTaskState.Scheduled => ProtoTaskState.Scheduled,
+        StoreTaskState.Leased => ProtoTaskState.Leased,
+        StoreTaskState.Completed => ProtoTaskState.Completed,
+        StoreTaskState.DeadLettered => ProtoTaskState.DeadLettered,
+        StoreTaskState.Cancelled => ProtoTaskState.Cancelled,
+        StoreTaskState.Expired => ProtoTaskState.Expired,
+        _ => ProtoTaskState.Unspecified,
+    };
+
+    public static QueueStats ToProto(QueueCounts counts) => new()
+    {
+        Queue = counts.Queue,
+        Ready = counts.Ready,
+        Scheduled = counts.Scheduled,
+        Leased = counts.Leased,
+        DeadLettered = counts.DeadLettered,
+        Submitted = counts.Submitted,
+        Completed = counts.Completed,
+        Failed = counts.Failed,
+        Retried = counts.Retried,
+        Expired = counts.Expired,
+        Cancelled = counts.Cancelled,
+    };
+}

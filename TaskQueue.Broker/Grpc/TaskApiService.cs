@@ -1,0 +1,179 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Services;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
+
+namespace TaskQueue.Broker.Grpc;
+
+/// <summary>The client-facing task API: a thin adapter from protobuf to the store.</summary>
+internal sealed class TaskApiService(
+    RedisTaskStore store,
+    ClusterEvents cluster,
+    IOptions<BrokerOptions> options,
+    BrokerTelemetry telemetry,
+    TimeProvider time) : TaskService.TaskServiceBase
+{
+    private static readonly TimeSpan s_waitRecheck = TimeSpan.FromSeconds(5);
+    private readonly BrokerOptions _options = options.Value;
+
+    public override async Task<SubmitResponse> Submit(SubmitRequest request, ServerCallContext context)
+    {
+        if (request.Task is null)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "task is required."));
+        }
+
+        var results = await SubmitAsync([request.Task], context.CancellationToken);
+        return results[0];
+    }
+
+    public override async Task<SubmitBatchResponse> SubmitBatch(SubmitBatchRequest request, ServerCallContext context)
+    {
+        if (request.Tasks.Count == 0 || request.Tasks.Count > _options.MaxBatchSubmit)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"A batch holds 1 to {_options.MaxBatchSubmit} tasks."));
+        }
+
+        return new SubmitBatchResponse { Results = { await SubmitAsync(request.Tasks, context.CancellationToken) } };
+    }
+
+    private async Task<IReadOnlyList<SubmitResponse>> SubmitAsync(IEnumerable<TaskSpec> specs, CancellationToken cancellationToken)
+    {
+        var tasks = specs.Select(ProtoMapping.ToNewTask).ToList();
+        var results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+        foreach (var queue in tasks.Select(t => t.Queue).Distinct(StringComparer.Ordinal))
+        {
+            cluster.PublishReady(queue);
+            telemetry.Submitted.Add(results.Count(r => !r.Duplicate && r.Id.Queue == queue), BrokerTelemetry.QueueTag(queue));
+        }
+
+        return [.. results.Select(r => new SubmitResponse { TaskId = r.Id.ToString(), Duplicate = r.Duplicate })];
+    }
+
+    public override async Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
+        ProtoMapping.ToInfo(await GetExistingAsync(TaskId.Parse(request.TaskId), context.CancellationToken));
+
+    public override async Task<TaskInfo> Wait(WaitTaskRequest request, ServerCallContext context)
+    {
+        var id = TaskId.Parse(request.TaskId);
+        var timeout = request.Timeout?.ToTimeSpan() ?? _options.MaxWait;
+        if (timeout < TimeSpan.Zero)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "timeout must not be negative."));
+        }
+
+        var deadline = time.GetUtcNow() + (timeout > _options.MaxWait ? _options.MaxWait : timeout);
+        var cancellationToken = context.CancellationToken;
+        // Register first, then read: a finish in between still publishes.
+        await store.RegisterWaiterAsync(id);
+        try
+        {
+            while (true)
+            {
+                var finished = cluster.WhenFinished(id);
+                var task = await GetExistingAsync(id, cancellationToken);
+                var left = deadline - time.GetUtcNow();
+                if (task.IsFinal || left <= TimeSpan.Zero)
+                {
+                    cluster.ForgetWaiter(id, finished);
+                    return ProtoMapping.ToInfo(task);
+                }
+
+                try
+                {
+                    await finished.WaitAsync(left < s_waitRecheck ? left : s_waitRecheck, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    cluster.ForgetWaiter(id, finished);
+                }
+            }
+        }
+        finally
+        {
+            await store.UnregisterWaiterAsync(id);
+        }
+    }
+
+    public override async Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context)
+    {
+        var id = TaskId.Parse(request.TaskId);
+        var result = await store.CancelAsync(id, context.CancellationToken);
+        switch (result.Result)
+        {
+            case TransitionResult.NotFound:
+                throw new RpcException(new Status(StatusCode.NotFound, $"Task {id} does not exist."));
+            case TransitionResult.AlreadyFinished:
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Task {id} already finished."));
+            case TransitionResult.CancelRequested:
+                if (result.WorkerId is { } worker)
+                {
+                    cluster.PublishCancel(worker, id);
+                }
+
+                return new CancelTaskResponse { State = Protocol.V1.TaskState.Leased, CancelRequested = true };
+            default:
+                return new CancelTaskResponse { State = Protocol.V1.TaskState.Cancelled };
+        }
+    }
+
+    public override async Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context)
+    {
+        if (request.Offset < 0 || request.Limit < 0 || request.Limit > 1000)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "offset must be >= 0 and limit 0 to 1000."));
+        }
+
+        var (tasks, total) = await store.ListDeadLettersAsync(request.Queue, request.Offset, request.Limit == 0 ? 100 : request.Limit, context.CancellationToken);
+        return new ListDeadLettersResponse { Tasks = { tasks.Select(ProtoMapping.ToInfo) }, Total = total };
+    }
+
+    public override async Task<ReplayDeadLettersResponse> ReplayDeadLetters(ReplayDeadLettersRequest request, ServerCallContext context)
+    {
+        var ids = DeadLetterSelection(request.Queue, request.TaskIds, request.All);
+        var replayed = await store.ReplayDeadLettersAsync(request.Queue, ids, context.CancellationToken);
+        if (replayed > 0)
+        {
+            cluster.PublishReady(request.Queue);
+        }
+
+        return new ReplayDeadLettersResponse { Replayed = replayed };
+    }
+
+    public override async Task<PurgeDeadLettersResponse> PurgeDeadLetters(PurgeDeadLettersRequest request, ServerCallContext context)
+    {
+        var ids = DeadLetterSelection(request.Queue, request.TaskIds, request.All);
+        return new PurgeDeadLettersResponse { Purged = await store.PurgeDeadLettersAsync(request.Queue, ids, context.CancellationToken) };
+    }
+
+    public override async Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
+        ProtoMapping.ToProto(await store.GetCountsAsync(request.Queue, context.CancellationToken));
+
+    private async Task<TaskSnapshot> GetExistingAsync(TaskId id, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken)
+        ?? throw new RpcException(new Status(StatusCode.NotFound, $"Task {id} does not exist (or its retention ended)."));
+
+    private static List<TaskId> DeadLetterSelection(string queue, IEnumerable<string> taskIds, bool all)
+    {
+        TaskValidation.ValidateQueueName(queue);
+        var ids = taskIds.Select(TaskId.Parse).ToList();
+        if (ids.Count == 0 && !all)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "Name task_ids, or set all."));
+        }
+
+        if (ids.Count > 0 && all)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "Name task_ids or set all, not both."));
+        }
+
+        if (ids.Any(id => id.Queue != queue))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"Every task id must belong to queue '{queue}'."));
+        }
+
+        return ids;
+    }
+}

@@ -1,0 +1,124 @@
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Http;
+
+/// <summary>
+/// The JSON endpoints the project started with, on the HTTP/1.1 endpoint beside gRPC. Every figure but
+/// uptime comes from Redis, so every broker answers the same.
+/// </summary>
+public static class BrokerEndpoints
+{
+    private static readonly DateTimeOffset s_started = DateTimeOffset.UtcNow;
+
+    public static WebApplication MapBrokerEndpoints(this WebApplication app)
+    {
+        app.MapGet("/metrics", GetMetricsAsync);
+        app.MapGet("/workers", GetWorkersAsync);
+        app.MapGet("/dlq", GetDeadLettersAsync);
+        return app;
+    }
+
+    private static async Task<BrokerMetrics> GetMetricsAsync(
+        RedisTaskStore store, WorkerRegistry registry, IOptions<BrokerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var queues = await store.GetQueuesAsync(cancellationToken);
+        var counts = await Task.WhenAll(queues.Select(q => store.GetCountsAsync(q, cancellationToken)));
+        var now = time.GetUtcNow();
+        var workers = (await registry.ListAsync(now, options.Value.WorkerSilenceLimit)).Where(w => w.Status != "disconnected").ToList();
+        var busy = workers.Count(w => w.Status == "busy");
+        return new BrokerMetrics(
+            UptimeSeconds: Math.Round((now - s_started).TotalSeconds, 1),
+            PendingTasks: counts.Sum(c => c.Ready + c.Scheduled),
+            InProgressTasks: counts.Sum(c => c.Leased),
+            CompletedTasks: counts.Sum(c => c.Completed),
+            DeadLetterTasks: counts.Sum(c => c.DeadLettered),
+            ConnectedWorkers: workers.Count,
+            BusyWorkers: busy,
+            IdleWorkers: workers.Count(w => w.Status == "idle"),
+            QuarantinedWorkers: workers.Count(w => w.Status == "quarantined"),
+            TotalRetries: counts.Sum(c => c.Retried),
+            TasksSubmitted: counts.Sum(c => c.Submitted),
+            TasksCompleted: counts.Sum(c => c.Completed),
+            TasksFailed: counts.Sum(c => c.Failed),
+            TasksExpired: counts.Sum(c => c.Expired),
+            TasksCancelled: counts.Sum(c => c.Cancelled),
+            ScheduledTasks: counts.Sum(c => c.Scheduled),
+            ReadyTasks: counts.Sum(c => c.Ready),
+            Queues: counts.ToDictionary(c => c.Queue, c => new QueueMetrics(c.Ready, c.Scheduled, c.Leased, c.DeadLettered, c.Submitted, c.Completed, c.Retried)));
+    }
+
+    private static async Task<Dictionary<string, WorkerStatus>> GetWorkersAsync(
+        WorkerRegistry registry, IOptions<BrokerOptions> options, TimeProvider time)
+    {
+        var workers = await registry.ListAsync(time.GetUtcNow(), options.Value.WorkerSilenceLimit);
+        return workers.ToDictionary(
+            w => w.WorkerId,
+            w => new WorkerStatus(w.Status, w.TasksCompleted, w.LastHeartbeat, w.Slots, w.Busy, w.Queues, w.Broker, w.QuarantinedUntil));
+    }
+
+    private static async Task<IResult> GetDeadLettersAsync(RedisTaskStore store, string? queue, int? limit, CancellationToken cancellationToken)
+    {
+        var queues = queue is null ? await store.GetQueuesAsync(cancellationToken) : [queue];
+        if (queue is not null && TaskValidation.QueueNameProblem(queue) is { } problem)
+        {
+            return Results.BadRequest(new { error = problem });
+        }
+
+        var result = new Dictionary<string, object>();
+        foreach (var name in queues)
+        {
+            var (tasks, total) = await store.ListDeadLettersAsync(name, 0, Math.Clamp(limit ?? 100, 1, 1000), cancellationToken);
+            if (total > 0)
+            {
+                result[name] = new
+                {
+                    total,
+                    tasks = tasks.Select(t => new { id = t.Id.ToString(), type = t.Type, attempts = t.Attempt, error = t.LastError, dead_at = t.FinishedAt }),
+                };
+            }
+        }
+
+        return Results.Ok(result);
+    }
+
+    public sealed record BrokerMetrics(
+        [property: JsonPropertyName("uptime_seconds")] double UptimeSeconds,
+        [property: JsonPropertyName("pending_tasks")] long PendingTasks,
+        [property: JsonPropertyName("in_progress_tasks")] long InProgressTasks,
+        [property: JsonPropertyName("completed_tasks")] long CompletedTasks,
+        [property: JsonPropertyName("dead_letter_tasks")] long DeadLetterTasks,
+        [property: JsonPropertyName("connected_workers")] int ConnectedWorkers,
+        [property: JsonPropertyName("busy_workers")] int BusyWorkers,
+        [property: JsonPropertyName("idle_workers")] int IdleWorkers,
+        [property: JsonPropertyName("quarantined_workers")] int QuarantinedWorkers,
+        [property: JsonPropertyName("total_retries")] long TotalRetries,
+        [property: JsonPropertyName("tasks_submitted")] long TasksSubmitted,
+        [property: JsonPropertyName("tasks_completed")] long TasksCompleted,
+        [property: JsonPropertyName("tasks_failed")] long TasksFailed,
+        [property: JsonPropertyName("tasks_expired")] long TasksExpired,
+        [property: JsonPropertyName("tasks_cancelled")] long TasksCancelled,
+        [property: JsonPropertyName("scheduled_tasks")] long ScheduledTasks,
+        [property: JsonPropertyName("ready_tasks")] long ReadyTasks,
+        [property: JsonPropertyName("queues")] Dictionary<string, QueueMetrics> Queues);
+
+    public sealed record QueueMetrics(
+        [property: JsonPropertyName("ready")] long Ready,
+        [property: JsonPropertyName("scheduled")] long Scheduled,
+        [property: JsonPropertyName("in_progress")] long InProgress,
+        [property: JsonPropertyName("dead_letter")] long DeadLetter,
+        [property: JsonPropertyName("submitted")] long Submitted,
+        [property: JsonPropertyName("completed")] long Completed,
+        [property: JsonPropertyName("retries")] long Retries);
+
+    public sealed record WorkerStatus(
+        [property: JsonPropertyName("status")] string Status,
+        [property: JsonPropertyName("tasks_completed")] long TasksCompleted,
+        [property: JsonPropertyName("last_heartbeat")] DateTimeOffset? LastHeartbeat,
+        [property: JsonPropertyName("slots")] int Slots,
+        [property: JsonPropertyName("busy_slots")] int BusySlots,
+        [property: JsonPropertyName("queues")] IReadOnlyList<string> Queues,
+        [property: JsonPropertyName("broker")] string Broker,
+        [property: JsonPropertyName("quarantined_until")] DateTimeOffset? QuarantinedUntil);
+}

@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Services;
+
+/// <summary>
+/// Takes back expired leases in every queue. Runs in every broker: the reap script is atomic, so each
+/// expired lease is reclaimed exactly once. Counts expiries per worker and quarantines a worker whose
+/// leases keep expiring without completions.
+/// </summary>
+internal sealed partial class ReaperService(
+    RedisTaskStore store,
+    WorkerRegistry workers,
+    ClusterEvents cluster,
+    IOptions<BrokerOptions> options,
+    BrokerTelemetry telemetry,
+    TimeProvider time,
+    ILogger<ReaperService> logger) : BackgroundService
+{
+    private const int BatchSize = 1000;
+    private readonly BrokerOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.ReapInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                foreach (var queue in await store.GetQueuesAsync(stoppingToken))
+                {
+                    await ReapQueueAsync(queue, stoppingToken);
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogReapFailed(logger, ex);
+            }
+        }
+    }
+
+    private async Task ReapQueueAsync(string queue, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<ReapedLease> reaped;
+        do
+        {
+            reaped = await store.ReapAsync(queue, BatchSize, cancellationToken);
+            if (reaped.Count == 0)
+            {
+                return;
+            }
+
+            var tag = BrokerTelemetry.QueueTag(queue);
+            telemetry.LeaseExpiries.Add(reaped.Count, tag);
+            telemetry.Failed.Add(reaped.Count, tag);
+            telemetry.Retried.Add(reaped.Count(r => r.Outcome == TransitionResult.Retrying), tag);
+            telemetry.DeadLettered.Add(reaped.Count(r => r.Outcome == TransitionResult.DeadLettered), tag);
+            LogReaped(logger, reaped.Count, queue);
+
+            foreach (var worker in reaped.GroupBy(r => r.WorkerId, StringComparer.Ordinal))
+            {
+                var streak = await workers.CountExpiredLeasesAsync(worker.Key, worker.Count());
+                if (streak >= _options.QuarantineThreshold)
+                {
+                    var until = time.GetUtcNow() + _options.QuarantineDuration;
+                    await workers.QuarantineAsync(worker.Key, until);
+                    cluster.PublishQuarantine(worker.Key, until);
+                    telemetry.Quarantines.Add(1);
+                }
+            }
+        }
+        while (reaped.Count == BatchSize);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reaped {Count} expired leases in queue {Queue}")]
+    private static partial void LogReaped(ILogger logger, int count, string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reaping failed; retrying on the next tick")]
+    private static partial void LogReapFailed(ILogger logger, Exception exception);
+}

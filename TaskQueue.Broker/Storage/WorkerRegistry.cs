@@ -1,0 +1,110 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace TaskQueue.Broker.Storage;
+
+/// <summary>What every broker knows about a worker (GET /workers), read from Redis.</summary>
+public sealed record WorkerRecord(
+    string WorkerId,
+    string Status,
+    string Broker,
+    IReadOnlyList<string> Queues,
+    int Slots,
+    int Busy,
+    long TasksCompleted,
+    DateTimeOffset? LastHeartbeat,
+    DateTimeOffset? QuarantinedUntil);
+
+/// <summary>
+/// The worker registry in Redis, shared by all brokers: a hash per worker (kept a day after it was last
+/// seen) and a set of worker ids. Lease expiries are counted per worker here, because the broker that
+/// reaps a lease is not always the one the worker is connected to.
+/// </summary>
+public sealed class WorkerRegistry(IConnectionMultiplexer redis)
+{
+    private static readonly TimeSpan s_keep = TimeSpan.FromDays(1);
+
+    private IDatabase Db => redis.GetDatabase();
+
+    /// <summary>
+    /// Records a heartbeat. Returns the worker's run of consecutive lease expiries (reset to zero when
+    /// it completed something since the last heartbeat) and its quarantine deadline.
+    /// </summary>
+    public async Task<(long ExpiredStreak, DateTimeOffset? QuarantinedUntil)> HeartbeatAsync(
+        string workerId, string broker, IReadOnlyList<string> queues, int slots, int busy, long completedDelta,
+        bool connected, DateTimeOffset now)
+    {
+        var key = RedisKeys.Worker(workerId);
+        var batch = Db.CreateBatch();
+        _ = batch.SetAddAsync(RedisKeys.Workers, workerId);
+        _ = batch.HashSetAsync(key,
+        [
+            new("broker", broker), new("queues", string.Join(',', queues)), new("slots", slots), new("busy", busy),
+            new("last_heartbeat", now.ToUnixTimeMilliseconds()), new("connected", connected ? 1 : 0),
+        ]);
+        if (completedDelta > 0)
+        {
+            _ = batch.HashIncrementAsync(key, "completed", completedDelta);
+            _ = batch.HashSetAsync(key, "expired_streak", 0);
+        }
+
+        _ = batch.KeyExpireAsync(key, s_keep);
+        var read = batch.HashGetAsync(key, ["expired_streak", "quarantined_until"]);
+        batch.Execute();
+        var values = await read;
+        return (ToLong(values[0]), ToTime(values[1]));
+    }
+
+    /// <summary>Leases of this worker expired (the reaper took the tasks back); returns the run so far.</summary>
+    public Task<long> CountExpiredLeasesAsync(string workerId, int count) =>
+        Db.HashIncrementAsync(RedisKeys.Worker(workerId), "expired_streak", count);
+
+    public async Task QuarantineAsync(string workerId, DateTimeOffset until)
+    {
+        var key = RedisKeys.Worker(workerId);
+        await Db.HashSetAsync(key, [new("quarantined_until", until.ToUnixTimeMilliseconds()), new("expired_streak", 0)]);
+    }
+
+    public async Task<IReadOnlyList<WorkerRecord>> ListAsync(DateTimeOffset now, TimeSpan silenceLimit)
+    {
+        var db = Db;
+        var ids = await db.SetMembersAsync(RedisKeys.Workers);
+        var hashes = await Task.WhenAll(ids.Select(id => db.HashGetAllAsync(RedisKeys.Worker(id!))));
+        var records = new List<WorkerRecord>();
+        foreach (var (id, entries) in ids.Zip(hashes))
+        {
+            if (entries.Length == 0)
+            {
+                _ = db.SetRemoveAsync(RedisKeys.Workers, id, CommandFlags.FireAndForget);
+                continue;
+            }
+
+            var fields = entries.ToDictionary(e => (string)e.Name!, e => e.Value, StringComparer.Ordinal);
+            var lastHeartbeat = ToTime(fields.GetValueOrDefault("last_heartbeat"));
+            var quarantinedUntil = ToTime(fields.GetValueOrDefault("quarantined_until"));
+            var busy = (int)ToLong(fields.GetValueOrDefault("busy"));
+            var alive = ToLong(fields.GetValueOrDefault("connected")) == 1 && lastHeartbeat is { } seen && now - seen <= silenceLimit;
+            var status = !alive ? "disconnected"
+                : quarantinedUntil is { } q && q > now ? "quarantined"
+                : busy > 0 ? "busy" : "idle";
+            records.Add(new WorkerRecord(
+                id!,
+                status,
+                (string?)fields.GetValueOrDefault("broker") ?? "",
+                ((string?)fields.GetValueOrDefault("queues") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries),
+                (int)ToLong(fields.GetValueOrDefault("slots")),
+                busy,
+                ToLong(fields.GetValueOrDefault("completed")),
+                lastHeartbeat,
+                quarantinedUntil));
+        }
+
+        return [.. records.OrderBy(r => r.WorkerId, StringComparer.Ordinal)];
+    }
+
+    private static long ToLong(RedisValue value) =>
+        long.TryParse((string?)value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
+
+    private static DateTimeOffset? ToTime(RedisValue value) =>
+        ToLong(value) is > 0 and var ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+}
