@@ -44,6 +44,7 @@ public static class BrokerEndpoints
             TasksFailed: counts.Sum(c => c.Failed),
             TasksExpired: counts.Sum(c => c.Expired),
             TasksCancelled: counts.Sum(c => c.Cancelled),
+            StaleReportsRejected: counts.Sum(c => c.StaleRejected),
             ScheduledTasks: counts.Sum(c => c.Scheduled),
             ReadyTasks: counts.Sum(c => c.Ready),
             Queues: counts.ToDictionary(c => c.Queue, c => new QueueMetrics(c.Ready, c.Scheduled, c.Leased, c.DeadLettered, c.Submitted, c.Completed, c.Retried)));
@@ -99,6 +100,7 @@ public static class BrokerEndpoints
         [property: JsonPropertyName("tasks_failed")] long TasksFailed,
         [property: JsonPropertyName("tasks_expired")] long TasksExpired,
         [property: JsonPropertyName("tasks_cancelled")] long TasksCancelled,
+        [property: JsonPropertyName("stale_reports_rejected")] long StaleReportsRejected,
         [property: JsonPropertyName("scheduled_tasks")] long ScheduledTasks,
         [property: JsonPropertyName("ready_tasks")] long ReadyTasks,
         [property: JsonPropertyName("queues")] Dictionary<string, QueueMetrics> Queues);

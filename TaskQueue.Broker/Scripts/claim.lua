@@ -1,5 +1,7 @@
 -- claim: leases up to N ready tasks of one queue to a worker, highest priority first, after promoting
 -- due scheduled work. A task is leased at the moment it is claimed: fresh token, deadline = now + lease.
+-- A task that never started and whose expiry passed is expired instead (expiry only bounds the wait
+-- for a first start: retries, hand-backs and replays of a started task do not expire).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  worker id
@@ -36,14 +38,14 @@ for _, level in ipairs(levels) do
     for _, entry in ipairs(entries) do
       local sid, id = entry[1], entry[2][2]
       local key = task_key(id)
-      local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt')
+      local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started')
       if t[1] ~= 'ready' or t[2] ~= sid then
         -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
         redis.call('XACK', stream, GROUP, sid)
         redis.call('XDEL', stream, sid)
       else
         local expires = tonumber(t[3]) or 0
-        if expires > 0 and now >= expires then
+        if expires > 0 and now >= expires and not t[5] then
           drop_stream_entry(key)
           finish(id, key, 'expired', now, retention_ms, 'expired')
           expired = expired + 1

@@ -19,6 +19,7 @@ for i = 3, #ARGV, 3 do
     redis.call('HSET', key, 'result', ARGV[i + 2], 'token', '')
     finish(id, key, 'completed', now, retention_ms, 'completed')
   end
+  if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end
   out[#out + 1] = code
 end
 return out

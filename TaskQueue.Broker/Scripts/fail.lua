@@ -20,6 +20,7 @@ for i = 7, #ARGV, 5 do
   if code == OK then
     code = settle_failure(id, key, now, ARGV[i + 2], ARGV[i + 3] == '1', tonumber(ARGV[i + 4]), policy)
   end
+  if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end
   out[#out + 1] = code
 end
 return out

@@ -24,6 +24,7 @@ for i = 3, #ARGV, 2 do
       push_ready(id, key, redis.call('HGET', key, 'prio'), now)
     end
   end
+  if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end
   out[#out + 1] = code
 end
 return out

@@ -13,6 +13,7 @@ namespace TaskQueue.Broker.Storage;
 public sealed class RedisTaskStore
 {
     private const int EnqueueFields = 12;
+    private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     private readonly IConnectionMultiplexer _redis;
     private readonly TaskStoreOptions _options;
@@ -332,7 +333,7 @@ public sealed class RedisTaskStore
         return new QueueCounts(
             queue, (long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3],
             Counter("submitted"), Counter("completed"), Counter("failed"), Counter("retried"),
-            Counter("dead"), Counter("expired"), Counter("cancelled"), Counter("replayed"));
+            Counter("dead"), Counter("expired"), Counter("cancelled"), Counter("replayed"), Counter("stale"));
     }
 
     /// <summary>Every queue that has ever received a task.</summary>
@@ -380,7 +381,9 @@ public sealed class RedisTaskStore
 
     private static long Millis(TimeSpan? value) => value is { } v ? (long)v.TotalMilliseconds : 0;
 
-    private static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    // A delay or expiry may reach past year 9999 (durations go up to 10,000 years): read it as the maximum.
+    private static DateTimeOffset FromMs(long ms) =>
+        ms >= s_maxUnixMs ? DateTimeOffset.MaxValue : DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
     private static string? EmptyToNull(string? value) => string.IsNullOrEmpty(value) ? null : value;
 

@@ -114,4 +114,5 @@ public sealed record QueueCounts(
     long DeadLetteredTotal,
     long Expired,
     long Cancelled,
-    long Replayed);
+    long Replayed,
+    long StaleRejected);

@@ -1,0 +1,237 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
+
+namespace TaskQueue.Tests.Infrastructure;
+
+/// <summary>
+/// Real broker and worker processes on loopback around a real Redis, with short leases so faults play
+/// out in seconds. Tests talk to the brokers with raw gRPC stubs and read the ledger from Redis.
+/// </summary>
+internal sealed class TaskQueueCluster : IAsyncDisposable
+{
+    private readonly List<ServiceProcess> _processes = [];
+    private readonly List<GrpcChannel> _channels = [];
+    private readonly Dictionary<string, string> _brokerSettings;
+
+    private TaskQueueCluster(RedisServer redis, Dictionary<string, string> brokerSettings)
+    {
+        Redis = redis;
+        _brokerSettings = brokerSettings;
+        Queue = "e2e-" + Guid.NewGuid().ToString("N")[..10];
+        Store = new RedisTaskStore(redis.Connection, Options.Create(new TaskStoreOptions()), new RedisClockShift());
+    }
+
+    public RedisServer Redis { get; }
+
+    /// <summary>A queue of this cluster's own.</summary>
+    public string Queue { get; }
+
+    /// <summary>The store over the same Redis: the ledger the tests check.</summary>
+    public RedisTaskStore Store { get; }
+
+    public List<Broker> Brokers { get; } = [];
+
+    public static async Task<TaskQueueCluster> StartAsync(
+        RedisServer? redis = null, TimeSpan? lease = null, IReadOnlyDictionary<string, string>? brokerSettings = null)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["TaskQueue__Broker__LeaseDuration"] = (lease ?? TimeSpan.FromSeconds(3)).ToString(),
+            ["TaskQueue__Broker__DisconnectGrace"] = "00:00:01",
+            ["TaskQueue__Broker__ReapInterval"] = "00:00:00.200",
+            ["TaskQueue__Broker__QuarantineThreshold"] = "2",
+            ["TaskQueue__Store__BackoffInitial"] = "00:00:00.100",
+            ["TaskQueue__Store__BackoffMax"] = "00:00:00.500",
+        };
+        foreach (var (key, value) in brokerSettings ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        return new TaskQueueCluster(redis ?? await RedisServer.Shared, settings);
+    }
+
+    /// <summary>Starts a broker (on fresh ports, or the ports of an earlier one being restarted) and waits until healthy.</summary>
+    public async Task<Broker> StartBrokerAsync(Broker? restartOf = null)
+    {
+        var httpPort = restartOf?.HttpPort ?? RedisServer.FreePort();
+        var grpcPort = restartOf?.GrpcPort ?? RedisServer.FreePort();
+        var environment = new Dictionary<string, string>(_brokerSettings)
+        {
+            ["ConnectionStrings__redis"] = Redis.ConnectionString,
+            ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{httpPort}",
+            ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{grpcPort}",
+        };
+        var process = ServiceProcess.Start("TaskQueue.Broker", $"broker-{httpPort}", environment);
+        _processes.Add(process);
+        var broker = new Broker(process, httpPort, grpcPort);
+        if (restartOf is not null)
+        {
+            Brokers[Brokers.IndexOf(restartOf)] = broker;
+        }
+        else
+        {
+            Brokers.Add(broker);
+        }
+
+        using var http = new HttpClient();
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                try
+                {
+                    return (await http.GetAsync(new Uri($"{broker.HttpAddress}/health"))).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(30),
+            () => $"broker did not become healthy:\n{process.RecentOutput}");
+        return broker;
+    }
+
+    public ServiceProcess StartWorker(string workerId, int concurrency = 4, Broker? broker = null, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var target = broker ?? Brokers[0];
+        var environment = new Dictionary<string, string>
+        {
+            ["Worker__BrokerAddress"] = target.GrpcAddress,
+            ["Worker__Queues"] = Queue,
+            ["Worker__Concurrency"] = concurrency.ToString(),
+            ["Worker__WorkerId"] = workerId,
+            ["Worker__DrainTimeout"] = "00:00:05",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var process = ServiceProcess.Start("TaskQueue.Worker", workerId, environment);
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>Waits until every named worker shows as connected (idle or busy) in GET /workers.</summary>
+    public Task WaitForWorkersAsync(params string[] workerIds) =>
+        Eventually.TrueAsync(
+            async () =>
+            {
+                var workers = await GetWorkersAsync();
+                return workerIds.All(id => workers.TryGetValue(id, out var w) && w.GetProperty("status").GetString() is "idle" or "busy");
+            },
+            TimeSpan.FromSeconds(30),
+            () => "workers did not connect:\n" + string.Join("\n---\n", _processes.Select(p => p.Name + ":\n" + p.RecentOutput)));
+
+    public TaskService.TaskServiceClient Client(Broker? broker = null)
+    {
+        var channel = GrpcChannel.ForAddress((broker ?? Brokers[0]).GrpcAddress);
+        _channels.Add(channel);
+        return new TaskService.TaskServiceClient(channel);
+    }
+
+    public WorkerService.WorkerServiceClient WorkerClient(Broker? broker = null)
+    {
+        var channel = GrpcChannel.ForAddress((broker ?? Brokers[0]).GrpcAddress);
+        _channels.Add(channel);
+        return new WorkerService.WorkerServiceClient(channel);
+    }
+
+    public async Task<Dictionary<string, JsonElement>> GetWorkersAsync(Broker? broker = null)
+    {
+        using var http = new HttpClient();
+        return (await http.GetFromJsonAsync<Dictionary<string, JsonElement>>(new Uri($"{(broker ?? Brokers[0]).HttpAddress}/workers")))!;
+    }
+
+    public async Task<JsonElement> GetMetricsAsync(Broker? broker = null)
+    {
+        using var http = new HttpClient();
+        return await http.GetFromJsonAsync<JsonElement>(new Uri($"{(broker ?? Brokers[0]).HttpAddress}/metrics"));
+    }
+
+    public TaskSpec Task(string type, string payload = "", int maxAttempts = 0) =>
+        new() { Queue = Queue, Type = type, Payload = Google.Protobuf.ByteString.CopyFromUtf8(payload), MaxAttempts = maxAttempts };
+
+    /// <summary>Submits in batches; returns the task ids.</summary>
+    public async Task<List<string>> SubmitAsync(IEnumerable<TaskSpec> tasks, Broker? broker = null)
+    {
+        var client = Client(broker);
+        var ids = new List<string>();
+        foreach (var chunk in tasks.Chunk(500))
+        {
+            var response = await client.SubmitBatchAsync(new SubmitBatchRequest { Tasks = { chunk } });
+            ids.AddRange(response.Results.Select(r => r.TaskId));
+        }
+
+        return ids;
+    }
+
+    /// <summary>Waits until every task is final; returns the final snapshots.</summary>
+    public async Task<List<TaskSnapshot>> WaitAllFinalAsync(IReadOnlyList<string> ids, TimeSpan timeout)
+    {
+        var parsed = ids.Select(TaskId.Parse).ToList();
+        List<TaskSnapshot> snapshots = [];
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                snapshots = [.. (await System.Threading.Tasks.Task.WhenAll(parsed.Select(id => Store.GetAsync(id)))).Select(s => s!)];
+                return snapshots.All(s => s.IsFinal);
+            },
+            timeout,
+            () =>
+            {
+                var pending = snapshots.Where(s => !s.IsFinal).ToList();
+                return $"{pending.Count} of {ids.Count} tasks not final (e.g. {string.Join(", ", pending.Take(3).Select(p => $"{p.Id} {p.State} attempt {p.Attempt} worker {p.WorkerId}"))})\n"
+                       + string.Join("\n---\n", _processes.Select(p => p.Name + (p.HasExited ? " (exited)" : "") + ":\n" + p.RecentOutput));
+            });
+        return snapshots;
+    }
+
+    public string Diagnostics() =>
+        string.Join("\n---\n", _processes.Select(p => p.Name + (p.HasExited ? " (exited)" : "") + ":\n" + p.RecentOutput));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var channel in _channels)
+        {
+            channel.Dispose();
+        }
+
+        await System.Threading.Tasks.Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask()));
+    }
+
+    public sealed record Broker(ServiceProcess Process, int HttpPort, int GrpcPort)
+    {
+        public string HttpAddress => $"http://127.0.0.1:{HttpPort}";
+
+        public string GrpcAddress => $"http://127.0.0.1:{GrpcPort}";
+    }
+}
+
+/// <summary>Bounded waiting for a condition: polls until true or fails with a message after the timeout.</summary>
+public static class Eventually
+{
+    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out after {timeout}: {describe()}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
