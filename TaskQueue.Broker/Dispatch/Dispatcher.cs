@@ -29,8 +29,6 @@ internal sealed partial class Dispatcher(
 
     public IEnumerable<WorkerSession> Sessions => _sessions.Keys;
 
-    public WorkerSession? FindSession(string workerId) => _sessions.Keys.FirstOrDefault(s => s.WorkerId == workerId);
-
     public void Attach(WorkerSession session)
     {
         _sessions[session] = 0;

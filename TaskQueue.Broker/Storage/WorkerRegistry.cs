@@ -55,9 +55,19 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
         return (ToLong(values[0]), ToTime(values[1]));
     }
 
-    /// <summary>Leases of this worker expired (the reaper took the tasks back); returns the run so far.</summary>
-    public Task<long> CountExpiredLeasesAsync(string workerId, int count) =>
-        Db.HashIncrementAsync(RedisKeys.Worker(workerId), "expired_streak", count);
+    /// <summary>
+    /// Leases of this worker expired (the reaper took the tasks back); returns the run so far. Only a
+    /// connected worker's expiries count: a crashed or disconnected worker is not poison, and must not
+    /// be quarantined when it comes back under the same id.
+    /// </summary>
+    public async Task<long> CountExpiredLeasesAsync(string workerId, int count)
+    {
+        var key = RedisKeys.Worker(workerId);
+        var db = Db;
+        return (int?)await db.HashGetAsync(key, "connected") == 1
+            ? await db.HashIncrementAsync(key, "expired_streak", count)
+            : 0;
+    }
 
     public async Task QuarantineAsync(string workerId, DateTimeOffset until)
     {
