@@ -10,6 +10,8 @@
 -- ARGV[5]  token prefix (random per call; the token of the n-th task is prefix .. n)
 -- ARGV[6]  maximum number of scheduled tasks to promote first
 -- ARGV[7]  retention in ms for tasks that expire here
+-- ARGV[8]  priority ageing step in ms (0 = strict priority): a level's effective priority rises by one
+--          for every step its oldest waiting task has waited, so low priority never starves
 -- Returns  {promoted, expired, then 12 values per leased task: id, type, payload, attempt, max_attempts,
 --          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority}
 --!include lib/common.lua
@@ -22,8 +24,33 @@ local token_prefix = ARGV[5]
 local retention_ms = ARGV[7]
 local promoted, expired = promote_due(now, tonumber(ARGV[6]), retention_ms)
 
+-- How long the oldest undelivered entry of a stream has waited (stream ids carry Redis's clock), or nil.
+local function head_wait(stream, real_now)
+  local group = redis.call('XINFO', 'GROUPS', stream)[1]
+  local last = '0-0'
+  for i = 1, #group, 2 do
+    if group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  local head = redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', 1)
+  if #head == 0 then return nil end
+  return real_now - tonumber(string.match(head[1][1], '^(%d+)'))
+end
+
 local levels = redis.call('SMEMBERS', LEVELS)
-table.sort(levels, function(a, b) return tonumber(a) > tonumber(b) end)
+local ageing_ms = tonumber(ARGV[8]) or 0
+local rank = {}
+for _, level in ipairs(levels) do rank[level] = tonumber(level) end
+if ageing_ms > 0 and #levels > 1 then
+  local real_now = now_ms(0)
+  for _, level in ipairs(levels) do
+    local waited = head_wait(ready_key(level), real_now)
+    if waited then rank[level] = rank[level] + math.floor(math.max(waited, 0) / ageing_ms) end
+  end
+end
+table.sort(levels, function(a, b)
+  if rank[a] ~= rank[b] then return rank[a] > rank[b] end
+  return tonumber(a) > tonumber(b)
+end)
 
 local out = { promoted, expired }
 local leased = 0

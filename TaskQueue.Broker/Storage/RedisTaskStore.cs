@@ -111,7 +111,8 @@ public sealed class RedisTaskStore
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
             ScriptLibrary.Claim,
             Prefix(queue),
-            [Shift, workerId, max, (long)lease.TotalMilliseconds, NewTokenPrefix(), _options.PromoteBatchSize, RetentionMs]))!;
+            [Shift, workerId, max, (long)lease.TotalMilliseconds, NewTokenPrefix(), _options.PromoteBatchSize, RetentionMs,
+                (long)_options.PriorityAgeingStep.TotalMilliseconds]))!;
 
         const int fields = 12;
         var tasks = new List<LeasedTask>((reply.Length - 2) / fields);

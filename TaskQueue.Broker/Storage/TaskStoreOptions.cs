@@ -35,15 +35,22 @@ public sealed class TaskStoreOptions
     [Range(1, 10_000)]
     public int PromoteBatchSize { get; set; } = 100;
 
+    /// <summary>
+    /// Priority ageing: a level's effective priority rises by one for every step its oldest task has
+    /// waited, so low-priority work is never starved by a steady stream of high-priority work.
+    /// Zero: strict priority.
+    /// </summary>
+    public TimeSpan PriorityAgeingStep { get; set; } = TimeSpan.FromSeconds(10);
+
     public BackoffPolicy Backoff => new(BackoffInitial, BackoffMultiplier, BackoffMax, BackoffJitter);
 
     public void Validate()
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
         Backoff.Validate();
-        if (Retention < TimeSpan.Zero || DeadLetterMaxAge <= TimeSpan.Zero)
+        if (Retention < TimeSpan.Zero || DeadLetterMaxAge <= TimeSpan.Zero || PriorityAgeingStep < TimeSpan.Zero)
         {
-            throw new ValidationException("Retention must not be negative and DeadLetterMaxAge must be positive.");
+            throw new ValidationException("Retention and PriorityAgeingStep must not be negative and DeadLetterMaxAge must be positive.");
         }
     }
 }
