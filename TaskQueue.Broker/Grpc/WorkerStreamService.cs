@@ -180,7 +180,7 @@ internal sealed partial class WorkerStreamService(
         }
     }
 
-    /// <summary>Frees the worker's slot at once and settles the report in the background (batched).</summary>
+    /// <summary>Settles the report in the background (batched with others), then frees the worker's slot.</summary>
     private void Settle(WorkerSession session, string taskId, Func<TaskId, Task<TransitionResult>> settle)
     {
         if (!TaskId.TryParse(taskId, out var parsed))
@@ -190,14 +190,15 @@ internal sealed partial class WorkerStreamService(
         }
 
         var id = parsed.Value;
-        if (session.Release(id))
-        {
-            dispatcher.NotifyCredit(session);
-        }
-
         _ = settle(id).ContinueWith(
             outcome =>
             {
+                // The slot is free once Redis agrees, so a worker never holds more leases than slots.
+                if (session.Release(id))
+                {
+                    dispatcher.NotifyCredit(session);
+                }
+
                 if (!outcome.IsCompletedSuccessfully)
                 {
                     return; // Redis failed: the lease stays and expires; the batcher logged it.
