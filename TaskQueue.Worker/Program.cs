@@ -1,5 +1,6 @@
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddServiceDefaults();
+builder.AddTaskQueueWorker();
+builder.AddBuiltInTaskHandlers();
 
-var host = builder.Build();
-host.Run();
+builder.Build().Run();

@@ -1,0 +1,19 @@
+using System.Globalization;
+
+namespace TaskQueue.Worker.Handlers.BuiltIn;
+
+internal static class PayloadParsing
+{
+    /// <summary>Reads the payload as a non-negative integer; anything else is a permanent failure.</summary>
+    public static long ReadNonNegativeInteger(TaskContext context, string meaning)
+    {
+        var text = context.PayloadText.Trim();
+        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 0)
+        {
+            return value;
+        }
+
+        throw new NonRetryableTaskException(
+            $"The '{context.Type}' task expects its payload to be {meaning} as a non-negative integer, got '{text}'.");
+    }
+}

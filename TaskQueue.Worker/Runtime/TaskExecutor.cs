@@ -1,0 +1,369 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using TaskQueue.Protocol.V1;
+using TaskQueue.Worker.Diagnostics;
+using TaskQueue.Worker.Handlers;
+
+namespace TaskQueue.Worker.Runtime;
+
+/// <summary>
+/// Runs assignments on handlers within the concurrency limit and queues exactly one outcome per execution
+/// (or none when its lease is lost).
+/// </summary>
+internal sealed class TaskExecutor(
+    HandlerCatalog handlers,
+    OutboundQueue outbound,
+    IServiceScopeFactory scopeFactory,
+    IOptions<WorkerOptions> options,
+    WorkerMetrics metrics,
+    TimeProvider timeProvider,
+    ILogger<TaskExecutor> logger)
+{
+    private const int MaxErrorLength = 4096;
+
+    private readonly WorkerOptions _options = options.Value;
+    private readonly ConcurrentDictionary<string, TaskExecution> _tasks = new(StringComparer.Ordinal);
+
+    // Guards the slot count and the draining flag, and orders outcome claims against the shutdown flush.
+    private readonly Lock _gate = new();
+    private int _busy;
+    private bool _draining;
+
+    public IReadOnlyList<string> TaskTypes => handlers.TaskTypes;
+
+    public bool IsDraining
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _draining;
+            }
+        }
+    }
+
+    /// <summary>Leases this worker holds: running, or finished with the outcome not yet written.</summary>
+    public List<RunningTask> SnapshotLeases() =>
+        [.. _tasks.Values.Where(task => !task.IsDiscarded).Select(task => task.ToRunningTask())];
+
+    public void OnAssignment(TaskAssignment assignment)
+    {
+        string? refusal = null;
+        TaskExecution? execution = null;
+        TaskExecution? superseded = null;
+        Type? handlerType = null;
+        lock (_gate)
+        {
+            if (_tasks.TryGetValue(assignment.TaskId, out var existing))
+            {
+                if (existing.LeaseToken == assignment.LeaseToken)
+                {
+                    // A repeated delivery of the attempt already running here.
+                    Log.UnknownTaskMessage(logger, assignment.TaskId, "duplicate assignment");
+                    return;
+                }
+
+                // A new lease means the old one is gone; the old attempt may still hold a slot, so hand this back.
+                superseded = existing;
+                refusal = "an older attempt is still running here";
+            }
+            else if (_draining)
+            {
+                refusal = "worker draining";
+            }
+            else if (_busy >= _options.Concurrency)
+            {
+                refusal = "no free slot";
+            }
+            else if (handlers.TryGetHandlerType(assignment.Type, out handlerType))
+            {
+                _busy++;
+                execution = new TaskExecution(assignment);
+                _tasks[assignment.TaskId] = execution;
+            }
+        }
+
+        if (superseded is not null)
+        {
+            OnLeaseLost(superseded.TaskId, "superseded by a new lease");
+        }
+
+        if (refusal is not null)
+        {
+            Log.AssignmentRefused(logger, assignment.TaskId, refusal);
+            metrics.TaskProcessed(assignment.Queue, assignment.Type, TaskOutcomes.Released, duration: null);
+            outbound.Enqueue(new OutcomeItem(Released(assignment.TaskId, assignment.LeaseToken), Execution: null));
+            return;
+        }
+
+        if (execution is null || handlerType is null)
+        {
+            Log.UnknownTaskType(logger, assignment.TaskId, assignment.Type);
+            metrics.TaskProcessed(assignment.Queue, assignment.Type, TaskOutcomes.Rejected, duration: null);
+            var failed = Failed(assignment.TaskId, assignment.LeaseToken, $"no handler registered for type {assignment.Type}", retryable: false);
+            outbound.Enqueue(new OutcomeItem(failed, Execution: null));
+            return;
+        }
+
+        metrics.SlotTaken();
+        // Handlers must not inherit the stream reader's ambient state (its Activity above all).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(() => RunAsync(execution, handlerType, assignment));
+        }
+    }
+
+    public void OnCancel(string taskId)
+    {
+        if (_tasks.TryGetValue(taskId, out var execution))
+        {
+            Log.CancelRequested(logger, taskId);
+            execution.Stop(StopReason.CancelledByBroker);
+        }
+        else
+        {
+            Log.UnknownTaskMessage(logger, taskId, "cancel");
+        }
+    }
+
+    public void OnLeaseLost(string taskId, string reason)
+    {
+        if (_tasks.TryGetValue(taskId, out var execution))
+        {
+            Log.LeaseLost(logger, taskId, reason);
+            execution.Discard();
+            _tasks.TryRemove(KeyValuePair.Create(taskId, execution));
+            execution.Stop(StopReason.LeaseLost);
+        }
+        else
+        {
+            Log.UnknownTaskMessage(logger, taskId, "lease lost");
+        }
+    }
+
+    /// <summary>The outcome reached a broker stream: the lease is no longer ours to renew.</summary>
+    public void OnOutcomeWritten(TaskExecution execution) =>
+        _tasks.TryRemove(KeyValuePair.Create(execution.TaskId, execution));
+
+    /// <summary>An outcome may not have reached the broker: hold the lease again until it is re-sent.</summary>
+    public void Reattach(TaskExecution execution)
+    {
+        if (!execution.IsDiscarded)
+        {
+            _tasks.TryAdd(execution.TaskId, execution);
+        }
+    }
+
+    /// <summary>No more assignments from now on; returns how many handlers are still running.</summary>
+    public int BeginDrain()
+    {
+        lock (_gate)
+        {
+            _draining = true;
+            return _busy;
+        }
+    }
+
+    /// <summary>Waits until no handler is running; false when the timeout passed first.</summary>
+    public async Task<bool> WaitForIdleAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var started = timeProvider.GetTimestamp();
+        while (true)
+        {
+            var running = _tasks.Values.Select(task => task.Finished).Where(finished => !finished.IsCompleted).ToArray();
+            if (running.Length == 0)
+            {
+                return true;
+            }
+
+            var remaining = timeout - timeProvider.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            try
+            {
+                await Task.WhenAll(running).WaitAsync(remaining, timeProvider, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hands every still-running task back (TaskReleased) and cancels it, then queues the close marker.
+    /// Under the gate, so no handler's outcome can be queued after the marker.
+    /// </summary>
+    public int ReleaseRemaining(CloseItem close)
+    {
+        var released = 0;
+        lock (_gate)
+        {
+            foreach (var execution in _tasks.Values.Where(task => !task.Finished.IsCompleted))
+            {
+                if (execution.TryClaimOutcome())
+                {
+                    outbound.Enqueue(new OutcomeItem(Released(execution.TaskId, execution.LeaseToken), execution));
+                    execution.Stop(StopReason.Draining);
+                    Log.TaskReleased(logger, execution.TaskId);
+                    released++;
+                }
+            }
+
+            outbound.Enqueue(close);
+        }
+
+        return released;
+    }
+
+    private async Task RunAsync(TaskExecution execution, Type handlerType, TaskAssignment assignment)
+    {
+        var started = timeProvider.GetTimestamp();
+        using var activity = StartActivity(assignment);
+        Log.TaskStarted(logger, execution.TaskId, execution.Type, execution.Attempt);
+
+        var result = ReadOnlyMemory<byte>.Empty;
+        Exception? error = null;
+        try
+        {
+            using var timeout = execution.ExecutionTimeout is { } limit
+                ? new CancellationTokenSource(limit, timeProvider)
+                : null;
+            using var timeoutRegistration = timeout?.Token.Register(() => execution.Stop(StopReason.TimedOut));
+
+            await using var scope = scopeFactory.CreateAsyncScope();
+            var handler = (ITaskHandler)scope.ServiceProvider.GetRequiredService(handlerType);
+            var context = new TaskContext(
+                execution.TaskId,
+                execution.Queue,
+                execution.Type,
+                assignment.Payload.Memory,
+                execution.Attempt,
+                assignment.MaxAttempts,
+                (percent, message, _) => ReportProgress(execution, percent, message));
+            result = await handler.HandleAsync(context, execution.Token);
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        var duration = timeProvider.GetElapsedTime(started);
+        var (outcome, description, retryable) = Conclude(execution, result, error);
+        metrics.SlotFreed();
+        execution.MarkFinished();
+        execution.Dispose();
+
+        metrics.TaskProcessed(execution.Queue, execution.Type, outcome, duration);
+        activity?.SetTag(WorkerTelemetry.TaskOutcome, outcome);
+        if (outcome == TaskOutcomes.Completed)
+        {
+            Log.TaskCompleted(logger, execution.TaskId, execution.Type, duration);
+        }
+        else if (description is not null)
+        {
+            Log.TaskFailed(logger, execution.TaskId, execution.Type, execution.Attempt, retryable, description);
+            activity?.SetStatus(ActivityStatusCode.Error, description);
+            if (error is not null)
+            {
+                activity?.AddException(error);
+            }
+        }
+    }
+
+    /// <summary>Frees the slot and queues the outcome; returns the outcome label and, for failures, the error.</summary>
+    private (string Outcome, string? Error, bool Retryable) Conclude(TaskExecution execution, ReadOnlyMemory<byte> result, Exception? error)
+    {
+        lock (_gate)
+        {
+            // The slot frees before the outcome is queued: the broker may answer it with new work at once.
+            _busy--;
+            if (!execution.TryClaimOutcome())
+            {
+                return (execution.IsDiscarded ? TaskOutcomes.Lost : TaskOutcomes.Released, null, false);
+            }
+
+            string outcome;
+            WorkerMessage message;
+            string? description = null;
+            bool retryable;
+            if (error is null)
+            {
+                outcome = TaskOutcomes.Completed;
+                message = new WorkerMessage
+                {
+                    Completed = new TaskCompleted
+                    {
+                        TaskId = execution.TaskId,
+                        LeaseToken = execution.LeaseToken,
+                        Result = ByteString.CopyFrom(result.Span),
+                    },
+                };
+                retryable = false;
+            }
+            else
+            {
+                (outcome, description, retryable) = execution.StopReason switch
+                {
+                    StopReason.CancelledByBroker => (TaskOutcomes.Cancelled, "cancelled", false),
+                    StopReason.TimedOut => (TaskOutcomes.TimedOut, $"execution timed out after {FormatDuration(execution.ExecutionTimeout)}", true),
+                    _ => (TaskOutcomes.Failed, Describe(error), error is not NonRetryableTaskException),
+                };
+                message = Failed(execution.TaskId, execution.LeaseToken, description, retryable);
+            }
+
+            outbound.Enqueue(new OutcomeItem(message, execution));
+            return (outcome, description, retryable);
+        }
+    }
+
+    private ValueTask ReportProgress(TaskExecution execution, int percent, string? message)
+    {
+        if (!execution.IsOutcomeDecided && execution.SetProgress(new ProgressReport(percent, message)))
+        {
+            outbound.Enqueue(new ProgressItem(execution));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private Activity? StartActivity(TaskAssignment assignment)
+    {
+        // No valid parent (or none sent): the attempt starts its own trace.
+        ActivityContext.TryParse(assignment.TraceParent, assignment.TraceState, isRemote: true, out var parent);
+        var activity = WorkerTelemetry.ActivitySource.StartActivity($"process {assignment.Queue}", ActivityKind.Consumer, parent);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(WorkerTelemetry.MessagingSystem, "taskqueue");
+            activity.SetTag(WorkerTelemetry.MessagingOperationType, "process");
+            activity.SetTag(WorkerTelemetry.MessagingDestinationName, assignment.Queue);
+            activity.SetTag(WorkerTelemetry.MessagingMessageId, assignment.TaskId);
+            activity.SetTag(WorkerTelemetry.TaskType, assignment.Type);
+            activity.SetTag(WorkerTelemetry.TaskAttempt, assignment.Attempt);
+            activity.SetTag(WorkerTelemetry.WorkerId, _options.WorkerId);
+        }
+
+        return activity;
+    }
+
+    private static WorkerMessage Released(string taskId, string leaseToken) =>
+        new() { Released = new TaskReleased { TaskId = taskId, LeaseToken = leaseToken } };
+
+    private static WorkerMessage Failed(string taskId, string leaseToken, string error, bool retryable) =>
+        new() { Failed = new TaskFailed { TaskId = taskId, LeaseToken = leaseToken, Error = error, Retryable = retryable } };
+
+    private static string Describe(Exception error)
+    {
+        var text = $"{error.GetType().FullName}: {error.Message}";
+        return text.Length <= MaxErrorLength ? text : text[..MaxErrorLength];
+    }
+
+    private static string FormatDuration(TimeSpan? duration) =>
+        (duration ?? TimeSpan.Zero).TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+}
