@@ -1,1 +1,3 @@
-Console.WriteLine("TaskQueue client");
+using TaskQueue.Client.Cli;
+
+return await TaskQueueCli.InvokeAsync(args);

@@ -1,0 +1,115 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using TaskQueue.Protocol.V1;
+using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
+
+namespace TaskQueue.Client.Internal;
+
+/// <summary>Domain records ↔ protobuf messages; protobuf types stop here.</summary>
+internal static class ProtocolMapper
+{
+    public static TaskSpec ToSpec(TaskRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Type))
+        {
+            throw new ArgumentException("A task needs a type.", nameof(request));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Queue))
+        {
+            throw new ArgumentException("A task needs a queue name.", nameof(request));
+        }
+
+        if (request.Priority is < TaskRequest.MinPriority or > TaskRequest.MaxPriority)
+        {
+            throw new ArgumentException($"Priority must be {TaskRequest.MinPriority}..{TaskRequest.MaxPriority}; it is {request.Priority}.", nameof(request));
+        }
+
+        if (request.MaxAttempts < 0)
+        {
+            throw new ArgumentException("MaxAttempts must not be negative (0 means the broker's default).", nameof(request));
+        }
+
+        var spec = new TaskSpec
+        {
+            Queue = request.Queue,
+            Type = request.Type,
+            Payload = ByteString.CopyFrom(request.Payload.Span),
+            Priority = request.Priority,
+            MaxAttempts = request.MaxAttempts,
+            Delay = ToDuration(request.Delay, nameof(TaskRequest.Delay)),
+            NotBefore = request.NotBefore is { } notBefore ? Timestamp.FromDateTimeOffset(notBefore) : null,
+            ExecutionTimeout = ToDuration(request.ExecutionTimeout, nameof(TaskRequest.ExecutionTimeout)),
+            ExpiresAfter = ToDuration(request.ExpiresAfter, nameof(TaskRequest.ExpiresAfter)),
+            IdempotencyKey = request.IdempotencyKey ?? string.Empty,
+        };
+        return spec;
+    }
+
+    public static TaskSnapshot ToSnapshot(TaskInfo info) => new()
+    {
+        TaskId = info.TaskId,
+        Queue = info.Queue,
+        Type = info.Type,
+        State = ToState(info.State),
+        Attempt = info.Attempt,
+        MaxAttempts = info.MaxAttempts,
+        Priority = info.Priority,
+        Payload = info.Payload.Memory,
+        Result = info.Result.Memory,
+        LastError = NullIfEmpty(info.LastError),
+        WorkerId = NullIfEmpty(info.WorkerId),
+        CancelRequested = info.CancelRequested,
+        CreatedAt = info.CreatedAt?.ToDateTimeOffset(),
+        StartedAt = info.StartedAt?.ToDateTimeOffset(),
+        FinishedAt = info.FinishedAt?.ToDateTimeOffset(),
+        DueAt = info.DueAt?.ToDateTimeOffset(),
+    };
+
+    public static QueueStatistics ToStatistics(QueueStats stats) => new()
+    {
+        Queue = stats.Queue,
+        Ready = stats.Ready,
+        Scheduled = stats.Scheduled,
+        Leased = stats.Leased,
+        DeadLettered = stats.DeadLettered,
+        Submitted = stats.Submitted,
+        Completed = stats.Completed,
+        Failed = stats.Failed,
+        Retried = stats.Retried,
+        Expired = stats.Expired,
+        Cancelled = stats.Cancelled,
+    };
+
+    public static TaskState ToState(ProtoTaskState state) => state switch
+    {
+        ProtoTaskState.Ready => TaskState.Ready,
+        ProtoTaskState.Scheduled => TaskState.Scheduled,
+        ProtoTaskState.Leased => TaskState.Leased,
+        ProtoTaskState.Completed => TaskState.Completed,
+        ProtoTaskState.DeadLettered => TaskState.DeadLettered,
+        ProtoTaskState.Cancelled => TaskState.Cancelled,
+        ProtoTaskState.Expired => TaskState.Expired,
+        _ => TaskState.Unknown,
+    };
+
+    public static Duration ToDuration(TimeSpan value) => Duration.FromTimeSpan(value);
+
+    private static Duration? ToDuration(TimeSpan? value, string name)
+    {
+        if (value is not { } span)
+        {
+            return null;
+        }
+
+        if (span < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{name} must not be negative.", name);
+        }
+
+        return Duration.FromTimeSpan(span);
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+}

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using Grpc.Core;
+using TaskQueue.Client.Diagnostics;
+using TaskQueue.Client.Internal;
+using TaskQueue.Protocol.V1;
+
+namespace TaskQueue.Client;
+
+/// <summary>
+/// Submits and manages TaskQueue tasks over gRPC. Thread-safe; cheap to create.
+/// Every method lets broker and transport errors surface as <see cref="RpcException"/> (for example
+/// NotFound for an unknown task id, InvalidArgument for a rejected request, Unavailable when the broker
+/// cannot be reached, DeadlineExceeded past <see cref="TaskQueueClientOptions.RequestTimeout"/>);
+/// invalid arguments are rejected with <see cref="ArgumentException"/> before any call.
+/// </summary>
+public sealed class TaskQueueClient
+{
+    private readonly TaskService.TaskServiceClient _client;
+    private readonly TaskQueueClientOptions _options;
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>A client on an existing channel, e.g. <c>GrpcChannel.ForAddress("http://localhost:5001")</c>.</summary>
+    public TaskQueueClient(ChannelBase channel, TaskQueueClientOptions? options = null, TimeProvider? timeProvider = null)
+        : this(new TaskService.TaskServiceClient(channel ?? throw new ArgumentNullException(nameof(channel))), options, timeProvider)
+    {
+    }
+
+    /// <summary>A client on a call invoker (interceptors, tests).</summary>
+    public TaskQueueClient(CallInvoker callInvoker, TaskQueueClientOptions? options = null, TimeProvider? timeProvider = null)
+        : this(new TaskService.TaskServiceClient(callInvoker ?? throw new ArgumentNullException(nameof(callInvoker))), options, timeProvider)
+    {
+    }
+
+    internal TaskQueueClient(TaskService.TaskServiceClient client, TaskQueueClientOptions? options, TimeProvider? timeProvider)
+    {
+        _client = client;
+        _options = options ?? new TaskQueueClientOptions();
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Submits one task; returns its id (or the earlier task's, for a repeated idempotency key).</summary>
+    public async Task<SubmitResult> SubmitAsync(TaskRequest request, CancellationToken cancellationToken = default)
+    {
+        var spec = ProtocolMapper.ToSpec(request);
+        using var activity = StartSendActivity(request.Queue, request.Type, count: 1);
+        spec.TraceParent = TraceContext.FormatTraceParent(activity, out var traceState);
+        spec.TraceState = traceState;
+        try
+        {
+            var response = await _client.SubmitAsync(new SubmitRequest { Task = spec }, CallOptions(cancellationToken));
+            activity?.SetTag(ClientTelemetry.MessagingMessageId, response.TaskId);
+            ClientTelemetry.Submitted(request.Queue, 1);
+            return new SubmitResult(response.TaskId, response.Duplicate);
+        }
+        catch (Exception ex)
+        {
+            RecordError(activity, ex);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Submits many tasks, <see cref="TaskQueueClientOptions.BatchSize"/> per call, and returns their
+    /// results in request order. If a call fails, its exception propagates and the tasks of earlier calls
+    /// stay submitted: give tasks idempotency keys to retry a batch safely.
+    /// </summary>
+    public async Task<IReadOnlyList<SubmitResult>> SubmitBatchAsync(IReadOnlyList<TaskRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var specs = requests.Select(ProtocolMapper.ToSpec).ToArray();
+        var results = new List<SubmitResult>(requests.Count);
+        for (var offset = 0; offset < specs.Length; offset += _options.BatchSize)
+        {
+            var count = Math.Min(_options.BatchSize, specs.Length - offset);
+            var queues = requests.Skip(offset).Take(count).Select(request => request.Queue).Distinct(StringComparer.Ordinal).ToArray();
+            var types = requests.Skip(offset).Take(count).Select(request => request.Type).Distinct(StringComparer.Ordinal).ToArray();
+            using var activity = StartSendActivity(queues.Length == 1 ? queues[0] : null, types.Length == 1 ? types[0] : null, count);
+            var traceParent = TraceContext.FormatTraceParent(activity, out var traceState);
+
+            var message = new SubmitBatchRequest();
+            for (var i = offset; i < offset + count; i++)
+            {
+                specs[i].TraceParent = traceParent;
+                specs[i].TraceState = traceState;
+                message.Tasks.Add(specs[i]);
+            }
+
+            try
+            {
+                var response = await _client.SubmitBatchAsync(message, CallOptions(cancellationToken));
+                if (response.Results.Count != count)
+                {
+                    throw new InvalidOperationException($"The broker answered {response.Results.Count} results for a batch of {count} tasks.");
+                }
+
+                results.AddRange(response.Results.Select(result => new SubmitResult(result.TaskId, result.Duplicate)));
+                foreach (var queue in queues)
+                {
+                    ClientTelemetry.Submitted(queue, requests.Skip(offset).Take(count).Count(request => request.Queue == queue));
+                }
+            }
+            catch (Exception ex)
+            {
+                RecordError(activity, ex);
+                throw;
+            }
+        }
+
+        return results;
+    }
+
+    public async Task<TaskSnapshot> GetAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
+        var info = await _client.GetAsync(new GetTaskRequest { TaskId = taskId }, CallOptions(cancellationToken));
+        return ProtocolMapper.ToSnapshot(info);
+    }
+
+    /// <summary>
+    /// Waits on the broker until the task reaches a final state or <paramref name="timeout"/> passes, and
+    /// returns its state then (check <see cref="TaskSnapshot.IsFinal"/>).
+    /// </summary>
+    public async Task<TaskSnapshot> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        var request = new WaitTaskRequest { TaskId = taskId, Timeout = ProtocolMapper.ToDuration(timeout) };
+        var info = await _client.WaitAsync(request, CallOptions(cancellationToken, timeout));
+        return ProtocolMapper.ToSnapshot(info);
+    }
+
+    /// <summary>Cancels a task: at once if it is waiting, through its worker if it is running.</summary>
+    public async Task<CancelResult> CancelAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
+        var response = await _client.CancelAsync(new CancelTaskRequest { TaskId = taskId }, CallOptions(cancellationToken));
+        return new CancelResult(ProtocolMapper.ToState(response.State), response.CancelRequested);
+    }
+
+    public async Task<DeadLetterPage> ListDeadLettersAsync(string queue, int offset = 0, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var request = new ListDeadLettersRequest { Queue = queue, Offset = offset, Limit = limit };
+        var response = await _client.ListDeadLettersAsync(request, CallOptions(cancellationToken));
+        return new DeadLetterPage([.. response.Tasks.Select(ProtocolMapper.ToSnapshot)], response.Total);
+    }
+
+    /// <summary>Moves the given dead letters back to the queue; returns how many were replayed.</summary>
+    public Task<long> ReplayDeadLettersAsync(string queue, IEnumerable<string> taskIds, CancellationToken cancellationToken = default) =>
+        ReplayAsync(queue, RequireIds(taskIds), all: false, cancellationToken);
+
+    /// <summary>Moves every dead letter of the queue back to it; returns how many were replayed.</summary>
+    public Task<long> ReplayAllDeadLettersAsync(string queue, CancellationToken cancellationToken = default) =>
+        ReplayAsync(queue, [], all: true, cancellationToken);
+
+    /// <summary>Deletes the given dead letters; returns how many were purged.</summary>
+    public Task<long> PurgeDeadLettersAsync(string queue, IEnumerable<string> taskIds, CancellationToken cancellationToken = default) =>
+        PurgeAsync(queue, RequireIds(taskIds), all: false, cancellationToken);
+
+    /// <summary>Deletes every dead letter of the queue; returns how many were purged.</summary>
+    public Task<long> PurgeAllDeadLettersAsync(string queue, CancellationToken cancellationToken = default) =>
+        PurgeAsync(queue, [], all: true, cancellationToken);
+
+    public async Task<QueueStatistics> GetQueueStatsAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        var stats = await _client.GetQueueStatsAsync(new GetQueueStatsRequest { Queue = queue }, CallOptions(cancellationToken));
+        return ProtocolMapper.ToStatistics(stats);
+    }
+
+    private async Task<long> ReplayAsync(string queue, string[] taskIds, bool all, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        var request = new ReplayDeadLettersRequest { Queue = queue, All = all, TaskIds = { taskIds } };
+        var response = await _client.ReplayDeadLettersAsync(request, CallOptions(cancellationToken));
+        return response.Replayed;
+    }
+
+    private async Task<long> PurgeAsync(string queue, string[] taskIds, bool all, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        var request = new PurgeDeadLettersRequest { Queue = queue, All = all, TaskIds = { taskIds } };
+        var response = await _client.PurgeDeadLettersAsync(request, CallOptions(cancellationToken));
+        return response.Purged;
+    }
+
+    private static string[] RequireIds(IEnumerable<string> taskIds)
+    {
+        ArgumentNullException.ThrowIfNull(taskIds);
+        var ids = taskIds.ToArray();
+        // An empty list without "all" would be a silent no-op; the *All* methods say it explicitly.
+        if (ids.Length == 0 || ids.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new ArgumentException("Give at least one task id, none blank (or use the *All* method).", nameof(taskIds));
+        }
+
+        return ids;
+    }
+
+    private CallOptions CallOptions(CancellationToken cancellationToken, TimeSpan extra = default) =>
+        new(deadline: _timeProvider.GetUtcNow().UtcDateTime + _options.RequestTimeout + extra, cancellationToken: cancellationToken);
+
+    private static Activity? StartSendActivity(string? queue, string? type, int count)
+    {
+        var activity = ClientTelemetry.ActivitySource.StartActivity(queue is null ? "send" : $"send {queue}", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");
+            activity.SetTag(ClientTelemetry.MessagingOperationType, "send");
+            if (queue is not null)
+            {
+                activity.SetTag(ClientTelemetry.MessagingDestinationName, queue);
+            }
+
+            if (type is not null)
+            {
+                activity.SetTag(ClientTelemetry.TaskType, type);
+            }
+
+            if (count != 1)
+            {
+                activity.SetTag(ClientTelemetry.MessagingBatchMessageCount, count);
+            }
+        }
+
+        return activity;
+    }
+
+    private static void RecordError(Activity? activity, Exception exception)
+    {
+        activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+        activity?.AddException(exception);
+    }
+}

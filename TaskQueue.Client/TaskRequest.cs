@@ -1,0 +1,51 @@
+using System.Text;
+using System.Text.Json;
+
+namespace TaskQueue.Client;
+
+/// <summary>A task to submit.</summary>
+public sealed record TaskRequest
+{
+    public const string DefaultQueue = "default";
+    public const int MinPriority = 0;
+    public const int MaxPriority = 9;
+
+    public string Queue { get; init; } = DefaultQueue;
+
+    /// <summary>Selects the worker handler, e.g. "echo".</summary>
+    public required string Type { get; init; }
+
+    public ReadOnlyMemory<byte> Payload { get; init; }
+
+    /// <summary>0 (lowest, default) to 9 (highest).</summary>
+    public int Priority { get; init; }
+
+    /// <summary>Attempts before dead-lettering; 0 means the broker's default.</summary>
+    public int MaxAttempts { get; init; }
+
+    /// <summary>Run no earlier than this long after submission.</summary>
+    public TimeSpan? Delay { get; init; }
+
+    /// <summary>Run no earlier than this time.</summary>
+    public DateTimeOffset? NotBefore { get; init; }
+
+    /// <summary>How long one attempt may run before the worker cancels it; null for no limit.</summary>
+    public TimeSpan? ExecutionTimeout { get; init; }
+
+    /// <summary>Drop the task if it has not started within this time of submission; null for never.</summary>
+    public TimeSpan? ExpiresAfter { get; init; }
+
+    /// <summary>Submitting the same key again returns the first task instead of enqueuing another.</summary>
+    public string? IdempotencyKey { get; init; }
+
+    public static TaskRequest Create(string type, ReadOnlyMemory<byte> payload, string queue = DefaultQueue) =>
+        new() { Type = type, Payload = payload, Queue = queue };
+
+    /// <summary>A task whose payload is <paramref name="payload"/> as UTF-8.</summary>
+    public static TaskRequest FromText(string type, string payload, string queue = DefaultQueue) =>
+        Create(type, Encoding.UTF8.GetBytes(payload), queue);
+
+    /// <summary>A task whose payload is <paramref name="payload"/> as JSON (web defaults: camelCase).</summary>
+    public static TaskRequest FromJson<T>(string type, T payload, string queue = DefaultQueue, JsonSerializerOptions? options = null) =>
+        Create(type, JsonSerializer.SerializeToUtf8Bytes(payload, options ?? JsonSerializerOptions.Web), queue);
+}

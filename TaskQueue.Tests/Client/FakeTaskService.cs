@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using TaskQueue.Protocol.V1;
+
+namespace TaskQueue.Tests.Client;
+
+/// <summary>A hand-written TaskService: records every request and answers with what the test set up.</summary>
+internal sealed class FakeTaskService
+{
+    public ConcurrentQueue<object> Requests { get; } = new();
+
+    public Func<SubmitRequest, SubmitResponse> OnSubmit { get; set; } = _ => new SubmitResponse { TaskId = "t-1" };
+
+    public Func<SubmitBatchRequest, SubmitBatchResponse> OnSubmitBatch { get; set; } = request =>
+        new SubmitBatchResponse { Results = { request.Tasks.Select((_, i) => new SubmitResponse { TaskId = $"b-{Guid.NewGuid():N}-{i}" }) } };
+
+    public Func<string, TaskInfo> OnGet { get; set; } = id => throw new RpcException(new Status(StatusCode.NotFound, $"task {id} not found"));
+
+    public Func<WaitTaskRequest, TaskInfo> OnWait { get; set; } = request => new TaskInfo { TaskId = request.TaskId, State = TaskState.Completed };
+
+    public Func<string, CancelTaskResponse> OnCancel { get; set; } = _ => new CancelTaskResponse { State = TaskState.Cancelled };
+
+    public Func<ListDeadLettersRequest, ListDeadLettersResponse> OnListDeadLetters { get; set; } = _ => new ListDeadLettersResponse();
+
+    public Func<string, QueueStats> OnStats { get; set; } = queue => new QueueStats { Queue = queue };
+
+    public T Single<T>() => Requests.OfType<T>().Single();
+
+    /// <summary>The gRPC service the server hosts; forwards every call to the fake.</summary>
+    internal sealed class Endpoint(FakeTaskService fake) : TaskService.TaskServiceBase
+    {
+        public override Task<SubmitResponse> Submit(SubmitRequest request, ServerCallContext context) =>
+            Answer(request, fake.OnSubmit);
+
+        public override Task<SubmitBatchResponse> SubmitBatch(SubmitBatchRequest request, ServerCallContext context) =>
+            Answer(request, fake.OnSubmitBatch);
+
+        public override Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
+            Answer(request, r => fake.OnGet(r.TaskId));
+
+        public override Task<TaskInfo> Wait(WaitTaskRequest request, ServerCallContext context) =>
+            Answer(request, fake.OnWait);
+
+        public override Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context) =>
+            Answer(request, r => fake.OnCancel(r.TaskId));
+
+        public override Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context) =>
+            Answer(request, fake.OnListDeadLetters);
+
+        public override Task<ReplayDeadLettersResponse> ReplayDeadLetters(ReplayDeadLettersRequest request, ServerCallContext context) =>
+            Answer(request, r => new ReplayDeadLettersResponse { Replayed = r.All ? 7 : r.TaskIds.Count });
+
+        public override Task<PurgeDeadLettersResponse> PurgeDeadLetters(PurgeDeadLettersRequest request, ServerCallContext context) =>
+            Answer(request, r => new PurgeDeadLettersResponse { Purged = r.All ? 7 : r.TaskIds.Count });
+
+        public override Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
+            Answer(request, r => fake.OnStats(r.Queue));
+
+        private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, Func<TRequest, TResponse> answer)
+            where TRequest : class
+        {
+            fake.Requests.Enqueue(request);
+            return Task.FromResult(answer(request));
+        }
+    }
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using TaskQueue.Client;
+using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Worker;
+using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
+using TaskState = TaskQueue.Client.TaskState;
+
+namespace TaskQueue.Tests.Client;
+
+public sealed class TaskQueueClientTests : IAsyncLifetime
+{
+    private readonly FakeTaskService _fake = new();
+    private GrpcTestServer? _server;
+    private GrpcChannel? _channel;
+
+    private TaskQueueClient Client => new(_channel!, new TaskQueueClientOptions { BatchSize = 2 });
+
+    public async Task InitializeAsync()
+    {
+        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
+        _channel = GrpcChannel.ForAddress(_server.Address);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel?.Dispose();
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Submit_maps_every_request_field_and_passes_the_callers_trace_context()
+    {
+        _fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-42", Duplicate = true };
+        var notBefore = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        using var caller = new Activity("caller").SetIdFormat(ActivityIdFormat.W3C).Start();
+
+        var result = await Client.SubmitAsync(TaskRequest.FromText("echo", "hi", "emails") with
+        {
+            Priority = 7,
+            MaxAttempts = 4,
+            Delay = TimeSpan.FromSeconds(2),
+            NotBefore = notBefore,
+            ExecutionTimeout = TimeSpan.FromMinutes(1),
+            ExpiresAfter = TimeSpan.FromHours(1),
+            IdempotencyKey = "key-1",
+        });
+
+        Assert.Equal(new SubmitResult("t-42", Duplicate: true), result);
+        var spec = _fake.Single<SubmitRequest>().Task;
+        Assert.Equal("emails", spec.Queue);
+        Assert.Equal("echo", spec.Type);
+        Assert.Equal("hi", spec.Payload.ToStringUtf8());
+        Assert.Equal(7, spec.Priority);
+        Assert.Equal(4, spec.MaxAttempts);
+        Assert.Equal(TimeSpan.FromSeconds(2), spec.Delay.ToTimeSpan());
+        Assert.Equal(notBefore, spec.NotBefore.ToDateTimeOffset());
+        Assert.Equal(TimeSpan.FromMinutes(1), spec.ExecutionTimeout.ToTimeSpan());
+        Assert.Equal(TimeSpan.FromHours(1), spec.ExpiresAfter.ToTimeSpan());
+        Assert.Equal("key-1", spec.IdempotencyKey);
+        Assert.StartsWith($"00-{caller.TraceId}-", spec.TraceParent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Submit_rejects_an_out_of_range_priority_before_calling_the_broker()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => Client.SubmitAsync(new TaskRequest { Type = "echo", Priority = 10 }));
+
+        Assert.Empty(_fake.Requests);
+    }
+
+    [Fact]
+    public async Task Submit_batch_splits_into_calls_of_the_batch_size_and_keeps_the_order()
+    {
+        var requests = Enumerable.Range(0, 5).Select(i => TaskRequest.FromText("echo", $"p{i}")).ToArray();
+
+        var results = await Client.SubmitBatchAsync(requests);
+
+        var calls = _fake.Requests.OfType<SubmitBatchRequest>().ToArray();
+        Assert.Equal([2, 2, 1], calls.Select(call => call.Tasks.Count));
+        Assert.Equal(["p0", "p1", "p2", "p3", "p4"], calls.SelectMany(call => call.Tasks).Select(task => task.Payload.ToStringUtf8()));
+        Assert.Equal(5, results.Select(result => result.TaskId).Distinct().Count());
+        Assert.All(results.Select((result, i) => (result, i)), pair => Assert.EndsWith($"-{pair.i % 2}", pair.result.TaskId, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Get_maps_every_task_field()
+    {
+        var created = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        _fake.OnGet = id => new TaskInfo
+        {
+            TaskId = id,
+            Queue = "q",
+            Type = "echo",
+            State = ProtoTaskState.DeadLettered,
+            Attempt = 3,
+            MaxAttempts = 3,
+            Priority = 5,
+            Payload = ByteString.CopyFromUtf8("in"),
+            Result = ByteString.CopyFromUtf8("out"),
+            LastError = "boom",
+            WorkerId = "w-1",
+            CancelRequested = true,
+            CreatedAt = Timestamp.FromDateTimeOffset(created),
+            StartedAt = Timestamp.FromDateTimeOffset(created.AddSeconds(1)),
+            FinishedAt = Timestamp.FromDateTimeOffset(created.AddSeconds(2)),
+        };
+
+        var task = await Client.GetAsync("t-9");
+
+        Assert.Equal("t-9", task.TaskId);
+        Assert.Equal("q", task.Queue);
+        Assert.Equal("echo", task.Type);
+        Assert.Equal(TaskState.DeadLettered, task.State);
+        Assert.True(task.IsFinal);
+        Assert.Equal((3, 3, 5), (task.Attempt, task.MaxAttempts, task.Priority));
+        Assert.Equal("in", task.PayloadText);
+        Assert.Equal("out", task.ResultText);
+        Assert.Equal("boom", task.LastError);
+        Assert.Equal("w-1", task.WorkerId);
+        Assert.True(task.CancelRequested);
+        Assert.Equal(created, task.CreatedAt);
+        Assert.Equal(created.AddSeconds(1), task.StartedAt);
+        Assert.Equal(created.AddSeconds(2), task.FinishedAt);
+        Assert.Null(task.DueAt);
+    }
+
+    [Fact]
+    public async Task Wait_sends_its_timeout_and_cancel_maps_the_resulting_state()
+    {
+        _fake.OnWait = request => new TaskInfo { TaskId = request.TaskId, State = ProtoTaskState.Leased };
+        _fake.OnCancel = _ => new CancelTaskResponse { State = ProtoTaskState.Leased, CancelRequested = true };
+
+        var waited = await Client.WaitAsync("t-5", TimeSpan.FromSeconds(3));
+        var cancelled = await Client.CancelAsync("t-5");
+
+        Assert.Equal(TimeSpan.FromSeconds(3), _fake.Single<WaitTaskRequest>().Timeout.ToTimeSpan());
+        Assert.Equal(TaskState.Leased, waited.State);
+        Assert.False(waited.IsFinal);
+        Assert.Equal(new CancelResult(TaskState.Leased, CancelRequested: true), cancelled);
+        Assert.Equal("t-5", _fake.Single<CancelTaskRequest>().TaskId);
+    }
+
+    [Fact]
+    public async Task Queue_stats_and_dead_letter_calls_map_their_fields()
+    {
+        _fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10 };
+        _fake.OnListDeadLetters = request => new ListDeadLettersResponse { Total = 12, Tasks = { new TaskInfo { TaskId = "d-1", Queue = request.Queue, State = ProtoTaskState.DeadLettered } } };
+
+        var stats = await Client.GetQueueStatsAsync("q");
+        var page = await Client.ListDeadLettersAsync("q", offset: 10, limit: 5);
+        var replayed = await Client.ReplayAllDeadLettersAsync("q");
+        var purged = await Client.PurgeDeadLettersAsync("q", ["d-1", "d-2"]);
+
+        Assert.Equal(
+            new QueueStatistics { Queue = "q", Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10 },
+            stats);
+        Assert.Equal(6, stats.Pending);
+        Assert.Equal(12, page.Total);
+        Assert.Equal("d-1", Assert.Single(page.Tasks).TaskId);
+        Assert.Equal((10, 5), (_fake.Single<ListDeadLettersRequest>().Offset, _fake.Single<ListDeadLettersRequest>().Limit));
+        Assert.Equal(7, replayed);
+        Assert.True(_fake.Single<ReplayDeadLettersRequest>().All);
+        Assert.Equal(2, purged);
+        Assert.Equal(["d-1", "d-2"], _fake.Single<PurgeDeadLettersRequest>().TaskIds);
+        Assert.False(_fake.Single<PurgeDeadLettersRequest>().All);
+    }
+
+    [Fact]
+    public async Task Broker_errors_surface_as_RpcException()
+    {
+        var error = await Assert.ThrowsAsync<RpcException>(() => Client.GetAsync("missing"));
+
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_DI_registration_resolves_a_client_for_the_configured_broker()
+    {
+        _fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 3 };
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["TaskQueue:BrokerAddress"] = _server!.Address.ToString(),
+            }).Build())
+            .AddLogging()
+            .AddTaskQueueClient();
+        await using var provider = services.BuildServiceProvider();
+
+        var stats = await provider.GetRequiredService<TaskQueueClient>().GetQueueStatsAsync("q");
+
+        Assert.Equal(3, stats.Ready);
+    }
+}
