@@ -12,8 +12,8 @@ local shortened = 0
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   if check_lease(id, task_key(id), ARGV[i + 1], now) == OK then
-    redis.call('ZADD', LEASES, 'XX', 'LT', deadline, id)
-    shortened = shortened + 1
+    -- CH: count only leases whose deadline moved (one already ending sooner is left alone).
+    shortened = shortened + redis.call('ZADD', LEASES, 'XX', 'LT', 'CH', deadline, id)
   end
 end
 return shortened

@@ -41,7 +41,8 @@ public sealed record BackoffPolicy(TimeSpan Initial, double Multiplier, TimeSpan
 
     public void Validate()
     {
-        if (Initial < TimeSpan.Zero || Max < Initial || Multiplier < 1 || Jitter is < 0 or > 1)
+        // Written so that NaN fails every check (comparisons with NaN are false).
+        if (Initial < TimeSpan.Zero || Max < Initial || !(Multiplier >= 1) || double.IsInfinity(Multiplier) || !(Jitter is >= 0 and <= 1))
         {
             throw new ArgumentException(
                 "Backoff needs 0 <= Initial <= Max, Multiplier >= 1 and Jitter between 0 and 1.");

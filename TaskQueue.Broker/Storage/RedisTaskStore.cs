@@ -107,6 +107,7 @@ public sealed class RedisTaskStore
     {
         TaskValidation.ValidateQueueName(queue);
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lease, TimeSpan.Zero);
         cancellationToken.ThrowIfCancellationRequested();
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
             ScriptLibrary.Claim,
@@ -269,6 +270,8 @@ public sealed class RedisTaskStore
         string queue, int offset, int limit, CancellationToken cancellationToken = default)
     {
         TaskValidation.ValidateQueueName(queue);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         cancellationToken.ThrowIfCancellationRequested();
         var db = Db;
         var total = await db.SortedSetLengthAsync(RedisKeys.DeadLetters(queue));

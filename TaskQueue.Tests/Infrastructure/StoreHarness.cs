@@ -29,7 +29,8 @@ public sealed class StoreHarness
     public static async Task<StoreHarness> CreateAsync(Action<TaskStoreOptions>? configure = null)
     {
         var redis = await RedisServer.Shared;
-        var options = new TaskStoreOptions();
+        // Strict priority unless a test asks for ageing: ageing runs on real time, which tests do not control.
+        var options = new TaskStoreOptions { PriorityAgeingStep = TimeSpan.Zero };
         configure?.Invoke(options);
         var clock = new RedisClockShift();
         var store = new RedisTaskStore(redis.Connection, Options.Create(options), clock);
