@@ -106,7 +106,7 @@ internal static class LoadCommand
         return tally.Completed == settings.Count ? CliHost.ExitOk : CliHost.ExitNotCompleted;
     }
 
-    private static async Task<TaskState?> WaitForFinalAsync(CliContext cli, string id, long deadline, CancellationToken cancellationToken)
+    internal static async Task<TaskState?> WaitForFinalAsync(CliContext cli, string id, long deadline, CancellationToken cancellationToken)
     {
         var time = cli.TimeProvider;
         while (true)

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace TaskQueue.Client.Cli;
 
-/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load.</summary>
+/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load, demo.</summary>
 public static class TaskQueueCli
 {
     public static async Task<int> InvokeAsync(
@@ -52,6 +52,7 @@ public static class TaskQueueCli
             DeadLetterCommand.Create(host),
             StatsCommand.Create(host),
             LoadCommand.Create(host),
+            DemoCommand.Create(host),
         };
         return root;
     }
