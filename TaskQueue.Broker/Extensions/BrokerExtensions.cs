@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
@@ -12,8 +13,15 @@ public static class BrokerExtensions
     /// <summary>The Redis connection string name ("ConnectionStrings:redis"), as the AppHost references it.</summary>
     public const string RedisConnectionName = "redis";
 
-    public static IHostApplicationBuilder AddTaskQueueBroker(this IHostApplicationBuilder builder)
+    public static WebApplicationBuilder AddTaskQueueBroker(this WebApplicationBuilder builder)
     {
+        // The two named endpoints speak one protocol each, wherever their URLs come from (appsettings,
+        // the AppHost, compose): cleartext HTTP/2 for gRPC, HTTP/1.1 for health checks and JSON.
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+            kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
+                .Endpoint("grpc", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http2)
+                .Endpoint("http", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http1));
+
         // Never give up on Redis: while it is away calls fail with UNAVAILABLE, and the broker recovers by itself.
         builder.AddRedisClient(RedisConnectionName, configureOptions: redis =>
         {

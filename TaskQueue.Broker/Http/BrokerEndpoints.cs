@@ -10,7 +10,7 @@ namespace TaskQueue.Broker.Http;
 /// </summary>
 public static class BrokerEndpoints
 {
-    private static readonly DateTimeOffset s_started = DateTimeOffset.UtcNow;
+    private static readonly DateTimeOffset s_started = new(System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime());
 
     public static WebApplication MapBrokerEndpoints(this WebApplication app)
     {
