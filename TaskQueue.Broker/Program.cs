@@ -1,4 +1,11 @@
+using TaskQueue.Broker.Benchmarks;
 using TaskQueue.Broker.Extensions;
+
+// `bench-store`: drive the Redis store alone and print its throughput (see README, "Store benchmark").
+if (args is ["bench-store", .. var benchmarkArgs])
+{
+    return await StoreBenchmark.RunAsync(benchmarkArgs);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -7,4 +14,5 @@ builder.AddTaskQueueBroker();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapTaskQueueBroker();
-app.Run();
+await app.RunAsync();
+return 0;
