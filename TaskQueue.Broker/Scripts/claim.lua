@@ -55,6 +55,7 @@ end)
 local out = { promoted, expired }
 local leased = 0
 local deadline = now + lease_ms
+local leases = {}
 for _, level in ipairs(levels) do
   local stream = ready_key(level)
   while leased < wanted do
@@ -65,7 +66,9 @@ for _, level in ipairs(levels) do
     for _, entry in ipairs(entries) do
       local sid, id = entry[1], entry[2][2]
       local key = task_key(id)
-      local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started')
+      -- One read per task: everything the checks and the assignment need.
+      local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started',
+        'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued')
       if t[1] ~= 'ready' or t[2] ~= sid then
         -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
         redis.call('XACK', stream, GROUP, sid)
@@ -83,24 +86,28 @@ for _, level in ipairs(levels) do
           local token = token_prefix .. leased
           redis.call('HSET', key, 'state', 'leased', 'token', token, 'worker', worker, 'started', now,
             'attempt', attempt)
-          redis.call('ZADD', LEASES, deadline, id)
-          local d = redis.call('HMGET', key, 'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued')
+          leases[#leases + 1] = deadline
+          leases[#leases + 1] = id
           out[#out + 1] = id
-          out[#out + 1] = d[1]
-          out[#out + 1] = d[2]
+          out[#out + 1] = t[6]
+          out[#out + 1] = t[7]
           out[#out + 1] = attempt
-          out[#out + 1] = d[3]
-          out[#out + 1] = d[4]
-          out[#out + 1] = d[5]
-          out[#out + 1] = d[6]
+          out[#out + 1] = t[8]
+          out[#out + 1] = t[9]
+          out[#out + 1] = t[10]
+          out[#out + 1] = t[11]
           out[#out + 1] = token
           out[#out + 1] = deadline
-          out[#out + 1] = d[7]
+          out[#out + 1] = t[12]
           out[#out + 1] = level
         end
       end
     end
   end
   if leased >= wanted then break end
+end
+-- All leases of the call in one ZADD (in chunks: Lua's unpack has a stack limit).
+for i = 1, #leases, 1000 do
+  redis.call('ZADD', LEASES, unpack(leases, i, math.min(i + 999, #leases)))
 end
 return out

@@ -6,20 +6,63 @@
 -- ARGV[3..] 3 values per task: id, lease token, result
 -- Returns  one code per task: OK, STALE (rejected, nothing changed) or MISSING (lib/common.lua)
 --!include lib/common.lua
+-- The hot path: one read and one write per task; the lease, stream, counter and waiter updates are
+-- batched over the whole call.
 local now = now_ms(ARGV[1])
-local retention_ms = ARGV[2]
+local retention_ms = tonumber(ARGV[2])
 local out = {}
+local done = {}
+local entries = {}
+local stale = 0
 for i = 3, #ARGV, 3 do
   local id, token = ARGV[i], ARGV[i + 1]
   local key = task_key(id)
-  local code = check_lease(id, key, token, now)
-  if code == OK then
-    redis.call('ZREM', LEASES, id)
-    drop_stream_entry(key)
-    redis.call('HSET', key, 'result', ARGV[i + 2], 'token', '')
-    finish(id, key, 'completed', now, retention_ms, 'completed')
+  local t = redis.call('HMGET', key, 'state', 'token', 'prio', 'sid', 'ikey')
+  local code = OK
+  if not t[1] then
+    code = MISSING
+  elseif t[1] ~= 'leased' or t[2] ~= token then
+    code = STALE
+  else
+    local deadline = redis.call('ZSCORE', LEASES, id)
+    if not deadline or tonumber(deadline) < now then code = STALE end
   end
-  if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end
+  if code == OK then
+    done[#done + 1] = id
+    if t[4] and t[4] ~= '' then
+      local stream = ready_key(t[3])
+      entries[stream] = entries[stream] or {}
+      table.insert(entries[stream], t[4])
+    end
+    redis.call('HSET', key, 'state', 'completed', 'finished', now, 'result', ARGV[i + 2], 'token', '', 'sid', '')
+    local ikey = t[5]
+    if retention_ms > 0 then
+      redis.call('PEXPIRE', key, retention_ms)
+      if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
+    else
+      redis.call('DEL', key)
+      if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
+    end
+  elseif code == STALE then
+    stale = stale + 1
+  end
   out[#out + 1] = code
 end
+if #done > 0 then
+  for i = 1, #done, 1000 do
+    redis.call('ZREM', LEASES, unpack(done, i, math.min(i + 999, #done)))
+  end
+  for stream, sids in pairs(entries) do
+    for i = 1, #sids, 1000 do
+      local last = math.min(i + 999, #sids)
+      redis.call('XACK', stream, GROUP, unpack(sids, i, last))
+      redis.call('XDEL', stream, unpack(sids, i, last))
+    end
+  end
+  redis.call('HINCRBY', STATS, 'completed', #done)
+  if redis.call('EXISTS', WAITERS) == 1 then
+    for _, id in ipairs(done) do notify_finished(id) end
+  end
+end
+if stale > 0 then redis.call('HINCRBY', STATS, 'stale', stale) end
 return out

@@ -13,6 +13,7 @@ local now = now_ms(ARGV[1])
 local queue = ARGV[2]
 local out = {}
 local added = 0
+local levels_seen = {}
 for i = 3, #ARGV, FIELDS do
   local id, ikey = ARGV[i], ARGV[i + 9]
   local existing = false
@@ -30,17 +31,30 @@ for i = 3, #ARGV, FIELDS do
     local expires_after = tonumber(ARGV[i + 8])
     local expires = 0
     if expires_after > 0 then expires = now + expires_after end
-    redis.call('HSET', key,
-      'id', id, 'queue', queue, 'type', ARGV[i + 1], 'payload', ARGV[i + 2], 'prio', priority,
-      'attempt', 0, 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'expires', expires, 'ikey', ikey,
-      'tp', ARGV[i + 10], 'ts', ARGV[i + 11], 'created', now, 'due', due, 'sid', '', 'token', '',
-      'worker', '', 'cancel', '0')
+    local state, sid = 'scheduled', ''
     if due > now then
-      redis.call('HSET', key, 'state', 'scheduled')
       redis.call('ZADD', SCHEDULED, due, id)
     else
-      push_ready(id, key, priority, now)
+      local stream = ready_key(priority)
+      if not levels_seen[priority] then
+        levels_seen[priority] = true
+        if redis.call('SADD', LEVELS, priority) == 1 then
+          redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
+        end
+      end
+      state, sid = 'ready', redis.call('XADD', stream, '*', 'id', id)
     end
+    -- One write per task with every field (the entry is added first so its id is known).
+    local fields = {
+      'id', id, 'queue', queue, 'type', ARGV[i + 1], 'payload', ARGV[i + 2], 'prio', priority,
+      'attempt', 0, 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'expires', expires, 'ikey', ikey,
+      'tp', ARGV[i + 10], 'ts', ARGV[i + 11], 'created', now, 'due', due, 'sid', sid, 'token', '',
+      'worker', '', 'cancel', '0', 'state', state }
+    if state == 'ready' then
+      fields[#fields + 1] = 'enqueued'
+      fields[#fields + 1] = now
+    end
+    redis.call('HSET', key, unpack(fields))
     added = added + 1
     out[#out + 1] = id
     out[#out + 1] = 0
