@@ -43,6 +43,7 @@ internal sealed class BenchmarkRedisServer : IAsyncDisposable
                  {
                      "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
                      "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction", "--daemonize", "no",
+                     "--hash-max-listpack-value", "1024",
                  })
         {
             info.ArgumentList.Add(arg);

@@ -55,6 +55,7 @@ public sealed class RedisServer : IAsyncDisposable
                  {
                      "--port", chosenPort.ToString(), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
                      "--appendonly", "no", "--maxmemory-policy", "noeviction", "--daemonize", "no",
+                     "--hash-max-listpack-value", "1024",
                  }.Concat(extraArgs))
         {
             info.ArgumentList.Add(arg);

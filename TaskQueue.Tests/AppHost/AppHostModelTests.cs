@@ -1,0 +1,142 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using TaskQueue.AppHost.Redis;
+using Xunit.Abstractions;
+
+namespace TaskQueue.Tests.AppHost;
+
+/// <summary>
+/// What the AppHost defines, read from its application model without starting anything: fast, and it covers
+/// the choices a machine without a container runtime cannot run (the Redis container, an existing Redis).
+/// </summary>
+public sealed class AppHostModelTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task By_default_it_defines_redis_then_one_broker_then_four_worker_replicas_then_the_demo_client()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable");
+
+        var redis = Assert.IsType<RedisServerResource>(model["redis"]);
+        var broker = Assert.IsType<ProjectResource>(model["broker"]);
+        var worker = Assert.IsType<ProjectResource>(model["worker"]);
+        var client = Assert.IsType<ProjectResource>(model["client"]);
+        Assert.Equal(1, Replicas(broker));
+        Assert.Equal(4, Replicas(worker));
+        Assert.Equal(["redis"], WaitsFor(broker));
+        Assert.Equal(["broker"], WaitsFor(worker));
+        Assert.Equal(["broker"], WaitsFor(client));
+        Assert.Equal(["demo"], await model.ArgumentsAsync(client));
+
+        // The local redis-server: a direct endpoint, AOF in a data directory, no eviction, a PING health check.
+        var endpoint = Assert.Single(redis.Annotations.OfType<EndpointAnnotation>());
+        Assert.False(endpoint.IsProxied);
+        var args = string.Join(' ', await model.ArgumentsAsync(redis));
+        Assert.Contains("--appendonly yes", args, StringComparison.Ordinal);
+        Assert.Contains("--maxmemory-policy noeviction", args, StringComparison.Ordinal);
+        Assert.Contains("--dir ", args, StringComparison.Ordinal);
+        Assert.Contains(redis.Annotations.OfType<HealthCheckAnnotation>(), check => check.Key == "redis_check");
+        Assert.Contains(broker.Annotations.OfType<HealthCheckAnnotation>(), check => check.Key.Contains("/health", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Replica_counts_and_worker_and_broker_settings_come_from_the_AppHosts_configuration()
+    {
+        await using var model = await ModelAsync(
+            "--Redis:Mode=executable", "--Workers=8", "--Brokers=2", "--Demo=false",
+            "--Worker:Concurrency=16", "--Worker:Queues=a,b", "--TaskQueue:Broker:LeaseDuration=00:00:05");
+
+        Assert.Equal(8, Replicas(model["worker"]));
+        Assert.Equal(2, Replicas(model["broker"]));
+        Assert.False(model.ContainsKey("client"));
+        var worker = await model.EnvironmentAsync(model["worker"]);
+        Assert.Equal("16", worker["Worker__Concurrency"]);
+        Assert.Equal("a,b", worker["Worker__Queues"]);
+        Assert.Equal("00:00:05", (await model.EnvironmentAsync(model["broker"]))["TaskQueue__Broker__LeaseDuration"]);
+    }
+
+    [Fact]
+    public async Task In_container_mode_redis_is_the_Aspire_container_with_a_data_volume_append_only_file_and_noeviction()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=container");
+
+        var redis = Assert.IsType<RedisResource>(model["redis"]);
+        Assert.Contains(redis.Annotations.OfType<ContainerMountAnnotation>(), mount => mount.Type == ContainerMountType.Volume && mount.Target == "/data");
+        var args = string.Join(' ', await model.ArgumentsAsync(redis));
+        output.WriteLine($"container args: {args}");
+        Assert.Contains("--appendonly yes", args, StringComparison.Ordinal);
+        Assert.Contains("--maxmemory-policy noeviction", args, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_a_connection_string_it_uses_that_redis_and_runs_none()
+    {
+        await using var model = await ModelAsync("--ConnectionStrings:redis=redis.example:6380");
+
+        var redis = Assert.IsAssignableFrom<IResourceWithConnectionString>(model["redis"]);
+        Assert.IsNotAssignableFrom<ContainerResource>(redis);
+        Assert.IsNotAssignableFrom<ExecutableResource>(redis);
+        Assert.Equal("redis.example:6380", await redis.GetConnectionStringAsync());
+        Assert.Equal(["redis"], WaitsFor(model["broker"]));
+    }
+
+    [Fact]
+    public async Task With_no_container_runtime_and_no_redis_server_it_stops_at_once_saying_what_to_install()
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => ModelAsync(
+            "--ASPIRE_CONTAINER_RUNTIME=no-such-container-runtime", "--Redis:ServerPath=/no/such/redis-server"));
+
+        var message = string.Join('\n', Flatten(failure).Select(e => e.Message));
+        Assert.Contains(TaskQueueRedisExtensions.InstallAdvice, message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the AppHost's Program up to its model (built, never started).</summary>
+    private static async Task<Model> ModelAsync(params string[] args)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.TaskQueue_AppHost>(args, timeout.Token);
+        var resources = builder.Resources.Where(r => !r.Name.EndsWith("-rebuilder", StringComparison.Ordinal)).ToDictionary(r => r.Name);
+        return new Model(builder, resources);
+    }
+
+    private static int Replicas(IResource resource) =>
+        resource.Annotations.OfType<ReplicaAnnotation>().LastOrDefault()?.Replicas ?? 1;
+
+    private static string[] WaitsFor(IResource resource) =>
+        [.. resource.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name).Order()];
+
+    private sealed class Model(IDistributedApplicationTestingBuilder builder, Dictionary<string, IResource> resources) : IAsyncDisposable
+    {
+        public IResource this[string name] => resources[name];
+
+        public bool ContainsKey(string name) => resources.ContainsKey(name);
+
+        /// <summary>A resource's command line as a deployment manifest would write it (endpoints as placeholders).</summary>
+        public async Task<string[]> ArgumentsAsync(IResource resource) =>
+            [.. (await ConfigurationAsync(resource, ExecutionConfigurationBuilder.Create(resource).WithArgumentsConfig())).Arguments.Select(a => a.Value)];
+
+        public async Task<Dictionary<string, string>> EnvironmentAsync(IResource resource) =>
+            (await ConfigurationAsync(resource, ExecutionConfigurationBuilder.Create(resource).WithEnvironmentVariablesConfig())).EnvironmentVariables.ToDictionary();
+
+        public ValueTask DisposeAsync() => builder.DisposeAsync();
+
+        private static Task<IExecutionConfigurationResult> ConfigurationAsync(IResource resource, IExecutionConfigurationBuilder configuration) =>
+            configuration.BuildAsync(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), NullLogger.Instance);
+    }
+
+    private static IEnumerable<Exception> Flatten(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Flatten))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+using StoreTaskState = TaskQueue.Broker.Storage.TaskState;
+
+namespace TaskQueue.Tests.AppHost;
+
+/// <summary>The system as the AppHost defines it: one broker, four worker replicas, local Redis, the demo client.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed class SystemTests(SharedApp shared, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_thousand_mixed_tasks_all_complete_through_four_worker_replicas_and_the_broker_metrics_agree()
+    {
+        var app = shared.App;
+        await app.WaitForConnectedWorkersAsync(SharedApp.Workers, TimeSpan.FromSeconds(60));
+        var clock = Stopwatch.StartNew();
+
+        var ids = await app.SubmitAsync(TaskQueueApp.MixedLoad(SharedApp.SystemQueue, 1000));
+        var tasks = await app.WaitAllFinalAsync(SharedApp.SystemQueue, ids, TimeSpan.FromSeconds(120));
+        output.WriteLine($"app started in {app.StartupTime.TotalSeconds:F1} s; 1,000 tasks final in {clock.Elapsed.TotalSeconds:F1} s");
+
+        Assert.Equal(1000, ids.Distinct().Count());
+        Assert.All(tasks, task => Assert.Equal(StoreTaskState.Completed, task.State));
+        Assert.All(tasks.Where(t => t.Type == "fail"), task => Assert.Equal(2, task.Attempt));
+
+        // Every one of the four replicas did work, and no one else did.
+        var workers = await app.GetLiveWorkersAsync();
+        Assert.Equal(SharedApp.Workers, workers.Count);
+        Assert.Equal(workers.Keys.Order(), tasks.Select(t => t.WorkerId!).Distinct().Order());
+
+        // GET /metrics on the broker agrees with the ledger in Redis.
+        var metrics = await app.GetMetricsAsync();
+        var queue = metrics.GetProperty("queues").GetProperty(SharedApp.SystemQueue);
+        Assert.Equal(1000, queue.GetProperty("submitted").GetInt64());
+        Assert.Equal(1000, queue.GetProperty("completed").GetInt64());
+        Assert.Equal(tasks.Sum(t => t.Attempt - 1), queue.GetProperty("retries").GetInt64());
+        Assert.Equal(0, queue.GetProperty("ready").GetInt64() + queue.GetProperty("scheduled").GetInt64()
+                        + queue.GetProperty("in_progress").GetInt64() + queue.GetProperty("dead_letter").GetInt64());
+        Assert.Equal(SharedApp.Workers, metrics.GetProperty("connected_workers").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_demo_client_submits_its_load_on_start_and_reports_every_task_at_its_expected_outcome()
+    {
+        var app = shared.App;
+        var client = shared.DemoClient!;
+        var log = await app.LogsAsync(client.ResourceId);
+        output.WriteLine(string.Join('\n', log.TakeLast(5)));
+
+        Assert.Equal(0, client.Snapshot.ExitCode);
+        Assert.Contains(log, line => line.Contains("every task reached the outcome it was built for", StringComparison.Ordinal));
+        var demo = await app.CountsAsync("default");
+        Assert.Equal((1000, 999, 1), (demo.Submitted, demo.Completed, demo.DeadLettered));
+    }
+}

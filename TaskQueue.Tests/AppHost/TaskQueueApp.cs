@@ -1,0 +1,408 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Infrastructure;
+using StoreTaskSnapshot = TaskQueue.Broker.Storage.TaskSnapshot;
+using StoreTaskState = TaskQueue.Broker.Storage.TaskState;
+
+namespace TaskQueue.Tests.AppHost;
+
+/// <summary>
+/// The whole system as TaskQueue.AppHost defines it — Redis (a local redis-server resource), broker, worker
+/// replicas — started under Aspire's orchestrator by Aspire.Hosting.Testing. Tests talk to the broker the way
+/// any client does (raw gRPC stubs, GET /metrics) and read the ledger from the same Redis.
+/// </summary>
+internal sealed class TaskQueueApp : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
+    private readonly DistributedApplication _app;
+    private readonly ConnectionMultiplexer _redis;
+    private readonly GrpcChannel _channel;
+    private readonly HttpClient _http;
+    private readonly string _dataDirectory;
+    private readonly ResourceStates _states;
+
+    private TaskQueueApp(DistributedApplication app, ResourceStates states, ConnectionMultiplexer redis, string dataDirectory)
+    {
+        _app = app;
+        _states = states;
+        _redis = redis;
+        _dataDirectory = dataDirectory;
+        Store = new RedisTaskStore(redis, Options.Create(new TaskStoreOptions()), new RedisClockShift());
+        _channel = GrpcChannel.ForAddress(app.GetEndpoint("broker", "grpc"));
+        Tasks = new TaskService.TaskServiceClient(_channel);
+        _http = new HttpClient { BaseAddress = app.GetEndpoint("broker", "http"), Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    /// <summary>From CreateAsync to a healthy broker with every worker replica connected.</summary>
+    public TimeSpan StartupTime { get; private set; }
+
+    /// <summary>The broker's TaskService, through the "grpc" endpoint.</summary>
+    public TaskService.TaskServiceClient Tasks { get; }
+
+    /// <summary>The ledger: the broker's own store over the app's Redis.</summary>
+    public RedisTaskStore Store { get; }
+
+    /// <summary>
+    /// Starts the AppHost with <paramref name="workers"/> worker replicas that take work from <paramref name="queues"/>,
+    /// plus any AppHost settings (e.g. "TaskQueue:Broker:LeaseDuration"), and waits until the broker is healthy and
+    /// every replica is connected to it. With <paramref name="demo"/> the AppHost's demo client runs too, as it
+    /// does by default.
+    /// </summary>
+    public static async Task<TaskQueueApp> StartAsync(
+        int workers, IReadOnlyList<string> queues, IReadOnlyDictionary<string, string>? settings = null, bool demo = false)
+    {
+        var clock = Stopwatch.StartNew();
+        var dataDirectory = Directory.CreateTempSubdirectory("taskqueue-apphost-redis-").FullName;
+        var args = new List<string>
+        {
+            $"--Workers={workers}",
+            $"--Demo={demo}",
+            "--Redis:Mode=executable",
+            $"--Redis:DataDirectory={dataDirectory}",
+            $"--Worker:Queues={string.Join(',', queues)}",
+            "--Worker:DrainTimeout=00:00:02",
+            // The services' console output stays in the resource logs (see DiagnosticsAsync), out of the test output.
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks=None",
+        };
+        args.AddRange((settings ?? new Dictionary<string, string>()).Select(setting => $"--{setting.Key}={setting.Value}"));
+
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.TaskQueue_AppHost>([.. args], timeout.Token);
+
+        // No dashboard here, so nothing listens on the OTLP endpoint Aspire hands the services: without this, each
+        // service spends its exporter's 10 s timeout flushing at shutdown, and the orchestrator's stop (used by the
+        // broker restart) gives up first.
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+        }
+
+        var app = await builder.BuildAsync(timeout.Token);
+        var states = ResourceStates.Watch(app);
+        TaskQueueApp? started = null;
+        try
+        {
+            await app.StartAsync(timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("broker", timeout.Token);
+            var redis = await ConnectionMultiplexer.ConnectAsync(
+                (await app.GetConnectionStringAsync("redis", timeout.Token))! + ",abortConnect=false");
+            started = new TaskQueueApp(app, states, redis, dataDirectory);
+            await started.WaitForConnectedWorkersAsync(workers, StartTimeout - clock.Elapsed);
+            started.StartupTime = clock.Elapsed;
+            return started;
+        }
+        catch
+        {
+            if (started is not null)
+            {
+                await started.DisposeAsync();
+            }
+            else
+            {
+                await states.DisposeAsync();
+                await app.DisposeAsync();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>A load of the built-in task types: echo, short sleeps, a little CPU, and some that fail once then succeed.</summary>
+    public static IEnumerable<TaskSpec> MixedLoad(string queue, int count) =>
+        Enumerable.Range(0, count).Select(i => (i % 10) switch
+        {
+            0 => Spec(queue, "fail", "1"),
+            1 or 2 or 3 => Spec(queue, "sleep", (10 + (i % 4 * 10)).ToString(CultureInfo.InvariantCulture)),
+            4 => Spec(queue, "cpu", "2000"),
+            _ => Spec(queue, "echo", $"task {i}"),
+        });
+
+    public static TaskSpec Spec(string queue, string type, string payload) =>
+        new() { Queue = queue, Type = type, Payload = Google.Protobuf.ByteString.CopyFromUtf8(payload) };
+
+    /// <summary>Submits in batches of 500; returns the task ids in order.</summary>
+    public async Task<List<string>> SubmitAsync(IEnumerable<TaskSpec> tasks)
+    {
+        var ids = new List<string>();
+        foreach (var chunk in tasks.Chunk(500))
+        {
+            var response = await Tasks.SubmitBatchAsync(
+                new SubmitBatchRequest { Tasks = { chunk } }, deadline: DateTime.UtcNow.AddSeconds(30));
+            ids.AddRange(response.Results.Select(r => r.TaskId));
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Waits (polling Redis, so a broker restart does not get in the way) until every task is final, then
+    /// returns the final snapshots from the ledger.
+    /// </summary>
+    public async Task<List<StoreTaskSnapshot>> WaitAllFinalAsync(string queue, IReadOnlyList<string> ids, TimeSpan timeout)
+    {
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                var counts = await Store.GetCountsAsync(queue);
+                return counts.Ready + counts.Leased + counts.Scheduled == 0 && counts.Completed + counts.DeadLettered >= ids.Count;
+            },
+            timeout,
+            () => $"queue {queue}: {Describe(Store.GetCountsAsync(queue).GetAwaiter().GetResult())}\n{DiagnosticsAsync().GetAwaiter().GetResult()}");
+        return await SnapshotsAsync(ids);
+    }
+
+    public async Task<List<StoreTaskSnapshot>> SnapshotsAsync(IReadOnlyList<string> ids) =>
+        [.. (await Task.WhenAll(ids.Select(TaskId.Parse).Select(id => Store.GetAsync(id)))).Select(s => s!)];
+
+    public Task<QueueCounts> CountsAsync(string queue) => Store.GetCountsAsync(queue);
+
+    /// <summary>GET /metrics on the broker's "http" endpoint.</summary>
+    public async Task<JsonElement> GetMetricsAsync() => await _http.GetFromJsonAsync<JsonElement>(new Uri("/metrics", UriKind.Relative));
+
+    /// <summary>GET /workers: worker id → status, for workers the broker has not written off as disconnected.</summary>
+    public async Task<Dictionary<string, JsonElement>> GetLiveWorkersAsync()
+    {
+        var all = await _http.GetFromJsonAsync<Dictionary<string, JsonElement>>(new Uri("/workers", UriKind.Relative));
+        return all!.Where(w => w.Value.GetProperty("status").GetString() is not "disconnected")
+            .ToDictionary(w => w.Key, w => w.Value);
+    }
+
+    /// <summary>Waits until exactly <paramref name="count"/> workers are connected (idle or busy).</summary>
+    public Task WaitForConnectedWorkersAsync(int count, TimeSpan timeout) =>
+        Eventually.TrueAsync(
+            async () =>
+            {
+                try
+                {
+                    var workers = await GetLiveWorkersAsync();
+                    return workers.Count(w => w.Value.GetProperty("status").GetString() is "idle" or "busy") == count;
+                }
+                catch (HttpRequestException)
+                {
+                    return false; // the broker is (re)starting
+                }
+            },
+            timeout,
+            () => $"expected {count} connected workers\n{DiagnosticsAsync().GetAwaiter().GetResult()}");
+
+    /// <summary>The worker replicas as the orchestrator sees them: replica id, state and the launcher's process id.</summary>
+    public IReadOnlyList<Replica> WorkerReplicas() =>
+        [.. _states.Of("worker").Select(state =>
+        {
+            var pid = state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value;
+            return new Replica(state.ResourceId, state.Snapshot.State?.Text, pid is null ? null : Convert.ToInt32(pid, CultureInfo.InvariantCulture));
+        })];
+
+    /// <summary>Waits until a resource instance (by resource name) reaches a terminal state; returns that snapshot.</summary>
+    public async Task<ResourceEvent> WaitForFinishedAsync(string resourceName, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            return await _app.ResourceNotifications.WaitForResourceAsync(
+                resourceName, e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), cancel.Token);
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new TimeoutException($"'{resourceName}' did not finish within {timeout}.\n{await DiagnosticsAsync()}", ex);
+        }
+    }
+
+    /// <summary>The console output of a resource instance so far.</summary>
+    public async Task<List<string>> LogsAsync(string resourceId)
+    {
+        var lines = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await foreach (var batch in _app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resourceId).WithCancellation(timeout.Token))
+            {
+                lines.AddRange(batch.Select(line => line.Content));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return lines;
+    }
+
+    /// <summary>Starts a stopped or exited replica of a resource again (the dashboard's Start command).</summary>
+    public async Task StartReplicaAsync(string resourceName, string replicaId, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _app.ResourceNotifications.WaitForResourceAsync(
+            resourceName, e => e.ResourceId == replicaId && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), cancel.Token);
+        var result = await _app.ResourceCommands.ExecuteCommandAsync(replicaId, KnownResourceCommands.StartCommand, cancel.Token);
+        Assert.True(result.Success, $"replica {replicaId} did not start again: {result.Message}");
+    }
+
+    /// <summary>
+    /// SIGKILLs the process of a connected worker (ids are "{machine}-{pid}-{random}"), after checking that the
+    /// process belongs to one of this app's worker replicas. Returns the replica it belonged to.
+    /// </summary>
+    public async Task<Replica> KillWorkerAsync(string workerId)
+    {
+        var pid = int.Parse(workerId.Split('-')[^2], CultureInfo.InvariantCulture);
+        var parent = await ParentProcessIdAsync(pid);
+        var replica = WorkerReplicas().SingleOrDefault(r => r.LauncherPid == pid || r.LauncherPid == parent)
+                      ?? throw new InvalidOperationException($"Process {pid} (parent {parent}) is not one of this app's worker replicas.");
+        using var process = Process.GetProcessById(pid);
+        process.Kill(); // SIGKILL: no drain, no goodbye
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        return replica;
+    }
+
+    /// <summary>
+    /// Restarts the broker resource through the orchestrator: the dashboard's Restart command. When the stop
+    /// outlasts the command's own patience (about 20 s of retries, easily spent on a loaded machine), waits for
+    /// the stop to finish and starts it again.
+    /// </summary>
+    public async Task RestartBrokerAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        var broker = _app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "broker");
+        try
+        {
+            var result = await _app.ResourceCommands.ExecuteCommandAsync(broker, KnownResourceCommands.RestartCommand, cancel.Token);
+            if (!result.Success)
+            {
+                await _app.ResourceNotifications.WaitForResourceAsync("broker", KnownResourceStates.TerminalStates, cancel.Token);
+                result = await _app.ResourceCommands.ExecuteCommandAsync(broker, KnownResourceCommands.StartCommand, cancel.Token);
+                Assert.True(result.Success, $"the broker did not start again: {result.Message}");
+            }
+
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync("broker", cancel.Token);
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new TimeoutException(
+                $"The broker did not restart within {timeout}: {ex.Message}\n{await ProcessesAsync()}\n{await DiagnosticsAsync()}", ex);
+        }
+    }
+
+    /// <summary>The TaskQueue, orchestrator and Redis processes on this machine (ps), for failure messages.</summary>
+    public static async Task<string> ProcessesAsync() =>
+        string.Join('\n', (await PsAsync("-eo", "pid,ppid,stat,etimes,pcpu,args")).Split('\n')
+            .Where(line => line.Contains("TaskQueue", StringComparison.Ordinal) || line.Contains("dcp", StringComparison.Ordinal) || line.Contains("redis", StringComparison.Ordinal))
+            .Select(line => line.Length > 200 ? line[..200] : line));
+
+    /// <summary>Every resource's state and the tail of its console output, for failure messages.</summary>
+    public async Task<string> DiagnosticsAsync()
+    {
+        var text = new StringBuilder();
+        foreach (var state in _states.All())
+        {
+            text.Append(CultureInfo.InvariantCulture, $"--- {state.ResourceId}: {state.Snapshot.State?.Text} exit={state.Snapshot.ExitCode}\n");
+            var lines = await LogsAsync(state.ResourceId);
+            text.AppendJoin('\n', lines.TakeLast(40)).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    public static string Describe(QueueCounts c) =>
+        $"ready {c.Ready}, leased {c.Leased}, scheduled {c.Scheduled}, completed {c.Completed}, dead {c.DeadLettered}, submitted {c.Submitted}, retried {c.Retried}";
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Dispose();
+        _http.Dispose();
+        await _redis.DisposeAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            try
+            {
+                await _app.StopAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        await _states.DisposeAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task<int?> ParentProcessIdAsync(int pid) =>
+        int.TryParse((await PsAsync("-o", "ppid=", "-p", pid.ToString(CultureInfo.InvariantCulture))).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parent)
+            ? parent
+            : null;
+
+    private static async Task<string> PsAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("ps") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var ps = Process.Start(info)!;
+        var output = await ps.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await ps.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        return output;
+    }
+
+    public sealed record Replica(string Id, string? State, int? LauncherPid);
+
+    /// <summary>The latest orchestrator snapshot of every resource instance (replicas each have their own id).</summary>
+    private sealed class ResourceStates : IAsyncDisposable
+    {
+        private readonly ConcurrentDictionary<string, ResourceEvent> _latest = new(StringComparer.Ordinal);
+        private readonly CancellationTokenSource _stop = new();
+        private Task _watching = Task.CompletedTask;
+
+        public static ResourceStates Watch(DistributedApplication app)
+        {
+            var states = new ResourceStates();
+            states._watching = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var update in app.ResourceNotifications.WatchAsync(states._stop.Token))
+                    {
+                        states._latest[update.ResourceId] = update;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            });
+            return states;
+        }
+
+        public IEnumerable<ResourceEvent> Of(string resourceName) =>
+            _latest.Values.Where(e => e.Resource.Name == resourceName).OrderBy(e => e.ResourceId, StringComparer.Ordinal);
+
+        public IEnumerable<ResourceEvent> All() => _latest.Values.OrderBy(e => e.ResourceId, StringComparer.Ordinal);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _watching.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _stop.Dispose();
+        }
+    }
+}
