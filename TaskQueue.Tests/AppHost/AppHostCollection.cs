@@ -12,18 +12,14 @@ public sealed class AppHostCollection : ICollectionFixture<SharedApp>
 }
 
 /// <summary>
-/// The AppHost's defaults — one broker, four worker replicas, the demo client — on a local redis-server in a
-/// temporary directory. For the tests: the workers also take the tests' own queues, and the broker's fault
-/// timings are short (through the AppHost's configuration) so faults settle in seconds. Started once for the
-/// collection; ready when every replica is connected and the demo client has finished.
+/// The AppHost's defaults — one broker, four worker replicas on the "default" queue, the demo client — on a
+/// local redis-server in a temporary directory; only the broker's fault timings are shortened (through the
+/// AppHost's configuration) so faults settle in seconds. Started once for the collection; ready when every
+/// replica is connected and the demo client has finished. Tests share the queue, one at a time, and count deltas.
 /// </summary>
 public sealed class SharedApp : IAsyncLifetime
 {
     public const int Workers = 4;
-    public const string SystemQueue = "apphost-system";
-    public const string ScaleQueue = "apphost-scale";
-    public const string KillQueue = "apphost-kill";
-    public const string RestartQueue = "apphost-restart";
 
     /// <summary>
     /// Leases keep their 30 s default (long enough to ride out a broker restart); a broken stream frees its leases
@@ -46,11 +42,14 @@ public sealed class SharedApp : IAsyncLifetime
     /// <summary>The demo client's final snapshot (it runs once, at start).</summary>
     internal Aspire.Hosting.ApplicationModel.ResourceEvent? DemoClient { get; private set; }
 
+    /// <summary>The queue's counters when the demo client had finished, before any test ran.</summary>
+    internal Broker.Storage.QueueCounts? AfterDemo { get; private set; }
+
     public async Task InitializeAsync()
     {
-        _app = await TaskQueueApp.StartAsync(
-            Workers, ["default", SystemQueue, ScaleQueue, KillQueue, RestartQueue], FaultSettings, demo: true);
+        _app = await TaskQueueApp.StartAsync(Workers, FaultSettings, demo: true);
         DemoClient = await _app.WaitForFinishedAsync("client", TimeSpan.FromMinutes(3));
+        AfterDemo = await _app.CountsAsync();
     }
 
     public async Task DisposeAsync()

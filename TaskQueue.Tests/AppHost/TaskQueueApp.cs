@@ -28,6 +28,9 @@ internal sealed class TaskQueueApp : IAsyncDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
 
+    /// <summary>The queue the workers take work from by default, and the demo client's.</summary>
+    public const string Queue = "default";
+
     private readonly DistributedApplication _app;
     private readonly ConnectionMultiplexer _redis;
     private readonly GrpcChannel _channel;
@@ -57,13 +60,11 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     public RedisTaskStore Store { get; }
 
     /// <summary>
-    /// Starts the AppHost with <paramref name="workers"/> worker replicas that take work from <paramref name="queues"/>,
-    /// plus any AppHost settings (e.g. "TaskQueue:Broker:LeaseDuration"), and waits until the broker is healthy and
-    /// every replica is connected to it. With <paramref name="demo"/> the AppHost's demo client runs too, as it
-    /// does by default.
+    /// Starts the AppHost with <paramref name="workers"/> worker replicas plus any AppHost settings (e.g.
+    /// "TaskQueue:Broker:DisconnectGrace"), and waits until the broker is healthy and every replica is connected to
+    /// it. With <paramref name="demo"/> the AppHost's demo client runs too, as it does by default.
     /// </summary>
-    public static async Task<TaskQueueApp> StartAsync(
-        int workers, IReadOnlyList<string> queues, IReadOnlyDictionary<string, string>? settings = null, bool demo = false)
+    public static async Task<TaskQueueApp> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, bool demo = false)
     {
         var clock = Stopwatch.StartNew();
         var dataDirectory = Directory.CreateTempSubdirectory("taskqueue-apphost-redis-").FullName;
@@ -73,7 +74,6 @@ internal sealed class TaskQueueApp : IAsyncDisposable
             $"--Demo={demo}",
             "--Redis:Mode=executable",
             $"--Redis:DataDirectory={dataDirectory}",
-            $"--Worker:Queues={string.Join(',', queues)}",
             "--Worker:DrainTimeout=00:00:02",
             // The services' console output stays in the resource logs (see DiagnosticsAsync), out of the test output.
             "--Logging:LogLevel:Default=Warning",
@@ -123,16 +123,16 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     }
 
     /// <summary>A load of the built-in task types: echo, short sleeps, a little CPU, and some that fail once then succeed.</summary>
-    public static IEnumerable<TaskSpec> MixedLoad(string queue, int count) =>
+    public static IEnumerable<TaskSpec> MixedLoad(int count, string queue = Queue) =>
         Enumerable.Range(0, count).Select(i => (i % 10) switch
         {
-            0 => Spec(queue, "fail", "1"),
-            1 or 2 or 3 => Spec(queue, "sleep", (10 + (i % 4 * 10)).ToString(CultureInfo.InvariantCulture)),
-            4 => Spec(queue, "cpu", "2000"),
-            _ => Spec(queue, "echo", $"task {i}"),
+            0 => Spec("fail", "1", queue),
+            1 or 2 or 3 => Spec("sleep", (10 + (i % 4 * 10)).ToString(CultureInfo.InvariantCulture), queue),
+            4 => Spec("cpu", "2000", queue),
+            _ => Spec("echo", $"task {i}", queue),
         });
 
-    public static TaskSpec Spec(string queue, string type, string payload) =>
+    public static TaskSpec Spec(string type, string payload, string queue = Queue) =>
         new() { Queue = queue, Type = type, Payload = Google.Protobuf.ByteString.CopyFromUtf8(payload) };
 
     /// <summary>Submits in batches of 500; returns the task ids in order.</summary>
@@ -153,7 +153,7 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     /// Waits (polling Redis, so a broker restart does not get in the way) until every task is final, then
     /// returns the final snapshots from the ledger.
     /// </summary>
-    public async Task<List<StoreTaskSnapshot>> WaitAllFinalAsync(string queue, IReadOnlyList<string> ids, TimeSpan timeout)
+    public async Task<List<StoreTaskSnapshot>> WaitAllFinalAsync(IReadOnlyList<string> ids, TimeSpan timeout, string queue = Queue)
     {
         await Eventually.TrueAsync(
             async () =>
@@ -169,7 +169,8 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     public async Task<List<StoreTaskSnapshot>> SnapshotsAsync(IReadOnlyList<string> ids) =>
         [.. (await Task.WhenAll(ids.Select(TaskId.Parse).Select(id => Store.GetAsync(id)))).Select(s => s!)];
 
-    public Task<QueueCounts> CountsAsync(string queue) => Store.GetCountsAsync(queue);
+    /// <summary>The queue's depth and lifetime counters, from the ledger.</summary>
+    public Task<QueueCounts> CountsAsync(string queue = Queue) => Store.GetCountsAsync(queue);
 
     /// <summary>GET /metrics on the broker's "http" endpoint.</summary>
     public async Task<JsonElement> GetMetricsAsync() => await _http.GetFromJsonAsync<JsonElement>(new Uri("/metrics", UriKind.Relative));
@@ -253,6 +254,26 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     }
 
     /// <summary>
+    /// Stops or starts replicas of the worker resource (the dashboard's Stop and Start commands) until exactly
+    /// <paramref name="count"/> run and are connected to the broker.
+    /// </summary>
+    public async Task ScaleWorkersAsync(int count, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        using var cancel = new CancellationTokenSource(timeout);
+        var replicas = _states.Of("worker").ToList();
+        var running = replicas.Where(r => r.Snapshot.State?.Text == KnownResourceStates.Running).ToList();
+        var (command, targets) = running.Count > count
+            ? (KnownResourceCommands.StopCommand, running.Skip(count))
+            : (KnownResourceCommands.StartCommand, replicas.Where(r => KnownResourceStates.TerminalStates.Contains(r.Snapshot.State?.Text)).Take(count - running.Count));
+
+        // A stop the orchestrator gives up waiting for still ends (the worker drains, then exits): the connected
+        // count below is what counts.
+        await Task.WhenAll(targets.Select(r => _app.ResourceCommands.ExecuteCommandAsync(r.ResourceId, command, cancel.Token)));
+        await WaitForConnectedWorkersAsync(count, timeout - clock.Elapsed);
+    }
+
+    /// <summary>
     /// SIGKILLs the process of a connected worker (ids are "{machine}-{pid}-{random}"), after checking that the
     /// process belongs to one of this app's worker replicas. Returns the replica it belonged to.
     /// </summary>
@@ -310,7 +331,7 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         {
             text.Append(CultureInfo.InvariantCulture, $"--- {state.ResourceId}: {state.Snapshot.State?.Text} exit={state.Snapshot.ExitCode}\n");
             var lines = await LogsAsync(state.ResourceId);
-            text.AppendJoin('\n', lines.TakeLast(40)).Append('\n');
+            text.AppendJoin('\n', lines.TakeLast(15)).Append('\n');
         }
 
         return text.ToString();
