@@ -30,6 +30,7 @@ internal static class BenchCommand
         var retry = Int("--retry-tasks", "Tasks per retry run (default 50000; --quick 5000).");
         var backlog = Int("--backlog", "Queued tasks of the broker-memory scenario (default 1000000; --quick 50000).");
         var runs = Int("--runs", "Runs per figure; the table shows the median and range (default 3; --quick 1).");
+        var scenarios = new Option<string?>("--scenarios") { Description = $"Run only these, comma-separated: {string.Join(",", BenchSettings.AllScenarios)} (default all).", HelpName = "list" };
         var output = new Option<string?>("--output") { Description = "Directory for <timestamp>.json (default bench-results).", HelpName = "dir" };
         var json = new Option<string?>("--json") { Description = "Also write the JSON here (e.g. docs/bench/latest.json).", HelpName = "file" };
         var build = new Option<string?>("--build-dir") { Description = "Where the broker and worker builds are; {project} stands for the project name (default: beside this build).", HelpName = "dir" };
@@ -37,7 +38,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure throughput, latency and cost of the whole system on this machine; print a table, write JSON.")
         {
             quick, redis, broker, workers, fixedWorkers, concurrency, tasks, batch, inFlight, single, submitConcurrency,
-            rates, latencySeconds, retry, backlog, runs, output, json, build,
+            rates, latencySeconds, retry, backlog, runs, scenarios, output, json, build,
         };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -59,6 +60,9 @@ internal static class BenchCommand
                 RetryTasks = parseResult.GetValue(retry) ?? start.RetryTasks,
                 Backlog = parseResult.GetValue(backlog) ?? start.Backlog,
                 Runs = parseResult.GetValue(runs) ?? start.Runs,
+                Scenarios = parseResult.GetValue(scenarios) is { } names
+                    ? names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                    : start.Scenarios,
                 OutputDirectory = parseResult.GetValue(output) ?? start.OutputDirectory,
                 JsonPath = parseResult.GetValue(json),
                 BuildDirectory = parseResult.GetValue(build),

@@ -36,18 +36,38 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
         try
         {
             var primary = settings.Attached ? new BrokerEndpoint(settings.Brokers[0], null, null) : await system.StartBrokerAsync(s_drainBroker, cancellationToken);
-            await SubmitScenarioAsync(primary, cancellationToken);
-            await BacklogScenarioAsync(primary, cancellationToken);
-            await DrainScenariosAsync(primary, cancellationToken);
-            await PairScenarioAsync(primary, cancellationToken);
-            await system.StopWorkersAsync(system.Workers);
-            var latencyBroker = settings.Attached ? primary : await system.StartBrokerAsync(s_latencyBroker, cancellationToken);
-            if (!settings.Attached)
+            if (settings.Includes("submit"))
             {
-                await system.StopBrokerAsync(primary);
+                await SubmitScenarioAsync(primary, cancellationToken);
             }
 
-            await LatencyScenarioAsync(latencyBroker, cancellationToken);
+            if (settings.Includes("backlog"))
+            {
+                await BacklogScenarioAsync(primary, cancellationToken);
+            }
+
+            if (settings.Includes("drain") || settings.Includes("retry"))
+            {
+                await DrainScenariosAsync(primary, cancellationToken);
+            }
+
+            if (settings.Includes("pair"))
+            {
+                await PairScenarioAsync(primary, cancellationToken);
+            }
+
+            await system.StopWorkersAsync(system.Workers);
+            if (settings.Includes("latency"))
+            {
+                var latencyBroker = settings.Attached ? primary : await system.StartBrokerAsync(s_latencyBroker, cancellationToken);
+                if (!settings.Attached)
+                {
+                    await system.StopBrokerAsync(primary);
+                }
+
+                await LatencyScenarioAsync(latencyBroker, cancellationToken);
+            }
+
             return _report;
         }
         finally
@@ -123,12 +143,12 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
         var client = Client(broker);
         var running = new List<LocalProcess>();
         var costCount = settings.Workers.Contains(settings.FixedWorkers) ? settings.FixedWorkers : settings.Workers.Max();
-        foreach (var workers in settings.Workers.Distinct().Order())
+        foreach (var workers in settings.Includes("drain") ? [.. settings.Workers.Distinct().Order()] : new[] { settings.FixedWorkers })
         {
             await ResizeAsync(running, workers, broker, Queue, cancellationToken);
             await Step($"drain: {settings.Tasks:N0} tasks, {workers} worker(s) x {settings.Concurrency} slots");
             await WarmUpAsync([client], Queue, cancellationToken);
-            for (var run = 0; run < settings.Runs; run++)
+            for (var run = 0; settings.Includes("drain") && run < settings.Runs; run++)
             {
                 var drain = await DrainOnceAsync([client], Queue, NoopType, _payload, settings.Tasks, running, [broker], cancellationToken);
                 _report.Add($"drain.workers_{workers}", $"drain: {workers} worker{(workers == 1 ? "" : "s")}, 1 broker", "tasks/s", drain.TasksPerSecond);
@@ -138,7 +158,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
                 }
             }
 
-            if (workers == settings.FixedWorkers || (workers == settings.Workers.Max() && settings.FixedWorkers > workers))
+            if (settings.Includes("retry") && (workers == settings.FixedWorkers || (workers == settings.Workers.Max() && settings.FixedWorkers > workers)))
             {
                 await RetryScenarioAsync(client, broker, running, Queue, cancellationToken);
             }
@@ -428,7 +448,8 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
     /// <summary>Runs a few thousand tasks through fresh processes so JIT and connection set-up are not measured.</summary>
     private async Task WarmUpAsync(TaskQueueClient[] clients, string queue, CancellationToken cancellationToken)
     {
-        var count = Math.Min(2000, settings.Tasks);
+        // Enough for the JIT's second tier to replace the hot paths' first-tier code.
+        var count = Math.Min(20_000, settings.Tasks);
         var completed = await CounterAsync(queue, "completed", cancellationToken);
         await SubmitBatchesAsync(clients, queue, NoopType, _payload, count, cancellationToken);
         await WaitForCounterAsync(queue, "completed", completed + count, cancellationToken);

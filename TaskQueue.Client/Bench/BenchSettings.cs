@@ -45,7 +45,15 @@ internal sealed record BenchSettings
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Every scenario, in the order they run.</summary>
+    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency"];
+
+    /// <summary>Scenarios to run (a subset of <see cref="AllScenarios"/>, e.g. to profile one).</summary>
+    public IReadOnlyList<string> Scenarios { get; init; } = AllScenarios;
+
     public bool Attached => Brokers.Count > 0;
+
+    public bool Includes(string scenario) => Scenarios.Contains(scenario, StringComparer.Ordinal);
 
     /// <summary>A short run: every figure, a few seconds each.</summary>
     public static BenchSettings Quick { get; } = new()
@@ -100,6 +108,11 @@ internal sealed record BenchSettings
             {
                 yield return $"{name} must be at least 1.";
             }
+        }
+
+        if (Scenarios.Count == 0 || Scenarios.Except(AllScenarios, StringComparer.Ordinal).Any())
+        {
+            yield return $"--scenarios takes some of {string.Join(",", AllScenarios)}.";
         }
 
         if (Attached && Redis is null)

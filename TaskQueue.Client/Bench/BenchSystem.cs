@@ -188,6 +188,12 @@ internal sealed class BenchSystem : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Everything dies first, at once: an interrupted benchmark must not leave processes behind.
+        foreach (var process in _workers.Concat(_startedBrokers.Select(b => b.Process)).Append(RedisProcess).OfType<LocalProcess>())
+        {
+            process.Kill();
+        }
+
         await StopWorkersAsync(_workers);
         foreach (var broker in _startedBrokers.ToList())
         {

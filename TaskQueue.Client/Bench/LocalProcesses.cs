@@ -104,8 +104,8 @@ internal sealed class LocalProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        AppDomain.CurrentDomain.ProcessExit -= OnExit;
         Kill();
+        AppDomain.CurrentDomain.ProcessExit -= OnExit;
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _process.Dispose();
     }
@@ -119,7 +119,8 @@ internal sealed class LocalProcess : IAsyncDisposable
 
     private void OnExit(object? sender, EventArgs e) => Kill();
 
-    private void Kill()
+    /// <summary>SIGKILL (after SIGCONT, in case it is frozen); returns at once.</summary>
+    public void Kill()
     {
         try
         {
