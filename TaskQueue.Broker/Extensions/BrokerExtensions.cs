@@ -46,6 +46,7 @@ public static class BrokerExtensions
         services.AddSingleton<BrokerTelemetry>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<OutcomeBatcher>();
+        services.AddSingleton<SubmitBatcher>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHostedService<ReaperService>();

@@ -10,6 +10,7 @@ namespace TaskQueue.Broker.Grpc;
 /// <summary>The client-facing task API: a thin adapter from protobuf to the store.</summary>
 internal sealed class TaskApiService(
     RedisTaskStore store,
+    SubmitBatcher submits,
     ClusterEvents cluster,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
@@ -25,8 +26,11 @@ internal sealed class TaskApiService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "task is required."));
         }
 
-        var results = await SubmitAsync([request.Task], context.CancellationToken);
-        return results[0];
+        // Concurrent single submits share enqueue script calls (batched per queue).
+        var task = ProtoMapping.ToNewTask(request.Task);
+        var result = await submits.EnqueueAsync(task, context.CancellationToken);
+        Published(task.Queue, result.Duplicate ? 0 : 1);
+        return new SubmitResponse { TaskId = result.Id.ToString(), Duplicate = result.Duplicate };
     }
 
     public override async Task<SubmitBatchResponse> SubmitBatch(SubmitBatchRequest request, ServerCallContext context)
@@ -45,11 +49,16 @@ internal sealed class TaskApiService(
         var results = await store.EnqueueBatchAsync(tasks, cancellationToken);
         foreach (var queue in tasks.Select(t => t.Queue).Distinct(StringComparer.Ordinal))
         {
-            cluster.PublishReady(queue);
-            telemetry.Submitted.Add(results.Count(r => !r.Duplicate && r.Id.Queue == queue), BrokerTelemetry.QueueTag(queue));
+            Published(queue, results.Count(r => !r.Duplicate && r.Id.Queue == queue));
         }
 
         return [.. results.Select(r => new SubmitResponse { TaskId = r.Id.ToString(), Duplicate = r.Duplicate })];
+    }
+
+    private void Published(string queue, int added)
+    {
+        cluster.PublishReady(queue);
+        telemetry.Submitted.Add(added, BrokerTelemetry.QueueTag(queue));
     }
 
     public override async Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
