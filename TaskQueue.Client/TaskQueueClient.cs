@@ -15,6 +15,7 @@ namespace TaskQueue.Client;
 /// </summary>
 public sealed class TaskQueueClient
 {
+    private static readonly TimeSpan s_waitAgainPause = TimeSpan.FromMilliseconds(100);
     private readonly TaskService.TaskServiceClient _client;
     private readonly TaskQueueClientOptions _options;
     private readonly TimeProvider _timeProvider;
@@ -118,15 +119,38 @@ public sealed class TaskQueueClient
 
     /// <summary>
     /// Waits on the broker until the task reaches a final state or <paramref name="timeout"/> passes, and
-    /// returns its state then (check <see cref="TaskSnapshot.IsFinal"/>).
+    /// returns its state then (check <see cref="TaskSnapshot.IsFinal"/>). Rides out a broker restart: while
+    /// time is left, an unavailable broker is asked again.
     /// </summary>
     public async Task<TaskSnapshot> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
-        var request = new WaitTaskRequest { TaskId = taskId, Timeout = ProtocolMapper.ToDuration(timeout) };
-        var info = await _client.WaitAsync(request, CallOptions(cancellationToken, timeout));
-        return ProtocolMapper.ToSnapshot(info);
+        var deadline = _timeProvider.GetUtcNow() + timeout;
+        while (true)
+        {
+            var left = deadline - _timeProvider.GetUtcNow();
+            var request = new WaitTaskRequest { TaskId = taskId, Timeout = ProtocolMapper.ToDuration(left > TimeSpan.Zero ? left : TimeSpan.Zero) };
+            try
+            {
+                var snapshot = ProtocolMapper.ToSnapshot(await _client.WaitAsync(request, CallOptions(cancellationToken, left)));
+                // A broker answers early, unfinished, when it shuts down (or caps the wait): wait on for the
+                // rest, after a pause so a broker still stopping is not asked again and again.
+                left = deadline - _timeProvider.GetUtcNow();
+                if (snapshot.IsFinal || left <= TimeSpan.Zero)
+                {
+                    return snapshot;
+                }
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && deadline - _timeProvider.GetUtcNow() > s_waitAgainPause)
+            {
+                // The broker went away (a restart, or another broker behind the same address is coming):
+                // waiting is a read, so asking again is safe.
+                left = deadline - _timeProvider.GetUtcNow();
+            }
+
+            await Task.Delay(left < s_waitAgainPause ? left : s_waitAgainPause, _timeProvider, cancellationToken);
+        }
     }
 
     /// <summary>Cancels a task: at once if it is waiting, through its worker if it is running.</summary>

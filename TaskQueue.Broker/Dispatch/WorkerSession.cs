@@ -13,6 +13,7 @@ internal sealed class WorkerSession
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<TaskId, InFlightTask> _inFlight = [];
+    private readonly HashSet<string> _starved = new(StringComparer.Ordinal);
     private readonly Channel<BrokerMessage> _outbox = Channel.CreateUnbounded<BrokerMessage>(
         new UnboundedChannelOptions { SingleReader = true });
     private int _reserved;
@@ -59,8 +60,12 @@ internal sealed class WorkerSession
 
     public bool CanTakeWork(DateTimeOffset now) => !Draining && !IsQuarantined(now) && !_closed;
 
-    /// <summary>Reserves up to <paramref name="max"/> free slots for a claim; returns how many.</summary>
-    public int Reserve(int max)
+    /// <summary>
+    /// Reserves up to <paramref name="max"/> free slots for a claim on <paramref name="queue"/>; returns
+    /// how many. A queue turned away only because another queue's claim holds the slots is remembered, so
+    /// that claim can wake it when it hands unused slots back.
+    /// </summary>
+    public int Reserve(string queue, int max)
     {
         lock (_lock)
         {
@@ -71,6 +76,11 @@ internal sealed class WorkerSession
 
             var free = Concurrency - _inFlight.Count - _reserved;
             var granted = Math.Clamp(free, 0, max);
+            if (granted == 0 && _reserved > 0)
+            {
+                _starved.Add(queue);
+            }
+
             _reserved += granted;
             return granted;
         }
@@ -78,16 +88,24 @@ internal sealed class WorkerSession
 
     /// <summary>
     /// Turns a reservation into assignments. Returns false, taking nothing, when the session closed
-    /// while the claim ran: the caller hands those tasks back.
+    /// while the claim ran: the caller hands those tasks back. <paramref name="starved"/> lists the queues
+    /// that found no free slot while this reservation held them, now that some came back unused.
     /// </summary>
-    public bool Commit(int reserved, IReadOnlyList<LeasedTask> tasks, DateTimeOffset now)
+    public bool Commit(int reserved, IReadOnlyList<LeasedTask> tasks, DateTimeOffset now, out IReadOnlyList<string> starved)
     {
         lock (_lock)
         {
             _reserved -= reserved;
+            starved = [];
             if (_closed)
             {
                 return false;
+            }
+
+            if (tasks.Count < reserved && _starved.Count > 0)
+            {
+                starved = [.. _starved];
+                _starved.Clear();
             }
 
             foreach (var task in tasks)

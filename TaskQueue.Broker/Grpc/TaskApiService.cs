@@ -13,6 +13,7 @@ internal sealed class TaskApiService(
     ClusterEvents cluster,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
+    IHostApplicationLifetime lifetime,
     TimeProvider time) : TaskService.TaskServiceBase
 {
     private static readonly TimeSpan s_waitRecheck = TimeSpan.FromSeconds(5);
@@ -66,6 +67,9 @@ internal sealed class TaskApiService(
 
         var deadline = time.GetUtcNow() + (timeout > _options.MaxWait ? _options.MaxWait : timeout);
         var cancellationToken = context.CancellationToken;
+        // A stopping broker answers at once with the current state rather than holding its shutdown for
+        // the whole wait: the client waits on for the rest of its timeout, on this broker or another.
+        var stopping = lifetime.ApplicationStopping;
         // Register first, then read: a finish in between still publishes.
         await store.RegisterWaiterAsync(id);
         try
@@ -75,7 +79,7 @@ internal sealed class TaskApiService(
                 var finished = cluster.WhenFinished(id);
                 var task = await GetExistingAsync(id, cancellationToken);
                 var left = deadline - time.GetUtcNow();
-                if (task.IsFinal || left <= TimeSpan.Zero)
+                if (task.IsFinal || left <= TimeSpan.Zero || stopping.IsCancellationRequested)
                 {
                     cluster.ForgetWaiter(id, finished);
                     return ProtoMapping.ToInfo(task);
@@ -83,9 +87,14 @@ internal sealed class TaskApiService(
 
                 try
                 {
-                    await finished.WaitAsync(left < s_waitRecheck ? left : s_waitRecheck, cancellationToken);
+                    await finished.WaitAsync(left < s_waitRecheck ? left : s_waitRecheck, cancellationToken)
+                        .WaitAsync(stopping);
                 }
                 catch (TimeoutException)
+                {
+                    cluster.ForgetWaiter(id, finished);
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
                     cluster.ForgetWaiter(id, finished);
                 }

@@ -53,7 +53,7 @@ internal sealed partial class WorkerStreamService(
 
         var writer = WriteLoopAsync(session, responseStream, callToken);
         cluster.Sessions[session.WorkerId] = session;
-        await RecordHeartbeatAsync(session, connected: true);
+        await RecordHeartbeatAsync(session, connected: true, connectedAt: session.ConnectedAt);
         dispatcher.Attach(session);
         LogConnected(logger, session.WorkerId, session.Queues, session.Concurrency, session.Busy);
 
@@ -272,12 +272,12 @@ internal sealed partial class WorkerStreamService(
         await RecordHeartbeatAsync(session, connected: true);
     }
 
-    private async Task RecordHeartbeatAsync(WorkerSession session, bool connected)
+    private async Task RecordHeartbeatAsync(WorkerSession session, bool connected, DateTimeOffset? connectedAt = null)
     {
         var now = time.GetUtcNow();
         var (_, quarantinedUntil) = await registry.HeartbeatAsync(
             session.WorkerId, cluster.BrokerId, session.Queues, session.Concurrency, session.Busy,
-            session.TakeCompletedCount(), connected, now);
+            session.TakeCompletedCount(), connected, now, connectedAt);
         var wasQuarantined = session.IsQuarantined(now);
         session.QuarantinedUntil = quarantinedUntil;
         if (wasQuarantined && !session.IsQuarantined(now))

@@ -60,7 +60,7 @@ internal sealed partial class ReaperService(
 
             foreach (var worker in reaped.GroupBy(r => r.WorkerId, StringComparer.Ordinal))
             {
-                var streak = await workers.CountExpiredLeasesAsync(worker.Key, worker.Count());
+                var streak = await workers.CountExpiredLeasesAsync(worker.Key, [.. worker.Select(r => r.LeasedAt)]);
                 if (streak >= _options.QuarantineThreshold)
                 {
                     var until = time.GetUtcNow() + _options.QuarantineDuration;

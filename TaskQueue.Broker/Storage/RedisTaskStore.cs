@@ -218,10 +218,14 @@ public sealed class RedisTaskStore
         args.Add(max);
         args.Add(Random.Shared.NextDouble());
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Reap, Prefix(queue), [.. args]))!;
-        var reaped = new List<ReapedLease>(reply.Length / 3);
-        for (var i = 0; i < reply.Length; i += 3)
+        var reaped = new List<ReapedLease>(reply.Length / 4);
+        for (var i = 0; i < reply.Length; i += 4)
         {
-            reaped.Add(new ReapedLease(new TaskId(queue, (string)reply[i]!), (string)reply[i + 1]!, ScriptCodes.ToResult((long)reply[i + 2])));
+            reaped.Add(new ReapedLease(
+                new TaskId(queue, (string)reply[i]!),
+                (string)reply[i + 1]!,
+                DateTimeOffset.FromUnixTimeMilliseconds((long)reply[i + 2]),
+                ScriptCodes.ToResult((long)reply[i + 3])));
         }
 
         return reaped;

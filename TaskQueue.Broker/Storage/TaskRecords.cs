@@ -57,8 +57,8 @@ public sealed record RenewResult(DateTimeOffset Deadline, IReadOnlyList<Transiti
 
 public sealed record CancelResult(TransitionResult Result, string? WorkerId);
 
-/// <summary>An expired lease the reaper took back, and where the task went.</summary>
-public sealed record ReapedLease(TaskId Id, string WorkerId, TransitionResult Outcome);
+/// <summary>An expired lease the reaper took back, when it was granted (Redis time), and where the task went.</summary>
+public sealed record ReapedLease(TaskId Id, string WorkerId, DateTimeOffset LeasedAt, TransitionResult Outcome);
 
 public sealed record PromoteResult(int Promoted, int Expired, TimeSpan? NextDueIn);
 
