@@ -50,9 +50,11 @@ internal sealed partial class Dispatcher(
     }
 
     /// <summary>A worker's slots freed up, or it came out of quarantine.</summary>
-    public void NotifyCredit(WorkerSession session)
+    public void NotifyCredit(WorkerSession session) => Wake(session.Queues);
+
+    private void Wake(IEnumerable<string> queues)
     {
-        foreach (var queue in session.Queues)
+        foreach (var queue in queues)
         {
             if (_pumps.TryGetValue(queue, out var pump))
             {
@@ -145,7 +147,7 @@ internal sealed partial class Dispatcher(
                     continue;
                 }
 
-                var reserved = session.Reserve(_owner._options.MaxClaimBatch);
+                var reserved = session.Reserve(_queue, _owner._options.MaxClaimBatch);
                 if (reserved > 0)
                 {
                     claims.Add(ClaimForAsync(session, reserved, cancellationToken));
@@ -170,7 +172,8 @@ internal sealed partial class Dispatcher(
             }
             catch
             {
-                session.Commit(reserved, [], _owner._time.GetUtcNow());
+                session.Commit(reserved, [], _owner._time.GetUtcNow(), out var waiting);
+                _owner.Wake(waiting);
                 throw;
             }
 
@@ -180,7 +183,10 @@ internal sealed partial class Dispatcher(
                 _owner._telemetry.Expired.Add(claim.Expired, BrokerTelemetry.QueueTag(_queue));
             }
 
-            if (!session.Commit(reserved, claim.Tasks, now))
+            var committed = session.Commit(reserved, claim.Tasks, now, out var starved);
+            // Slots this claim held but did not fill go to the worker's other queues at once, not after the idle re-check.
+            _owner.Wake(starved);
+            if (!committed)
             {
                 // The worker went away while we claimed: hand the tasks straight back, no attempt counted.
                 if (claim.Tasks.Count > 0)
@@ -191,15 +197,7 @@ internal sealed partial class Dispatcher(
                 return (reserved, claim.Tasks.Count);
             }
 
-            if (claim.Tasks.Count > 0)
-            {
-                var tag = BrokerTelemetry.QueueTag(_queue);
-                _owner._telemetry.Dispatched.Add(claim.Tasks.Count, tag);
-                foreach (var task in claim.Tasks)
-                {
-                    _owner._telemetry.QueueWait.Record(Math.Max(0, (now - task.EnqueuedAt).TotalSeconds), tag);
-                }
-            }
+            _owner._telemetry.Leased(_queue, session.WorkerId, claim.Tasks, now);
 
             return (reserved, claim.Tasks.Count);
         }

@@ -13,12 +13,14 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
 {
     private const int MaxBatch = 500;
 
+    private readonly RedisTaskStore _store = store;
+    private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
     /// <summary>Validates (throwing <see cref="TaskValidationException"/>) and enqueues one task.</summary>
     public Task<EnqueueResult> EnqueueAsync(NewTask task, CancellationToken cancellationToken)
     {
-        TaskValidation.Validate(task, store.Options);
+        TaskValidation.Validate(task, _store.Options);
         cancellationToken.ThrowIfCancellationRequested();
         var pending = new Pending(task);
         _lanes.GetOrAdd(task.Queue, q => new Lane(this, q)).Writer.TryWrite(pending);
@@ -69,7 +71,7 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
 
                 try
                 {
-                    var results = await _owner.store.EnqueueBatchAsync([.. batch.Select(p => p.Task)]);
+                    var results = await _owner._store.EnqueueBatchAsync([.. batch.Select(p => p.Task)]);
                     for (var i = 0; i < batch.Count; i++)
                     {
                         batch[i].Result.TrySetResult(results[i]);
@@ -77,7 +79,7 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
                 }
                 catch (Exception ex)
                 {
-                    LogEnqueueFailed(_owner.logger, ex, _queue, batch.Count);
+                    LogEnqueueFailed(_owner._logger, ex, _queue, batch.Count);
                     foreach (var pending in batch)
                     {
                         pending.Result.TrySetException(ex);

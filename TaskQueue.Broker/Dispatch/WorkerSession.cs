@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 
@@ -13,6 +14,7 @@ internal sealed class WorkerSession
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<TaskId, InFlightTask> _inFlight = [];
+    private readonly HashSet<string> _starved = new(StringComparer.Ordinal);
     private readonly Channel<BrokerMessage> _outbox = Channel.CreateUnbounded<BrokerMessage>(
         new UnboundedChannelOptions { SingleReader = true });
     private int _reserved;
@@ -62,8 +64,12 @@ internal sealed class WorkerSession
 
     public bool CanTakeWork(DateTimeOffset now) => !Draining && !IsQuarantined(now) && !_closed;
 
-    /// <summary>Reserves up to <paramref name="max"/> free slots for a claim; returns how many.</summary>
-    public int Reserve(int max)
+    /// <summary>
+    /// Reserves up to <paramref name="max"/> free slots for a claim on <paramref name="queue"/>; returns
+    /// how many. A queue turned away only because another queue's claim holds the slots is remembered, so
+    /// that claim can wake it when it hands unused slots back.
+    /// </summary>
+    public int Reserve(string queue, int max)
     {
         lock (_lock)
         {
@@ -74,6 +80,11 @@ internal sealed class WorkerSession
 
             var free = Concurrency - _inFlight.Count - _reserved;
             var granted = Math.Clamp(free, 0, max);
+            if (granted == 0 && _reserved > 0)
+            {
+                _starved.Add(queue);
+            }
+
             _reserved += granted;
             return granted;
         }
@@ -81,22 +92,32 @@ internal sealed class WorkerSession
 
     /// <summary>
     /// Turns a reservation into assignments. Returns false, taking nothing, when the session closed
-    /// while the claim ran: the caller hands those tasks back.
+    /// while the claim ran: the caller hands those tasks back. <paramref name="starved"/> lists the queues
+    /// that found no free slot while this reservation held them, now that some came back unused.
     /// </summary>
-    public bool Commit(int reserved, IReadOnlyList<LeasedTask> tasks, DateTimeOffset now)
+    public bool Commit(int reserved, IReadOnlyList<LeasedTask> tasks, DateTimeOffset now, out IReadOnlyList<string> starved)
     {
         lock (_lock)
         {
             _reserved -= reserved;
+            starved = [];
             if (_closed)
             {
                 return false;
             }
 
+            if (tasks.Count < reserved && _starved.Count > 0)
+            {
+                starved = [.. _starved];
+                _starved.Clear();
+            }
+
             var batch = Batches && tasks.Count > 1 ? new Assignments() : null;
             foreach (var task in tasks)
             {
-                _inFlight[task.Id] = new InFlightTask(task.Id, task.LeaseToken, now);
+                _inFlight[task.Id] = new InFlightTask(
+                    task.Id, task.LeaseToken, now,
+                    new TaskTrace(task.Id, task.Type, task.Attempt, task.MaxAttempts, task.TraceParent, task.TraceState));
                 if (batch is null)
                 {
                     _outbox.Writer.TryWrite(new BrokerMessage { Assignment = ProtoMapping.ToAssignment(task) });
@@ -122,7 +143,7 @@ internal sealed class WorkerSession
     {
         lock (_lock)
         {
-            _inFlight[id] = new InFlightTask(id, token, now);
+            _inFlight[id] = new InFlightTask(id, token, now, Trace: null);
         }
     }
 
@@ -132,6 +153,15 @@ internal sealed class WorkerSession
         lock (_lock)
         {
             return _inFlight.Remove(id);
+        }
+    }
+
+    /// <summary>The task as this session leased it, if it holds it under that token.</summary>
+    public InFlightTask? Find(TaskId id, string token)
+    {
+        lock (_lock)
+        {
+            return _inFlight.TryGetValue(id, out var task) && task.Token == token ? task : null;
         }
     }
 
@@ -178,4 +208,5 @@ internal sealed class WorkerSession
     }
 }
 
-internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt);
+/// <summary>A lease the worker holds; <paramref name="Trace"/> is unknown for leases re-attached after a reconnect.</summary>
+internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt, TaskTrace? Trace);

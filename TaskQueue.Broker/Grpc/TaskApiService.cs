@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
@@ -14,6 +15,7 @@ internal sealed class TaskApiService(
     ClusterEvents cluster,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
+    IHostApplicationLifetime lifetime,
     TimeProvider time) : TaskService.TaskServiceBase
 {
     private static readonly TimeSpan s_waitRecheck = TimeSpan.FromSeconds(5);
@@ -27,9 +29,21 @@ internal sealed class TaskApiService(
         }
 
         // Concurrent single submits share enqueue script calls (batched per queue).
-        var task = ProtoMapping.ToNewTask(request.Task);
-        var result = await submits.EnqueueAsync(task, context.CancellationToken);
-        Published(task.Queue, result.Duplicate ? 0 : 1);
+        List<NewTask> tasks = [ProtoMapping.ToNewTask(request.Task)];
+        var spans = telemetry.StartEnqueue(tasks);
+        EnqueueResult result;
+        try
+        {
+            result = await submits.EnqueueAsync(tasks[0], context.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            telemetry.Enqueued(tasks, spans, null, ex);
+            throw;
+        }
+
+        telemetry.Enqueued(tasks, spans, [result], null);
+        cluster.PublishReady(tasks[0].Queue);
         return new SubmitResponse { TaskId = result.Id.ToString(), Duplicate = result.Duplicate };
     }
 
@@ -46,19 +60,25 @@ internal sealed class TaskApiService(
     private async Task<IReadOnlyList<SubmitResponse>> SubmitAsync(IEnumerable<TaskSpec> specs, CancellationToken cancellationToken)
     {
         var tasks = specs.Select(ProtoMapping.ToNewTask).ToList();
-        var results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+        var spans = telemetry.StartEnqueue(tasks);
+        IReadOnlyList<EnqueueResult> results;
+        try
+        {
+            results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            telemetry.Enqueued(tasks, spans, null, ex);
+            throw;
+        }
+
+        telemetry.Enqueued(tasks, spans, results, null);
         foreach (var queue in tasks.Select(t => t.Queue).Distinct(StringComparer.Ordinal))
         {
-            Published(queue, results.Count(r => !r.Duplicate && r.Id.Queue == queue));
+            cluster.PublishReady(queue);
         }
 
         return [.. results.Select(r => new SubmitResponse { TaskId = r.Id.ToString(), Duplicate = r.Duplicate })];
-    }
-
-    private void Published(string queue, int added)
-    {
-        cluster.PublishReady(queue);
-        telemetry.Submitted.Add(added, BrokerTelemetry.QueueTag(queue));
     }
 
     public override async Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
@@ -75,6 +95,9 @@ internal sealed class TaskApiService(
 
         var deadline = time.GetUtcNow() + (timeout > _options.MaxWait ? _options.MaxWait : timeout);
         var cancellationToken = context.CancellationToken;
+        // A stopping broker answers at once with the current state rather than holding its shutdown for
+        // the whole wait: the client waits on for the rest of its timeout, on this broker or another.
+        var stopping = lifetime.ApplicationStopping;
         // Register first, then read: a finish in between still publishes.
         await store.RegisterWaiterAsync(id);
         try
@@ -84,7 +107,7 @@ internal sealed class TaskApiService(
                 var finished = cluster.WhenFinished(id);
                 var task = await GetExistingAsync(id, cancellationToken);
                 var left = deadline - time.GetUtcNow();
-                if (task.IsFinal || left <= TimeSpan.Zero)
+                if (task.IsFinal || left <= TimeSpan.Zero || stopping.IsCancellationRequested)
                 {
                     cluster.ForgetWaiter(id, finished);
                     return ProtoMapping.ToInfo(task);
@@ -92,9 +115,14 @@ internal sealed class TaskApiService(
 
                 try
                 {
-                    await finished.WaitAsync(left < s_waitRecheck ? left : s_waitRecheck, cancellationToken);
+                    await finished.WaitAsync(left < s_waitRecheck ? left : s_waitRecheck, cancellationToken)
+                        .WaitAsync(stopping);
                 }
                 catch (TimeoutException)
+                {
+                    cluster.ForgetWaiter(id, finished);
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
                     cluster.ForgetWaiter(id, finished);
                 }

@@ -54,7 +54,7 @@ internal sealed partial class WorkerStreamService(
 
         var writer = WriteLoopAsync(session, responseStream, callToken);
         cluster.Sessions[session.WorkerId] = session;
-        await RecordHeartbeatAsync(session, connected: true);
+        await RecordHeartbeatAsync(session, connected: true, connectedAt: session.ConnectedAt);
         dispatcher.Attach(session);
         LogConnected(logger, session.WorkerId, session.Queues, session.Concurrency, session.Busy);
 
@@ -193,14 +193,16 @@ internal sealed partial class WorkerStreamService(
 
     private Report? Complete(WorkerSession session, TaskCompleted completed) =>
         Parse(session, completed.TaskId) is { } id
-            ? new Report(id, outcomes.CompleteAsync(new TaskCompletion(id, completed.LeaseToken, completed.Result.Memory)))
+            ? new Report(id, outcomes.CompleteAsync(
+                new TaskCompletion(id, completed.LeaseToken, completed.Result.Memory), session.Find(id, completed.LeaseToken)))
             : null;
 
     private Report? Fail(WorkerSession session, TaskFailed failed)
     {
         var error = failed.Error.Length > MaxErrorLength ? failed.Error[..MaxErrorLength] : failed.Error;
         return Parse(session, failed.TaskId) is { } id
-            ? new Report(id, outcomes.FailAsync(new TaskFailure(id, failed.LeaseToken, error, failed.Retryable)))
+            ? new Report(id, outcomes.FailAsync(
+                new TaskFailure(id, failed.LeaseToken, error, failed.Retryable), session.Find(id, failed.LeaseToken)))
             : null;
     }
 
@@ -319,12 +321,12 @@ internal sealed partial class WorkerStreamService(
         await RecordHeartbeatAsync(session, connected: true);
     }
 
-    private async Task RecordHeartbeatAsync(WorkerSession session, bool connected)
+    private async Task RecordHeartbeatAsync(WorkerSession session, bool connected, DateTimeOffset? connectedAt = null)
     {
         var now = time.GetUtcNow();
         var (_, quarantinedUntil) = await registry.HeartbeatAsync(
             session.WorkerId, cluster.BrokerId, session.Queues, session.Concurrency, session.Busy,
-            session.TakeCompletedCount(), connected, now);
+            session.TakeCompletedCount(), connected, now, connectedAt);
         var wasQuarantined = session.IsQuarantined(now);
         session.QuarantinedUntil = quarantinedUntil;
         if (wasQuarantined && !session.IsQuarantined(now))

@@ -17,6 +17,8 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
 
     private readonly ConcurrentDictionary<TaskId, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentDictionary<string, ReadyPublisher> _readyPublishers = new(StringComparer.Ordinal);
+    private readonly IConnectionMultiplexer _redis = redis;
+    private readonly ILogger _logger = logger;
 
     /// <summary>This broker's id (as shown in GET /workers).</summary>
     public string BrokerId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -26,7 +28,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var subscriber = redis.GetSubscriber();
+        var subscriber = _redis.GetSubscriber();
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ReadyChannel), (_, queue) => dispatcher.NotifyWork(queue!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.FinishedChannel), (_, message) => OnFinished(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelChannel), (_, message) => OnCancel(message!));
@@ -34,7 +36,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
     }
 
     public Task StopAsync(CancellationToken cancellationToken) =>
-        redis.GetSubscriber().UnsubscribeAllAsync();
+        _redis.GetSubscriber().UnsubscribeAllAsync();
 
     /// <summary>
     /// Wakes every broker's dispatcher for the queue (this one directly). Under load, publishes coalesce:
@@ -54,14 +56,14 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
     {
         if (!TryCancelLocally(workerId, taskId.ToString()))
         {
-            redis.GetSubscriber().Publish(RedisChannel.Literal(RedisKeys.CancelChannel), workerId + " " + taskId, CommandFlags.FireAndForget);
+            _redis.GetSubscriber().Publish(RedisChannel.Literal(RedisKeys.CancelChannel), workerId + " " + taskId, CommandFlags.FireAndForget);
         }
     }
 
     public void PublishQuarantine(string workerId, DateTimeOffset until)
     {
         ApplyQuarantine(workerId, until);
-        redis.GetSubscriber().Publish(
+        _redis.GetSubscriber().Publish(
             RedisChannel.Literal(QuarantineChannel), workerId + " " + until.ToUnixTimeMilliseconds(), CommandFlags.FireAndForget);
     }
 
@@ -119,7 +121,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
         if (Sessions.TryGetValue(workerId, out var session) && !session.IsQuarantined(time.GetUtcNow()))
         {
             session.QuarantinedUntil = until;
-            LogQuarantined(logger, workerId, until);
+            LogQuarantined(_logger, workerId, until);
         }
     }
 
@@ -151,7 +153,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
 
         private async Task PublishAsync()
         {
-            var subscriber = owner.redis.GetSubscriber();
+            var subscriber = owner._redis.GetSubscriber();
             while (true)
             {
                 try
@@ -161,7 +163,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
                 catch (Exception ex)
                 {
                     // A lost wake-up only delays: dispatchers re-check idle queues on a timer.
-                    LogPublishFailed(owner.logger, ex, queue);
+                    LogPublishFailed(owner._logger, ex, queue);
                 }
 
                 if (Interlocked.CompareExchange(ref _state, Idle, Publishing) == Publishing)

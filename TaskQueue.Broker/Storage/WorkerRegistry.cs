@@ -32,7 +32,7 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
     /// </summary>
     public async Task<(long ExpiredStreak, DateTimeOffset? QuarantinedUntil)> HeartbeatAsync(
         string workerId, string broker, IReadOnlyList<string> queues, int slots, int busy, long completedDelta,
-        bool connected, DateTimeOffset now)
+        bool connected, DateTimeOffset now, DateTimeOffset? connectedAt = null)
     {
         var key = RedisKeys.Worker(workerId);
         var batch = Db.CreateBatch();
@@ -42,6 +42,11 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
             new("broker", broker), new("queues", string.Join(',', queues)), new("slots", slots), new("busy", busy),
             new("last_heartbeat", now.ToUnixTimeMilliseconds()), new("connected", connected ? 1 : 0),
         ]);
+        if (connectedAt is { } since)
+        {
+            _ = batch.HashSetAsync(key, "connected_at", since.ToUnixTimeMilliseconds());
+        }
+
         if (completedDelta > 0)
         {
             _ = batch.HashIncrementAsync(key, "completed", completedDelta);
@@ -56,17 +61,25 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
     }
 
     /// <summary>
-    /// Leases of this worker expired (the reaper took the tasks back); returns the run so far. Only a
-    /// connected worker's expiries count: a crashed or disconnected worker is not poison, and must not
-    /// be quarantined when it comes back under the same id.
+    /// Leases of this worker expired (the reaper took the tasks back); returns the run so far. Only
+    /// leases granted on the worker's current connection count: a crashed or disconnected worker is not
+    /// poison, and neither is one whose leases were granted by a broker that died before delivering them.
     /// </summary>
-    public async Task<long> CountExpiredLeasesAsync(string workerId, int count)
+    public async Task<long> CountExpiredLeasesAsync(string workerId, IReadOnlyCollection<DateTimeOffset> leasedAt)
     {
         var key = RedisKeys.Worker(workerId);
         var db = Db;
-        return (int?)await db.HashGetAsync(key, "connected") == 1
+        var values = await db.HashGetAsync(key, ["connected", "connected_at"]);
+        if ((int?)values[0] != 1)
+        {
+            return 0;
+        }
+
+        var since = ToTime(values[1]) ?? DateTimeOffset.MinValue;
+        var count = leasedAt.Count(t => t >= since);
+        return count > 0
             ? await db.HashIncrementAsync(key, "expired_streak", count)
-            : 0;
+            : (long?)await db.HashGetAsync(key, "expired_streak") ?? 0;
     }
 
     public async Task QuarantineAsync(string workerId, DateTimeOffset until)

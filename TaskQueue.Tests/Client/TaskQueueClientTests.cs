@@ -139,14 +139,46 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
         _fake.OnWait = request => new TaskInfo { TaskId = request.TaskId, State = ProtoTaskState.Leased };
         _fake.OnCancel = _ => new CancelTaskResponse { State = ProtoTaskState.Leased, CancelRequested = true };
 
-        var waited = await Client.WaitAsync("t-5", TimeSpan.FromSeconds(3));
+        var waited = await Client.WaitAsync("t-5", TimeSpan.FromMilliseconds(300));
         var cancelled = await Client.CancelAsync("t-5");
 
-        Assert.Equal(TimeSpan.FromSeconds(3), _fake.Single<WaitTaskRequest>().Timeout.ToTimeSpan());
+        var waits = _fake.Requests.OfType<WaitTaskRequest>().ToList();
+        Assert.InRange(waits[0].Timeout.ToTimeSpan(), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(300));
+        Assert.All(waits.Skip(1), w => Assert.True(w.Timeout.ToTimeSpan() < waits[0].Timeout.ToTimeSpan(), "a wait asked again asks only for the time left"));
         Assert.Equal(TaskState.Leased, waited.State);
         Assert.False(waited.IsFinal);
         Assert.Equal(new CancelResult(TaskState.Leased, CancelRequested: true), cancelled);
         Assert.Equal("t-5", _fake.Single<CancelTaskRequest>().TaskId);
+    }
+
+    [Fact]
+    public async Task Wait_answered_early_and_unfinished_by_a_stopping_broker_asks_again_until_the_task_is_final()
+    {
+        var answers = 0;
+        _fake.OnWait = request => new TaskInfo
+        {
+            TaskId = request.TaskId,
+            State = Interlocked.Increment(ref answers) < 3 ? ProtoTaskState.Ready : ProtoTaskState.Completed,
+        };
+
+        var waited = await Client.WaitAsync("t-6", TimeSpan.FromSeconds(30));
+
+        Assert.Equal(TaskState.Completed, waited.State);
+        Assert.Equal(3, _fake.Requests.OfType<WaitTaskRequest>().Count());
+    }
+
+    [Fact]
+    public async Task Wait_rides_out_an_unavailable_broker_while_time_is_left()
+    {
+        var answers = 0;
+        _fake.OnWait = request => Interlocked.Increment(ref answers) == 1
+            ? throw new RpcException(new Status(StatusCode.Unavailable, "broker restarting"))
+            : new TaskInfo { TaskId = request.TaskId, State = ProtoTaskState.Completed };
+
+        var waited = await Client.WaitAsync("t-7", TimeSpan.FromSeconds(30));
+
+        Assert.Equal(TaskState.Completed, waited.State);
+        Assert.Equal(2, answers);
     }
 
     [Fact]

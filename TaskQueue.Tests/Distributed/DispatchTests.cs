@@ -57,6 +57,38 @@ public sealed class DispatchTests
     }
 
     [Fact]
+    public async Task A_worker_serving_several_queues_gets_work_from_each_without_waiting_for_the_idle_recheck()
+    {
+        // With the safety-net re-check an hour away, only wake-ups can move the work: a queue whose pump
+        // found the worker's slots reserved by another queue's claim must be woken when they come back.
+        await using var cluster = await TaskQueueCluster.StartAsync(
+            brokerSettings: new Dictionary<string, string> { ["TaskQueue__Broker__IdleRecheckInterval"] = "01:00:00" });
+        await cluster.StartBrokerAsync();
+        var queues = Enumerable.Range(1, 5).Select(i => $"{cluster.Queue}-{i}").ToArray();
+        var worker = $"multi-{cluster.Queue}";
+        cluster.StartWorker(worker, concurrency: 2, settings: new Dictionary<string, string> { ["Worker__Queues"] = string.Join(',', queues) });
+        await cluster.WaitForWorkersAsync(worker);
+
+        var ids = new List<string>();
+        for (var round = 0; round < 8; round++)
+        {
+            foreach (var queue in queues)
+            {
+                var spec = cluster.Task("sleep", "20");
+                spec.Queue = queue;
+                ids.AddRange(await cluster.SubmitAsync([spec]));
+            }
+
+            await Task.Delay(30);
+        }
+
+        var final = await cluster.WaitAllFinalAsync(ids, TimeSpan.FromSeconds(60));
+
+        Assert.All(final, t => Assert.Equal(Broker.Storage.TaskState.Completed, t.State));
+        Assert.Equal(queues, final.Select(t => t.Id.Queue).Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Two_brokers_on_one_redis_share_the_work_and_the_figures()
     {
         await using var cluster = await TaskQueueCluster.StartAsync();

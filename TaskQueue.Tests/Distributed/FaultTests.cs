@@ -93,7 +93,9 @@ public sealed class FaultTests
     [Fact]
     public async Task A_broker_restart_loses_nothing_and_reruns_nothing_whose_worker_stayed_alive()
     {
-        await using var cluster = await TaskQueueCluster.StartAsync(lease: TimeSpan.FromSeconds(15));
+        // The default lease: a broker restart under load (start-up plus the workers' reconnect backoff) can
+        // take longer than a short test lease, and a lease nobody can renew rightly expires.
+        await using var cluster = await TaskQueueCluster.StartAsync(lease: TimeSpan.FromSeconds(30));
         var broker = await cluster.StartBrokerAsync();
         string[] workers = [$"r1-{cluster.Queue}", $"r2-{cluster.Queue}"];
         foreach (var w in workers)

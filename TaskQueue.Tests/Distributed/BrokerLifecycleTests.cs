@@ -1,0 +1,80 @@
+using Grpc.Core;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Infrastructure;
+using StoreState = TaskQueue.Broker.Storage.TaskState;
+
+namespace TaskQueue.Tests.Distributed;
+
+/// <summary>What a broker's own comings and goings must not do to the workers and clients around it.</summary>
+[Collection(DistributedCollection.Name)]
+public sealed class BrokerLifecycleTests
+{
+    [Fact]
+    public async Task Leases_granted_before_a_workers_connection_do_not_count_towards_its_quarantine()
+    {
+        await using var cluster = await TaskQueueCluster.StartAsync();
+        await cluster.StartBrokerAsync();
+        var workerId = $"survivor-{cluster.Queue}";
+        var ids = (await cluster.Store.EnqueueBatchAsync(
+            [.. Enumerable.Range(0, 5).Select(i => new NewTask(cluster.Queue, "echo", System.Text.Encoding.UTF8.GetBytes($"t{i}")))]))
+            .Select(r => r.Id.ToString()).ToList();
+        // A broker claimed these for the worker and died before delivering them: the worker never saw them.
+        var undelivered = await cluster.Store.ClaimAsync(cluster.Queue, workerId, 5, TimeSpan.FromSeconds(4));
+        Assert.Equal(5, undelivered.Tasks.Count);
+
+        cluster.StartWorker(workerId, concurrency: 2);
+        await cluster.WaitForWorkersAsync(workerId);
+        var final = await cluster.WaitAllFinalAsync(ids, TimeSpan.FromSeconds(45));
+
+        Assert.All(final, t => Assert.Equal(StoreState.Completed, t.State));
+        Assert.All(final, t => Assert.Equal(2, t.Attempt));
+        var worker = (await cluster.GetWorkersAsync())[workerId];
+        Assert.NotEqual("quarantined", worker.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_stopping_broker_answers_open_waits_with_the_current_state_instead_of_holding_its_shutdown()
+    {
+        await using var cluster = await TaskQueueCluster.StartAsync();
+        var broker = await cluster.StartBrokerAsync();
+        var client = cluster.Client();
+        var id = (await cluster.SubmitAsync([cluster.Task("echo", "nobody runs this")]))[0];
+        var wait = client.WaitAsync(new WaitTaskRequest { TaskId = id, Timeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMinutes(2)) })
+            .ResponseAsync;
+        await Eventually.TrueAsync(
+            async () => await cluster.Redis.Connection.GetDatabase().SetLengthAsync($"tq:{{{cluster.Queue}}}:waiters") == 1,
+            TimeSpan.FromSeconds(10),
+            cluster.Diagnostics);
+
+        broker.Process.Terminate();
+        var info = await wait.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(id, info.TaskId);
+        Assert.Equal(Protocol.V1.TaskState.Ready, info.State);
+        Assert.True(await broker.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the broker exited");
+    }
+
+    [Fact]
+    public async Task A_client_wait_outlives_a_broker_restart_and_returns_the_final_state()
+    {
+        await using var cluster = await TaskQueueCluster.StartAsync();
+        var broker = await cluster.StartBrokerAsync();
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(broker.GrpcAddress);
+        var client = new TaskQueue.Client.TaskQueueClient(channel);
+        var id = (await cluster.SubmitAsync([cluster.Task("echo", "after the restart")]))[0];
+        var wait = client.WaitAsync(id, TimeSpan.FromSeconds(60));
+        await Eventually.TrueAsync(
+            async () => await cluster.Redis.Connection.GetDatabase().SetLengthAsync($"tq:{{{cluster.Queue}}}:waiters") == 1,
+            TimeSpan.FromSeconds(10),
+            cluster.Diagnostics);
+
+        broker.Process.Terminate();
+        await broker.Process.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        var restarted = await cluster.StartBrokerAsync(restartOf: broker);
+        cluster.StartWorker($"after-{cluster.Queue}", broker: restarted);
+        var snapshot = await wait.WaitAsync(TimeSpan.FromSeconds(45));
+
+        Assert.Equal(TaskQueue.Client.TaskState.Completed, snapshot.State);
+    }
+}
