@@ -19,7 +19,7 @@ internal static class BenchCommand
         var broker = new Option<Uri[]>("--broker") { Description = "Use this running broker (gRPC address; twice for the 2-broker figure) instead of starting brokers. Needs --redis.", HelpName = "url", AllowMultipleArgumentsPerToken = false };
         var workers = IntList("--workers", "Worker processes of the drain scenarios, comma-separated (default 1,2,4,8).");
         var fixedWorkers = Int("--fixed-workers", "Workers of the retry, 2-broker and latency scenarios (default 4).");
-        var concurrency = Int("--concurrency", "Slots per worker (Worker:Concurrency; default 64).");
+        var concurrency = Int("--concurrency", "Slots per worker (Worker:Concurrency; default 256: no-op tasks need a deep pipeline to cover the round trip).");
         var tasks = Int("--tasks", "Tasks per drain run, and per batch-submit run (default 100000; --quick 10000).");
         var batch = Int("--batch", "Tasks per SubmitBatch call (default 500).");
         var inFlight = Int("--in-flight", "SubmitBatch calls in flight at once (default 4).");

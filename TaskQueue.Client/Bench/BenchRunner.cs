@@ -147,7 +147,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
         {
             await ResizeAsync(running, workers, broker, Queue, cancellationToken);
             await Step($"drain: {settings.Tasks:N0} tasks, {workers} worker(s) x {settings.Concurrency} slots");
-            await WarmUpAsync([client], Queue, cancellationToken);
+            await WarmUpAsync([client], Queue, cancellationToken, running, [broker]);
             for (var run = 0; settings.Includes("drain") && run < settings.Runs; run++)
             {
                 var drain = await DrainOnceAsync([client], Queue, NoopType, _payload, settings.Tasks, running, [broker], cancellationToken);
@@ -170,6 +170,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
         await ResizeAsync(running, settings.FixedWorkers, broker, queue, cancellationToken);
         await Step($"retry: {settings.RetryTasks:N0} tasks that fail once then succeed, {settings.FixedWorkers} workers");
         var fail = "1"u8.ToArray();
+        await WarmUpAsync([client], queue, cancellationToken, running, [broker], "fail", fail);
         for (var run = 0; run < settings.Runs; run++)
         {
             var drain = await DrainOnceAsync([client], queue, "fail", fail, settings.RetryTasks, running, [broker], cancellationToken);
@@ -208,7 +209,7 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
 
         var clients = brokers.Select(Client).ToArray();
         await Step($"drain: {settings.Tasks:N0} tasks, {settings.FixedWorkers} workers over 2 brokers (submits alternate)");
-        await WarmUpAsync(clients, Queue, cancellationToken);
+        await WarmUpAsync(clients, Queue, cancellationToken, workers, brokers);
         for (var run = 0; run < settings.Runs; run++)
         {
             var drain = await DrainOnceAsync(clients, Queue, NoopType, _payload, settings.Tasks, workers, brokers, cancellationToken);
@@ -445,13 +446,24 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
         }
     }
 
-    /// <summary>Runs a few thousand tasks through fresh processes so JIT and connection set-up are not measured.</summary>
-    private async Task WarmUpAsync(TaskQueueClient[] clients, string queue, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs tasks through fresh processes before measuring (the same way the measured runs do, when
+    /// workers are given), so JIT compilation and connection set-up are not measured: up to 20,000,
+    /// enough for the JIT's second tier to replace the hot paths' first-tier code.
+    /// </summary>
+    private async Task WarmUpAsync(
+        TaskQueueClient[] clients, string queue, CancellationToken cancellationToken,
+        IReadOnlyList<LocalProcess>? workers = null, IReadOnlyList<BrokerEndpoint>? brokers = null, string type = NoopType, byte[]? payload = null)
     {
-        // Enough for the JIT's second tier to replace the hot paths' first-tier code.
         var count = Math.Min(20_000, settings.Tasks);
+        if (workers is not null && brokers is not null)
+        {
+            await DrainOnceAsync(clients, queue, type, payload ?? _payload, count, workers, brokers, cancellationToken);
+            return;
+        }
+
         var completed = await CounterAsync(queue, "completed", cancellationToken);
-        await SubmitBatchesAsync(clients, queue, NoopType, _payload, count, cancellationToken);
+        await SubmitBatchesAsync(clients, queue, type, payload ?? _payload, count, cancellationToken);
         await WaitForCounterAsync(queue, "completed", completed + count, cancellationToken);
     }
 

@@ -12,7 +12,7 @@ internal sealed record BenchSettings
     /// <summary>Workers of the retry, two-broker and latency scenarios.</summary>
     public int FixedWorkers { get; init; } = 4;
 
-    public int Concurrency { get; init; } = 64;
+    public int Concurrency { get; init; } = 256;
 
     public int Tasks { get; init; } = 100_000;
 
