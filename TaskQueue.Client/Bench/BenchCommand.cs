@@ -31,6 +31,21 @@ internal static class BenchCommand
         var backlog = Int("--backlog", "Queued tasks of the broker-memory scenario (default 1000000; --quick 50000).");
         var runs = Int("--runs", "Runs per figure; the table shows the median and range (default 3; --quick 1).");
         var scenarios = new Option<string?>("--scenarios") { Description = $"Run only these, comma-separated: {string.Join(",", BenchSettings.AllScenarios)} (default all).", HelpName = "list" };
+        var environment = new Option<string[]>("--env")
+        {
+            Description = "KEY=VALUE added to the environment of every broker and worker started (repeatable), e.g. OTEL_TRACES_SAMPLER=always_off.",
+            HelpName = "KEY=VALUE",
+        };
+        environment.Validators.Add(result =>
+        {
+            foreach (var pair in result.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (pair.IndexOf('=', StringComparison.Ordinal) < 1)
+                {
+                    result.AddError($"--env takes KEY=VALUE; '{pair}' is not.");
+                }
+            }
+        });
         var output = new Option<string?>("--output") { Description = "Directory for <timestamp>.json (default bench-results).", HelpName = "dir" };
         var json = new Option<string?>("--json") { Description = "Also write the JSON here (e.g. docs/bench/latest.json).", HelpName = "file" };
         var build = new Option<string?>("--build-dir") { Description = "Where the broker and worker builds are; {project} stands for the project name (default: beside this build).", HelpName = "dir" };
@@ -38,7 +53,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure throughput, latency and cost of the whole system on this machine; print a table, write JSON.")
         {
             quick, redis, broker, workers, fixedWorkers, concurrency, tasks, batch, inFlight, single, submitConcurrency,
-            rates, latencySeconds, retry, backlog, runs, scenarios, output, json, build,
+            rates, latencySeconds, retry, backlog, runs, scenarios, environment, output, json, build,
         };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -63,6 +78,9 @@ internal static class BenchCommand
                 Scenarios = parseResult.GetValue(scenarios) is { } names
                     ? names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                     : start.Scenarios,
+                ServiceEnvironment = (parseResult.GetValue(environment) ?? [])
+                    .Select(pair => pair.Split('=', 2))
+                    .ToDictionary(pair => pair[0], pair => pair[1], StringComparer.Ordinal),
                 OutputDirectory = parseResult.GetValue(output) ?? start.OutputDirectory,
                 JsonPath = parseResult.GetValue(json),
                 BuildDirectory = parseResult.GetValue(build),

@@ -45,6 +45,9 @@ internal sealed record BenchSettings
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Extra environment of every broker and worker started (e.g. OTEL_TRACES_SAMPLER=always_off).</summary>
+    public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Every scenario, in the order they run.</summary>
     public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency"];
 

@@ -222,8 +222,15 @@ internal sealed class BenchSystem : IAsyncDisposable
         ["Logging__Console__FormatterName"] = "simple",
     };
 
-    private LocalProcess StartService(string project, string name, Dictionary<string, string> environment) =>
-        LocalProcess.Start(name, "dotnet", [Dll(_buildDirectory!, project)], environment);
+    private LocalProcess StartService(string project, string name, Dictionary<string, string> environment)
+    {
+        foreach (var (key, value) in _settings.ServiceEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        return LocalProcess.Start(name, "dotnet", [Dll(_buildDirectory!, project)], environment);
+    }
 
     private static string Dll(string buildDirectory, string project) =>
         Path.Combine(buildDirectory.Replace("{project}", project, StringComparison.Ordinal), project + ".dll");
