@@ -448,14 +448,14 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
 
     /// <summary>
     /// Runs tasks through fresh processes before measuring (the same way the measured runs do, when
-    /// workers are given), so JIT compilation and connection set-up are not measured: up to 20,000,
-    /// enough for the JIT's second tier to replace the hot paths' first-tier code.
+    /// workers are given), so JIT compilation and connection set-up are not measured: up to 50,000,
+    /// enough for the JIT's optimized tier (after its instrumented one) to replace the hot paths' code.
     /// </summary>
     private async Task WarmUpAsync(
         TaskQueueClient[] clients, string queue, CancellationToken cancellationToken,
         IReadOnlyList<LocalProcess>? workers = null, IReadOnlyList<BrokerEndpoint>? brokers = null, string type = NoopType, byte[]? payload = null)
     {
-        var count = Math.Min(20_000, settings.Tasks);
+        var count = Math.Min(50_000, settings.Tasks);
         if (workers is not null && brokers is not null)
         {
             await DrainOnceAsync(clients, queue, type, payload ?? _payload, count, workers, brokers, cancellationToken);
