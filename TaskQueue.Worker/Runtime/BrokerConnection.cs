@@ -275,29 +275,18 @@ internal sealed class BrokerConnection(
 
             if (item is OutcomeItem first && session.Batches)
             {
-                // Everything that finished since the last write goes in one message: one frame, one flush.
+                // Every outcome queued since the last write goes in one message: one frame, one flush. Other
+                // items stay queued, in order, and nothing more is taken once the broker asked us to stop.
                 var batch = new List<OutcomeItem> { first };
-                OutboundItem? next = null;
-                while (batch.Count < MaxOutcomesPerMessage && outbound.Reader.TryRead(out var more))
+                while (batch.Count < MaxOutcomesPerMessage && !stopWriting.IsCancellationRequested
+                       && outbound.Reader.TryPeek(out var more) && more is OutcomeItem
+                       && outbound.Reader.TryRead(out more))
                 {
-                    if (more is OutcomeItem outcome)
-                    {
-                        batch.Add(outcome);
-                    }
-                    else
-                    {
-                        next = more;
-                        break;
-                    }
+                    batch.Add((OutcomeItem)more);
                 }
 
                 await WriteOutcomesAsync(stream, batch, session, abort);
-                if (next is null)
-                {
-                    continue;
-                }
-
-                item = next;
+                continue;
             }
 
             if (item is CloseItem close)
