@@ -5,9 +5,11 @@ using TaskQueue.Broker.Storage;
 namespace TaskQueue.Broker.Dispatch;
 
 /// <summary>
-/// Coalesces single submits per queue: while one enqueue script is in Redis the next submits gather, so
-/// under concurrent load one script call stores many tasks, and when idle a submit waits for nothing.
-/// Each task is validated before it joins a batch, so one caller's bad task never fails another's.
+/// Coalesces submits per queue: while one enqueue script is in Redis the next submits gather, so under
+/// concurrent load one script call stores many tasks, and when idle a submit waits for nothing. A
+/// submission is never split between script calls, and every task of it is validated before any joins,
+/// so a call that fails stored nothing and one caller's bad task never fails another's. The lanes run
+/// outside the callers' requests, so Redis command tracing does not keep each request's commands.
 /// </summary>
 internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<SubmitBatcher> logger) : IAsyncDisposable
 {
@@ -17,14 +19,29 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
-    /// <summary>Validates (throwing <see cref="TaskValidationException"/>) and enqueues one task.</summary>
-    public Task<EnqueueResult> EnqueueAsync(NewTask task, CancellationToken cancellationToken)
+    /// <summary>Validates every task (throwing <see cref="TaskValidationException"/>), then enqueues them; results in input order.</summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewTask> tasks, CancellationToken cancellationToken)
     {
-        TaskValidation.Validate(task, _store.Options);
+        foreach (var task in tasks)
+        {
+            TaskValidation.Validate(task, _store.Options);
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
-        var pending = new Pending(task);
-        _lanes.GetOrAdd(task.Queue, q => new Lane(this, q)).Writer.TryWrite(pending);
-        return pending.Result.Task;
+        var results = new EnqueueResult[tasks.Count];
+        var byQueue = Enumerable.Range(0, tasks.Count).GroupBy(i => tasks[i].Queue, StringComparer.Ordinal).ToList();
+        await Task.WhenAll(byQueue.Select(async group =>
+        {
+            var indexes = group.ToArray();
+            var pending = new Pending([.. indexes.Select(i => tasks[i])]);
+            _lanes.GetOrAdd(group.Key, q => new Lane(this, q)).Writer.TryWrite(pending);
+            var stored = await pending.Result.Task;
+            for (var j = 0; j < indexes.Length; j++)
+            {
+                results[indexes[j]] = stored[j];
+            }
+        }));
+        return results;
     }
 
     public async ValueTask DisposeAsync()
@@ -37,9 +54,10 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
         await Task.WhenAll(_lanes.Values.Select(l => l.Completion));
     }
 
-    private sealed record Pending(NewTask Task)
+    /// <summary>One caller's tasks for one queue.</summary>
+    private sealed record Pending(IReadOnlyList<NewTask> Tasks)
     {
-        public TaskCompletionSource<EnqueueResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<IReadOnlyList<EnqueueResult>> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class Lane
@@ -65,25 +83,31 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
 
         private async Task RunAsync()
         {
-            var batch = new List<Pending>(MaxBatch);
+            var batch = new List<Pending>();
             while (await _channel.Reader.WaitToReadAsync())
             {
-                while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var pending))
+                // Whole submissions only, up to MaxBatch tasks (a larger submission goes alone).
+                var size = 0;
+                while (_channel.Reader.TryPeek(out var next) && (batch.Count == 0 || size + next.Tasks.Count <= MaxBatch)
+                       && _channel.Reader.TryRead(out next))
                 {
-                    batch.Add(pending);
+                    batch.Add(next);
+                    size += next.Tasks.Count;
                 }
 
                 try
                 {
-                    var results = await _owner._store.EnqueueBatchAsync([.. batch.Select(p => p.Task)]);
-                    for (var i = 0; i < batch.Count; i++)
+                    var results = await _owner._store.EnqueueBatchAsync([.. batch.SelectMany(p => p.Tasks)]);
+                    var offset = 0;
+                    foreach (var pending in batch)
                     {
-                        batch[i].Result.TrySetResult(results[i]);
+                        pending.Result.TrySetResult([.. results.Skip(offset).Take(pending.Tasks.Count)]);
+                        offset += pending.Tasks.Count;
                     }
                 }
                 catch (Exception ex)
                 {
-                    LogEnqueueFailed(_owner._logger, ex, _queue, batch.Count);
+                    LogEnqueueFailed(_owner._logger, ex, _queue, size);
                     foreach (var pending in batch)
                     {
                         pending.Result.TrySetException(ex);

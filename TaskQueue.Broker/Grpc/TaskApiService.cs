@@ -34,7 +34,7 @@ internal sealed class TaskApiService(
         EnqueueResult result;
         try
         {
-            result = await submits.EnqueueAsync(tasks[0], context.CancellationToken);
+            result = (await submits.EnqueueAsync(tasks, context.CancellationToken))[0];
         }
         catch (Exception ex)
         {
@@ -64,7 +64,7 @@ internal sealed class TaskApiService(
         IReadOnlyList<EnqueueResult> results;
         try
         {
-            results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+            results = await submits.EnqueueAsync(tasks, cancellationToken);
         }
         catch (Exception ex)
         {
