@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the broker, the worker and the client in Release, then runs the whole-system benchmark:
-#   scripts/bench.sh                 # the full run (about 15 minutes on 2 cores)
-#   scripts/bench.sh --quick         # about a minute
+#   scripts/bench.sh                 # the full run (about 10 minutes on 2 cores)
+#   scripts/bench.sh --quick         # a minute or two
 #   scripts/bench.sh --publish ...   # also writes docs/bench/latest.json (the figures the README shows)
 # Any other argument goes to `TaskQueue.Client bench` (see `--help`). Figures land in bench-results/.
 set -euo pipefail
