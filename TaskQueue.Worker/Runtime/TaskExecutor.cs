@@ -342,6 +342,8 @@ internal sealed class TaskExecutor(
         {
             activity.SetTag(WorkerTelemetry.MessagingSystem, "taskqueue");
             activity.SetTag(WorkerTelemetry.MessagingOperationType, "process");
+            // The older attribute: the Aspire dashboard labels Consumer spans "MSG <system> <operation> <queue>" by it.
+            activity.SetTag("messaging.operation", "process");
             activity.SetTag(WorkerTelemetry.MessagingDestinationName, assignment.Queue);
             activity.SetTag(WorkerTelemetry.MessagingMessageId, assignment.TaskId);
             activity.SetTag(WorkerTelemetry.TaskType, assignment.Type);
