@@ -75,13 +75,14 @@ public sealed class TaskQueueClient
             var count = Math.Min(_options.BatchSize, specs.Length - offset);
             var queues = requests.Skip(offset).Take(count).Select(request => request.Queue).Distinct(StringComparer.Ordinal).ToArray();
             var types = requests.Skip(offset).Take(count).Select(request => request.Type).Distinct(StringComparer.Ordinal).ToArray();
-            using var activity = StartSendActivity(queues.Length == 1 ? queues[0] : null, types.Length == 1 ? types[0] : null, count);
-            var traceParent = TraceContext.FormatTraceParent(activity, out var traceState);
-
+            // One "create" span per task, each the start of that task's trace (or a child of the caller's
+            // span), and one "send" span for the call, linked to them: a task's trace is about that task.
+            var creates = StartCreateActivities(requests, offset, count);
+            using var activity = StartSendActivity(queues.Length == 1 ? queues[0] : null, types.Length == 1 ? types[0] : null, count, creates);
             var message = new SubmitBatchRequest();
             for (var i = offset; i < offset + count; i++)
             {
-                specs[i].TraceParent = traceParent;
+                specs[i].TraceParent = TraceContext.FormatTraceParent(creates?[i - offset] ?? activity, out var traceState);
                 specs[i].TraceState = traceState;
                 message.Tasks.Add(specs[i]);
             }
@@ -95,6 +96,10 @@ public sealed class TaskQueueClient
                 }
 
                 results.AddRange(response.Results.Select(result => new SubmitResult(result.TaskId, result.Duplicate)));
+                for (var i = 0; creates is not null && i < count; i++)
+                {
+                    creates[i]?.SetTag(ClientTelemetry.MessagingMessageId, response.Results[i].TaskId);
+                }
                 foreach (var queue in queues)
                 {
                     ClientTelemetry.Submitted(queue, requests.Skip(offset).Take(count).Count(request => request.Queue == queue));
@@ -104,6 +109,13 @@ public sealed class TaskQueueClient
             {
                 RecordError(activity, ex);
                 throw;
+            }
+            finally
+            {
+                foreach (var create in creates ?? [])
+                {
+                    create?.Dispose();
+                }
             }
         }
 
@@ -226,9 +238,40 @@ public sealed class TaskQueueClient
     private CallOptions CallOptions(CancellationToken cancellationToken, TimeSpan extra = default) =>
         new(deadline: _timeProvider.GetUtcNow().UtcDateTime + _options.RequestTimeout + extra, cancellationToken: cancellationToken);
 
-    private static Activity? StartSendActivity(string? queue, string? type, int count)
+    /// <summary>A "create" span per task of a batch, children of the caller's span if any; null when nobody listens.</summary>
+    private static Activity?[]? StartCreateActivities(IReadOnlyList<TaskRequest> requests, int offset, int count)
     {
-        var activity = ClientTelemetry.ActivitySource.StartActivity(queue is null ? "send" : $"send {queue}", ActivityKind.Producer);
+        if (count == 1 || !ClientTelemetry.ActivitySource.HasListeners())
+        {
+            return null; // a single task's "send" span is its creation context
+        }
+
+        var creates = new Activity?[count];
+        var caller = Activity.Current;
+        for (var i = 0; i < count; i++)
+        {
+            var request = requests[offset + i];
+            var create = ClientTelemetry.ActivitySource.StartActivity($"create {request.Queue}", ActivityKind.Producer);
+            if (create is { IsAllDataRequested: true })
+            {
+                create.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");
+                create.SetTag(ClientTelemetry.MessagingOperationType, "create");
+                create.SetTag(ClientTelemetry.MessagingDestinationName, request.Queue);
+                create.SetTag(ClientTelemetry.TaskType, request.Type);
+            }
+
+            creates[i] = create;
+            Activity.Current = caller; // siblings, not a chain
+        }
+
+        return creates;
+    }
+
+    private static Activity? StartSendActivity(string? queue, string? type, int count, Activity?[]? creates = null)
+    {
+        var links = creates?.Where(c => c is not null).Select(c => new ActivityLink(c!.Context));
+        var activity = ClientTelemetry.ActivitySource.StartActivity(
+            queue is null ? "send" : $"send {queue}", creates is null ? ActivityKind.Producer : ActivityKind.Client, parentContext: default, links: links);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
@@ -49,6 +50,16 @@ public static class Extensions
         });
 
         builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource =>
+            {
+                // Replicas of a service must not share one identity. Aspire names each replica in
+                // OTEL_RESOURCE_ATTRIBUTES; elsewhere (docker compose --scale) the host name does, and a
+                // container's host name is its own.
+                if (builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"]?.Contains("service.instance.id=", StringComparison.Ordinal) != true)
+                {
+                    resource.AddAttributes([new KeyValuePair<string, object>("service.instance.id", Environment.MachineName)]);
+                }
+            })
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()

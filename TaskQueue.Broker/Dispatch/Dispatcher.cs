@@ -197,15 +197,7 @@ internal sealed partial class Dispatcher(
                 return (reserved, claim.Tasks.Count);
             }
 
-            if (claim.Tasks.Count > 0)
-            {
-                var tag = BrokerTelemetry.QueueTag(_queue);
-                _owner._telemetry.Dispatched.Add(claim.Tasks.Count, tag);
-                foreach (var task in claim.Tasks)
-                {
-                    _owner._telemetry.QueueWait.Record(Math.Max(0, (now - task.EnqueuedAt).TotalSeconds), tag);
-                }
-            }
+            _owner._telemetry.Leased(_queue, session.WorkerId, claim.Tasks, now);
 
             return (reserved, claim.Tasks.Count);
         }

@@ -9,23 +9,25 @@ namespace TaskQueue.Broker.Dispatch;
 /// Coalesces workers' reports per queue: while one batch is in Redis the next one gathers, so under load
 /// one script call settles many tasks and when idle a report waits for nothing.
 /// </summary>
-internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemetry telemetry, ILogger<OutcomeBatcher> logger) : IAsyncDisposable
+internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemetry telemetry, TimeProvider time, ILogger<OutcomeBatcher> logger) : IAsyncDisposable
 {
     private const int MaxBatch = 512;
 
     private readonly RedisTaskStore _store = store;
     private readonly BrokerTelemetry _telemetry = telemetry;
+    private readonly TimeProvider _time = time;
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
-    public Task<TransitionResult> CompleteAsync(TaskCompletion completion) =>
-        Enqueue(completion.Id.Queue, new Report(completion, null, null));
+    /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
+    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held = null) =>
+        Enqueue(completion.Id.Queue, new Report(completion, null, null, held));
 
-    public Task<TransitionResult> FailAsync(TaskFailure failure) =>
-        Enqueue(failure.Id.Queue, new Report(null, failure, null));
+    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held = null) =>
+        Enqueue(failure.Id.Queue, new Report(null, failure, null, held));
 
     public Task<TransitionResult> ReleaseAsync(LeaseRef lease) =>
-        Enqueue(lease.Id.Queue, new Report(null, null, lease));
+        Enqueue(lease.Id.Queue, new Report(null, null, lease, null));
 
     private Task<TransitionResult> Enqueue(string queue, Report report)
     {
@@ -43,7 +45,7 @@ internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemet
         await Task.WhenAll(_lanes.Values.Select(l => l.Completion));
     }
 
-    private sealed record Report(TaskCompletion? Completion, TaskFailure? Failure, LeaseRef? Release)
+    private sealed record Report(TaskCompletion? Completion, TaskFailure? Failure, LeaseRef? Release, InFlightTask? Held)
     {
         public TaskCompletionSource<TransitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -119,27 +121,14 @@ internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemet
 
         private void Record(Report report, TransitionResult result)
         {
-            var telemetry = _owner._telemetry;
-            var tag = BrokerTelemetry.QueueTag(_queue);
-            switch (result)
+            if (report.Release is not null)
             {
-                case TransitionResult.StaleLease or TransitionResult.NotFound:
-                    telemetry.StaleReports.Add(1, tag);
-                    break;
-                case TransitionResult.Ok when report.Completion is not null:
-                    telemetry.Completed.Add(1, tag);
-                    break;
-                case TransitionResult.Retrying:
-                    telemetry.Failed.Add(1, tag);
-                    telemetry.Retried.Add(1, tag);
-                    break;
-                case TransitionResult.DeadLettered:
-                    telemetry.Failed.Add(1, tag);
-                    telemetry.DeadLettered.Add(1, tag);
-                    break;
-                default:
-                    break;
+                return; // a hand-back is not an attempt's outcome
             }
+
+            _owner._telemetry.Settled(
+                report.Held?.Trace, _queue, result, completion: report.Completion is not null, report.Failure?.Error,
+                report.Held?.AssignedAt, _owner._time.GetUtcNow());
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 
@@ -110,7 +111,9 @@ internal sealed class WorkerSession
 
             foreach (var task in tasks)
             {
-                _inFlight[task.Id] = new InFlightTask(task.Id, task.LeaseToken, now);
+                _inFlight[task.Id] = new InFlightTask(
+                    task.Id, task.LeaseToken, now,
+                    new TaskTrace(task.Id, task.Type, task.Attempt, task.MaxAttempts, task.TraceParent, task.TraceState));
                 _outbox.Writer.TryWrite(new BrokerMessage { Assignment = ProtoMapping.ToAssignment(task) });
             }
 
@@ -123,7 +126,7 @@ internal sealed class WorkerSession
     {
         lock (_lock)
         {
-            _inFlight[id] = new InFlightTask(id, token, now);
+            _inFlight[id] = new InFlightTask(id, token, now, Trace: null);
         }
     }
 
@@ -133,6 +136,15 @@ internal sealed class WorkerSession
         lock (_lock)
         {
             return _inFlight.Remove(id);
+        }
+    }
+
+    /// <summary>The task as this session leased it, if it holds it under that token.</summary>
+    public InFlightTask? Find(TaskId id, string token)
+    {
+        lock (_lock)
+        {
+            return _inFlight.TryGetValue(id, out var task) && task.Token == token ? task : null;
         }
     }
 
@@ -179,4 +191,5 @@ internal sealed class WorkerSession
     }
 }
 
-internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt);
+/// <summary>A lease the worker holds; <paramref name="Trace"/> is unknown for leases re-attached after a reconnect.</summary>
+internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt, TaskTrace? Trace);

@@ -44,6 +44,8 @@ public static class BrokerExtensions
         services.AddSingleton<RedisTaskStore>();
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<BrokerTelemetry>();
+        services.AddSingleton<SystemSnapshotReader>();
+        services.AddHostedService<BrokerGauges>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<OutcomeBatcher>();
         services.AddSingleton<ClusterEvents>();

@@ -43,11 +43,22 @@ internal sealed class TaskApiService(
     private async Task<IReadOnlyList<SubmitResponse>> SubmitAsync(IEnumerable<TaskSpec> specs, CancellationToken cancellationToken)
     {
         var tasks = specs.Select(ProtoMapping.ToNewTask).ToList();
-        var results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+        var spans = telemetry.StartEnqueue(tasks);
+        IReadOnlyList<EnqueueResult> results;
+        try
+        {
+            results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            telemetry.Enqueued(tasks, spans, null, ex);
+            throw;
+        }
+
+        telemetry.Enqueued(tasks, spans, results, null);
         foreach (var queue in tasks.Select(t => t.Queue).Distinct(StringComparer.Ordinal))
         {
             cluster.PublishReady(queue);
-            telemetry.Submitted.Add(results.Count(r => !r.Duplicate && r.Id.Queue == queue), BrokerTelemetry.QueueTag(queue));
         }
 
         return [.. results.Select(r => new SubmitResponse { TaskId = r.Id.ToString(), Duplicate = r.Duplicate })];

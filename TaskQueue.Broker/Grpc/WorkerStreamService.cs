@@ -158,12 +158,14 @@ internal sealed partial class WorkerStreamService(
                 break;
             case WorkerMessage.KindOneofCase.Completed:
                 var completed = message.Completed;
-                Settle(session, completed.TaskId, id => outcomes.CompleteAsync(new TaskCompletion(id, completed.LeaseToken, completed.Result.Memory)));
+                Settle(session, completed.TaskId, id => outcomes.CompleteAsync(
+                    new TaskCompletion(id, completed.LeaseToken, completed.Result.Memory), session.Find(id, completed.LeaseToken)));
                 break;
             case WorkerMessage.KindOneofCase.Failed:
                 var failed = message.Failed;
                 var error = failed.Error.Length > MaxErrorLength ? failed.Error[..MaxErrorLength] : failed.Error;
-                Settle(session, failed.TaskId, id => outcomes.FailAsync(new TaskFailure(id, failed.LeaseToken, error, failed.Retryable)));
+                Settle(session, failed.TaskId, id => outcomes.FailAsync(
+                    new TaskFailure(id, failed.LeaseToken, error, failed.Retryable), session.Find(id, failed.LeaseToken)));
                 break;
             case WorkerMessage.KindOneofCase.Released:
                 var released = message.Released;

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Http;
@@ -20,16 +21,13 @@ public static class BrokerEndpoints
         return app;
     }
 
-    private static async Task<BrokerMetrics> GetMetricsAsync(
-        RedisTaskStore store, WorkerRegistry registry, IOptions<BrokerOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<BrokerMetrics> GetMetricsAsync(SystemSnapshotReader reader, CancellationToken cancellationToken)
     {
-        var queues = await store.GetQueuesAsync(cancellationToken);
-        var counts = await Task.WhenAll(queues.Select(q => store.GetCountsAsync(q, cancellationToken)));
-        var now = time.GetUtcNow();
-        var workers = (await registry.ListAsync(now, options.Value.WorkerSilenceLimit)).Where(w => w.Status != "disconnected").ToList();
+        var snapshot = await reader.ReadAsync(cancellationToken);
+        var (counts, workers) = (snapshot.Queues, snapshot.Workers);
         var busy = workers.Count(w => w.Status == "busy");
         return new BrokerMetrics(
-            UptimeSeconds: Math.Round((now - s_started).TotalSeconds, 1),
+            UptimeSeconds: Math.Round((snapshot.TakenAt - s_started).TotalSeconds, 1),
             PendingTasks: counts.Sum(c => c.Ready + c.Scheduled),
             InProgressTasks: counts.Sum(c => c.Leased),
             CompletedTasks: counts.Sum(c => c.Completed),
@@ -47,6 +45,8 @@ public static class BrokerEndpoints
             StaleReportsRejected: counts.Sum(c => c.StaleRejected),
             ScheduledTasks: counts.Sum(c => c.Scheduled),
             ReadyTasks: counts.Sum(c => c.Ready),
+            Slots: snapshot.Slots,
+            BusySlots: snapshot.BusySlots,
             Queues: counts.ToDictionary(c => c.Queue, c => new QueueMetrics(c.Ready, c.Scheduled, c.Leased, c.DeadLettered, c.Submitted, c.Completed, c.Retried)));
     }
 
@@ -103,6 +103,8 @@ public static class BrokerEndpoints
         [property: JsonPropertyName("stale_reports_rejected")] long StaleReportsRejected,
         [property: JsonPropertyName("scheduled_tasks")] long ScheduledTasks,
         [property: JsonPropertyName("ready_tasks")] long ReadyTasks,
+        [property: JsonPropertyName("slots")] int Slots,
+        [property: JsonPropertyName("busy_slots")] int BusySlots,
         [property: JsonPropertyName("queues")] Dictionary<string, QueueMetrics> Queues);
 
     public sealed record QueueMetrics(

@@ -5,7 +5,8 @@
 -- ARGV[2..6] policy, as in fail.lua
 -- ARGV[7]  maximum number of leases to reap
 -- ARGV[8]  unit random (0..1) seeding the jitter of this batch
--- Returns  {id, worker, leased at (ms), outcome, ...}: outcome RETRYING, DEAD_LETTERED or CANCELLED (lib/common.lua)
+-- Returns  {id, worker, leased at (ms), outcome, type, attempt, max attempts, traceparent, tracestate, ...}:
+--          outcome RETRYING, DEAD_LETTERED or CANCELLED (lib/common.lua); the rest is for telemetry
 --!include lib/common.lua
 --!include lib/settle.lua
 local GOLDEN = 0.6180339887498949
@@ -16,7 +17,7 @@ local random = tonumber(ARGV[8])
 local out = {}
 for n, id in ipairs(expired) do
   local key = task_key(id)
-  local lease = redis.call('HMGET', key, 'worker', 'started')
+  local lease = redis.call('HMGET', key, 'worker', 'started', 'type', 'attempt', 'max', 'tp', 'ts')
   local worker = lease[1]
   if not worker then
     redis.call('ZREM', LEASES, id) -- a lease whose task is gone: nothing to retry
@@ -26,6 +27,11 @@ for n, id in ipairs(expired) do
     out[#out + 1] = worker
     out[#out + 1] = tonumber(lease[2]) or 0
     out[#out + 1] = settle_failure(id, key, now, 'lease expired', true, unit, policy)
+    out[#out + 1] = lease[3] or ''
+    out[#out + 1] = tonumber(lease[4]) or 0
+    out[#out + 1] = tonumber(lease[5]) or 0
+    out[#out + 1] = lease[6] or ''
+    out[#out + 1] = lease[7] or ''
   end
 end
 return out

@@ -51,11 +51,14 @@ internal sealed partial class ReaperService(
                 return;
             }
 
-            var tag = BrokerTelemetry.QueueTag(queue);
-            telemetry.LeaseExpiries.Add(reaped.Count, tag);
-            telemetry.Failed.Add(reaped.Count, tag);
-            telemetry.Retried.Add(reaped.Count(r => r.Outcome == TransitionResult.Retrying), tag);
-            telemetry.DeadLettered.Add(reaped.Count(r => r.Outcome == TransitionResult.DeadLettered), tag);
+            telemetry.LeaseExpiries.Add(reaped.Count, BrokerTelemetry.QueueTag(queue));
+            var now = time.GetUtcNow();
+            foreach (var lease in reaped)
+            {
+                var trace = new TaskTrace(lease.Id, lease.Type, lease.Attempt, lease.MaxAttempts, lease.TraceParent, lease.TraceState);
+                telemetry.Settled(trace, queue, lease.Outcome, completion: false, "lease expired", lease.LeasedAt, now);
+            }
+
             LogReaped(logger, reaped.Count, queue);
 
             foreach (var worker in reaped.GroupBy(r => r.WorkerId, StringComparer.Ordinal))

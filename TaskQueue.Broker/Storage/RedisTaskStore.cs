@@ -218,14 +218,20 @@ public sealed class RedisTaskStore
         args.Add(max);
         args.Add(Random.Shared.NextDouble());
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Reap, Prefix(queue), [.. args]))!;
-        var reaped = new List<ReapedLease>(reply.Length / 4);
-        for (var i = 0; i < reply.Length; i += 4)
+        const int Fields = 9;
+        var reaped = new List<ReapedLease>(reply.Length / Fields);
+        for (var i = 0; i < reply.Length; i += Fields)
         {
             reaped.Add(new ReapedLease(
                 new TaskId(queue, (string)reply[i]!),
                 (string)reply[i + 1]!,
                 DateTimeOffset.FromUnixTimeMilliseconds((long)reply[i + 2]),
-                ScriptCodes.ToResult((long)reply[i + 3])));
+                ScriptCodes.ToResult((long)reply[i + 3]),
+                (string)reply[i + 4]!,
+                (int)reply[i + 5],
+                (int)reply[i + 6],
+                EmptyToNull((string?)reply[i + 7]),
+                EmptyToNull((string?)reply[i + 8])));
         }
 
         return reaped;

@@ -57,8 +57,13 @@ public sealed record RenewResult(DateTimeOffset Deadline, IReadOnlyList<Transiti
 
 public sealed record CancelResult(TransitionResult Result, string? WorkerId);
 
-/// <summary>An expired lease the reaper took back, when it was granted (Redis time), and where the task went.</summary>
-public sealed record ReapedLease(TaskId Id, string WorkerId, DateTimeOffset LeasedAt, TransitionResult Outcome);
+/// <summary>
+/// An expired lease the reaper took back, when it was granted (Redis time), where the task went, and
+/// the attempt's type, number and trace context (for telemetry).
+/// </summary>
+public sealed record ReapedLease(
+    TaskId Id, string WorkerId, DateTimeOffset LeasedAt, TransitionResult Outcome,
+    string Type, int Attempt, int MaxAttempts, string? TraceParent, string? TraceState);
 
 public sealed record PromoteResult(int Promoted, int Expired, TimeSpan? NextDueIn);
 

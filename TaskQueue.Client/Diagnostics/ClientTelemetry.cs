@@ -7,10 +7,12 @@ namespace TaskQueue.Client.Diagnostics;
 public static class ClientTelemetry
 {
     public const string Name = "TaskQueue.Client";
-    public const string TasksSubmittedInstrument = "taskqueue.client.tasks.submitted";
+    /// <summary>The messaging conventions' count of messages a producer sent.</summary>
+    public const string TasksSubmittedInstrument = "messaging.client.sent.messages";
 
     internal const string MessagingSystem = "messaging.system";
     internal const string MessagingOperationType = "messaging.operation.type";
+    internal const string MessagingOperationName = "messaging.operation.name";
     internal const string MessagingDestinationName = "messaging.destination.name";
     internal const string MessagingMessageId = "messaging.message.id";
     internal const string MessagingBatchMessageCount = "messaging.batch.message_count";
@@ -25,5 +27,10 @@ public static class ClientTelemetry
         Meter.CreateCounter<long>(TasksSubmittedInstrument, "{task}", "Tasks accepted by the broker (duplicates included).");
 
     internal static void Submitted(string queue, int count) =>
-        TasksSubmitted.Add(count, new KeyValuePair<string, object?>(MessagingDestinationName, queue));
+        TasksSubmitted.Add(count, new TagList
+        {
+            { MessagingSystem, "taskqueue" },
+            { MessagingOperationName, "send" },
+            { MessagingDestinationName, queue },
+        });
 }

@@ -23,8 +23,11 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<GrpcTestServer> StartAsync<TService>(Action<IServiceCollection> configureServices)
-        where TService : class
+    public static Task<GrpcTestServer> StartAsync<TService>(Action<IServiceCollection> configureServices)
+        where TService : class =>
+        StartAsync(configureServices, app => app.MapGrpcService<TService>());
+
+    public static async Task<GrpcTestServer> StartAsync(Action<IServiceCollection> configureServices, Action<WebApplication> mapServices)
     {
         var builder = WebApplication.CreateSlimBuilder();
         // No appsettings.json or environment: the test output holds the broker's, with fixed Kestrel ports.
@@ -36,7 +39,7 @@ internal sealed class GrpcTestServer : IAsyncDisposable
         configureServices(builder.Services);
 
         var app = builder.Build();
-        app.MapGrpcService<TService>();
+        mapServices(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         return new GrpcTestServer(app, new Uri(address));

@@ -6,6 +6,10 @@ namespace TaskQueue.Worker.Diagnostics;
 /// <summary>The worker's instruments, on the one "TaskQueue.Worker" meter of this service.</summary>
 internal sealed class WorkerMetrics
 {
+    // Handlers run for milliseconds to minutes; the SDK's default buckets start at 5 (seconds, here).
+    private static readonly double[] s_secondsBuckets =
+        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
     private readonly Counter<long> _tasksProcessed;
     private readonly Histogram<double> _taskDuration;
     private readonly UpDownCounter<long> _busySlots;
@@ -17,7 +21,8 @@ internal sealed class WorkerMetrics
         _tasksProcessed = meter.CreateCounter<long>(
             WorkerTelemetry.TasksProcessedInstrument, "{task}", "Task attempts processed, by outcome.");
         _taskDuration = meter.CreateHistogram<double>(
-            WorkerTelemetry.TaskDurationInstrument, "s", "Execution time of task attempts.");
+            WorkerTelemetry.TaskDurationInstrument, "s", "Execution time of task attempts.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = s_secondsBuckets });
         _busySlots = meter.CreateUpDownCounter<long>(
             WorkerTelemetry.BusySlotsInstrument, "{slot}", "Execution slots running a handler.");
         _reconnects = meter.CreateCounter<long>(
@@ -31,6 +36,8 @@ internal sealed class WorkerMetrics
             { WorkerTelemetry.MessagingDestinationName, queue },
             { WorkerTelemetry.TaskType, type },
             { WorkerTelemetry.TaskOutcome, outcome },
+            { WorkerTelemetry.MessagingSystem, "taskqueue" },
+            { "messaging.operation.name", "process" },
         };
         _tasksProcessed.Add(1, tags);
         if (duration is { } elapsed)

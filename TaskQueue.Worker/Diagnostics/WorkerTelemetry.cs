@@ -18,7 +18,8 @@ public static class WorkerTelemetry
     public const string TaskOutcome = "taskqueue.task.outcome";
 
     public const string TasksProcessedInstrument = "taskqueue.worker.tasks.processed";
-    public const string TaskDurationInstrument = "taskqueue.worker.task.duration";
+    /// <summary>The messaging conventions' processing duration: one handler run, by outcome.</summary>
+    public const string TaskDurationInstrument = "messaging.process.duration";
     public const string BusySlotsInstrument = "taskqueue.worker.slots.busy";
     public const string ReconnectsInstrument = "taskqueue.worker.reconnects";
 
