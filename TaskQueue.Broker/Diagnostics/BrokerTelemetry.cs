@@ -8,7 +8,9 @@ namespace TaskQueue.Broker.Diagnostics;
 /// The broker's one Meter and one ActivitySource. Every span about a task is parented to the trace
 /// context the task was submitted with, so its enqueue, each wait in the queue, each attempt's outcome,
 /// its retries and its dead-lettering join the client's and the workers' spans in ONE trace per task.
-/// Names follow the OpenTelemetry messaging conventions where they have one.
+/// Names follow the OpenTelemetry messaging conventions where they have one. The broker's spans are
+/// Internal: it is the intermediary, neither producer nor consumer (and the Aspire dashboard shows an
+/// Internal span by its name, where it sums up a messaging Producer or Consumer span as "MSG taskqueue &lt;queue&gt;").
 /// </summary>
 public sealed class BrokerTelemetry : IDisposable
 {
@@ -89,7 +91,7 @@ public sealed class BrokerTelemetry : IDisposable
         for (var i = 0; i < tasks.Count; i++)
         {
             var task = tasks[i];
-            var span = StartTaskSpan($"enqueue {task.Queue}", "enqueue", "send", ActivityKind.Producer, task.Queue, task.Type, task.TraceParent, task.TraceState, startTime: default);
+            var span = StartTaskSpan($"enqueue {task.Queue}", "enqueue", "send", ActivityKind.Internal, task.Queue, task.Type, task.TraceParent, task.TraceState, startTime: default);
             if (span is not null && string.IsNullOrEmpty(task.TraceParent))
             {
                 // The task's trace starts here: its wait, attempts and settling join this span.
