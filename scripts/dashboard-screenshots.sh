@@ -53,13 +53,6 @@ if [[ ! -f "$shots_dir/node_modules/playwright-core/package.json" ]]; then
   (cd "$shots_dir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in $shots_dir"
 fi
 
-# The http launch profile and the broker use fixed ports: another AppHost (or anything else) on them would answer instead.
-busy=""
-for port in 18888 18889 18890 5000 5001; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then busy+=" $port"; fi
-done
-[[ -z "$busy" ]] || fail "port(s)$busy on 127.0.0.1 are in use: stop the other AppHost (or whatever listens there) first"
-
 # ---- build and start the AppHost ------------------------------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/taskqueue-screenshots.XXXXXX")"
 apphost_log="$work/apphost.log"
@@ -100,10 +93,10 @@ stop_apphost() {
 on_exit() {
   local status=$?
   stop_apphost
-  if [[ $status -ne 0 ]]; then
+  if [[ $status -ne 0 && -s "$apphost_log" ]]; then
     echo "---- last lines of the AppHost's log ($apphost_log) ----" >&2
-    tail -n 40 "$apphost_log" >&2 2>/dev/null || true
-  elif [[ -z "${KEEP_LOGS:-}" ]]; then
+    tail -n 40 "$apphost_log" >&2
+  elif [[ $status -eq 0 && -z "${KEEP_LOGS:-}" ]]; then
     rm -rf "$work"
   fi
   exit "$status"
@@ -115,6 +108,13 @@ cd "$repo_root"
 say "building the AppHost and the services (dotnet build TaskQueue.AppHost)"
 dotnet build TaskQueue.AppHost -nologo -v q -clp:ErrorsOnly >"$work/build.log" 2>&1 \
   || { tail -n 30 "$work/build.log" >&2; fail "dotnet build TaskQueue.AppHost failed (log: $work/build.log)"; }
+
+# The http launch profile and the broker use fixed ports: another AppHost (or anything else) on them would answer instead.
+busy=""
+for port in 18888 18889 18890 5000 5001; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then busy+=" $port"; fi
+done
+[[ -z "$busy" ]] || fail "port(s)$busy on 127.0.0.1 are in use: stop the other AppHost (or whatever listens there) first"
 
 # A Redis of its own under $work (when Redis runs as a process): each run starts from an empty queue.
 apphost_args=(--Workers=2 "--Redis:DataDirectory=$work/redis" "$@")
@@ -132,6 +132,10 @@ until curl -fsS -o /dev/null --max-time 5 "$DASHBOARD_URL/" 2>/dev/null; do
   sleep 5
 done
 apphost_child="$(pgrep -P "$apphost_pid" | head -n1 || true)"
+# Is it this AppHost's dashboard? Its telemetry API lists the resources it knows (JSON).
+resources="$(curl -fsS --max-time 10 "$DASHBOARD_URL/api/telemetry/resources" 2>/dev/null || true)"
+[[ "$resources" == \[* ]] \
+  || fail "what answers at $DASHBOARD_URL is not this AppHost's dashboard (no telemetry API): is another one running?"
 say "the dashboard answers at $DASHBOARD_URL"
 
 # ---- the pictures ---------------------------------------------------------------------------------------------------
