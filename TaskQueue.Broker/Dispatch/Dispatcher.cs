@@ -82,7 +82,11 @@ internal sealed partial class Dispatcher(
         {
             _owner = owner;
             _queue = queue;
-            Completion = Task.Run(RunAsync);
+            // A loop for every caller: it must not run (and trace its Redis calls) inside the request that created it.
+            using (ExecutionContext.SuppressFlow())
+            {
+                Completion = Task.Run(RunAsync);
+            }
         }
 
         public Task Completion { get; }

@@ -60,7 +60,11 @@ internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemet
         {
             _owner = owner;
             _queue = queue;
-            Completion = Task.Run(RunAsync);
+            // A loop for every caller: it must not run (and trace its Redis calls) inside the request that created it.
+            using (ExecutionContext.SuppressFlow())
+            {
+                Completion = Task.Run(RunAsync);
+            }
         }
 
         public ChannelWriter<Report> Writer => _channel.Writer;

@@ -38,6 +38,9 @@ internal sealed class WorkerSession
     public DateTimeOffset ConnectedAt { get; }
     public DateTimeOffset LastSeen { get; set; }
 
+    /// <summary>The worker takes the tasks of one claim in one Assignments message.</summary>
+    public bool Batches { get; init; }
+
     /// <summary>The worker is shutting down: it gets no new work.</summary>
     public bool Draining { get; set; }
 
@@ -109,12 +112,26 @@ internal sealed class WorkerSession
                 _starved.Clear();
             }
 
+            var batch = Batches && tasks.Count > 1 ? new Assignments() : null;
             foreach (var task in tasks)
             {
                 _inFlight[task.Id] = new InFlightTask(
                     task.Id, task.LeaseToken, now,
                     new TaskTrace(task.Id, task.Type, task.Attempt, task.MaxAttempts, task.TraceParent, task.TraceState));
-                _outbox.Writer.TryWrite(new BrokerMessage { Assignment = ProtoMapping.ToAssignment(task) });
+                if (batch is null)
+                {
+                    _outbox.Writer.TryWrite(new BrokerMessage { Assignment = ProtoMapping.ToAssignment(task) });
+                }
+                else
+                {
+                    batch.Tasks.Add(ProtoMapping.ToAssignment(task));
+                }
+            }
+
+            if (batch is not null)
+            {
+                // One write (one HTTP/2 frame and flush) per claim rather than per task.
+                _outbox.Writer.TryWrite(new BrokerMessage { Assignments = batch });
             }
 
             return true;

@@ -22,8 +22,12 @@ public static class BrokerExtensions
                 .Endpoint("grpc", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http2)
                 .Endpoint("http", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http1));
 
+        // The Aspire client's Redis command tracing keeps every command (arguments included) for up to 10 s,
+        // then makes a span of each: at queue rates hundreds of MB of broker memory and a span per script
+        // call. Off unless Aspire:StackExchange:Redis:DisableTracing is set to false.
+        var traceRedisCommands = builder.Configuration.GetValue<bool?>("Aspire:StackExchange:Redis:DisableTracing") == false;
         // Never give up on Redis: while it is away calls fail with UNAVAILABLE, and the broker recovers by itself.
-        builder.AddRedisClient(RedisConnectionName, configureOptions: redis =>
+        builder.AddRedisClient(RedisConnectionName, configureSettings: settings => settings.DisableTracing = !traceRedisCommands, configureOptions: redis =>
         {
             redis.AbortOnConnectFail = false;
             redis.ConnectRetry = int.MaxValue;
@@ -48,6 +52,7 @@ public static class BrokerExtensions
         services.AddHostedService<BrokerGauges>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<OutcomeBatcher>();
+        services.AddSingleton<SubmitBatcher>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHostedService<ReaperService>();

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
@@ -10,6 +11,7 @@ namespace TaskQueue.Broker.Grpc;
 /// <summary>The client-facing task API: a thin adapter from protobuf to the store.</summary>
 internal sealed class TaskApiService(
     RedisTaskStore store,
+    SubmitBatcher submits,
     ClusterEvents cluster,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
@@ -26,8 +28,23 @@ internal sealed class TaskApiService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "task is required."));
         }
 
-        var results = await SubmitAsync([request.Task], context.CancellationToken);
-        return results[0];
+        // Concurrent single submits share enqueue script calls (batched per queue).
+        List<NewTask> tasks = [ProtoMapping.ToNewTask(request.Task)];
+        var spans = telemetry.StartEnqueue(tasks);
+        EnqueueResult result;
+        try
+        {
+            result = (await submits.EnqueueAsync(tasks, context.CancellationToken))[0];
+        }
+        catch (Exception ex)
+        {
+            telemetry.Enqueued(tasks, spans, null, ex);
+            throw;
+        }
+
+        telemetry.Enqueued(tasks, spans, [result], null);
+        cluster.PublishReady(tasks[0].Queue);
+        return new SubmitResponse { TaskId = result.Id.ToString(), Duplicate = result.Duplicate };
     }
 
     public override async Task<SubmitBatchResponse> SubmitBatch(SubmitBatchRequest request, ServerCallContext context)
@@ -47,7 +64,7 @@ internal sealed class TaskApiService(
         IReadOnlyList<EnqueueResult> results;
         try
         {
-            results = await store.EnqueueBatchAsync(tasks, cancellationToken);
+            results = await submits.EnqueueAsync(tasks, cancellationToken);
         }
         catch (Exception ex)
         {

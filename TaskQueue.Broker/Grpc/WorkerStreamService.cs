@@ -48,6 +48,7 @@ internal sealed partial class WorkerStreamService(
                 LeaseDuration = Duration.FromTimeSpan(_options.LeaseDuration),
                 HeartbeatInterval = Duration.FromTimeSpan(_options.HeartbeatInterval),
                 LostTaskIds = { lost },
+                Batches = true,
             },
         });
 
@@ -108,7 +109,10 @@ internal sealed partial class WorkerStreamService(
             TaskValidation.ValidateQueueName(queue);
         }
 
-        return new WorkerSession(hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes], hello.Concurrency, time.GetUtcNow());
+        return new WorkerSession(hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes], hello.Concurrency, time.GetUtcNow())
+        {
+            Batches = hello.Batches,
+        };
     }
 
     /// <summary>Renews the leases a reconnecting worker still holds; returns the ids it lost meanwhile.</summary>
@@ -157,19 +161,21 @@ internal sealed partial class WorkerStreamService(
                 await HandleHeartbeatAsync(session, message.Heartbeat, cancellationToken);
                 break;
             case WorkerMessage.KindOneofCase.Completed:
-                var completed = message.Completed;
-                Settle(session, completed.TaskId, id => outcomes.CompleteAsync(
-                    new TaskCompletion(id, completed.LeaseToken, completed.Result.Memory), session.Find(id, completed.LeaseToken)));
+                Settle(session, [Complete(session, message.Completed)]);
                 break;
             case WorkerMessage.KindOneofCase.Failed:
-                var failed = message.Failed;
-                var error = failed.Error.Length > MaxErrorLength ? failed.Error[..MaxErrorLength] : failed.Error;
-                Settle(session, failed.TaskId, id => outcomes.FailAsync(
-                    new TaskFailure(id, failed.LeaseToken, error, failed.Retryable), session.Find(id, failed.LeaseToken)));
+                Settle(session, [Fail(session, message.Failed)]);
                 break;
             case WorkerMessage.KindOneofCase.Released:
-                var released = message.Released;
-                Settle(session, released.TaskId, id => outcomes.ReleaseAsync(new LeaseRef(id, released.LeaseToken)));
+                Settle(session, [Release(session, message.Released)]);
+                break;
+            case WorkerMessage.KindOneofCase.Outcomes:
+                var batch = message.Outcomes;
+                var reports = new List<Report?>(batch.Completed.Count + batch.Failed.Count + batch.Released.Count);
+                reports.AddRange(batch.Completed.Select(completed => Complete(session, completed)));
+                reports.AddRange(batch.Failed.Select(failed => Fail(session, failed)));
+                reports.AddRange(batch.Released.Select(released => Release(session, released)));
+                Settle(session, reports);
                 break;
             case WorkerMessage.KindOneofCase.Draining:
                 session.Draining = true;
@@ -182,41 +188,82 @@ internal sealed partial class WorkerStreamService(
         }
     }
 
-    /// <summary>Settles the report in the background (batched with others), then frees the worker's slot.</summary>
-    private void Settle(WorkerSession session, string taskId, Func<TaskId, Task<TransitionResult>> settle)
+    /// <summary>A report on its way to Redis; null when its task id was not one (the worker was told).</summary>
+    private sealed record Report(TaskId Id, Task<TransitionResult> Outcome);
+
+    private Report? Complete(WorkerSession session, TaskCompleted completed) =>
+        Parse(session, completed.TaskId) is { } id
+            ? new Report(id, outcomes.CompleteAsync(
+                new TaskCompletion(id, completed.LeaseToken, completed.Result.Memory), session.Find(id, completed.LeaseToken)))
+            : null;
+
+    private Report? Fail(WorkerSession session, TaskFailed failed)
     {
-        if (!TaskId.TryParse(taskId, out var parsed))
+        var error = failed.Error.Length > MaxErrorLength ? failed.Error[..MaxErrorLength] : failed.Error;
+        return Parse(session, failed.TaskId) is { } id
+            ? new Report(id, outcomes.FailAsync(
+                new TaskFailure(id, failed.LeaseToken, error, failed.Retryable), session.Find(id, failed.LeaseToken)))
+            : null;
+    }
+
+    private Report? Release(WorkerSession session, TaskReleased released) =>
+        Parse(session, released.TaskId) is { } id
+            ? new Report(id, outcomes.ReleaseAsync(new LeaseRef(id, released.LeaseToken)))
+            : null;
+
+    private static TaskId? Parse(WorkerSession session, string taskId)
+    {
+        if (TaskId.TryParse(taskId, out var parsed))
         {
-            session.Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = taskId, Reason = "not a task id" } });
+            return parsed.Value;
+        }
+
+        session.Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = taskId, Reason = "not a task id" } });
+        return null;
+    }
+
+    /// <summary>
+    /// Once Redis has settled the reports (batched with others by the outcome batcher), frees the worker's
+    /// slots and wakes the dispatcher once for all of them.
+    /// </summary>
+    private void Settle(WorkerSession session, IReadOnlyList<Report?> reports)
+    {
+        var pending = reports.OfType<Report>().ToArray();
+        if (pending.Length == 0)
+        {
             return;
         }
 
-        var id = parsed.Value;
-        _ = settle(id).ContinueWith(
-            outcome =>
+        _ = Task.WhenAll(pending.Select(r => r.Outcome)).ContinueWith(
+            _ =>
             {
                 // The slot is free once Redis agrees, so a worker never holds more leases than slots.
-                if (session.Release(id))
+                var freed = false;
+                foreach (var (id, outcome) in pending)
+                {
+                    freed |= session.Release(id);
+                    if (!outcome.IsCompletedSuccessfully)
+                    {
+                        continue; // Redis failed: the lease stays and expires; the batcher logged it.
+                    }
+
+                    switch (outcome.Result)
+                    {
+                        case TransitionResult.StaleLease or TransitionResult.NotFound:
+                            LogStaleReport(logger, session.WorkerId, id);
+                            session.Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = id.ToString(), Reason = "the lease is no longer yours" } });
+                            break;
+                        case TransitionResult.Ok or TransitionResult.Retrying or TransitionResult.DeadLettered:
+                            session.CountCompleted();
+                            break;
+                        default:
+                            break;
+                    }
+                }
+
+                if (freed)
                 {
                     dispatcher.NotifyCredit(session);
-                }
-
-                if (!outcome.IsCompletedSuccessfully)
-                {
-                    return; // Redis failed: the lease stays and expires; the batcher logged it.
-                }
-
-                switch (outcome.Result)
-                {
-                    case TransitionResult.StaleLease or TransitionResult.NotFound:
-                        LogStaleReport(logger, session.WorkerId, id);
-                        session.Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = id.ToString(), Reason = "the lease is no longer yours" } });
-                        break;
-                    case TransitionResult.Ok or TransitionResult.Retrying or TransitionResult.DeadLettered:
-                        session.CountCompleted();
-                        break;
-                    default:
-                        break;
                 }
             },
             CancellationToken.None,

@@ -55,6 +55,8 @@ end)
 local out = { promoted, expired }
 local leased = 0
 local deadline = now + lease_ms
+-- Formatted once per call: Lua turns a number into a string with sprintf every time it is passed on.
+local now_text, deadline_text = string.format('%d', now), string.format('%d', deadline)
 local leases = {}
 for _, level in ipairs(levels) do
   local stream = ready_key(level)
@@ -84,9 +86,9 @@ for _, level in ipairs(levels) do
           leased = leased + 1
           local attempt = (tonumber(t[4]) or 0) + 1
           local token = token_prefix .. leased
-          redis.call('HSET', key, 'state', 'leased', 'token', token, 'worker', worker, 'started', now,
+          redis.call('HSET', key, 'state', 'leased', 'token', token, 'worker', worker, 'started', now_text,
             'attempt', attempt)
-          leases[#leases + 1] = deadline
+          leases[#leases + 1] = deadline_text
           leases[#leases + 1] = id
           out[#out + 1] = id
           out[#out + 1] = t[6]

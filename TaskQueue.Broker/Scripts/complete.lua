@@ -6,16 +6,25 @@
 -- ARGV[3..] 3 values per task: id, lease token, result
 -- Returns  one code per task: OK, STALE (rejected, nothing changed) or MISSING (lib/common.lua)
 --!include lib/common.lua
--- The hot path: one read and one write per task; the lease, stream, counter and waiter updates are
--- batched over the whole call.
+-- The hot path: one read per task plus one ZMSCORE for the whole call; one write per task (none but the
+-- delete when finished tasks are not kept); the lease, stream, counter and waiter updates are batched.
 local now = now_ms(ARGV[1])
+local now_text = string.format('%d', now)
 local retention_ms = tonumber(ARGV[2])
+local ids = {}
+for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local deadlines = {}
+for i = 1, #ids, 1000 do
+  local scores = redis.call('ZMSCORE', LEASES, unpack(ids, i, math.min(i + 999, #ids)))
+  for j = 1, #scores do deadlines[i + j - 1] = scores[j] end
+end
 local out = {}
 local done = {}
 local entries = {}
 local stale = 0
-for i = 3, #ARGV, 3 do
-  local id, token = ARGV[i], ARGV[i + 1]
+for n = 1, #ids do
+  local i = 3 + (n - 1) * 3
+  local id, token = ids[n], ARGV[i + 1]
   local key = task_key(id)
   local t = redis.call('HMGET', key, 'state', 'token', 'prio', 'sid', 'ikey')
   local code = OK
@@ -24,7 +33,8 @@ for i = 3, #ARGV, 3 do
   elseif t[1] ~= 'leased' or t[2] ~= token then
     code = STALE
   else
-    local deadline = redis.call('ZSCORE', LEASES, id)
+    -- Read before any task of this call was settled; a settled task fails the state check above first.
+    local deadline = deadlines[n]
     if not deadline or tonumber(deadline) < now then code = STALE end
   end
   if code == OK then
@@ -34,9 +44,9 @@ for i = 3, #ARGV, 3 do
       entries[stream] = entries[stream] or {}
       table.insert(entries[stream], t[4])
     end
-    redis.call('HSET', key, 'state', 'completed', 'finished', now, 'result', ARGV[i + 2], 'token', '', 'sid', '')
     local ikey = t[5]
     if retention_ms > 0 then
+      redis.call('HSET', key, 'state', 'completed', 'finished', now_text, 'result', ARGV[i + 2], 'token', '', 'sid', '')
       redis.call('PEXPIRE', key, retention_ms)
       if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
     else

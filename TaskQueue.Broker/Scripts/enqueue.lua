@@ -10,6 +10,7 @@
 --!include lib/common.lua
 local FIELDS = 12
 local now = now_ms(ARGV[1])
+local now_text = string.format('%d', now)
 local queue = ARGV[2]
 local out = {}
 local added = 0
@@ -44,15 +45,16 @@ for i = 3, #ARGV, FIELDS do
       end
       state, sid = 'ready', redis.call('XADD', stream, '*', 'id', id)
     end
-    -- One write per task with every field (the entry is added first so its id is known).
+    -- One write per task with every field (the entry is added first so its id is known). The fields
+    -- every transition reads or writes come first: a small hash is a list that lookups scan from the head.
     local fields = {
-      'id', id, 'queue', queue, 'type', ARGV[i + 1], 'payload', ARGV[i + 2], 'prio', priority,
-      'attempt', 0, 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'expires', expires, 'ikey', ikey,
-      'tp', ARGV[i + 10], 'ts', ARGV[i + 11], 'created', now, 'due', due, 'sid', sid, 'token', '',
-      'worker', '', 'cancel', '0', 'state', state }
+      'state', state, 'token', '', 'sid', sid, 'prio', priority, 'attempt', 0, 'worker', '', 'ikey', ikey,
+      'expires', expires, 'type', ARGV[i + 1], 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'tp', ARGV[i + 10],
+      'ts', ARGV[i + 11], 'cancel', '0', 'created', now_text, 'due', due, 'id', id, 'queue', queue,
+      'payload', ARGV[i + 2] }
     if state == 'ready' then
       fields[#fields + 1] = 'enqueued'
-      fields[#fields + 1] = now
+      fields[#fields + 1] = now_text
     end
     redis.call('HSET', key, unpack(fields))
     added = added + 1

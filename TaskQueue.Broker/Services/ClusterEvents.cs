@@ -16,6 +16,9 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
     private const string QuarantineChannel = "tq:quarantine";
 
     private readonly ConcurrentDictionary<TaskId, TaskCompletionSource> _waiters = new();
+    private readonly ConcurrentDictionary<string, ReadyPublisher> _readyPublishers = new(StringComparer.Ordinal);
+    private readonly IConnectionMultiplexer _redis = redis;
+    private readonly ILogger _logger = logger;
 
     /// <summary>This broker's id (as shown in GET /workers).</summary>
     public string BrokerId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -25,7 +28,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var subscriber = redis.GetSubscriber();
+        var subscriber = _redis.GetSubscriber();
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ReadyChannel), (_, queue) => dispatcher.NotifyWork(queue!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.FinishedChannel), (_, message) => OnFinished(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelChannel), (_, message) => OnCancel(message!));
@@ -33,13 +36,19 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
     }
 
     public Task StopAsync(CancellationToken cancellationToken) =>
-        redis.GetSubscriber().UnsubscribeAllAsync();
+        _redis.GetSubscriber().UnsubscribeAllAsync();
 
-    /// <summary>Wakes every broker's dispatcher for the queue (this one directly).</summary>
+    /// <summary>
+    /// Wakes every broker's dispatcher for the queue (this one directly). Under load, publishes coalesce:
+    /// while one is on its way to Redis, later calls only ask for one more after it, so a burst of
+    /// submits costs two PUBLISHes, not one each — and every call is still followed by a publish that
+    /// left after it.
+    /// </summary>
     public void PublishReady(string queue)
     {
         dispatcher.NotifyWork(queue);
-        redis.GetSubscriber().Publish(RedisChannel.Literal(RedisKeys.ReadyChannel), queue, CommandFlags.FireAndForget);
+        var publisher = _readyPublishers.GetOrAdd(queue, q => new ReadyPublisher(this, q));
+        publisher.Request();
     }
 
     /// <summary>Tells the broker holding the worker's stream to cancel the task's handler.</summary>
@@ -47,14 +56,14 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
     {
         if (!TryCancelLocally(workerId, taskId.ToString()))
         {
-            redis.GetSubscriber().Publish(RedisChannel.Literal(RedisKeys.CancelChannel), workerId + " " + taskId, CommandFlags.FireAndForget);
+            _redis.GetSubscriber().Publish(RedisChannel.Literal(RedisKeys.CancelChannel), workerId + " " + taskId, CommandFlags.FireAndForget);
         }
     }
 
     public void PublishQuarantine(string workerId, DateTimeOffset until)
     {
         ApplyQuarantine(workerId, until);
-        redis.GetSubscriber().Publish(
+        _redis.GetSubscriber().Publish(
             RedisChannel.Literal(QuarantineChannel), workerId + " " + until.ToUnixTimeMilliseconds(), CommandFlags.FireAndForget);
     }
 
@@ -112,9 +121,64 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
         if (Sessions.TryGetValue(workerId, out var session) && !session.IsQuarantined(time.GetUtcNow()))
         {
             session.QuarantinedUntil = until;
-            LogQuarantined(logger, workerId, until);
+            LogQuarantined(_logger, workerId, until);
         }
     }
+
+    /// <summary>The coalescing publisher of one queue's ready wake-ups.</summary>
+    private sealed class ReadyPublisher(ClusterEvents owner, string queue)
+    {
+        private const int Idle = 0;
+        private const int Publishing = 1;
+        private const int PublishingAndRequested = 2;
+        private int _state;
+
+        public void Request()
+        {
+            while (true)
+            {
+                var state = Volatile.Read(ref _state);
+                var next = state == Idle ? Publishing : PublishingAndRequested;
+                if (Interlocked.CompareExchange(ref _state, next, state) == state)
+                {
+                    if (state == Idle)
+                    {
+                        _ = PublishAsync();
+                    }
+
+                    return;
+                }
+            }
+        }
+
+        private async Task PublishAsync()
+        {
+            var subscriber = owner._redis.GetSubscriber();
+            while (true)
+            {
+                try
+                {
+                    await subscriber.PublishAsync(RedisChannel.Literal(RedisKeys.ReadyChannel), queue);
+                }
+                catch (Exception ex)
+                {
+                    // A lost wake-up only delays: dispatchers re-check idle queues on a timer.
+                    LogPublishFailed(owner._logger, ex, queue);
+                }
+
+                if (Interlocked.CompareExchange(ref _state, Idle, Publishing) == Publishing)
+                {
+                    return;
+                }
+
+                // Requested again while this one was on its way: publish once more, for those requests.
+                Interlocked.Exchange(ref _state, Publishing);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Publishing a ready wake-up for queue {Queue} failed")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, string queue);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} is quarantined until {Until}: its leases keep expiring without completions")]
     private static partial void LogQuarantined(ILogger logger, string workerId, DateTimeOffset until);

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace TaskQueue.Client.Cli;
 
-/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load, demo.</summary>
+/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load, demo, bench.</summary>
 public static class TaskQueueCli
 {
     public static async Task<int> InvokeAsync(
@@ -53,6 +53,7 @@ public static class TaskQueueCli
             StatsCommand.Create(host),
             LoadCommand.Create(host),
             DemoCommand.Create(host),
+            Bench.BenchCommand.Create(),
         };
         return root;
     }

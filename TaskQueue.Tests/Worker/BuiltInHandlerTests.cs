@@ -17,6 +17,16 @@ public sealed class BuiltInHandlerTests
     }
 
     [Fact]
+    public async Task Noop_returns_the_time_it_started_in_unix_microseconds()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123).AddTicks(4560));
+
+        var result = await new NoopTaskHandler(time).HandleAsync(Context("noop", "ignored"), CancellationToken.None);
+
+        Assert.Equal("1700000000123456", Encoding.UTF8.GetString(result.Span));
+    }
+
+    [Fact]
     public async Task Cpu_returns_the_hash_of_the_payload_hashed_again_for_each_iteration()
     {
         var expected = SHA256.HashData("3"u8);

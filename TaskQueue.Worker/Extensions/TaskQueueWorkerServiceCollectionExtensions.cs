@@ -89,13 +89,14 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Registers echo, sleep, cpu, fail and crash.</summary>
+    /// <summary>Registers echo, noop, sleep, cpu, fail and crash.</summary>
     public static IServiceCollection AddBuiltInTaskHandlers(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton(TimeProvider.System);
         return services
             .AddTaskHandler<EchoTaskHandler>()
+            .AddTaskHandler<NoopTaskHandler>()
             .AddTaskHandler<SleepTaskHandler>()
             .AddTaskHandler<CpuTaskHandler>()
             .AddTaskHandler<FailTaskHandler>()

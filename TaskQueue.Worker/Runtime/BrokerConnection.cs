@@ -31,6 +31,7 @@ internal sealed class BrokerConnection(
     // delay plus timeout, so outcomes written that recently are offered again after a broken connection.
     private static readonly TimeSpan ResendWindow = TimeSpan.FromSeconds(15);
     private const int MaxResend = 4096;
+    private const int MaxOutcomesPerMessage = 512;
 
     private readonly WorkerOptions _options = options.Value;
     private volatile bool _closed;
@@ -100,6 +101,7 @@ internal sealed class BrokerConnection(
                 Queues = { _options.Queues },
                 TaskTypes = { executor.TaskTypes },
                 Running = { executor.SnapshotLeases() },
+                Batches = true,
             };
             await call.RequestStream.WriteAsync(new WorkerMessage { Hello = hello }, abort);
             if (executor.IsDraining)
@@ -172,6 +174,13 @@ internal sealed class BrokerConnection(
                     case BrokerMessage.KindOneofCase.Assignment:
                         executor.OnAssignment(message.Assignment);
                         break;
+                    case BrokerMessage.KindOneofCase.Assignments:
+                        foreach (var assignment in message.Assignments.Tasks)
+                        {
+                            executor.OnAssignment(assignment);
+                        }
+
+                        break;
                     case BrokerMessage.KindOneofCase.Cancel:
                         executor.OnCancel(message.Cancel.TaskId);
                         break;
@@ -203,6 +212,7 @@ internal sealed class BrokerConnection(
     private void OnWelcome(Welcome welcome, Session session)
     {
         session.BrokerId = welcome.BrokerId;
+        session.Batches = welcome.Batches;
         var interval = welcome.HeartbeatInterval?.ToTimeSpan() ?? TimeSpan.Zero;
         var lease = welcome.LeaseDuration?.ToTimeSpan() ?? TimeSpan.Zero;
         if (interval <= TimeSpan.Zero)
@@ -263,6 +273,22 @@ internal sealed class BrokerConnection(
                 break;
             }
 
+            if (item is OutcomeItem first && session.Batches)
+            {
+                // Every outcome queued since the last write goes in one message: one frame, one flush. Other
+                // items stay queued, in order, and nothing more is taken once the broker asked us to stop.
+                var batch = new List<OutcomeItem> { first };
+                while (batch.Count < MaxOutcomesPerMessage && !stopWriting.IsCancellationRequested
+                       && outbound.Reader.TryPeek(out var more) && more is OutcomeItem
+                       && outbound.Reader.TryRead(out more))
+                {
+                    batch.Add((OutcomeItem)more);
+                }
+
+                await WriteOutcomesAsync(stream, batch, session, abort);
+                continue;
+            }
+
             if (item is CloseItem close)
             {
                 try
@@ -305,6 +331,48 @@ internal sealed class BrokerConnection(
         if (item is OutcomeItem { Execution: { } execution })
         {
             executor.OnOutcomeWritten(execution);
+        }
+    }
+
+    private async Task WriteOutcomesAsync(IClientStreamWriter<WorkerMessage> stream, List<OutcomeItem> items, Session session, CancellationToken abort)
+    {
+        var written = items.Where(item => item.Execution is not { IsDiscarded: true }).ToList();
+        if (written.Count == 0)
+        {
+            return;
+        }
+
+        var outcomes = new Outcomes();
+        foreach (var item in written)
+        {
+            switch (item.Message.KindCase)
+            {
+                case WorkerMessage.KindOneofCase.Completed:
+                    outcomes.Completed.Add(item.Message.Completed);
+                    break;
+                case WorkerMessage.KindOneofCase.Failed:
+                    outcomes.Failed.Add(item.Message.Failed);
+                    break;
+                case WorkerMessage.KindOneofCase.Released:
+                    outcomes.Released.Add(item.Message.Released);
+                    break;
+                default:
+                    throw new InvalidOperationException($"An outcome cannot be a {item.Message.KindCase} message.");
+            }
+
+            if (item.Execution is not null)
+            {
+                session.Track(item, timeProvider);
+            }
+        }
+
+        await stream.WriteAsync(new WorkerMessage { Outcomes = outcomes }, abort);
+        foreach (var item in written)
+        {
+            if (item.Execution is { } execution)
+            {
+                executor.OnOutcomeWritten(execution);
+            }
         }
     }
 
@@ -396,6 +464,9 @@ internal sealed class BrokerConnection(
         public bool Welcomed { get; set; }
 
         public bool DrainingSent { get; set; }
+
+        /// <summary>The broker takes several outcomes in one Outcomes message (its Welcome said so).</summary>
+        public bool Batches { get; set; }
 
         public string? EndReason { get; set; }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the broker, the worker and the client in Release, then runs the whole-system benchmark:
+#   scripts/bench.sh                 # the full run (about 15 minutes on 2 cores)
+#   scripts/bench.sh --quick         # about a minute
+#   scripts/bench.sh --publish ...   # also writes docs/bench/latest.json (the figures the README shows)
+# Any other argument goes to `TaskQueue.Client bench` (see `--help`). Figures land in bench-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--publish" ]; then
+    args+=(--json docs/bench/latest.json)
+  else
+    args+=("$arg")
+  fi
+done
+
+for project in TaskQueue.Broker TaskQueue.Worker TaskQueue.Client; do
+  dotnet build -c Release "$project" -nologo -v q -clp:ErrorsOnly
+done
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+exec dotnet TaskQueue.Client/bin/Release/net10.0/TaskQueue.Client.dll bench "${args[@]}"
