@@ -200,6 +200,10 @@ internal sealed class FaultRun : IAsyncDisposable
         return fault;
     }
 
+    /// <summary>The system resumed by itself: submits (recorded like any other) until one is acknowledged.</summary>
+    public Task SubmitUntilAcknowledgedAsync(TimeSpan timeout) =>
+        WaitUntilAsync(async () => (await Load.SubmitAsync([Cluster.Task("echo", "resumed?")])).Count > 0, timeout, "a submit is acknowledged again");
+
     /// <summary>Polls until true; on timeout fails with the ledger so far.</summary>
     public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {

@@ -20,7 +20,7 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         FaultWorker[] onB = [run.StartWorker("b", Concurrency, b), run.StartWorker("b", Concurrency, b)];
         await run.WaitForWorkersAsync([.. onA, .. onB]);
 
-        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 500), perSecond: 20, FaultSettings.Scaled(TimeSpan.FromSeconds(12)));
+        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 500), perSecond: 20, FaultSettings.Scaled(TimeSpan.FromSeconds(10)));
         await Task.Delay(TimeSpan.FromSeconds(3));
         var fault = run.Inject("broker SIGKILL");
         a.Process.Kill();
@@ -70,7 +70,7 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
             new() { Lease = TimeSpan.FromSeconds(20), OwnRedis = ["--appendonly", "yes", "--appendfsync", "always"] });
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency), run.StartWorker("w", Concurrency));
 
-        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 400), perSecond: 20, FaultSettings.Scaled(TimeSpan.FromSeconds(10)));
+        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 400), perSecond: 20, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
         await Task.Delay(TimeSpan.FromSeconds(4));
         // What Redis has confirmed so far: the submits it acknowledged, and the completions it recorded.
         var seen = run.Load.AcknowledgedIds.ToList();
@@ -90,6 +90,7 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         run.Note("acknowledged before the kill / missing after the restart", $"{acknowledgedBefore.Count} / {missing}");
         run.Note("completions recorded before the kill / undone after the restart", $"{completedBefore.Count} / {undone}");
         await load;
+        await run.SubmitUntilAcknowledgedAsync(TimeSpan.FromSeconds(30));
         var ledger = await run.SettleAsync(TimeSpan.FromSeconds(90));
 
         run.Verify(ledger, () =>
@@ -103,7 +104,6 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
             Assert.Equal(0, ledger.Lost);
             Assert.Equal(0, ledger.DeadLettered);
             Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
-            Assert.True(ledger.Recovery.Count == 1, "no submit was acknowledged after Redis came back");
         });
     }
 
@@ -115,13 +115,14 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         await using var run = await FaultRun.StartAsync("8. Redis unresponsive for 10 s (SIGSTOP, SIGCONT)", report, output, new() { Lease = TimeSpan.FromSeconds(30), OwnRedis = [] });
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency), run.StartWorker("w", Concurrency));
         // Tasks that run right across the outage.
-        var spanning = await run.Load.SubmitAsync([.. Enumerable.Range(0, 4).Select(_ => run.Cluster.Task("sleep", "15000"))]);
+        var spanning = await run.Load.SubmitAsync([.. Enumerable.Range(0, 4).Select(_ => run.Cluster.Task("sleep", "13000"))]);
         await run.WaitUntilAsync(() => spanning.All(id => run.Executions.Of(id).Count > 0), TimeSpan.FromSeconds(30), "the long tasks started");
 
-        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 300), perSecond: 10, outage + FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
+        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 300), perSecond: 10, outage + FaultSettings.Scaled(TimeSpan.FromSeconds(5)));
         await Task.Delay(TimeSpan.FromSeconds(2));
         await run.PauseRedisAsync(outage);
         await load;
+        await run.SubmitUntilAcknowledgedAsync(TimeSpan.FromSeconds(30));
         var ledger = await run.SettleAsync(TimeSpan.FromSeconds(90));
 
         run.Verify(ledger, () =>
@@ -133,7 +134,6 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
             Assert.Equal(0, ledger.FailuresRecorded);
             Assert.Equal(0, ledger.DuplicateExecutions);
             Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
-            Assert.True(ledger.Recovery.Count == 1, "no submit was acknowledged after Redis came back");
         });
     }
 }

@@ -45,7 +45,8 @@ public sealed class PoisonTests(FaultReport report, ITestOutputHelper output)
         const int concurrency = 4;
         const int maxAttempts = 3;
         await using var run = await FaultRun.StartAsync("5. poison tasks (one always throws, one crashes its worker)", report, output, new() { Lease = TimeSpan.FromSeconds(10) });
-        await run.WaitForWorkersAsync(run.StartWorker("w", concurrency), run.StartWorker("w", concurrency));
+        // Three workers, so that each attempt of the crashing task finds one still alive.
+        await run.WaitForWorkersAsync([.. Enumerable.Range(0, 3).Select(_ => run.StartWorker("w", concurrency))]);
 
         var throwing = (await run.Load.SubmitAsync([run.Cluster.Task("fail", "1000", maxAttempts)])).Single();
         var crashing = (await run.Load.SubmitAsync([run.Cluster.Task("crash", "", maxAttempts)])).Single();
@@ -75,7 +76,9 @@ public sealed class PoisonTests(FaultReport report, ITestOutputHelper output)
         run.Verify(ledger, () =>
         {
             Assert.Equal((StoreState.DeadLettered, maxAttempts), (final[0]!.State, final[0]!.Attempt));
-            Assert.Equal(Enumerable.Repeat(TaskOutcomes.Failed, maxAttempts), history.Of(throwing).Select(e => e.Outcome));
+            // Every attempt ran and threw, unless the crashing task took its worker down with it first.
+            Assert.Equal(maxAttempts, history.Of(throwing).Count);
+            Assert.All(history.Of(throwing), e => Assert.True(e.Outcome is TaskOutcomes.Failed or null, $"attempt {e.Attempt} ended {e.Outcome}"));
             Assert.Equal((StoreState.DeadLettered, maxAttempts), (final[1]!.State, final[1]!.Attempt));
             Assert.Equal(maxAttempts, history.Of(crashing).Count);
             Assert.InRange(crashes, 1, maxAttempts);

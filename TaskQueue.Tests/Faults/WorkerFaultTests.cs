@@ -20,7 +20,7 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
         await run.WaitForWorkersAsync([.. Enumerable.Range(0, 3).Select(_ => run.StartWorker("w", Concurrency))]);
 
         var kills = 0;
-        var load = run.Load.RunAsync(() => Sleep(run, 200, 800), perSecond: 15, FaultSettings.Scaled(TimeSpan.FromSeconds(12)));
+        var load = run.Load.RunAsync(() => Sleep(run, 200, 800), perSecond: 15, FaultSettings.Scaled(TimeSpan.FromSeconds(10)));
         await FaultRun.RepeatWhileAsync(load, TimeSpan.FromSeconds(2), () =>
         {
             // Only while another worker is up and has run something: on a slow machine replacements take a
@@ -135,7 +135,7 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
     [Fact]
     public async Task Tasks_running_several_times_their_lease_under_heartbeats_run_exactly_once()
     {
-        var lease = TimeSpan.FromSeconds(2.5);
+        var lease = TimeSpan.FromSeconds(2);
         await using var run = await FaultRun.StartAsync("10. tasks running 4 × their lease", report, output, new() { Lease = lease });
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency), run.StartWorker("w", Concurrency));
 
