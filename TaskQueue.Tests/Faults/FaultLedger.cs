@@ -48,8 +48,10 @@ internal sealed record FaultLedger
 
     public IReadOnlyDictionary<string, int> Faults { get; init; } = new Dictionary<string, int>();
 
-    /// <summary>From a fault to the moment another worker started each task the victim was running.</summary>
-    public IReadOnlyList<TimeSpan> Redispatch { get; init; } = [];
+    /// <summary>By kind of fault: from the fault to the moment another worker started each task the victim was running.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<TimeSpan>> RedispatchByFault { get; init; } = new Dictionary<string, IReadOnlyList<TimeSpan>>();
+
+    public IReadOnlyList<TimeSpan> Redispatch => [.. RedispatchByFault.Values.SelectMany(delays => delays)];
 
     /// <summary>From the end of a fault (a restart, a thaw) to the next acknowledged submit.</summary>
     public IReadOnlyList<TimeSpan> Recovery { get; init; } = [];
@@ -80,6 +82,11 @@ internal static class LedgerTable
             ("redispatch after a fault p50 / p99", Percentiles(ledger.Redispatch)),
             ("recovery after a fault ended p50 / max", Recovery(ledger.Recovery)),
         };
+        if (ledger.RedispatchByFault.Count > 1)
+        {
+            rows.InsertRange(rows.Count - 1, ledger.RedispatchByFault.Select(kind => ($"… after {kind.Key}", Percentiles(kind.Value))));
+        }
+
         rows.AddRange(ledger.Notes.Select(note => (note.Key, note.Value)));
 
         var text = new StringBuilder();

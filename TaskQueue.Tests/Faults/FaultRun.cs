@@ -25,6 +25,9 @@ internal sealed record FaultRunOptions
 /// <summary>A worker process of a run; its execution log is named after its id.</summary>
 internal sealed record FaultWorker(string Id, ServiceProcess Process, int Concurrency, TaskQueueCluster.Broker Broker);
 
+/// <summary>A worker of a run as GET /workers shows it.</summary>
+internal sealed record WorkerView(string Id, string Status, string Broker, DateTimeOffset? QuarantinedUntil);
+
 /// <summary>A fault injected at a moment, into a worker (the victim) or into the infrastructure (which recovers later).</summary>
 internal sealed class FaultEvent(string kind, DateTimeOffset at, string? victim)
 {
@@ -100,10 +103,8 @@ internal sealed class FaultRun : IAsyncDisposable
         var ownRedis = options.OwnRedis is { } arguments ? await RedisServer.StartAsync(null, null, [.. arguments]) : null;
         var cluster = await TaskQueueCluster.StartAsync(ownRedis, options.Lease, options.BrokerSettings);
         var run = new FaultRun(scenario, report, output, cluster, ownRedis, options.OwnRedis);
-        for (var i = 0; i < options.Brokers; i++)
-        {
-            await cluster.StartBrokerAsync();
-        }
+        // Started side by side; each registers itself before its first await, so the list keeps their order.
+        await Task.WhenAll(Enumerable.Range(0, options.Brokers).Select(_ => cluster.StartBrokerAsync()));
 
         return run;
     }
@@ -122,6 +123,22 @@ internal sealed class FaultRun : IAsyncDisposable
     }
 
     public Task WaitForWorkersAsync(params FaultWorker[] workers) => Cluster.WaitForWorkersAsync([.. workers.Select(w => w.Id)]);
+
+    /// <summary>This run's workers (the registry is shared with every other test of the Redis) as a live broker lists them.</summary>
+    public async Task<List<WorkerView>> WorkersAsync(TaskQueueCluster.Broker? broker = null)
+    {
+        var listed = await Cluster.GetWorkersAsync(broker ?? Cluster.Brokers.First(b => !b.Process.HasExited));
+        return [.. listed
+            .Where(w => w.Key.EndsWith(Queue, StringComparison.Ordinal))
+            .Select(w => new WorkerView(
+                w.Key,
+                w.Value.GetProperty("status").GetString()!,
+                w.Value.GetProperty("broker").GetString()!,
+                w.Value.TryGetProperty("quarantined_until", out var until) && until.ValueKind == System.Text.Json.JsonValueKind.String ? until.GetDateTimeOffset() : null))];
+    }
+
+    /// <summary>The id a broker process goes by (machine and process id).</summary>
+    public static string BrokerId(TaskQueueCluster.Broker broker) => $"{Environment.MachineName}-{broker.Process.Pid}";
 
     /// <summary>A row of the ledger for what only this scenario measures.</summary>
     public void Note(string measure, object value) => _notes.Add(new(measure, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? ""));
@@ -314,6 +331,7 @@ internal sealed class FaultRun : IAsyncDisposable
 
     private async Task<FaultLedger> LedgerAsync()
     {
+        var (completed, completionsRecorded) = await CompletionsAsync();
         var stored = await StoredTasksAsync();
         var byId = stored.ToDictionary(s => s.Id.ToString(), StringComparer.Ordinal);
         var counts = await Store.GetCountsAsync(Queue);
@@ -323,7 +341,6 @@ internal sealed class FaultRun : IAsyncDisposable
         var refused = Load.Refused;
         var faults = _faults.ToList();
         var acknowledgedAt = Load.AcknowledgedAt.Order().ToList();
-        var completed = stored.Count(s => s.State == Broker.Storage.TaskState.Completed);
         return new FaultLedger
         {
             Scenario = Scenario,
@@ -338,17 +355,38 @@ internal sealed class FaultRun : IAsyncDisposable
             DeadLettered = stored.Count(s => s.State == Broker.Storage.TaskState.DeadLettered),
             Executions = history.Executions.Count,
             DuplicateExecutions = history.DuplicateExecutions,
-            DuplicateCompletionsRecorded = counts.Completed - completed,
+            DuplicateCompletionsRecorded = completionsRecorded - completed,
             StaleRejected = counts.StaleRejected,
             FailuresRecorded = counts.Failed,
             Faults = faults.GroupBy(f => f.Kind, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
-            Redispatch = [.. faults.Where(f => f.Victim is not null).SelectMany(f => history.RedispatchDelays(f.Victim!, f.At))],
+            RedispatchByFault = faults
+                .Where(f => f.Victim is not null)
+                .GroupBy(f => f.Kind, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<TimeSpan>)[.. g.SelectMany(f => history.RedispatchDelays(f.Victim!, f.At))], StringComparer.Ordinal),
             Recovery = [.. faults
                 .Where(f => f.EndedAt is not null)
                 .Select(f => acknowledgedAt.FirstOrDefault(at => at >= f.EndedAt) - f.EndedAt!.Value)
                 .Where(delay => delay >= TimeSpan.Zero)],
             Notes = [.. _notes],
         };
+    }
+
+    /// <summary>
+    /// Tasks in state completed, and completions the broker counted, in one atomic read: a completion landing
+    /// while the ledger is being read cannot pass for a duplicate.
+    /// </summary>
+    private async Task<(int CompletedTasks, long CompletionsRecorded)> CompletionsAsync()
+    {
+        const string script = """
+            local n = 0
+            for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+              if redis.call('HGET', key, 'state') == 'completed' then n = n + 1 end
+            end
+            return { n, tonumber(redis.call('HGET', KEYS[1], 'completed') or '0') }
+            """;
+        var reply = (RedisResult[])(await Redis.Connection.GetDatabase().ScriptEvaluateAsync(
+            script, [RedisKeys.Stats(Queue)], [RedisKeys.QueuePrefix(Queue) + "t:*"]))!;
+        return ((int)reply[0], (long)reply[1]);
     }
 
     /// <summary>Every task of the run's queue that Redis holds, whoever submitted it.</summary>

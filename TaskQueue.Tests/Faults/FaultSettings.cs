@@ -15,7 +15,7 @@ internal static class FaultSettings
     public const string ReportFileVariable = "TASKQUEUE_FAULT_REPORT";
     public const string KeepLogsVariable = "TASKQUEUE_FAULT_KEEP_LOGS";
 
-    public static readonly TimeSpan CiSoakDuration = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan CiSoakDuration = TimeSpan.FromSeconds(12);
 
     public static double Scale { get; } = ParseScale(Environment.GetEnvironmentVariable(ScaleVariable));
 

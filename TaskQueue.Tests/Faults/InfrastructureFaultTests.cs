@@ -32,14 +32,12 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         await load;
 
         // Rejoined: the killed broker's workers are connected through its successor again, and it takes submits.
-        var restartedId = $"{Environment.MachineName}-{restarted.Process.Pid}";
         await run.WaitUntilAsync(
-            async () => (await run.Cluster.GetWorkersAsync(restarted)).Count(w => w.Value.GetProperty("broker").GetString() == restartedId
-                                                                            && w.Value.GetProperty("status").GetString() is "idle" or "busy") == onA.Length,
+            async () => (await run.WorkersAsync(restarted)).Count(w => w.Broker == FaultRun.BrokerId(restarted) && w.Status is "idle" or "busy") == onA.Length,
             TimeSpan.FromSeconds(60),
             "the restarted broker's workers are back");
         var throughRestarted = await run.Load.SubmitAsync([.. Enumerable.Range(0, 10).Select(i => run.Cluster.Task("echo", $"after {i}"))], restarted);
-        var quarantined = (await run.Cluster.GetWorkersAsync(restarted)).Count(w => w.Value.GetProperty("status").GetString() == "quarantined");
+        var quarantined = (await run.WorkersAsync(restarted)).Count(w => w.Status == "quarantined");
         run.Note("tasks started on the other broker's workers while it was down", ranWhileDown);
         run.Note("workers quarantined", quarantined);
         var ledger = await run.SettleAsync();
@@ -70,7 +68,7 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
             new() { Lease = TimeSpan.FromSeconds(20), OwnRedis = ["--appendonly", "yes", "--appendfsync", "always"] });
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency), run.StartWorker("w", Concurrency));
 
-        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 400), perSecond: 20, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
+        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 400), perSecond: 20, FaultSettings.Scaled(TimeSpan.FromSeconds(6)));
         await Task.Delay(TimeSpan.FromSeconds(4));
         // What Redis has confirmed so far: the submits it acknowledged, and the completions it recorded.
         var seen = run.Load.AcknowledgedIds.ToList();
@@ -115,10 +113,10 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         await using var run = await FaultRun.StartAsync("8. Redis unresponsive for 10 s (SIGSTOP, SIGCONT)", report, output, new() { Lease = TimeSpan.FromSeconds(30), OwnRedis = [] });
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency), run.StartWorker("w", Concurrency));
         // Tasks that run right across the outage.
-        var spanning = await run.Load.SubmitAsync([.. Enumerable.Range(0, 4).Select(_ => run.Cluster.Task("sleep", "13000"))]);
+        var spanning = await run.Load.SubmitAsync([.. Enumerable.Range(0, 4).Select(_ => run.Cluster.Task("sleep", "12000"))]);
         await run.WaitUntilAsync(() => spanning.All(id => run.Executions.Of(id).Count > 0), TimeSpan.FromSeconds(30), "the long tasks started");
 
-        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 300), perSecond: 10, outage + FaultSettings.Scaled(TimeSpan.FromSeconds(5)));
+        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 300), perSecond: 10, outage + FaultSettings.Scaled(TimeSpan.FromSeconds(4)));
         await Task.Delay(TimeSpan.FromSeconds(2));
         await run.PauseRedisAsync(outage);
         await load;

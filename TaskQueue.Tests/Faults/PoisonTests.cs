@@ -23,7 +23,7 @@ public sealed class PoisonTests(FaultReport report, ITestOutputHelper output)
         var ids = await run.Load.SubmitAsync([.. Enumerable.Range(0, 40).Select(i => run.Cluster.Task("echo", $"t{i}", maxAttempts: 4))]);
         var healthy = run.StartWorker("healthy", 4);
         await run.WaitUntilAsync(
-            async () => (await run.Cluster.GetWorkersAsync())[poisonId].GetProperty("status").GetString() == "quarantined",
+            async () => (await run.WorkersAsync()).Any(w => w.Id == poisonId && w.Status == "quarantined"),
             TimeSpan.FromSeconds(60),
             "the poison worker is quarantined");
         run.Note("poison worker", "quarantined");

@@ -20,7 +20,7 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
         await run.WaitForWorkersAsync([.. Enumerable.Range(0, 3).Select(_ => run.StartWorker("w", Concurrency))]);
 
         var kills = 0;
-        var load = run.Load.RunAsync(() => Sleep(run, 200, 800), perSecond: 15, FaultSettings.Scaled(TimeSpan.FromSeconds(10)));
+        var load = run.Load.RunAsync(() => Sleep(run, 200, 800), perSecond: 15, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
         await FaultRun.RepeatWhileAsync(load, TimeSpan.FromSeconds(2), () =>
         {
             // Only while another worker is up and has run something: on a slow machine replacements take a
@@ -54,15 +54,15 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
     public async Task Workers_stopped_with_sigterm_drain_and_hand_back_only_what_outlasts_the_drain()
     {
         await using var run = await FaultRun.StartAsync("2. workers SIGTERMed (graceful drain)", report, output, new() { Lease = TimeSpan.FromSeconds(10) });
-        var drain = new Dictionary<string, string> { ["Worker__DrainTimeout"] = "00:00:04" };
+        var drain = new Dictionary<string, string> { ["Worker__DrainTimeout"] = "00:00:02" };
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency, settings: drain), run.StartWorker("w", Concurrency, settings: drain));
 
         // One task outlasts the drain: it is handed back unfinished, which is not an attempt, and completes elsewhere.
         var outlasting = (await run.Load.SubmitAsync([run.Cluster.Task("sleep", "7000")])).Single();
         await run.WaitUntilAsync(() => run.Executions.Of(outlasting).Count > 0, TimeSpan.FromSeconds(20), "the long task started");
         var stopped = new List<FaultWorker>();
-        var load = run.Load.RunAsync(() => Sleep(run, 200, 1000), perSecond: 10, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
-        await FaultRun.RepeatWhileAsync(load, TimeSpan.FromSeconds(2.5), () =>
+        var load = run.Load.RunAsync(() => Sleep(run, 200, 1000), perSecond: 10, FaultSettings.Scaled(TimeSpan.FromSeconds(6)));
+        await FaultRun.RepeatWhileAsync(load, TimeSpan.FromSeconds(2), () =>
         {
             // First the long task's worker; then any worker caught mid-task (only after a SIGTERM seen running, not before it started).
             var holder = run.Executions.Of(outlasting)[^1].WorkerId;
