@@ -19,6 +19,8 @@ internal sealed class SubmissionLoad(TaskQueueCluster cluster)
     private readonly ConcurrentDictionary<string, string> _acknowledged = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, StatusCode> _refused = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<DateTimeOffset> _acknowledgedAt = new();
+    // One channel per broker process: a channel to a killed broker backs off its reconnects (up to minutes), and
+    // a broker restarted on the same port must be asked afresh, as a new client would.
     private readonly ConcurrentDictionary<int, TaskService.TaskServiceClient> _clients = new();
     private int _sequence;
     private int _turn;
@@ -41,7 +43,7 @@ internal sealed class SubmissionLoad(TaskQueueCluster cluster)
         }
 
         var target = broker ?? cluster.Brokers[(int)((uint)Interlocked.Increment(ref _turn) % cluster.Brokers.Count)];
-        var client = _clients.GetOrAdd(target.GrpcPort, _ => cluster.Client(target));
+        var client = _clients.GetOrAdd(target.Process.Pid, _ => cluster.Client(target));
         try
         {
             var response = await client.SubmitBatchAsync(new SubmitBatchRequest { Tasks = { tasks } }, deadline: DateTime.UtcNow + CallTimeout);
