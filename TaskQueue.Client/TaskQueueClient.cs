@@ -256,6 +256,7 @@ public sealed class TaskQueueClient
             {
                 create.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");
                 create.SetTag(ClientTelemetry.MessagingOperationType, "create");
+                create.SetTag(ClientTelemetry.MessagingOperationLegacy, "create");
                 create.SetTag(ClientTelemetry.MessagingDestinationName, request.Queue);
                 create.SetTag(ClientTelemetry.TaskType, request.Type);
             }
@@ -276,6 +277,7 @@ public sealed class TaskQueueClient
         {
             activity.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");
             activity.SetTag(ClientTelemetry.MessagingOperationType, "send");
+            activity.SetTag(ClientTelemetry.MessagingOperationLegacy, "send");
             if (queue is not null)
             {
                 activity.SetTag(ClientTelemetry.MessagingDestinationName, queue);

@@ -72,7 +72,15 @@ public static class Extensions
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                         && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
-                .AddHttpClientInstrumentation());
+                .AddHttpClientInstrumentation()
+                .AddProcessor(new BackgroundRedisSpanFilter()));
+
+        // A burst of tasks makes several spans each: a deeper export queue than the SDK's 2,048 so a
+        // 1,000-task demo is not cut short (OTEL_BSP_MAX_QUEUE_SIZE still wins when set).
+        if (string.IsNullOrEmpty(builder.Configuration["OTEL_BSP_MAX_QUEUE_SIZE"]))
+        {
+            builder.Services.Configure<BatchExportActivityProcessorOptions>(options => options.MaxQueueSize = 32_768);
+        }
 
         builder.AddOpenTelemetryExporters();
         return builder;

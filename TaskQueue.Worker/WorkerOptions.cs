@@ -28,6 +28,12 @@ public sealed class WorkerOptions
     /// <summary>The broker's gRPC address: a service-discovery name (http://_grpc.broker) or http://host:port.</summary>
     public Uri BrokerAddress { get; set; } = DefaultBrokerAddress;
 
+    /// <summary>
+    /// A file to append one JSON line to whenever a handler starts or ends an attempt (<see cref="TaskExecutionRecord"/>):
+    /// what this worker really ran, recorded apart from the broker. Unset: no log. Give each worker its own file.
+    /// </summary>
+    public string? ExecutionLog { get; set; }
+
     internal static string CreateDefaultWorkerId() =>
         $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
 }

@@ -15,14 +15,39 @@ internal static class ProtoMapping
         {
             Priority = spec.Priority,
             MaxAttempts = spec.MaxAttempts == 0 ? null : spec.MaxAttempts,
-            Delay = spec.Delay?.ToTimeSpan() ?? TimeSpan.Zero,
-            NotBefore = spec.NotBefore?.ToDateTimeOffset(),
-            ExecutionTimeout = spec.ExecutionTimeout?.ToTimeSpan(),
-            ExpiresAfter = spec.ExpiresAfter?.ToTimeSpan(),
+            Delay = ToTimeSpan(spec.Delay, "task.delay") ?? TimeSpan.Zero,
+            NotBefore = ToDateTimeOffset(spec.NotBefore, "task.not_before"),
+            ExecutionTimeout = ToTimeSpan(spec.ExecutionTimeout, "task.execution_timeout"),
+            ExpiresAfter = ToTimeSpan(spec.ExpiresAfter, "task.expires_after"),
             IdempotencyKey = string.IsNullOrEmpty(spec.IdempotencyKey) ? null : spec.IdempotencyKey,
             TraceParent = string.IsNullOrEmpty(spec.TraceParent) ? null : spec.TraceParent,
             TraceState = string.IsNullOrEmpty(spec.TraceState) ? null : spec.TraceState,
         };
+
+    /// <summary>A duration, or an ArgumentException (INVALID_ARGUMENT) for one protobuf cannot represent as a TimeSpan.</summary>
+    public static TimeSpan? ToTimeSpan(Duration? duration, string field)
+    {
+        try
+        {
+            return duration?.ToTimeSpan();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new ArgumentException($"{field} is not a valid duration ({ex.Message})", field, ex);
+        }
+    }
+
+    private static DateTimeOffset? ToDateTimeOffset(Timestamp? timestamp, string field)
+    {
+        try
+        {
+            return timestamp?.ToDateTimeOffset();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new ArgumentException($"{field} is not a valid timestamp ({ex.Message})", field, ex);
+        }
+    }
 
     public static TaskAssignment ToAssignment(LeasedTask task)
     {

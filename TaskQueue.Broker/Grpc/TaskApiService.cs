@@ -87,7 +87,7 @@ internal sealed class TaskApiService(
     public override async Task<TaskInfo> Wait(WaitTaskRequest request, ServerCallContext context)
     {
         var id = TaskId.Parse(request.TaskId);
-        var timeout = request.Timeout?.ToTimeSpan() ?? _options.MaxWait;
+        var timeout = ProtoMapping.ToTimeSpan(request.Timeout, "timeout") ?? _options.MaxWait;
         if (timeout < TimeSpan.Zero)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "timeout must not be negative."));

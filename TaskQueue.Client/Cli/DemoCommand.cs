@@ -32,7 +32,7 @@ internal static class DemoCommand
                 < 10 => Request(queue, "echo", $"hello {i}"),
                 < 15 => Request(queue, "sleep", random.Next(5, 100).ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 < 19 => Request(queue, "cpu", "2000"),
-                _ => Request(queue, "fail", (1 + (i % 2)).ToString(System.Globalization.CultureInfo.InvariantCulture)) with { MaxAttempts = 5 },
+                _ => Request(queue, "fail", (1 + (i / 20 % 2)).ToString(System.Globalization.CultureInfo.InvariantCulture)) with { MaxAttempts = 5 },
             });
         }
 

@@ -13,6 +13,9 @@ public static class ClientTelemetry
     internal const string MessagingSystem = "messaging.system";
     internal const string MessagingOperationType = "messaging.operation.type";
     internal const string MessagingOperationName = "messaging.operation.name";
+
+    /// <summary>The older attribute: the Aspire dashboard labels Producer spans "MSG &lt;system&gt; &lt;operation&gt; &lt;queue&gt;" by it.</summary>
+    internal const string MessagingOperationLegacy = "messaging.operation";
     internal const string MessagingDestinationName = "messaging.destination.name";
     internal const string MessagingMessageId = "messaging.message.id";
     internal const string MessagingBatchMessageCount = "messaging.batch.message_count";

@@ -84,6 +84,11 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the server with SIGSTOP: connections stay open and commands wait unanswered until <see cref="Thaw"/>.</summary>
+    public void Freeze() => ProcessSignals.Send(_process.Id, ProcessSignals.Stop);
+
+    public void Thaw() => ProcessSignals.Send(_process.Id, ProcessSignals.Continue);
+
     /// <summary>Kills the server with SIGKILL (a crash, not a shutdown).</summary>
     public void Kill()
     {
@@ -91,6 +96,7 @@ public sealed class RedisServer : IAsyncDisposable
         {
             if (!_process.HasExited)
             {
+                Thaw();
                 _process.Kill();
                 _process.WaitForExit(5000);
             }

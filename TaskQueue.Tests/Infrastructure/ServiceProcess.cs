@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace TaskQueue.Tests.Infrastructure;
 
@@ -10,11 +9,6 @@ namespace TaskQueue.Tests.Infrastructure;
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
-    private const int SigKill = 9;
-    private const int SigTerm = 15;
-    private const int SigCont = 18;
-    private const int SigStop = 19;
-
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
 
@@ -60,13 +54,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         return new ServiceProcess(name, process);
     }
 
-    public void Kill() => Signal(SigKill);
+    public void Kill() => Signal(ProcessSignals.Kill);
 
-    public void Terminate() => Signal(SigTerm);
+    public void Terminate() => Signal(ProcessSignals.Terminate);
 
-    public void Freeze() => Signal(SigStop);
+    public void Freeze() => Signal(ProcessSignals.Stop);
 
-    public void Thaw() => Signal(SigCont);
+    public void Thaw() => Signal(ProcessSignals.Continue);
 
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {
@@ -87,7 +81,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            Signal(SigCont);
+            Thaw();
             Kill();
             await WaitForExitAsync(TimeSpan.FromSeconds(10));
         }
@@ -99,7 +93,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            _ = SendSignal(_process.Id, signal);
+            ProcessSignals.Send(_process.Id, signal);
         }
     }
 
@@ -132,7 +126,4 @@ public sealed class ServiceProcess : IAsyncDisposable
             project, "bin", configuration, framework, project + ".dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"Build {project} first.", path);
     }
-
-    [DllImport("libc", EntryPoint = "kill")]
-    private static extern int SendSignal(int pid, int signal);
 }

@@ -27,7 +27,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
     /// <summary>The first connection.</summary>
     public FakeWorkerSession Session { get; }
 
-    public static async Task<WorkerHarness> StartAsync(ITestOutputHelper output, int concurrency = 4, TimeSpan? drainTimeout = null)
+    public static async Task<WorkerHarness> StartAsync(ITestOutputHelper output, int concurrency = 4, TimeSpan? drainTimeout = null, string? executionLog = null)
     {
         var broker = await FakeBroker.StartAsync();
         var probe = new TaskProbe();
@@ -42,6 +42,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
             options.Queues = ["default", "reports"];
             options.Concurrency = concurrency;
             options.DrainTimeout = drainTimeout ?? TimeSpan.FromSeconds(5);
+            options.ExecutionLog = executionLog;
         });
         builder.Services.AddSingleton(probe);
         builder.Services

@@ -59,6 +59,9 @@ internal static partial class Log
     [LoggerMessage(23, LogLevel.Information, "Worker stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(24, LogLevel.Warning, "Could not append task {TaskId} to the execution log")]
+    public static partial void ExecutionLogFailed(ILogger logger, Exception exception, string taskId);
+
     [LoggerMessage(30, LogLevel.Critical, "Task {TaskId} asked the worker to crash: terminating the process")]
     public static partial void CrashRequested(ILogger logger, string taskId);
 }

@@ -56,6 +56,7 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         services.TryAddSingleton<WorkerMetrics>();
         services.TryAddSingleton<HandlerCatalog>();
         services.TryAddSingleton<OutboundQueue>();
+        services.TryAddSingleton<ExecutionLog>();
         services.TryAddSingleton<TaskExecutor>();
         services.TryAddSingleton<BrokerConnection>();
         services.AddHostedService<WorkerRuntime>();

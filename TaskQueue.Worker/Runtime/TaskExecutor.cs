@@ -19,6 +19,7 @@ internal sealed class TaskExecutor(
     IServiceScopeFactory scopeFactory,
     IOptions<WorkerOptions> options,
     WorkerMetrics metrics,
+    ExecutionLog executionLog,
     TimeProvider timeProvider,
     ILogger<TaskExecutor> logger)
 {
@@ -227,6 +228,7 @@ internal sealed class TaskExecutor(
         var started = timeProvider.GetTimestamp();
         using var activity = StartActivity(assignment);
         Log.TaskStarted(logger, execution.TaskId, execution.Type, execution.Attempt);
+        executionLog.Started(execution);
 
         var result = ReadOnlyMemory<byte>.Empty;
         Exception? error = null;
@@ -256,6 +258,7 @@ internal sealed class TaskExecutor(
 
         var duration = timeProvider.GetElapsedTime(started);
         var (outcome, description, retryable) = Conclude(execution, result, error);
+        executionLog.Ended(execution, outcome);
         metrics.SlotFreed();
         execution.MarkFinished();
         execution.Dispose();
@@ -342,6 +345,8 @@ internal sealed class TaskExecutor(
         {
             activity.SetTag(WorkerTelemetry.MessagingSystem, "taskqueue");
             activity.SetTag(WorkerTelemetry.MessagingOperationType, "process");
+            // The older attribute: the Aspire dashboard labels Consumer spans "MSG <system> <operation> <queue>" by it.
+            activity.SetTag("messaging.operation", "process");
             activity.SetTag(WorkerTelemetry.MessagingDestinationName, assignment.Queue);
             activity.SetTag(WorkerTelemetry.MessagingMessageId, assignment.TaskId);
             activity.SetTag(WorkerTelemetry.TaskType, assignment.Type);

@@ -1,0 +1,422 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using StackExchange.Redis;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Tests.Infrastructure;
+using Xunit.Abstractions;
+using Xunit.Sdk;
+
+namespace TaskQueue.Tests.Faults;
+
+/// <summary>How a fault run is set up.</summary>
+internal sealed record FaultRunOptions
+{
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(3);
+
+    public int Brokers { get; init; } = 1;
+
+    /// <summary>Null: the shared Redis. Otherwise a Redis of the run's own, started with these extra arguments.</summary>
+    public IReadOnlyList<string>? OwnRedis { get; init; }
+
+    public IReadOnlyDictionary<string, string>? BrokerSettings { get; init; }
+}
+
+/// <summary>A worker process of a run; its execution log is named after its id.</summary>
+internal sealed record FaultWorker(string Id, ServiceProcess Process, int Concurrency, TaskQueueCluster.Broker Broker);
+
+/// <summary>A worker of a run as GET /workers shows it.</summary>
+internal sealed record WorkerView(string Id, string Status, string Broker, DateTimeOffset? QuarantinedUntil);
+
+/// <summary>A fault injected at a moment, into a worker (the victim) or into the infrastructure (which recovers later).</summary>
+internal sealed class FaultEvent(string kind, DateTimeOffset at, string? victim)
+{
+    public string Kind { get; } = kind;
+
+    public DateTimeOffset At { get; } = at;
+
+    public string? Victim { get; } = victim;
+
+    /// <summary>When the broker or Redis was back.</summary>
+    public DateTimeOffset? EndedAt { get; set; }
+}
+
+/// <summary>
+/// One fault scenario on real processes: Redis, brokers and workers on loopback, a submission load, faults with
+/// their times, and at the end the ledger built from what clients were told, what Redis holds and what the
+/// workers' execution logs say ran.
+/// </summary>
+internal sealed class FaultRun : IAsyncDisposable
+{
+    private readonly FaultReport _report;
+    private readonly ITestOutputHelper _output;
+    private readonly IReadOnlyList<string>? _redisArguments;
+    private readonly List<RedisServer> _ownRedis = [];
+    private readonly string _logDirectory = Directory.CreateTempSubdirectory("taskqueue-faults-").FullName;
+    private readonly ConcurrentQueue<FaultEvent> _faults = new();
+    private readonly ConcurrentQueue<FaultWorker> _workers = new();
+    private readonly List<KeyValuePair<string, string>> _notes = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private int _workerNumber;
+
+    private FaultRun(string scenario, FaultReport report, ITestOutputHelper output, TaskQueueCluster cluster, RedisServer? ownRedis, IReadOnlyList<string>? redisArguments)
+    {
+        Scenario = scenario;
+        _report = report;
+        _output = output;
+        Cluster = cluster;
+        Redis = cluster.Redis;
+        _redisArguments = redisArguments;
+        if (ownRedis is not null)
+        {
+            _ownRedis.Add(ownRedis);
+        }
+
+        Load = new SubmissionLoad(cluster);
+        Store = cluster.Store;
+    }
+
+    public string Scenario { get; }
+
+    public TaskQueueCluster Cluster { get; }
+
+    /// <summary>The Redis now running (a restart replaces it).</summary>
+    public RedisServer Redis { get; private set; }
+
+    public string Queue => Cluster.Queue;
+
+    /// <summary>The store over the Redis now running: the ledger reads it.</summary>
+    public RedisTaskStore Store { get; private set; }
+
+    public SubmissionLoad Load { get; }
+
+    /// <summary>Read afresh from the execution logs.</summary>
+    public ExecutionHistory Executions => ExecutionHistory.Read(_logDirectory);
+
+    public IReadOnlyCollection<FaultWorker> Workers => _workers;
+
+    public IEnumerable<FaultWorker> LiveWorkers => _workers.Where(w => !w.Process.HasExited);
+
+    public static async Task<FaultRun> StartAsync(string scenario, FaultReport report, ITestOutputHelper output, FaultRunOptions? options = null)
+    {
+        options ??= new FaultRunOptions();
+        var ownRedis = options.OwnRedis is { } arguments ? await RedisServer.StartAsync(null, null, [.. arguments]) : null;
+        var cluster = await TaskQueueCluster.StartAsync(ownRedis, options.Lease, options.BrokerSettings);
+        var run = new FaultRun(scenario, report, output, cluster, ownRedis, options.OwnRedis);
+        // Started side by side; each registers itself before its first await, so the list keeps their order.
+        await Task.WhenAll(Enumerable.Range(0, options.Brokers).Select(_ => cluster.StartBrokerAsync()));
+
+        return run;
+    }
+
+    public FaultWorker StartWorker(string role, int concurrency = 4, TaskQueueCluster.Broker? broker = null, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var id = $"{role}{Interlocked.Increment(ref _workerNumber)}-{Queue}";
+        var environment = new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
+        {
+            ["Worker__ExecutionLog"] = Path.Combine(_logDirectory, id + ".jsonl"),
+        };
+        var target = broker ?? Cluster.Brokers[0];
+        var worker = new FaultWorker(id, Cluster.StartWorker(id, concurrency, target, environment), concurrency, target);
+        _workers.Enqueue(worker);
+        return worker;
+    }
+
+    public Task WaitForWorkersAsync(params FaultWorker[] workers) => Cluster.WaitForWorkersAsync([.. workers.Select(w => w.Id)]);
+
+    /// <summary>This run's workers (the registry is shared with every other test of the Redis) as a live broker lists them.</summary>
+    public async Task<List<WorkerView>> WorkersAsync(TaskQueueCluster.Broker? broker = null)
+    {
+        var listed = await Cluster.GetWorkersAsync(broker ?? Cluster.Brokers.First(b => !b.Process.HasExited));
+        return [.. listed
+            .Where(w => w.Key.EndsWith(Queue, StringComparison.Ordinal))
+            .Select(w => new WorkerView(
+                w.Key,
+                w.Value.GetProperty("status").GetString()!,
+                w.Value.GetProperty("broker").GetString()!,
+                w.Value.TryGetProperty("quarantined_until", out var until) && until.ValueKind == System.Text.Json.JsonValueKind.String ? until.GetDateTimeOffset() : null))];
+    }
+
+    /// <summary>The id a broker process goes by (machine and process id).</summary>
+    public static string BrokerId(TaskQueueCluster.Broker broker) => $"{Environment.MachineName}-{broker.Process.Pid}";
+
+    /// <summary>A row of the ledger for what only this scenario measures.</summary>
+    public void Note(string measure, object value) => _notes.Add(new(measure, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? ""));
+
+    public FaultEvent Inject(string kind, FaultWorker? victim = null)
+    {
+        var fault = new FaultEvent(kind, DateTimeOffset.UtcNow, victim?.Id);
+        _faults.Enqueue(fault);
+        return fault;
+    }
+
+    public static void Ended(FaultEvent fault) => fault.EndedAt = DateTimeOffset.UtcNow;
+
+    public FaultEvent KillWorker(FaultWorker victim) => Signal(victim, "worker SIGKILL", victim.Process.Kill);
+
+    public FaultEvent TerminateWorker(FaultWorker victim) => Signal(victim, "worker SIGTERM", victim.Process.Terminate);
+
+    public FaultEvent FreezeWorker(FaultWorker victim) => Signal(victim, "worker SIGSTOP", victim.Process.Freeze);
+
+    /// <summary>A live worker (matching the filter) that is running a task right now, by its execution log; null if none is.</summary>
+    public FaultWorker? BusyWorker(Func<FaultWorker, bool>? filter = null)
+    {
+        var history = Executions;
+        var now = DateTimeOffset.UtcNow;
+        return LiveWorkers
+            .Where(w => (filter?.Invoke(w) ?? true) && history.RunningOn(w.Id, now).Count > 0)
+            .OrderBy(_ => Random.Shared.Next())
+            .FirstOrDefault();
+    }
+
+    /// <summary>Injects the next fault every <paramref name="interval"/> until the load is done.</summary>
+    public static async Task RepeatWhileAsync(Task load, TimeSpan interval, Func<Task> fault)
+    {
+        while (await Task.WhenAny(load, Task.Delay(interval)) != load)
+        {
+            await fault();
+        }
+
+        await load;
+    }
+
+    /// <summary>SIGKILL, then a Redis restarted on the same port and data directory.</summary>
+    public async Task<FaultEvent> KillAndRestartRedisAsync(TimeSpan down, Func<Task>? whileDown = null)
+    {
+        var fault = Inject("Redis SIGKILL");
+        Redis.Kill();
+        if (whileDown is not null)
+        {
+            await whileDown();
+        }
+
+        await Task.Delay(down);
+        var restarted = await RedisServer.StartAsync(Redis.DataDirectory, Redis.Port, [.. _redisArguments ?? []]);
+        _ownRedis.Add(restarted);
+        Redis = restarted;
+        Store = new RedisTaskStore(restarted.Connection, Microsoft.Extensions.Options.Options.Create(new TaskStoreOptions()), new RedisClockShift());
+        Ended(fault);
+        return fault;
+    }
+
+    /// <summary>SIGSTOP, and SIGCONT after <paramref name="down"/>: every connection stays open, nothing answers.</summary>
+    public async Task<FaultEvent> PauseRedisAsync(TimeSpan down)
+    {
+        var fault = Inject("Redis SIGSTOP");
+        Redis.Freeze();
+        try
+        {
+            await Task.Delay(down);
+        }
+        finally
+        {
+            Redis.Thaw();
+            Ended(fault);
+        }
+
+        return fault;
+    }
+
+    /// <summary>The system resumed by itself: submits (recorded like any other) until one is acknowledged.</summary>
+    public Task SubmitUntilAcknowledgedAsync(TimeSpan timeout) =>
+        WaitUntilAsync(async () => (await Load.SubmitAsync([Cluster.Task("echo", "resumed?")])).Count > 0, timeout, "a submit is acknowledged again");
+
+    /// <summary>Polls until true; on timeout fails with the ledger so far.</summary>
+    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Fail($"Timed out after {timeout.TotalSeconds:F0} s waiting until {what}", await TryLedgerAsync());
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The tasks as Redis holds them now (null where it holds none).</summary>
+    public async Task<TaskSnapshot?[]> SnapshotsAsync(IEnumerable<string> ids) => await Task.WhenAll(ids.Select(id => Store.GetAsync(TaskId.Parse(id))));
+
+    public Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        WaitUntilAsync(() => Task.FromResult(condition()), timeout, what);
+
+    /// <summary>Waits (bounded) until every acknowledged task is final, then builds, reports and returns the ledger.</summary>
+    public async Task<FaultLedger> SettleAsync(TimeSpan? timeout = null)
+    {
+        await WaitFinalAsync(timeout ?? TimeSpan.FromSeconds(60));
+        var ledger = await LedgerAsync();
+        _report.Add(ledger, _output);
+        return ledger;
+    }
+
+    /// <summary>Runs the assertions; a failure carries the ledger (and the processes' output goes to the test output).</summary>
+    public void Verify(FaultLedger ledger, Action assertions)
+    {
+        try
+        {
+            assertions();
+        }
+        catch (XunitException ex)
+        {
+            Fail(ex.Message, ledger);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        foreach (var redis in Enumerable.Reverse(_ownRedis))
+        {
+            await redis.DisposeAsync();
+        }
+
+        if (FaultSettings.KeepLogs)
+        {
+            _output.WriteLine($"execution logs kept in {_logDirectory}");
+            return;
+        }
+
+        try
+        {
+            Directory.Delete(_logDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private FaultEvent Signal(FaultWorker victim, string kind, Action send)
+    {
+        var fault = Inject(kind, victim);
+        send();
+        return fault;
+    }
+
+    private void Fail(string message, FaultLedger? ledger)
+    {
+        _output.WriteLine(Cluster.Diagnostics());
+        throw new XunitException($"{Scenario}: {message}{Environment.NewLine}{Environment.NewLine}{(ledger is null ? "(no ledger: Redis did not answer)" : LedgerTable.Format(ledger))}");
+    }
+
+    private async Task<FaultLedger?> TryLedgerAsync()
+    {
+        try
+        {
+            var ledger = await LedgerAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            _report.Add(ledger, _output);
+            return ledger;
+        }
+        catch (Exception ex) when (ex is TimeoutException or RedisException)
+        {
+            return null;
+        }
+    }
+
+    private async Task WaitFinalAsync(TimeSpan timeout)
+    {
+        var pending = Load.AcknowledgedIds.Select(TaskId.Parse).ToList();
+        var deadline = DateTime.UtcNow + timeout;
+        while (pending.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            var snapshots = await Task.WhenAll(pending.Select(id => Store.GetAsync(id)));
+            pending = [.. pending.Where((_, i) => snapshots[i] is not { IsFinal: true })];
+            if (pending.Count > 0)
+            {
+                await Task.Delay(250);
+            }
+        }
+    }
+
+    private async Task<FaultLedger> LedgerAsync()
+    {
+        var (completed, completionsRecorded) = await CompletionsAsync();
+        var stored = await StoredTasksAsync();
+        var byId = stored.ToDictionary(s => s.Id.ToString(), StringComparer.Ordinal);
+        var counts = await Store.GetCountsAsync(Queue);
+        var history = Executions;
+        var acknowledged = Load.AcknowledgedIds;
+        var lost = acknowledged.Where(id => !byId.TryGetValue(id, out var s) || s.State is not (Broker.Storage.TaskState.Completed or Broker.Storage.TaskState.DeadLettered)).ToList();
+        var refused = Load.Refused;
+        var faults = _faults.ToList();
+        var acknowledgedAt = Load.AcknowledgedAt.Order().ToList();
+        return new FaultLedger
+        {
+            Scenario = Scenario,
+            Elapsed = _clock.Elapsed,
+            Submitted = Load.Attempted,
+            Acknowledged = acknowledged.Count,
+            Refused = refused.GroupBy(r => StatusName(r.Value), StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
+            StoredThoughRefused = stored.Count(s => s.IdempotencyKey is { } key && refused.ContainsKey(key)),
+            Completed = completed,
+            Lost = lost.Count,
+            LostExamples = [.. lost.Take(3).Select(id => byId.TryGetValue(id, out var s) ? $"{id} {s.State} attempt {s.Attempt} worker {s.WorkerId}" : $"{id} not in Redis")],
+            DeadLettered = stored.Count(s => s.State == Broker.Storage.TaskState.DeadLettered),
+            Executions = history.Executions.Count,
+            DuplicateExecutions = history.DuplicateExecutions,
+            DuplicateCompletionsRecorded = completionsRecorded - completed,
+            StaleRejected = counts.StaleRejected,
+            FailuresRecorded = counts.Failed,
+            Faults = faults.GroupBy(f => f.Kind, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
+            RedispatchByFault = faults
+                .Where(f => f.Victim is not null)
+                .GroupBy(f => f.Kind, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<TimeSpan>)[.. g.SelectMany(f => history.RedispatchDelays(f.Victim!, f.At))], StringComparer.Ordinal),
+            Recovery = [.. faults
+                .Where(f => f.EndedAt is not null)
+                .Select(f => acknowledgedAt.FirstOrDefault(at => at >= f.EndedAt) - f.EndedAt!.Value)
+                .Where(delay => delay >= TimeSpan.Zero)],
+            Notes = [.. _notes],
+        };
+    }
+
+    /// <summary>
+    /// Tasks in state completed, and completions the broker counted, in one atomic read: a completion landing
+    /// while the ledger is being read cannot pass for a duplicate.
+    /// </summary>
+    private async Task<(int CompletedTasks, long CompletionsRecorded)> CompletionsAsync()
+    {
+        const string script = """
+            local n = 0
+            for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+              if redis.call('HGET', key, 'state') == 'completed' then n = n + 1 end
+            end
+            return { n, tonumber(redis.call('HGET', KEYS[1], 'completed') or '0') }
+            """;
+        var reply = (RedisResult[])(await Redis.Connection.GetDatabase().ScriptEvaluateAsync(
+            script, [RedisKeys.Stats(Queue)], [RedisKeys.QueuePrefix(Queue) + "t:*"]))!;
+        return ((int)reply[0], (long)reply[1]);
+    }
+
+    /// <summary>Every task of the run's queue that Redis holds, whoever submitted it.</summary>
+    private async Task<List<TaskSnapshot>> StoredTasksAsync()
+    {
+        var server = Redis.Connection.GetServer(Redis.Connection.GetEndPoints()[0]);
+        var prefix = RedisKeys.QueuePrefix(Queue) + "t:";
+        var ids = new List<TaskId>();
+        await foreach (var key in server.KeysAsync(pattern: prefix + "*", pageSize: 1000))
+        {
+            ids.Add(new TaskId(Queue, ((string)key!)[prefix.Length..]));
+        }
+
+        return [.. (await Task.WhenAll(ids.Select(id => Store.GetAsync(id)))).OfType<TaskSnapshot>()];
+    }
+
+    /// <summary>UNAVAILABLE rather than Unavailable: as the gRPC specification and the README name codes.</summary>
+    private static string StatusName(Grpc.Core.StatusCode code)
+    {
+        var text = new StringBuilder();
+        foreach (var c in code.ToString())
+        {
+            if (char.IsUpper(c) && text.Length > 0)
+            {
+                text.Append('_');
+            }
+
+            text.Append(char.ToUpperInvariant(c));
+        }
+
+        return text.ToString();
+    }
+}
