@@ -60,7 +60,8 @@ public sealed class CampaignTests(FaultReport report, ITestOutputHelper output)
             Assert.Equal(ledger.Acknowledged + ledger.StoredThoughRefused, ledger.Completed);
             Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
             Assert.All(ledger.Refused.Keys, code => Assert.Equal("UNAVAILABLE", code));
-            Assert.InRange(ledger.DuplicateExecutions, 0, bound);
+            // A stall of the whole machine past a renewal may expire every healthy lease as well.
+            Assert.InRange(ledger.DuplicateExecutions, 0, bound + (run.LeaseBreakingStalls * run.Workers.Count * Concurrency));
         });
     }
 

@@ -57,6 +57,7 @@ internal sealed class FaultRun : IAsyncDisposable
     private readonly ConcurrentQueue<FaultWorker> _workers = new();
     private readonly List<KeyValuePair<string, string>> _notes = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly StallWatch _stalls = new();
     private int _workerNumber;
 
     private FaultRun(string scenario, FaultReport report, ITestOutputHelper output, TaskQueueCluster cluster, RedisServer? ownRedis, IReadOnlyList<string>? redisArguments)
@@ -90,6 +91,15 @@ internal sealed class FaultRun : IAsyncDisposable
 
     public SubmissionLoad Load { get; }
 
+    /// <summary>The lease the brokers grant; a worker renews it every third of it.</summary>
+    public TimeSpan Lease { get; private init; }
+
+    /// <summary>
+    /// Stalls of the whole machine during the run that outlasted the time a healthy lease has to be renewed in
+    /// (two thirds of it): each may have expired the leases of workers no fault touched.
+    /// </summary>
+    public int LeaseBreakingStalls => _stalls.CountLongerThan(Lease * 2 / 3);
+
     /// <summary>Read afresh from the execution logs.</summary>
     public ExecutionHistory Executions => ExecutionHistory.Read(_logDirectory);
 
@@ -102,7 +112,7 @@ internal sealed class FaultRun : IAsyncDisposable
         options ??= new FaultRunOptions();
         var ownRedis = options.OwnRedis is { } arguments ? await RedisServer.StartAsync(null, null, [.. arguments]) : null;
         var cluster = await TaskQueueCluster.StartAsync(ownRedis, options.Lease, options.BrokerSettings);
-        var run = new FaultRun(scenario, report, output, cluster, ownRedis, options.OwnRedis);
+        var run = new FaultRun(scenario, report, output, cluster, ownRedis, options.OwnRedis) { Lease = options.Lease };
         // Started side by side; each registers itself before its first await, so the list keeps their order.
         await Task.WhenAll(Enumerable.Range(0, options.Brokers).Select(_ => cluster.StartBrokerAsync()));
 
@@ -246,6 +256,7 @@ internal sealed class FaultRun : IAsyncDisposable
     public async Task<FaultLedger> SettleAsync(TimeSpan? timeout = null)
     {
         await WaitFinalAsync(timeout ?? TimeSpan.FromSeconds(60));
+        Note($"machine stalls > {StallWatch.Threshold.TotalSeconds:0} s (past 2/3 of a lease: {LeaseBreakingStalls})", _stalls);
         var ledger = await LedgerAsync();
         _report.Add(ledger, _output);
         return ledger;
@@ -266,6 +277,7 @@ internal sealed class FaultRun : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stalls.Dispose();
         await Cluster.DisposeAsync();
         foreach (var redis in Enumerable.Reverse(_ownRedis))
         {

@@ -8,8 +8,10 @@ using TaskQueue.Protocol.V1;
 namespace TaskQueue.Tests.Infrastructure;
 
 /// <summary>
-/// Real broker and worker processes on loopback around a real Redis, with short leases so faults play
-/// out in seconds. Tests talk to the brokers with raw gRPC stubs and read the ledger from Redis.
+/// Real broker and worker processes on loopback around a real Redis. Tests talk to the brokers with raw gRPC
+/// stubs and read the ledger from Redis. Leases default to the production 30 s: CI machines stall for
+/// seconds at a time (a 6 s stall expired every 3 s lease of a healthy worker once), so only a test about
+/// expiry asks for a short one. Reaping, backoff and the disconnect grace stay fast.
 /// </summary>
 internal sealed class TaskQueueCluster : IAsyncDisposable
 {
@@ -40,7 +42,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
     {
         var settings = new Dictionary<string, string>
         {
-            ["TaskQueue__Broker__LeaseDuration"] = (lease ?? TimeSpan.FromSeconds(3)).ToString(),
+            ["TaskQueue__Broker__LeaseDuration"] = (lease ?? TimeSpan.FromSeconds(30)).ToString(),
             ["TaskQueue__Broker__DisconnectGrace"] = "00:00:01",
             ["TaskQueue__Broker__ReapInterval"] = "00:00:00.200",
             ["TaskQueue__Broker__QuarantineThreshold"] = "2",
