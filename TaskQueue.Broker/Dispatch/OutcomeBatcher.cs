@@ -133,8 +133,16 @@ internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemet
             _owner._telemetry.Settled(
                 report.Held?.Trace, _queue, result, completion: report.Completion is not null, report.Failure?.Error,
                 report.Held?.AssignedAt, _owner._time.GetUtcNow());
+            if (result == TransitionResult.DeadLettered && report.Failure is { } failure)
+            {
+                var trace = report.Held?.Trace;
+                LogDeadLettered(_owner._logger, failure.Id.ToString(), trace?.Type ?? "", _queue, trace?.Attempt ?? 0, failure.Error);
+            }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: {Error}")]
+    private static partial void LogDeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Settling {Count} reports on queue {Queue} failed; the workers' leases stay until they expire")]
     private static partial void LogSettleFailed(ILogger logger, Exception exception, string queue, int count);

@@ -7,7 +7,7 @@ namespace TaskQueue.Broker.Services;
 /// <summary>
 /// Takes back expired leases in every queue. Runs in every broker: the reap script is atomic, so each
 /// expired lease is reclaimed exactly once. Counts expiries per worker and quarantines a worker whose
-/// leases keep expiring without completions.
+/// leases keep expiring without completions while it keeps heartbeating.
 /// </summary>
 internal sealed partial class ReaperService(
     RedisTaskStore store,
@@ -57,13 +57,19 @@ internal sealed partial class ReaperService(
             {
                 var trace = new TaskTrace(lease.Id, lease.Type, lease.Attempt, lease.MaxAttempts, lease.TraceParent, lease.TraceState);
                 telemetry.Settled(trace, queue, lease.Outcome, completion: false, "lease expired", lease.LeasedAt, now);
+                if (lease.Outcome == TransitionResult.DeadLettered)
+                {
+                    LogDeadLettered(logger, lease.Id.ToString(), lease.Type, queue, lease.Attempt, lease.WorkerId);
+                }
             }
 
             LogReaped(logger, reaped.Count, queue);
 
             foreach (var worker in reaped.GroupBy(r => r.WorkerId, StringComparer.Ordinal))
             {
-                var streak = await workers.CountExpiredLeasesAsync(worker.Key, [.. worker.Select(r => r.LeasedAt)]);
+                // Two missed heartbeats: silent, not poison (a poison worker heartbeats and still never finishes).
+                var streak = await workers.CountExpiredLeasesAsync(
+                    worker.Key, [.. worker.Select(r => r.LeasedAt)], now, _options.HeartbeatInterval * 2);
                 if (streak >= _options.QuarantineThreshold)
                 {
                     var until = time.GetUtcNow() + _options.QuarantineDuration;
@@ -78,6 +84,9 @@ internal sealed partial class ReaperService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reaped {Count} expired leases in queue {Queue}")]
     private static partial void LogReaped(ILogger logger, int count, string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: its lease on worker {WorkerId} expired")]
+    private static partial void LogDeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string workerId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reaping failed; retrying on the next tick")]
     private static partial void LogReapFailed(ILogger logger, Exception exception);

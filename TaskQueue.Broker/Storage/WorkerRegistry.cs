@@ -61,16 +61,19 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
     }
 
     /// <summary>
-    /// Leases of this worker expired (the reaper took the tasks back); returns the run so far. Only
-    /// leases granted on the worker's current connection count: a crashed or disconnected worker is not
-    /// poison, and neither is one whose leases were granted by a broker that died before delivering them.
+    /// Leases of this worker expired (the reaper took the tasks back); returns the run so far. Only a
+    /// worker that is alive and holding its tasks is poison: leases granted before its current connection
+    /// do not count (a broker died before delivering them), nor do leases of a worker that is gone or
+    /// has gone silent (crashed, disconnected, frozen by a long GC pause or a stopped VM, cut off) — it
+    /// lost them by not being there, and it gets them back as lost when it returns.
     /// </summary>
-    public async Task<long> CountExpiredLeasesAsync(string workerId, IReadOnlyCollection<DateTimeOffset> leasedAt)
+    public async Task<long> CountExpiredLeasesAsync(
+        string workerId, IReadOnlyCollection<DateTimeOffset> leasedAt, DateTimeOffset now, TimeSpan silenceLimit)
     {
         var key = RedisKeys.Worker(workerId);
         var db = Db;
-        var values = await db.HashGetAsync(key, ["connected", "connected_at"]);
-        if ((int?)values[0] != 1)
+        var values = await db.HashGetAsync(key, ["connected", "connected_at", "last_heartbeat"]);
+        if ((int?)values[0] != 1 || ToTime(values[2]) is not { } lastHeartbeat || now - lastHeartbeat > silenceLimit)
         {
             return 0;
         }

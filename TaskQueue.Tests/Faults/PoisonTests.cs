@@ -86,6 +86,10 @@ public sealed class PoisonTests(FaultReport report, ITestOutputHelper output)
             Assert.Equal(0, ledger.Lost);
             Assert.Equal(2, ledger.DeadLettered);
             Assert.InRange(history.DuplicatesAmong(others), 0, crashes * (concurrency - 1));
+            // The broker says so in its log (a warning, so it shows on the dashboard's structured logs).
+            var brokerLog = run.Cluster.Brokers[0].Process.RecentOutput;
+            Assert.Contains($"Task {throwing} (fail) on queue {run.Queue} was dead-lettered after attempt {maxAttempts}: ", brokerLog, StringComparison.Ordinal);
+            Assert.Contains($"Task {crashing} (crash) on queue {run.Queue} was dead-lettered after attempt {maxAttempts}: its lease on worker ", brokerLog, StringComparison.Ordinal);
         });
     }
 }

@@ -119,6 +119,8 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
         var late = frozen.Select(id => run.Executions.Of(id).Single(e => e.WorkerId == zombie.Id)).ToList();
         run.Note("zombie's late runs: ended completed / lost", $"{late.Count(e => e.Outcome == TaskOutcomes.Completed)} / {late.Count(e => e.Outcome == TaskOutcomes.Lost)}");
         var ledger = await run.SettleAsync();
+        var zombieAfterwards = (await run.WorkersAsync()).Single(w => w.Id == zombie.Id);
+        run.Note("zombie quarantined (silent, so not poison)", zombieAfterwards.QuarantinedUntil is null ? "no" : "yes");
 
         var final = await run.SnapshotsAsync(frozen);
         run.Verify(ledger, () =>
@@ -127,6 +129,8 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
             Assert.Equal(frozen.Count + afterwards.Count, ledger.Completed);
             Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
             Assert.All(final, t => Assert.Equal((StoreState.Completed, healthy.Id), (t!.State, t.WorkerId)));
+            // Its leases ran out while it was silent (frozen), not while it heartbeated and sat on them.
+            Assert.Null(zombieAfterwards.QuarantinedUntil);
             // Each frozen task ran twice (a frozen process cannot be stopped), and was recorded once; a stall of the
             // whole machine past a renewal may also have expired the healthy worker's two.
             Assert.InRange(ledger.DuplicateExecutions, frozen.Count, frozen.Count + (run.LeaseBreakingStalls * 2));
