@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
+using Grpc.Net.Client;
 using TaskQueue.Client.Diagnostics;
 using TaskQueue.Client.Internal;
 using TaskQueue.Protocol.V1;
@@ -20,10 +21,33 @@ public sealed class TaskQueueClient
     private readonly TaskQueueClientOptions _options;
     private readonly TimeProvider _timeProvider;
 
-    /// <summary>A client on an existing channel, e.g. <c>GrpcChannel.ForAddress("http://localhost:5001")</c>.</summary>
+    /// <summary>A client on an existing channel, e.g. one from <see cref="CreateChannel"/>.</summary>
     public TaskQueueClient(ChannelBase channel, TaskQueueClientOptions? options = null, TimeProvider? timeProvider = null)
         : this(new TaskService.TaskServiceClient(channel ?? throw new ArgumentNullException(nameof(channel))), options, timeProvider)
     {
+    }
+
+    /// <summary>
+    /// A channel to a broker, set up as <c>AddTaskQueueClient</c> sets up its own: reconnect attempts at most
+    /// 5 s apart (a plain <c>GrpcChannel.ForAddress</c> backs off up to 2 minutes, so after a long broker outage
+    /// its calls keep failing long after the broker is back) and keep-alive pings that notice a dead
+    /// connection within seconds. Dispose it when done.
+    /// </summary>
+    public static GrpcChannel CreateChannel(Uri brokerAddress)
+    {
+        ArgumentNullException.ThrowIfNull(brokerAddress);
+        return GrpcChannel.ForAddress(brokerAddress, new GrpcChannelOptions
+        {
+            MaxReconnectBackoff = TimeSpan.FromSeconds(5),
+            HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+            },
+            DisposeHttpClient = true,
+        });
     }
 
     /// <summary>A client on a call invoker (interceptors, tests).</summary>

@@ -23,18 +23,19 @@ internal sealed class GrpcTestServer : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static Task<GrpcTestServer> StartAsync<TService>(Action<IServiceCollection> configureServices)
+    public static Task<GrpcTestServer> StartAsync<TService>(Action<IServiceCollection> configureServices, int port = 0)
         where TService : class =>
-        StartAsync(configureServices, app => app.MapGrpcService<TService>());
+        StartAsync(configureServices, app => app.MapGrpcService<TService>(), port);
 
-    public static async Task<GrpcTestServer> StartAsync(Action<IServiceCollection> configureServices, Action<WebApplication> mapServices)
+    /// <summary>Starts the server on <paramref name="port"/> (0: a free one).</summary>
+    public static async Task<GrpcTestServer> StartAsync(Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         // No appsettings.json or environment: the test output holds the broker's, with fixed Kestrel ports.
         builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
-            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
         configureServices(builder.Services);
 
