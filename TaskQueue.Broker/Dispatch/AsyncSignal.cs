@@ -24,7 +24,7 @@ public sealed class AsyncSignal
     }
 
     /// <summary>Waits for a Set or the timeout; true when signalled.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken, TimeProvider? time = null)
     {
         TaskCompletionSource waiter;
         lock (_lock)
@@ -40,7 +40,7 @@ public sealed class AsyncSignal
 
         try
         {
-            await waiter.Task.WaitAsync(timeout, cancellationToken);
+            await waiter.Task.WaitAsync(timeout, time ?? TimeProvider.System, cancellationToken);
             return true;
         }
         catch (TimeoutException)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Dispatch;
@@ -9,11 +10,15 @@ namespace TaskQueue.Broker.Dispatch;
 /// Coalesces workers' reports per queue: while one batch is in Redis the next one gathers, so under load
 /// one script call settles many tasks and when idle a report waits for nothing.
 /// </summary>
-internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemetry telemetry, TimeProvider time, ILogger<OutcomeBatcher> logger) : IAsyncDisposable
+internal sealed partial class OutcomeBatcher(
+    RedisTaskStore store, BrokerTelemetry telemetry, ClusterEvents cluster, PromoterSignal promoter, TimeProvider time, ILogger<OutcomeBatcher> logger)
+    : IAsyncDisposable
 {
     private const int MaxBatch = 512;
 
     private readonly RedisTaskStore _store = store;
+    private readonly ClusterEvents _cluster = cluster;
+    private readonly PromoterSignal _promoter = promoter;
     private readonly BrokerTelemetry _telemetry = telemetry;
     private readonly TimeProvider _time = time;
     private readonly ILogger _logger = logger;
@@ -93,11 +98,27 @@ internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemet
             var releases = batch.Where(r => r.Release is not null).ToList();
             await Task.WhenAll(
                 RunAsync(completions, () => _owner._store.CompleteAsync(_queue, [.. completions.Select(r => r.Completion!)])),
-                RunAsync(failures, () => _owner._store.FailAsync(_queue, [.. failures.Select(r => r.Failure!)])),
-                RunAsync(releases, () => _owner._store.ReleaseAsync(_queue, [.. releases.Select(r => r.Release!.Value)])));
+                RunAsync(failures, () => _owner._store.FailAsync(_queue, [.. failures.Select(r => r.Failure!)]), results =>
+                {
+                    // A retry without backoff is ready already (the script announced it); one with backoff is
+                    // the promoter's, which may be sleeping past the moment it falls due.
+                    if (results.Contains(TransitionResult.Retrying))
+                    {
+                        _owner._promoter.Wake();
+                    }
+                }),
+                RunAsync(releases, () => _owner._store.ReleaseAsync(_queue, [.. releases.Select(r => r.Release!.Value)]), results =>
+                {
+                    // Handed back by a draining worker: ready again now, for any broker's workers.
+                    if (results.Contains(TransitionResult.Ok))
+                    {
+                        _owner._cluster.PublishReady(_queue);
+                    }
+                }));
         }
 
-        private async Task RunAsync(List<Report> reports, Func<Task<IReadOnlyList<TransitionResult>>> settle)
+        private async Task RunAsync(
+            List<Report> reports, Func<Task<IReadOnlyList<TransitionResult>>> settle, Action<IReadOnlyList<TransitionResult>>? settled = null)
         {
             if (reports.Count == 0)
             {
@@ -112,6 +133,8 @@ internal sealed partial class OutcomeBatcher(RedisTaskStore store, BrokerTelemet
                     Record(reports[i], results[i]);
                     reports[i].Result.TrySetResult(results[i]);
                 }
+
+                settled?.Invoke(results);
             }
             catch (Exception ex)
             {

@@ -56,6 +56,7 @@ public static class BrokerExtensions
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHostedService<ReaperService>();
+        services.AddSingleton<PromoterSignal>();
         services.AddHostedService<PromoterService>();
 
         services.AddGrpc(grpc =>

@@ -14,10 +14,11 @@ local now = now_ms(ARGV[1])
 local policy = read_policy(2)
 local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[7]))
 local random = tonumber(ARGV[8])
+local batch = new_failure_batch()
 local out = {}
 for n, id in ipairs(expired) do
   local key = task_key(id)
-  local lease = redis.call('HMGET', key, 'worker', 'started', 'type', 'attempt', 'max', 'tp', 'ts')
+  local lease = redis.call('HMGET', key, 'worker', 'started', 'type', 'tp', 'ts', unpack(FAILURE_FIELDS))
   local worker = lease[1]
   if not worker then
     redis.call('ZREM', LEASES, id) -- a lease whose task is gone: nothing to retry
@@ -26,12 +27,13 @@ for n, id in ipairs(expired) do
     out[#out + 1] = id
     out[#out + 1] = worker
     out[#out + 1] = tonumber(lease[2]) or 0
-    out[#out + 1] = settle_failure(id, key, now, 'lease expired', true, unit, policy)
+    out[#out + 1] = settle_failure(batch, id, key, lease, 6, now, 'lease expired', true, unit, policy)
     out[#out + 1] = lease[3] or ''
-    out[#out + 1] = tonumber(lease[4]) or 0
-    out[#out + 1] = tonumber(lease[5]) or 0
-    out[#out + 1] = lease[6] or ''
-    out[#out + 1] = lease[7] or ''
+    out[#out + 1] = tonumber(lease[6]) or 0
+    out[#out + 1] = tonumber(lease[7]) or 0
+    out[#out + 1] = lease[4] or ''
+    out[#out + 1] = lease[5] or ''
   end
 end
+flush_failures(batch)
 return out

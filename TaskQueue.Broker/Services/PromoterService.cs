@@ -5,11 +5,13 @@ namespace TaskQueue.Broker.Services;
 
 /// <summary>
 /// Moves due scheduled and retry work to the ready streams in bounded batches and wakes the
-/// dispatchers; sleeps until the next task falls due (at most the promote interval). Safe in every broker.
+/// dispatchers; sleeps until the next task falls due (at most the promote interval), or until this
+/// broker schedules a retry. Safe in every broker.
 /// </summary>
 internal sealed partial class PromoterService(
     RedisTaskStore store,
     ClusterEvents cluster,
+    PromoterSignal signal,
     IOptions<BrokerOptions> options,
     TimeProvider time,
     ILogger<PromoterService> logger) : BackgroundService
@@ -49,7 +51,12 @@ internal sealed partial class PromoterService(
 
             try
             {
-                await Task.Delay(sleep < TimeSpan.FromMilliseconds(5) ? TimeSpan.FromMilliseconds(5) : sleep, time, stoppingToken);
+                // At most one pass per 5 ms however often retries wake it: under a retry storm, passes batch.
+                await Task.Delay(TimeSpan.FromMilliseconds(5), time, stoppingToken);
+                if (sleep > TimeSpan.FromMilliseconds(5))
+                {
+                    await signal.WaitAsync(sleep - TimeSpan.FromMilliseconds(5), time, stoppingToken);
+                }
             }
             catch (OperationCanceledException)
             {

@@ -13,6 +13,7 @@ internal sealed partial class ReaperService(
     RedisTaskStore store,
     WorkerRegistry workers,
     ClusterEvents cluster,
+    PromoterSignal promoter,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     TimeProvider time,
@@ -64,6 +65,10 @@ internal sealed partial class ReaperService(
             }
 
             LogReaped(logger, reaped.Count, queue);
+            if (reaped.Any(r => r.Outcome == TransitionResult.Retrying))
+            {
+                promoter.Wake();
+            }
 
             foreach (var worker in reaped.GroupBy(r => r.WorkerId, StringComparer.Ordinal))
             {

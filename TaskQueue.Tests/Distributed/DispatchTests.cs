@@ -182,4 +182,50 @@ public sealed class DispatchTests
         var dead = await client.ListDeadLettersAsync(new ListDeadLettersRequest { Queue = cluster.Queue });
         Assert.Equal(poison, Assert.Single(dead.Tasks).TaskId);
     }
+
+    [Fact]
+    public async Task A_retry_runs_when_its_backoff_ends_even_while_the_promoter_sleeps_out_a_long_interval()
+    {
+        // With the promoter's and the dispatchers' safety-net intervals an hour away, only the wake-ups can move
+        // the retry: the failure report wakes the promoter, which promotes the retry when due and wakes dispatch.
+        await using var cluster = await TaskQueueCluster.StartAsync(brokerSettings: new Dictionary<string, string>
+        {
+            ["TaskQueue__Broker__PromoteInterval"] = "01:00:00",
+            ["TaskQueue__Broker__IdleRecheckInterval"] = "01:00:00",
+        });
+        await cluster.StartBrokerAsync();
+        var worker = $"retry-{cluster.Queue}";
+        cluster.StartWorker(worker, concurrency: 2);
+        await cluster.WaitForWorkersAsync(worker);
+
+        var ids = await cluster.SubmitAsync([cluster.Task("fail", "1", maxAttempts: 3), cluster.Task("fail", "2", maxAttempts: 3)]);
+        var final = await cluster.WaitAllFinalAsync(ids, TimeSpan.FromSeconds(30));
+
+        Assert.Equal([(Broker.Storage.TaskState.Completed, 2), (Broker.Storage.TaskState.Completed, 3)], final.Select(t => (t.State, t.Attempt)));
+    }
+
+    [Fact]
+    public async Task A_task_handed_back_by_a_draining_worker_goes_to_an_idle_worker_at_once()
+    {
+        await using var cluster = await TaskQueueCluster.StartAsync(
+            brokerSettings: new Dictionary<string, string> { ["TaskQueue__Broker__IdleRecheckInterval"] = "01:00:00" });
+        await cluster.StartBrokerAsync();
+        var draining = $"draining-{cluster.Queue}";
+        var drainingProcess = cluster.StartWorker(draining, concurrency: 1, settings: new Dictionary<string, string> { ["Worker__DrainTimeout"] = "00:00:01" });
+        await cluster.WaitForWorkersAsync(draining);
+        var id = (await cluster.SubmitAsync([cluster.Task("sleep", "8000")])).Single();
+        await Eventually.TrueAsync(
+            async () => (await cluster.Store.GetAsync(TaskId.Parse(id)))?.State == Broker.Storage.TaskState.Leased,
+            TimeSpan.FromSeconds(20),
+            () => "the first worker took the task");
+        // Connected while the task runs elsewhere: its dispatcher finds nothing and would sleep for an hour.
+        var idle = $"idle-{cluster.Queue}";
+        cluster.StartWorker(idle, concurrency: 1);
+        await cluster.WaitForWorkersAsync(idle);
+
+        drainingProcess.Terminate();
+        var final = (await cluster.WaitAllFinalAsync([id], TimeSpan.FromSeconds(30))).Single();
+
+        Assert.Equal((Broker.Storage.TaskState.Completed, idle, 1), (final.State, final.WorkerId, final.Attempt));
+    }
 }

@@ -393,10 +393,17 @@ internal sealed class QueueModel(TaskStoreOptions options)
 
         if (retryable && task.Attempt < task.MaxAttempts)
         {
-            task.State = ModelState.Scheduled;
-            task.Due = Now + BackoffMs(task.Attempt);
-            task.DueStep = Step;
             Count("retried");
+            var delay = BackoffMs(task.Attempt);
+            if (delay <= 0)
+            {
+                PushReady(task);
+                return TransitionResult.Retrying;
+            }
+
+            task.State = ModelState.Scheduled;
+            task.Due = Now + delay;
+            task.DueStep = Step;
             return TransitionResult.Retrying;
         }
 

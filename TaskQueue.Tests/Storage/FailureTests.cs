@@ -48,6 +48,77 @@ public sealed class FailureTests
     }
 
     [Fact]
+    public async Task A_retry_without_backoff_is_ready_again_at_once_and_every_broker_hears_of_it_once_per_call()
+    {
+        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
+        var announced = new List<string>();
+        var subscriber = h.Redis.Connection.GetSubscriber();
+        var channel = StackExchange.Redis.RedisChannel.Literal(RedisKeys.ReadyChannel);
+        await subscriber.SubscribeAsync(channel, (_, queue) =>
+        {
+            lock (announced)
+            {
+                announced.Add(queue!);
+            }
+        });
+        try
+        {
+            await EnqueueManyAsync(h, 6, i => h.Task(payload: $"p{i}") with { Priority = i % 3 });
+            var tasks = await ClaimAllAsync(h);
+
+            var results = await h.Store.FailAsync(h.Queue, [.. tasks.Select(t => new TaskFailure(t.Id, t.LeaseToken, "flaky", true))]);
+
+            Assert.All(results, r => Assert.Equal(TransitionResult.Retrying, r));
+            foreach (var task in tasks)
+            {
+                var snapshot = await SnapshotAsync(h, task.Id);
+                Assert.Equal((TaskState.Ready, "flaky", 1), (snapshot.State, snapshot.LastError, snapshot.Attempt));
+                Assert.Null(snapshot.LeaseToken);
+            }
+
+            var counts = await h.Store.GetCountsAsync(h.Queue);
+            Assert.Equal((6, 0, 0, 6, 6), (counts.Ready, counts.Leased, counts.Scheduled, counts.Failed, counts.Retried));
+            await AssertConsistentAsync(h);
+            // No clock advance and no promoter: claimable right away, in priority order, on attempt 2.
+            var again = await ClaimAllAsync(h);
+            Assert.Equal(6, again.Count(t => t.Attempt == 2));
+            await WaitUntilAsync(() => Task.FromResult(announced.Count > 0), TimeSpan.FromSeconds(5), "the ready announcement");
+            await Task.Delay(200);
+            lock (announced)
+            {
+                Assert.Equal([h.Queue], announced.Where(q => q == h.Queue));
+            }
+        }
+        finally
+        {
+            await subscriber.UnsubscribeAsync(channel);
+        }
+    }
+
+    [Fact]
+    public async Task An_expired_lease_without_backoff_is_ready_again_at_once()
+    {
+        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
+        await EnqueueManyAsync(h, 3);
+        var tasks = await ClaimAllAsync(h, TimeSpan.FromSeconds(5));
+        h.Advance(TimeSpan.FromSeconds(6));
+
+        var reaped = await h.Store.ReapAsync(h.Queue, 100);
+
+        Assert.Equal(3, reaped.Count);
+        Assert.All(reaped, r => Assert.Equal((TransitionResult.Retrying, "w1", 1), (r.Outcome, r.WorkerId, r.Attempt)));
+        Assert.Equal((3, 0, 0), await ReadyLeasedScheduledAsync(h));
+        await AssertConsistentAsync(h);
+        Assert.Equal(3, (await ClaimAllAsync(h)).Count(t => t.Attempt == 2));
+    }
+
+    private static async Task<(long, long, long)> ReadyLeasedScheduledAsync(StoreHarness h)
+    {
+        var counts = await h.Store.GetCountsAsync(h.Queue);
+        return (counts.Ready, counts.Leased, counts.Scheduled);
+    }
+
+    [Fact]
     public async Task The_backoff_grows_with_each_failed_attempt()
     {
         var policy = new BackoffPolicy(TimeSpan.FromSeconds(1), 3, TimeSpan.FromHours(1), 0);

@@ -9,6 +9,8 @@ local LEVELS = base .. 'levels'
 local STATS = base .. 'stats'
 local WAITERS = base .. 'waiters'
 local FINISHED_CHANNEL = 'tq:finished'
+local READY_CHANNEL = 'tq:ready' -- its messages are queue names: KEYS[1] is "tq:{" .. queue .. "}:"
+local QUEUE = string.sub(base, 5, -3)
 local GROUP = 'tq'
 
 -- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.

@@ -1,15 +1,29 @@
--- Ends one failed attempt of a leased task (a worker's failure report or an expired lease).
--- Needs lib/common.lua. `policy` = { retention_ms, dead_max, dead_age_ms, schedule = {ms, ...}, jitter }.
--- Returns RETRYING, DEAD_LETTERED or CANCELLED.
-local function settle_failure(id, key, now, err, retryable, unit_random, policy)
-  local t = redis.call('HMGET', key, 'attempt', 'max', 'cancel')
-  local attempt = tonumber(t[1]) or 0
-  local max = tonumber(t[2]) or 1
-  redis.call('ZREM', LEASES, id)
-  drop_stream_entry(key)
-  redis.call('HSET', key, 'error', err, 'token', '', 'worker', '')
-  redis.call('HINCRBY', STATS, 'failed', 1)
-  if t[3] == '1' then
+-- Ends failed attempts of leased tasks (a worker's failure reports, or expired leases). Needs lib/common.lua.
+-- The writes every settlement of a call shares (lease removals, stream acks, scheduled adds, counters,
+-- the ready wake-up) go into a batch and are written once by flush_failures, not once per task.
+-- `policy` = { retention_ms, dead_max, dead_age_ms, schedule = {ms, ...}, jitter }.
+
+-- The fields settle_failure needs, in this order, for one HMGET by the caller.
+local FAILURE_FIELDS = { 'attempt', 'max', 'cancel', 'prio', 'sid' }
+
+local function new_failure_batch()
+  return { leases = {}, entries = {}, scheduled = {}, levels = {}, failed = 0, retried = 0, ready = 0 }
+end
+
+-- `t` holds FAILURE_FIELDS from index `at`. Returns RETRYING, DEAD_LETTERED or CANCELLED.
+local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_random, policy)
+  local attempt = tonumber(t[at]) or 0
+  local max = tonumber(t[at + 1]) or 1
+  local priority, sid = t[at + 3], t[at + 4]
+  batch.leases[#batch.leases + 1] = id
+  if sid and sid ~= '' then
+    local stream = ready_key(priority)
+    batch.entries[stream] = batch.entries[stream] or {}
+    table.insert(batch.entries[stream], sid)
+  end
+  batch.failed = batch.failed + 1
+  if t[at + 2] == '1' then
+    redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '')
     finish(id, key, 'cancelled', now, policy.retention_ms, 'cancelled')
     return CANCELLED
   end
@@ -17,15 +31,49 @@ local function settle_failure(id, key, now, err, retryable, unit_random, policy)
     local schedule = policy.schedule
     local delay = schedule[math.min(math.max(attempt, 1), #schedule)]
     delay = math.floor(delay * (1 - policy.jitter * unit_random))
-    redis.call('HSET', key, 'state', 'scheduled', 'due', now + delay)
-    redis.call('ZADD', SCHEDULED, now + delay, id)
-    redis.call('HINCRBY', STATS, 'retried', 1)
+    batch.retried = batch.retried + 1
+    if delay <= 0 then
+      -- No backoff: ready again at once, without a detour through the scheduled set and the promoter.
+      if not batch.levels[priority] then
+        batch.levels[priority] = true
+        if redis.call('SADD', LEVELS, priority) == 1 then
+          redis.call('XGROUP', 'CREATE', ready_key(priority), GROUP, '0', 'MKSTREAM')
+        end
+      end
+      local entry = redis.call('XADD', ready_key(priority), '*', 'id', id)
+      redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'state', 'ready', 'sid', entry, 'enqueued', now)
+      batch.ready = batch.ready + 1
+    else
+      redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '', 'state', 'scheduled', 'due', now + delay)
+      batch.scheduled[#batch.scheduled + 1] = now + delay
+      batch.scheduled[#batch.scheduled + 1] = id
+    end
     return RETRYING
   end
-  redis.call('HSET', key, 'state', 'dead', 'finished', now)
+  redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '', 'state', 'dead', 'finished', now)
   redis.call('ZADD', DEAD, now, id)
   redis.call('HINCRBY', STATS, 'dead', 1)
   notify_finished(id)
   trim_dead(now, policy.dead_max, policy.dead_age_ms)
   return DEAD_LETTERED
+end
+
+-- Writes what the batch's settlements share; wakes every broker's dispatchers when work is ready again.
+local function flush_failures(batch)
+  for i = 1, #batch.leases, 1000 do
+    redis.call('ZREM', LEASES, unpack(batch.leases, i, math.min(i + 999, #batch.leases)))
+  end
+  for stream, sids in pairs(batch.entries) do
+    for i = 1, #sids, 1000 do
+      local last = math.min(i + 999, #sids)
+      redis.call('XACK', stream, GROUP, unpack(sids, i, last))
+      redis.call('XDEL', stream, unpack(sids, i, last))
+    end
+  end
+  for i = 1, #batch.scheduled, 1000 do
+    redis.call('ZADD', SCHEDULED, unpack(batch.scheduled, i, math.min(i + 999, #batch.scheduled)))
+  end
+  if batch.failed > 0 then redis.call('HINCRBY', STATS, 'failed', batch.failed) end
+  if batch.retried > 0 then redis.call('HINCRBY', STATS, 'retried', batch.retried) end
+  if batch.ready > 0 then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
 end
