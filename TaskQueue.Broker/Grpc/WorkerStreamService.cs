@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Services;
@@ -158,7 +159,17 @@ internal sealed partial class WorkerStreamService(
         switch (message.KindCase)
         {
             case WorkerMessage.KindOneofCase.Heartbeat:
-                await HandleHeartbeatAsync(session, message.Heartbeat, cancellationToken);
+                try
+                {
+                    await HandleHeartbeatAsync(session, message.Heartbeat, cancellationToken);
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                {
+                    // Redis is unreachable or frozen: keep the stream (hanging up would only make the worker reconnect
+                    // into the same outage); its next heartbeat renews the leases again.
+                    LogHeartbeatFailed(logger, ex, session.WorkerId);
+                }
+
                 break;
             case WorkerMessage.KindOneofCase.Completed:
                 Settle(session, [Complete(session, message.Completed)]);
@@ -375,6 +386,9 @@ internal sealed partial class WorkerStreamService(
             // The call ended; the reader side notices and ends the session.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing the leases of worker {WorkerId} failed (Redis unavailable); its next heartbeat tries again")]
+    private static partial void LogHeartbeatFailed(ILogger logger, Exception exception, string workerId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} connected: queues {Queues}, {Concurrency} slots, {Reattached} leases re-attached")]
     private static partial void LogConnected(ILogger logger, string workerId, IReadOnlyList<string> queues, int concurrency, int reattached);

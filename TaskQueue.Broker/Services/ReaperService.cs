@@ -22,14 +22,22 @@ internal sealed partial class ReaperService(
     private const int BatchSize = 1000;
     private readonly BrokerOptions _options = options.Value;
 
+    // When Redis last answered this reaper promptly, and until when expiries are blamed on an outage.
+    private DateTimeOffset _lastAnswer;
+    private DateTimeOffset _outageExcusedUntil;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _lastAnswer = time.GetUtcNow();
         using var timer = new PeriodicTimer(_options.ReapInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
-                foreach (var queue in await store.GetQueuesAsync(stoppingToken))
+                var started = time.GetUtcNow();
+                var queues = await store.GetQueuesAsync(stoppingToken);
+                BlameOutage(started, time.GetUtcNow());
+                foreach (var queue in queues)
                 {
                     await ReapQueueAsync(queue, stoppingToken);
                 }
@@ -41,12 +49,32 @@ internal sealed partial class ReaperService(
         }
     }
 
+    /// <summary>
+    /// True when Redis (or this broker) was stuck around this call: nothing answered for longer than a
+    /// heartbeat interval. Renewals were stuck too, so leases that ran out then, and until every worker has
+    /// heartbeated again, say nothing about their workers.
+    /// </summary>
+    private bool BlameOutage(DateTimeOffset callStarted, DateTimeOffset answered)
+    {
+        var stuckFor = answered - (callStarted > _lastAnswer ? _lastAnswer : callStarted);
+        if (stuckFor > _options.HeartbeatInterval || answered - callStarted > _options.HeartbeatInterval)
+        {
+            _outageExcusedUntil = answered + (_options.HeartbeatInterval * 2);
+            LogOutage(logger, stuckFor);
+        }
+
+        _lastAnswer = answered;
+        return answered < _outageExcusedUntil;
+    }
+
     private async Task ReapQueueAsync(string queue, CancellationToken cancellationToken)
     {
         IReadOnlyList<ReapedLease> reaped;
         do
         {
+            var started = time.GetUtcNow();
             reaped = await store.ReapAsync(queue, BatchSize, cancellationToken);
+            var outage = BlameOutage(started, time.GetUtcNow());
             if (reaped.Count == 0)
             {
                 return;
@@ -68,6 +96,11 @@ internal sealed partial class ReaperService(
             if (reaped.Any(r => r.Outcome == TransitionResult.Retrying))
             {
                 promoter.Wake();
+            }
+
+            if (outage)
+            {
+                continue; // the leases are retried all the same; only the quarantine count skips them
             }
 
             foreach (var worker in reaped.GroupBy(r => r.WorkerId, StringComparer.Ordinal))
@@ -92,6 +125,9 @@ internal sealed partial class ReaperService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: its lease on worker {WorkerId} expired")]
     private static partial void LogDeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis did not answer the reaper for {StuckFor}: leases that expire until every worker has heartbeated again do not count towards quarantine")]
+    private static partial void LogOutage(ILogger logger, TimeSpan stuckFor);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reaping failed; retrying on the next tick")]
     private static partial void LogReapFailed(ILogger logger, Exception exception);

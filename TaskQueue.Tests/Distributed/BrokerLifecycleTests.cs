@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Grpc.Core;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
@@ -76,5 +77,31 @@ public sealed class BrokerLifecycleTests
         var snapshot = await wait.WaitAsync(TimeSpan.FromSeconds(45));
 
         Assert.Equal(TaskQueue.Client.TaskState.Completed, snapshot.State);
+    }
+
+    [Fact]
+    public async Task Leases_that_run_out_while_redis_is_frozen_do_not_quarantine_their_worker()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await TaskQueueCluster.StartAsync(redis, lease: TimeSpan.FromSeconds(3));
+        await cluster.StartBrokerAsync();
+        var workerId = $"survivor-{cluster.Queue}";
+        cluster.StartWorker(workerId, concurrency: 4);
+        await cluster.WaitForWorkersAsync(workerId);
+        var ids = await cluster.SubmitAsync(Enumerable.Range(0, 4).Select(_ => cluster.Task("sleep", "6000")));
+        await Eventually.TrueAsync(
+            async () => (await cluster.Store.GetCountsAsync(cluster.Queue)).Leased == 4, TimeSpan.FromSeconds(20), () => "the worker runs all four");
+
+        // Frozen past the whole lease: no renewal can land, and the four leases run out while it is frozen.
+        redis.Freeze();
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        redis.Thaw();
+        var final = await cluster.WaitAllFinalAsync(ids, TimeSpan.FromSeconds(60));
+
+        Assert.All(final, t => Assert.Equal(StoreState.Completed, t.State));
+        Assert.Contains(final, t => t.Attempt == 2);
+        var worker = (await cluster.GetWorkersAsync())[workerId];
+        Assert.Equal(JsonValueKind.Null, worker.TryGetProperty("quarantined_until", out var until) ? until.ValueKind : JsonValueKind.Null);
+        Assert.NotEqual("quarantined", worker.GetProperty("status").GetString());
     }
 }
