@@ -13,11 +13,7 @@ local now_text = string.format('%d', now)
 local retention_ms = tonumber(ARGV[2])
 local ids = {}
 for i = 3, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
-local deadlines = {}
-for i = 1, #ids, 1000 do
-  local scores = redis.call('ZMSCORE', LEASES, unpack(ids, i, math.min(i + 999, #ids)))
-  for j = 1, #scores do deadlines[i + j - 1] = scores[j] end
-end
+local deadlines = lease_deadlines(ids)
 local out = {}
 local done = {}
 local entries = {}
@@ -59,16 +55,7 @@ for n = 1, #ids do
   out[#out + 1] = code
 end
 if #done > 0 then
-  for i = 1, #done, 1000 do
-    redis.call('ZREM', LEASES, unpack(done, i, math.min(i + 999, #done)))
-  end
-  for stream, sids in pairs(entries) do
-    for i = 1, #sids, 1000 do
-      local last = math.min(i + 999, #sids)
-      redis.call('XACK', stream, GROUP, unpack(sids, i, last))
-      redis.call('XDEL', stream, unpack(sids, i, last))
-    end
-  end
+  drop_settled(done, entries)
   redis.call('HINCRBY', STATS, 'completed', #done)
   if redis.call('EXISTS', WAITERS) == 1 then
     for _, id in ipairs(done) do notify_finished(id) end

@@ -16,11 +16,7 @@ local now = now_ms(ARGV[1])
 local policy = read_policy(2)
 local ids = {}
 for i = 7, #ARGV, 5 do ids[#ids + 1] = ARGV[i] end
-local deadlines = {}
-for i = 1, #ids, 1000 do
-  local scores = redis.call('ZMSCORE', LEASES, unpack(ids, i, math.min(i + 999, #ids)))
-  for j = 1, #scores do deadlines[i + j - 1] = scores[j] end
-end
+local deadlines = lease_deadlines(ids)
 local batch = new_failure_batch()
 local out = {}
 local stale = 0
@@ -33,7 +29,6 @@ for n = 1, #ids do
   if not t[1] then
     code = MISSING
   elseif t[1] ~= 'leased' or t[2] ~= token or not deadlines[n] or tonumber(deadlines[n]) < now then
-    -- Read before any task of this call was settled; a settled task fails the state check first.
     code = STALE
     stale = stale + 1
   else

@@ -50,6 +50,32 @@ local function drop_stream_entry(key)
   end
 end
 
+-- The lease deadlines of `ids` (nil where none), one ZMSCORE per 1000: batch scripts read them all before
+-- settling any task, so a task named twice in one call is judged by its state, not a deadline read late.
+local function lease_deadlines(ids)
+  local deadlines = {}
+  for i = 1, #ids, 1000 do
+    local scores = redis.call('ZMSCORE', LEASES, unpack(ids, i, math.min(i + 999, #ids)))
+    for j = 1, #scores do deadlines[i + j - 1] = scores[j] end
+  end
+  return deadlines
+end
+
+-- Removes the leases of `ids` and acknowledges and deletes the stream entries in `entries`
+-- ({stream = {entry id, ...}}), 1000 per command: the batched half of settling many tasks.
+local function drop_settled(ids, entries)
+  for i = 1, #ids, 1000 do
+    redis.call('ZREM', LEASES, unpack(ids, i, math.min(i + 999, #ids)))
+  end
+  for stream, sids in pairs(entries) do
+    for i = 1, #sids, 1000 do
+      local last = math.min(i + 999, #sids)
+      redis.call('XACK', stream, GROUP, unpack(sids, i, last))
+      redis.call('XDEL', stream, unpack(sids, i, last))
+    end
+  end
+end
+
 -- Tells brokers waiting on a task (TaskService.Wait) that it reached a final state. Only tasks someone
 -- waits on are published, so the hot path pays one SREM per finished task at most.
 local function notify_finished(id)

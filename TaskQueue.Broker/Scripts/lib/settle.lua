@@ -60,16 +60,7 @@ end
 
 -- Writes what the batch's settlements share; wakes every broker's dispatchers when work is ready again.
 local function flush_failures(batch)
-  for i = 1, #batch.leases, 1000 do
-    redis.call('ZREM', LEASES, unpack(batch.leases, i, math.min(i + 999, #batch.leases)))
-  end
-  for stream, sids in pairs(batch.entries) do
-    for i = 1, #sids, 1000 do
-      local last = math.min(i + 999, #sids)
-      redis.call('XACK', stream, GROUP, unpack(sids, i, last))
-      redis.call('XDEL', stream, unpack(sids, i, last))
-    end
-  end
+  drop_settled(batch.leases, batch.entries)
   for i = 1, #batch.scheduled, 1000 do
     redis.call('ZADD', SCHEDULED, unpack(batch.scheduled, i, math.min(i + 999, #batch.scheduled)))
   end
