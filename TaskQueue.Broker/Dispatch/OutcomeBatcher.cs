@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Threading.Channels;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
@@ -7,22 +5,32 @@ using TaskQueue.Broker.Storage;
 namespace TaskQueue.Broker.Dispatch;
 
 /// <summary>
-/// Coalesces workers' reports per queue: while one batch is in Redis the next one gathers, so under load
-/// one script call settles many tasks and when idle a report waits for nothing.
+/// Coalesces workers' reports per queue (<see cref="QueueLanes{T}"/>): while one batch is in Redis the next
+/// one gathers, so under load one script call settles many tasks and when idle a report waits for nothing.
 /// </summary>
-internal sealed partial class OutcomeBatcher(
-    RedisTaskStore store, BrokerTelemetry telemetry, ClusterEvents cluster, PromoterSignal promoter, TimeProvider time, ILogger<OutcomeBatcher> logger)
-    : IAsyncDisposable
+internal sealed partial class OutcomeBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 512;
 
-    private readonly RedisTaskStore _store = store;
-    private readonly ClusterEvents _cluster = cluster;
-    private readonly PromoterSignal _promoter = promoter;
-    private readonly BrokerTelemetry _telemetry = telemetry;
-    private readonly TimeProvider _time = time;
-    private readonly ILogger _logger = logger;
-    private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+    private readonly RedisTaskStore _store;
+    private readonly BrokerTelemetry _telemetry;
+    private readonly ClusterEvents _cluster;
+    private readonly PromoterSignal _promoter;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly QueueLanes<Report> _lanes;
+
+    public OutcomeBatcher(
+        RedisTaskStore store, BrokerTelemetry telemetry, ClusterEvents cluster, PromoterSignal promoter, TimeProvider time, ILogger<OutcomeBatcher> logger)
+    {
+        _store = store;
+        _telemetry = telemetry;
+        _cluster = cluster;
+        _promoter = promoter;
+        _time = time;
+        _logger = logger;
+        _lanes = new QueueLanes<Report>(SettleAsync, _ => 1, MaxBatch);
+    }
 
     /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
     public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held = null) =>
@@ -34,20 +42,12 @@ internal sealed partial class OutcomeBatcher(
     public Task<TransitionResult> ReleaseAsync(LeaseRef lease) =>
         Enqueue(lease.Id.Queue, new Report(null, null, lease, null));
 
+    public ValueTask DisposeAsync() => _lanes.DisposeAsync();
+
     private Task<TransitionResult> Enqueue(string queue, Report report)
     {
-        _lanes.GetOrAdd(queue, q => new Lane(this, q)).Writer.TryWrite(report);
+        _lanes.Post(queue, report);
         return report.Result.Task;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var lane in _lanes.Values)
-        {
-            lane.Writer.TryComplete();
-        }
-
-        await Task.WhenAll(_lanes.Values.Select(l => l.Completion));
     }
 
     private sealed record Report(TaskCompletion? Completion, TaskFailure? Failure, LeaseRef? Release, InFlightTask? Held)
@@ -55,112 +55,75 @@ internal sealed partial class OutcomeBatcher(
         public TaskCompletionSource<TransitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class Lane
+    private async Task SettleAsync(string queue, List<Report> batch)
     {
-        private readonly OutcomeBatcher _owner;
-        private readonly string _queue;
-        private readonly Channel<Report> _channel = Channel.CreateUnbounded<Report>(new UnboundedChannelOptions { SingleReader = true });
-
-        public Lane(OutcomeBatcher owner, string queue)
-        {
-            _owner = owner;
-            _queue = queue;
-            // A loop for every caller: it must not run (and trace its Redis calls) inside the request that created it.
-            using (ExecutionContext.SuppressFlow())
+        var completions = batch.Where(r => r.Completion is not null).ToList();
+        var failures = batch.Where(r => r.Failure is not null).ToList();
+        var releases = batch.Where(r => r.Release is not null).ToList();
+        await Task.WhenAll(
+            RunAsync(queue, completions, () => _store.CompleteAsync(queue, [.. completions.Select(r => r.Completion!)])),
+            RunAsync(queue, failures, () => _store.FailAsync(queue, [.. failures.Select(r => r.Failure!)]), results =>
             {
-                Completion = Task.Run(RunAsync);
-            }
-        }
-
-        public ChannelWriter<Report> Writer => _channel.Writer;
-
-        public Task Completion { get; }
-
-        private async Task RunAsync()
-        {
-            var batch = new List<Report>(MaxBatch);
-            while (await _channel.Reader.WaitToReadAsync())
-            {
-                while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var report))
+                // A retry without backoff is ready already (the script announced it); one with backoff is
+                // the promoter's, which may be sleeping past the moment it falls due.
+                if (results.Contains(TransitionResult.Retrying))
                 {
-                    batch.Add(report);
+                    _promoter.Wake();
                 }
-
-                await SettleAsync(batch);
-                batch.Clear();
-            }
-        }
-
-        private async Task SettleAsync(List<Report> batch)
-        {
-            var completions = batch.Where(r => r.Completion is not null).ToList();
-            var failures = batch.Where(r => r.Failure is not null).ToList();
-            var releases = batch.Where(r => r.Release is not null).ToList();
-            await Task.WhenAll(
-                RunAsync(completions, () => _owner._store.CompleteAsync(_queue, [.. completions.Select(r => r.Completion!)])),
-                RunAsync(failures, () => _owner._store.FailAsync(_queue, [.. failures.Select(r => r.Failure!)]), results =>
-                {
-                    // A retry without backoff is ready already (the script announced it); one with backoff is
-                    // the promoter's, which may be sleeping past the moment it falls due.
-                    if (results.Contains(TransitionResult.Retrying))
-                    {
-                        _owner._promoter.Wake();
-                    }
-                }),
-                RunAsync(releases, () => _owner._store.ReleaseAsync(_queue, [.. releases.Select(r => r.Release!.Value)]), results =>
-                {
-                    // Handed back by a draining worker: ready again now, for any broker's workers.
-                    if (results.Contains(TransitionResult.Ok))
-                    {
-                        _owner._cluster.PublishReady(_queue);
-                    }
-                }));
-        }
-
-        private async Task RunAsync(
-            List<Report> reports, Func<Task<IReadOnlyList<TransitionResult>>> settle, Action<IReadOnlyList<TransitionResult>>? settled = null)
-        {
-            if (reports.Count == 0)
+            }),
+            RunAsync(queue, releases, () => _store.ReleaseAsync(queue, [.. releases.Select(r => r.Release!.Value)]), results =>
             {
-                return;
-            }
-
-            try
-            {
-                var results = await settle();
-                for (var i = 0; i < reports.Count; i++)
+                // Handed back by a draining worker: ready again now, for any broker's workers.
+                if (results.Contains(TransitionResult.Ok))
                 {
-                    Record(reports[i], results[i]);
-                    reports[i].Result.TrySetResult(results[i]);
+                    _cluster.PublishReady(queue);
                 }
+            }));
+    }
 
-                settled?.Invoke(results);
-            }
-            catch (Exception ex)
-            {
-                LogSettleFailed(_owner._logger, ex, _queue, reports.Count);
-                foreach (var report in reports)
-                {
-                    report.Result.TrySetException(ex);
-                }
-            }
+    private async Task RunAsync(
+        string queue, List<Report> reports, Func<Task<IReadOnlyList<TransitionResult>>> settle, Action<IReadOnlyList<TransitionResult>>? settled = null)
+    {
+        if (reports.Count == 0)
+        {
+            return;
         }
 
-        private void Record(Report report, TransitionResult result)
+        try
         {
-            if (report.Release is not null)
+            var results = await settle();
+            for (var i = 0; i < reports.Count; i++)
             {
-                return; // a hand-back is not an attempt's outcome
+                Record(queue, reports[i], results[i]);
+                reports[i].Result.TrySetResult(results[i]);
             }
 
-            _owner._telemetry.Settled(
-                report.Held?.Trace, _queue, result, completion: report.Completion is not null, report.Failure?.Error,
-                report.Held?.AssignedAt, _owner._time.GetUtcNow());
-            if (result == TransitionResult.DeadLettered && report.Failure is { } failure)
+            settled?.Invoke(results);
+        }
+        catch (Exception ex)
+        {
+            LogSettleFailed(_logger, ex, queue, reports.Count);
+            foreach (var report in reports)
             {
-                var trace = report.Held?.Trace;
-                LogDeadLettered(_owner._logger, failure.Id.ToString(), trace?.Type ?? "", _queue, trace?.Attempt ?? 0, failure.Error);
+                report.Result.TrySetException(ex);
             }
+        }
+    }
+
+    private void Record(string queue, Report report, TransitionResult result)
+    {
+        if (report.Release is not null)
+        {
+            return; // a hand-back is not an attempt's outcome
+        }
+
+        _telemetry.Settled(
+            report.Held?.Trace, queue, result, completion: report.Completion is not null, report.Failure?.Error,
+            report.Held?.AssignedAt, _time.GetUtcNow());
+        if (result == TransitionResult.DeadLettered && report.Failure is { } failure)
+        {
+            var trace = report.Held?.Trace;
+            LogDeadLettered(_logger, failure.Id.ToString(), trace?.Type ?? "", queue, trace?.Attempt ?? 0, failure.Error);
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Threading.Channels;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Dispatch;
@@ -11,13 +9,21 @@ namespace TaskQueue.Broker.Dispatch;
 /// so a call that fails stored nothing and one caller's bad task never fails another's. The lanes run
 /// outside the callers' requests, so Redis command tracing does not keep each request's commands.
 /// </summary>
-internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<SubmitBatcher> logger) : IAsyncDisposable
+internal sealed partial class SubmitBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 500;
 
-    private readonly RedisTaskStore _store = store;
-    private readonly ILogger _logger = logger;
-    private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+    private readonly RedisTaskStore _store;
+    private readonly ILogger _logger;
+    private readonly QueueLanes<Pending> _lanes;
+
+    public SubmitBatcher(RedisTaskStore store, ILogger<SubmitBatcher> logger)
+    {
+        _store = store;
+        _logger = logger;
+        // Whole submissions only, up to MaxBatch tasks (a larger submission goes alone).
+        _lanes = new QueueLanes<Pending>(StoreBatchAsync, pending => pending.Tasks.Count, MaxBatch);
+    }
 
     /// <summary>Validates every task (throwing <see cref="TaskValidationException"/>), then enqueues them; results in input order.</summary>
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewTask> tasks, CancellationToken cancellationToken)
@@ -34,7 +40,7 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
         {
             var indexes = group.ToArray();
             var pending = new Pending([.. indexes.Select(i => tasks[i])]);
-            _lanes.GetOrAdd(group.Key, q => new Lane(this, q)).Writer.TryWrite(pending);
+            _lanes.Post(group.Key, pending);
             var stored = await pending.Result.Task;
             for (var j = 0; j < indexes.Length; j++)
             {
@@ -44,79 +50,34 @@ internal sealed partial class SubmitBatcher(RedisTaskStore store, ILogger<Submit
         return results;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var lane in _lanes.Values)
-        {
-            lane.Writer.TryComplete();
-        }
+    public ValueTask DisposeAsync() => _lanes.DisposeAsync();
 
-        await Task.WhenAll(_lanes.Values.Select(l => l.Completion));
+    private async Task StoreBatchAsync(string queue, List<Pending> batch)
+    {
+        try
+        {
+            var results = await _store.EnqueueBatchAsync([.. batch.SelectMany(p => p.Tasks)]);
+            var offset = 0;
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetResult([.. results.Skip(offset).Take(pending.Tasks.Count)]);
+                offset += pending.Tasks.Count;
+            }
+        }
+        catch (Exception ex)
+        {
+            LogEnqueueFailed(_logger, ex, queue, batch.Count);
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetException(ex);
+            }
+        }
     }
 
     /// <summary>One caller's tasks for one queue.</summary>
     private sealed record Pending(IReadOnlyList<NewTask> Tasks)
     {
         public TaskCompletionSource<IReadOnlyList<EnqueueResult>> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class Lane
-    {
-        private readonly SubmitBatcher _owner;
-        private readonly string _queue;
-        private readonly Channel<Pending> _channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-
-        public Lane(SubmitBatcher owner, string queue)
-        {
-            _owner = owner;
-            _queue = queue;
-            // A loop for every caller: it must not run (and trace its Redis calls) inside the request that created it.
-            using (ExecutionContext.SuppressFlow())
-            {
-                Completion = Task.Run(RunAsync);
-            }
-        }
-
-        public ChannelWriter<Pending> Writer => _channel.Writer;
-
-        public Task Completion { get; }
-
-        private async Task RunAsync()
-        {
-            var batch = new List<Pending>();
-            while (await _channel.Reader.WaitToReadAsync())
-            {
-                // Whole submissions only, up to MaxBatch tasks (a larger submission goes alone).
-                var size = 0;
-                while (_channel.Reader.TryPeek(out var next) && (batch.Count == 0 || size + next.Tasks.Count <= MaxBatch)
-                       && _channel.Reader.TryRead(out next))
-                {
-                    batch.Add(next);
-                    size += next.Tasks.Count;
-                }
-
-                try
-                {
-                    var results = await _owner._store.EnqueueBatchAsync([.. batch.SelectMany(p => p.Tasks)]);
-                    var offset = 0;
-                    foreach (var pending in batch)
-                    {
-                        pending.Result.TrySetResult([.. results.Skip(offset).Take(pending.Tasks.Count)]);
-                        offset += pending.Tasks.Count;
-                    }
-                }
-                catch (Exception ex)
-                {
-                    LogEnqueueFailed(_owner._logger, ex, _queue, size);
-                    foreach (var pending in batch)
-                    {
-                        pending.Result.TrySetException(ex);
-                    }
-                }
-
-                batch.Clear();
-            }
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Enqueueing {Count} coalesced submits on queue {Queue} failed; each caller gets the error")]

@@ -51,16 +51,10 @@ public sealed class FailureTests
     public async Task A_retry_without_backoff_is_ready_again_at_once_and_every_broker_hears_of_it_once_per_call()
     {
         var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
-        var announced = new List<string>();
+        var announced = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var subscriber = h.Redis.Connection.GetSubscriber();
         var channel = StackExchange.Redis.RedisChannel.Literal(RedisKeys.ReadyChannel);
-        await subscriber.SubscribeAsync(channel, (_, queue) =>
-        {
-            lock (announced)
-            {
-                announced.Add(queue!);
-            }
-        });
+        await subscriber.SubscribeAsync(channel, (_, queue) => announced.Enqueue(queue!));
         try
         {
             await EnqueueManyAsync(h, 6, i => h.Task(payload: $"p{i}") with { Priority = i % 3 });
@@ -82,12 +76,11 @@ public sealed class FailureTests
             // No clock advance and no promoter: claimable right away, in priority order, on attempt 2.
             var again = await ClaimAllAsync(h);
             Assert.Equal(6, again.Count(t => t.Attempt == 2));
-            await WaitUntilAsync(() => Task.FromResult(announced.Count > 0), TimeSpan.FromSeconds(5), "the ready announcement");
-            await Task.Delay(200);
-            lock (announced)
-            {
-                Assert.Equal([h.Queue], announced.Where(q => q == h.Queue));
-            }
+            // Pub/sub keeps Redis's order: once a marker published after the call arrives, every announcement has.
+            var marker = "marker-" + Guid.NewGuid().ToString("N");
+            await h.Db.PublishAsync(channel, marker);
+            await WaitUntilAsync(() => Task.FromResult(announced.Contains(marker)), TimeSpan.FromSeconds(5), "the marker");
+            Assert.Equal([h.Queue], announced.Where(q => q == h.Queue));
         }
         finally
         {
