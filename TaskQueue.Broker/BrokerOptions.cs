@@ -44,6 +44,10 @@ public sealed class BrokerOptions : IValidatableObject
     /// <summary>Silence for this long (no message, no heartbeat) and the broker drops the worker's stream.</summary>
     public TimeSpan WorkerSilenceLimit => HeartbeatInterval * 3;
 
+    /// <summary>Checks every setting (ranges and rules); throws <see cref="ValidationException"/> naming the first one out of bounds.</summary>
+    public void Validate() => Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+
+    /// <summary>The rules between settings that attributes cannot state.</summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (LeaseDuration < TimeSpan.FromMilliseconds(300))

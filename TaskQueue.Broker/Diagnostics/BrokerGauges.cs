@@ -7,7 +7,7 @@ namespace TaskQueue.Broker.Diagnostics;
 /// callback must not block, so it reports the latest snapshot and starts reading a fresh one when that
 /// is over a second old: Redis is read only as often as someone collects.
 /// </summary>
-internal sealed partial class BrokerGauges(
+internal sealed class BrokerGauges(
     IMeterFactory meterFactory, SystemSnapshotReader reader, TimeProvider time, ILogger<BrokerGauges> logger) : IHostedService
 {
     private static readonly TimeSpan s_maxAge = TimeSpan.FromSeconds(1);
@@ -91,14 +91,11 @@ internal sealed partial class BrokerGauges(
         }
         catch (Exception ex)
         {
-            LogRefreshFailed(logger, ex); // Redis unavailable: the gauges keep their last values
+            Log.GaugesRefreshFailed(logger, ex); // Redis unavailable: the gauges keep their last values
         }
         finally
         {
             Volatile.Write(ref _refreshing, 0);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Reading the queue and worker gauges from Redis failed")]
-    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 }

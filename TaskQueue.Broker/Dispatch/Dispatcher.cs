@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Dispatch;
@@ -11,34 +12,32 @@ namespace TaskQueue.Broker.Dispatch;
 /// through Redis pub/sub, on another broker), promoted work, a freed slot or a new worker. No polling on
 /// the hot path; a slow re-check only guards against a lost wake-up.
 /// </summary>
-internal sealed partial class Dispatcher(
-    RedisTaskStore store,
+internal sealed class Dispatcher(
+    IClaimStore store,
+    SessionRegistry sessions,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     TimeProvider time,
     ILogger<Dispatcher> logger) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, QueuePump> _pumps = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<WorkerSession, byte> _sessions = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly BrokerOptions _options = options.Value;
-    private readonly RedisTaskStore _store = store;
+    private readonly IClaimStore _store = store;
+    private readonly SessionRegistry _sessions = sessions;
     private readonly BrokerTelemetry _telemetry = telemetry;
     private readonly TimeProvider _time = time;
     private readonly ILogger _logger = logger;
 
-    public IEnumerable<WorkerSession> Sessions => _sessions.Keys;
-
+    /// <summary>Serves a session from now on (it ends with <see cref="SessionRegistry.Remove"/>).</summary>
     public void Attach(WorkerSession session)
     {
-        _sessions[session] = 0;
+        _sessions.Serve(session);
         foreach (var queue in session.Queues)
         {
             Pump(queue).Wake();
         }
     }
-
-    public void Detach(WorkerSession session) => _sessions.TryRemove(session, out _);
 
     /// <summary>Work arrived in a queue.</summary>
     public void NotifyWork(string queue)
@@ -113,7 +112,7 @@ internal sealed partial class Dispatcher(
                 {
                     // Redis unavailable or a script error: back off, then try again; nothing was lost.
                     failures++;
-                    LogDispatchFailed(_owner._logger, ex, _queue);
+                    Log.DispatchFailed(_owner._logger, ex, _queue);
                     mayHaveMore = false;
                     try
                     {
@@ -129,7 +128,7 @@ internal sealed partial class Dispatcher(
                 {
                     try
                     {
-                        await _signal.WaitAsync(_owner._options.IdleRecheckInterval, token);
+                        await _signal.WaitAsync(_owner._options.IdleRecheckInterval, token, _owner._time);
                     }
                     catch (OperationCanceledException)
                     {
@@ -144,7 +143,7 @@ internal sealed partial class Dispatcher(
         {
             var now = _owner._time.GetUtcNow();
             var claims = new List<Task<(int Asked, int Got)>>();
-            foreach (var session in _owner._sessions.Keys)
+            foreach (var session in _owner._sessions.Served)
             {
                 if (!session.CanTakeWork(now) || !session.Queues.Contains(_queue))
                 {
@@ -206,7 +205,4 @@ internal sealed partial class Dispatcher(
             return (reserved, claim.Tasks.Count);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatching queue {Queue} failed; retrying")]
-    private static partial void LogDispatchFailed(ILogger logger, Exception exception, string queue);
 }

@@ -1,5 +1,6 @@
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Services;
+using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Dispatch;
@@ -8,7 +9,7 @@ namespace TaskQueue.Broker.Dispatch;
 /// Coalesces workers' reports per queue (<see cref="QueueLanes{T}"/>): while one batch is in Redis the next
 /// one gathers, so under load one script call settles many tasks and when idle a report waits for nothing.
 /// </summary>
-internal sealed partial class OutcomeBatcher : IAsyncDisposable
+internal sealed class OutcomeBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 512;
 
@@ -102,7 +103,7 @@ internal sealed partial class OutcomeBatcher : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            LogSettleFailed(_logger, ex, queue, reports.Count);
+            Log.SettleFailed(_logger, ex, queue, reports.Count);
             foreach (var report in reports)
             {
                 report.Result.TrySetException(ex);
@@ -123,13 +124,7 @@ internal sealed partial class OutcomeBatcher : IAsyncDisposable
         if (result == TransitionResult.DeadLettered && report.Failure is { } failure)
         {
             var trace = report.Held?.Trace;
-            LogDeadLettered(_logger, failure.Id.ToString(), trace?.Type ?? "", queue, trace?.Attempt ?? 0, failure.Error);
+            Log.DeadLettered(_logger, failure.Id.ToString(), trace?.Type ?? "", queue, trace?.Attempt ?? 0, failure.Error);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: {Error}")]
-    private static partial void LogDeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Settling {Count} reports on queue {Queue} failed; the workers' leases stay until they expire")]
-    private static partial void LogSettleFailed(ILogger logger, Exception exception, string queue, int count);
 }

@@ -1,3 +1,4 @@
+using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Dispatch;
@@ -9,7 +10,7 @@ namespace TaskQueue.Broker.Dispatch;
 /// so a call that fails stored nothing and one caller's bad task never fails another's. The lanes run
 /// outside the callers' requests, so Redis command tracing does not keep each request's commands.
 /// </summary>
-internal sealed partial class SubmitBatcher : IAsyncDisposable
+internal sealed class SubmitBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 500;
 
@@ -66,7 +67,7 @@ internal sealed partial class SubmitBatcher : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            LogEnqueueFailed(_logger, ex, queue, batch.Count);
+            Log.EnqueueFailed(_logger, ex, queue, batch.Count);
             foreach (var pending in batch)
             {
                 pending.Result.TrySetException(ex);
@@ -79,7 +80,4 @@ internal sealed partial class SubmitBatcher : IAsyncDisposable
     {
         public TaskCompletionSource<IReadOnlyList<EnqueueResult>> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Enqueueing {Count} coalesced submits on queue {Queue} failed; each caller gets the error")]
-    private static partial void LogEnqueueFailed(ILogger logger, Exception exception, string queue, int count);
 }

@@ -4,6 +4,7 @@ using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Services;
+using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Extensions;
@@ -34,25 +35,26 @@ public static class BrokerExtensions
         });
 
         var services = builder.Services;
-        services.AddOptions<TaskStoreOptions>()
-            .BindConfiguration(TaskStoreOptions.SectionName)
-            .Validate(options => { options.Validate(); return true; })
-            .ValidateOnStart();
-        services.AddOptions<BrokerOptions>()
-            .BindConfiguration(BrokerOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<TaskStoreOptions>(TaskStoreOptions.SectionName, options => options.Validate());
+        services.AddValidatedOptions<BrokerOptions>(BrokerOptions.SectionName, options => options.Validate());
 
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<BrokerIdentity>();
         services.AddSingleton<RedisClockShift>();
         services.AddSingleton<RedisTaskStore>();
+        services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<BrokerTelemetry>();
         services.AddSingleton<SystemSnapshotReader>();
         services.AddHostedService<BrokerGauges>();
+        services.AddSingleton<SessionRegistry>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<OutcomeBatcher>();
         services.AddSingleton<SubmitBatcher>();
+        services.AddSingleton<WorkerQuarantine>();
+        services.AddSingleton<ISessionStore, RedisSessionStore>();
+        services.AddSingleton<SessionLifecycle>();
+        services.AddSingleton<TaskWaiters>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHostedService<ReaperService>();

@@ -13,6 +13,7 @@ internal sealed class TaskApiService(
     RedisTaskStore store,
     SubmitBatcher submits,
     ClusterEvents cluster,
+    TaskWaiters waiters,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     IHostApplicationLifetime lifetime,
@@ -104,12 +105,12 @@ internal sealed class TaskApiService(
         {
             while (true)
             {
-                var finished = cluster.WhenFinished(id);
+                var finished = waiters.WhenFinished(id);
                 var task = await GetExistingAsync(id, cancellationToken);
                 var left = deadline - time.GetUtcNow();
                 if (task.IsFinal || left <= TimeSpan.Zero || stopping.IsCancellationRequested)
                 {
-                    cluster.ForgetWaiter(id, finished);
+                    waiters.Forget(id, finished);
                     return ProtoMapping.ToInfo(task);
                 }
 
@@ -120,11 +121,11 @@ internal sealed class TaskApiService(
                 }
                 catch (TimeoutException)
                 {
-                    cluster.ForgetWaiter(id, finished);
+                    waiters.Forget(id, finished);
                 }
                 catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
-                    cluster.ForgetWaiter(id, finished);
+                    waiters.Forget(id, finished);
                 }
             }
         }

@@ -1,30 +1,28 @@
 using System.Collections.Concurrent;
 using StackExchange.Redis;
+using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Services;
 
 /// <summary>
 /// Wake-ups between brokers over Redis pub/sub: work became ready, a waited-on task finished, a running
-/// task was cancelled, a worker was quarantined. Pub/sub is only a wake-up: every decision is re-read
-/// from Redis, and every waiter also re-checks on a timer, so a lost message delays and never loses.
+/// task was cancelled, a worker was quarantined. This class only subscribes and publishes: what a message
+/// means here belongs to the dispatcher, the Wait waiters, the sessions and the quarantine. Pub/sub is only
+/// a wake-up: every decision is re-read from Redis, and every waiter also re-checks on a timer, so a lost
+/// message delays and never loses.
 /// </summary>
-internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispatcher dispatcher, TimeProvider time, ILogger<ClusterEvents> logger)
+internal sealed class ClusterEvents(
+    IConnectionMultiplexer redis, Dispatcher dispatcher, SessionRegistry sessions, TaskWaiters waiters, WorkerQuarantine quarantine, ILogger<ClusterEvents> logger)
     : IHostedService
 {
     private const string QuarantineChannel = "tq:quarantine";
 
-    private readonly ConcurrentDictionary<TaskId, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentDictionary<string, ReadyPublisher> _readyPublishers = new(StringComparer.Ordinal);
     private readonly IConnectionMultiplexer _redis = redis;
     private readonly ILogger _logger = logger;
-
-    /// <summary>This broker's id (as shown in GET /workers).</summary>
-    public string BrokerId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
-
-    /// <summary>Worker sessions connected to this broker, by worker id.</summary>
-    public ConcurrentDictionary<string, WorkerSession> Sessions { get; } = new(StringComparer.Ordinal);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -60,30 +58,19 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
         }
     }
 
+    /// <summary>Quarantines the worker on every broker (this one directly).</summary>
     public void PublishQuarantine(string workerId, DateTimeOffset until)
     {
-        ApplyQuarantine(workerId, until);
+        quarantine.Impose(workerId, until);
         _redis.GetSubscriber().Publish(
             RedisChannel.Literal(QuarantineChannel), workerId + " " + until.ToUnixTimeMilliseconds(), CommandFlags.FireAndForget);
     }
 
-    /// <summary>A task that completes when the store publishes the task as finished.</summary>
-    public Task WhenFinished(TaskId id) =>
-        _waiters.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-
-    public void ForgetWaiter(TaskId id, Task waiter)
-    {
-        if (_waiters.TryGetValue(id, out var source) && source.Task == waiter && !waiter.IsCompleted)
-        {
-            _waiters.TryRemove(new KeyValuePair<TaskId, TaskCompletionSource>(id, source));
-        }
-    }
-
     private void OnFinished(string message)
     {
-        if (RedisKeys.ParseFinished(message) is { } id && _waiters.TryRemove(id, out var source))
+        if (RedisKeys.ParseFinished(message) is { } id)
         {
-            source.TrySetResult();
+            waiters.Finished(id);
         }
     }
 
@@ -98,12 +85,12 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
 
     private bool TryCancelLocally(string workerId, string taskId)
     {
-        if (!Sessions.TryGetValue(workerId, out var session))
+        if (!sessions.TryGet(workerId, out var session))
         {
             return false;
         }
 
-        session.Send(new Protocol.V1.BrokerMessage { Cancel = new Protocol.V1.CancelTask { TaskId = taskId } });
+        session.SendCancel(taskId);
         return true;
     }
 
@@ -112,16 +99,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
         var parts = message.Split(' ', 2);
         if (parts.Length == 2 && long.TryParse(parts[1], out var ms))
         {
-            ApplyQuarantine(parts[0], DateTimeOffset.FromUnixTimeMilliseconds(ms));
-        }
-    }
-
-    private void ApplyQuarantine(string workerId, DateTimeOffset until)
-    {
-        if (Sessions.TryGetValue(workerId, out var session) && !session.IsQuarantined(time.GetUtcNow()))
-        {
-            session.QuarantinedUntil = until;
-            LogQuarantined(_logger, workerId, until);
+            quarantine.Impose(parts[0], DateTimeOffset.FromUnixTimeMilliseconds(ms));
         }
     }
 
@@ -163,7 +141,7 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
                 catch (Exception ex)
                 {
                     // A lost wake-up only delays: dispatchers re-check idle queues on a timer.
-                    LogPublishFailed(owner._logger, ex, queue);
+                    Log.PublishReadyFailed(owner._logger, ex, queue);
                 }
 
                 if (Interlocked.CompareExchange(ref _state, Idle, Publishing) == Publishing)
@@ -176,10 +154,4 @@ internal sealed partial class ClusterEvents(IConnectionMultiplexer redis, Dispat
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Publishing a ready wake-up for queue {Queue} failed")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception, string queue);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} is quarantined until {Until}: its leases keep expiring without completions")]
-    private static partial void LogQuarantined(ILogger logger, string workerId, DateTimeOffset until);
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Services;
@@ -8,7 +9,7 @@ namespace TaskQueue.Broker.Services;
 /// dispatchers; sleeps until the next task falls due (at most the promote interval), or until this
 /// broker schedules a retry. Safe in every broker.
 /// </summary>
-internal sealed partial class PromoterService(
+internal sealed class PromoterService(
     RedisTaskStore store,
     ClusterEvents cluster,
     PromoterSignal signal,
@@ -46,7 +47,7 @@ internal sealed partial class PromoterService(
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                LogPromoteFailed(logger, ex);
+                Log.PromoteFailed(logger, ex);
             }
 
             try
@@ -64,7 +65,4 @@ internal sealed partial class PromoterService(
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Promoting scheduled work failed; retrying shortly")]
-    private static partial void LogPromoteFailed(ILogger logger, Exception exception);
 }

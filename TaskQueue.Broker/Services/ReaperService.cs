@@ -9,7 +9,7 @@ namespace TaskQueue.Broker.Services;
 /// expired lease is reclaimed exactly once. Counts expiries per worker and quarantines a worker whose
 /// leases keep expiring without completions while it keeps heartbeating.
 /// </summary>
-internal sealed partial class ReaperService(
+internal sealed class ReaperService(
     RedisTaskStore store,
     WorkerRegistry workers,
     ClusterEvents cluster,
@@ -22,13 +22,9 @@ internal sealed partial class ReaperService(
     private const int BatchSize = 1000;
     private readonly BrokerOptions _options = options.Value;
 
-    // When Redis last answered this reaper promptly, and until when expiries are blamed on an outage.
-    private DateTimeOffset _lastAnswer;
-    private DateTimeOffset _outageExcusedUntil;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _lastAnswer = time.GetUtcNow();
+        var blame = new OutageBlame(_options.HeartbeatInterval, time.GetUtcNow(), logger);
         using var timer = new PeriodicTimer(_options.ReapInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
@@ -36,45 +32,27 @@ internal sealed partial class ReaperService(
             {
                 var started = time.GetUtcNow();
                 var queues = await store.GetQueuesAsync(stoppingToken);
-                BlameOutage(started, time.GetUtcNow());
+                blame.Observe(started, time.GetUtcNow());
                 foreach (var queue in queues)
                 {
-                    await ReapQueueAsync(queue, stoppingToken);
+                    await ReapQueueAsync(queue, blame, stoppingToken);
                 }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                LogReapFailed(logger, ex);
+                Log.ReapFailed(logger, ex);
             }
         }
     }
 
-    /// <summary>
-    /// True when Redis (or this broker) was stuck around this call: nothing answered for longer than a
-    /// heartbeat interval. Renewals were stuck too, so leases that ran out then, and until every worker has
-    /// heartbeated again, say nothing about their workers.
-    /// </summary>
-    private bool BlameOutage(DateTimeOffset callStarted, DateTimeOffset answered)
-    {
-        var stuckFor = answered - (callStarted > _lastAnswer ? _lastAnswer : callStarted);
-        if (stuckFor > _options.HeartbeatInterval || answered - callStarted > _options.HeartbeatInterval)
-        {
-            _outageExcusedUntil = answered + (_options.HeartbeatInterval * 2);
-            LogOutage(logger, stuckFor);
-        }
-
-        _lastAnswer = answered;
-        return answered < _outageExcusedUntil;
-    }
-
-    private async Task ReapQueueAsync(string queue, CancellationToken cancellationToken)
+    private async Task ReapQueueAsync(string queue, OutageBlame blame, CancellationToken cancellationToken)
     {
         IReadOnlyList<ReapedLease> reaped;
         do
         {
             var started = time.GetUtcNow();
             reaped = await store.ReapAsync(queue, BatchSize, cancellationToken);
-            var outage = BlameOutage(started, time.GetUtcNow());
+            var outage = blame.Observe(started, time.GetUtcNow());
             if (reaped.Count == 0)
             {
                 return;
@@ -88,11 +66,11 @@ internal sealed partial class ReaperService(
                 telemetry.Settled(trace, queue, lease.Outcome, completion: false, "lease expired", lease.LeasedAt, now);
                 if (lease.Outcome == TransitionResult.DeadLettered)
                 {
-                    LogDeadLettered(logger, lease.Id.ToString(), lease.Type, queue, lease.Attempt, lease.WorkerId);
+                    Log.LeaseDeadLettered(logger, lease.Id.ToString(), lease.Type, queue, lease.Attempt, lease.WorkerId);
                 }
             }
 
-            LogReaped(logger, reaped.Count, queue);
+            Log.Reaped(logger, reaped.Count, queue);
             if (reaped.Any(r => r.Outcome == TransitionResult.Retrying))
             {
                 promoter.Wake();
@@ -119,16 +97,4 @@ internal sealed partial class ReaperService(
         }
         while (reaped.Count == BatchSize);
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Reaped {Count} expired leases in queue {Queue}")]
-    private static partial void LogReaped(ILogger logger, int count, string queue);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: its lease on worker {WorkerId} expired")]
-    private static partial void LogDeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string workerId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis did not answer the reaper for {StuckFor}: leases that expire until every worker has heartbeated again do not count towards quarantine")]
-    private static partial void LogOutage(ILogger logger, TimeSpan stuckFor);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reaping failed; retrying on the next tick")]
-    private static partial void LogReapFailed(ILogger logger, Exception exception);
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using TaskQueue.Broker.Dispatch;
 
 namespace TaskQueue.Broker.Storage;
 
@@ -10,7 +11,7 @@ namespace TaskQueue.Broker.Storage;
 /// The durable task lifecycle. Redis is the only source of truth: every state change is one Lua script
 /// (Scripts/*.lua), batched per queue, fenced by lease tokens, timed by Redis's clock.
 /// </summary>
-public sealed class RedisTaskStore
+public sealed class RedisTaskStore : IClaimStore
 {
     private const int EnqueueFields = 12;
     private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();

@@ -1,13 +1,14 @@
 using System.Threading.Channels;
+using Google.Protobuf.WellKnownTypes;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 
-namespace TaskQueue.Broker.Dispatch;
+namespace TaskQueue.Broker.Sessions;
 
 /// <summary>
 /// One worker connection: its credits (free slots), the leases it holds, and the single outbox its
-/// stream writer drains. Credits are reserved before a claim and committed after it, so the broker never
+/// stream writer drains (the messages to the worker are built here, nowhere else but the stream's edge). Credits are reserved before a claim and committed after it, so the broker never
 /// has more assignments outstanding to a worker than the worker has free slots.
 /// </summary>
 internal sealed class WorkerSession
@@ -165,14 +166,6 @@ internal sealed class WorkerSession
         }
     }
 
-    public bool Holds(TaskId id, string token)
-    {
-        lock (_lock)
-        {
-            return _inFlight.TryGetValue(id, out var task) && task.Token == token;
-        }
-    }
-
     /// <summary>Tasks the broker thinks the worker runs but that it left out of heartbeats sent after <paramref name="before"/>.</summary>
     public IReadOnlyList<InFlightTask> ForgetUnlisted(IReadOnlySet<TaskId> listed, DateTimeOffset before)
     {
@@ -192,7 +185,31 @@ internal sealed class WorkerSession
 
     public long TakeCompletedCount() => Interlocked.Exchange(ref _completedSinceCheck, 0);
 
-    public bool Send(BrokerMessage message) => _outbox.Writer.TryWrite(message);
+    /// <summary>The first message of a session: the broker's settings and the re-attached leases it could not renew.</summary>
+    public void SendWelcome(string brokerId, TimeSpan leaseDuration, TimeSpan heartbeatInterval, IEnumerable<string> lostTaskIds) =>
+        Send(new BrokerMessage
+        {
+            Welcome = new Welcome
+            {
+                BrokerId = brokerId,
+                LeaseDuration = Duration.FromTimeSpan(leaseDuration),
+                HeartbeatInterval = Duration.FromTimeSpan(heartbeatInterval),
+                LostTaskIds = { lostTaskIds },
+                Batches = true,
+            },
+        });
+
+    /// <summary>Asks the worker to cancel the task's handler.</summary>
+    public void SendCancel(string taskId) => Send(new BrokerMessage { Cancel = new CancelTask { TaskId = taskId } });
+
+    /// <summary>Tells the worker the lease is no longer its own: it stops the task and reports nothing.</summary>
+    public void SendLeaseLost(string taskId, string reason) =>
+        Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = taskId, Reason = reason } });
+
+    /// <summary>This broker is stopping: the worker keeps its tasks and reconnects elsewhere.</summary>
+    public void SendDrain() => Send(new BrokerMessage { Drain = new Drain() });
+
+    private bool Send(BrokerMessage message) => _outbox.Writer.TryWrite(message);
 
     /// <summary>Closes the session; returns the leases it still held.</summary>
     public IReadOnlyList<InFlightTask> Close()

@@ -1,0 +1,76 @@
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Diagnostics;
+
+/// <summary>
+/// Every log line the broker writes, with its event id: 1–19 worker sessions, 20–29 dispatch and the
+/// batchers, 30–39 pub/sub, 40–49 the reaper, 50–59 the promoter, 60–69 the gauges. Never a payload.
+/// </summary>
+internal static partial class Log
+{
+    // ---- worker sessions ----
+
+    [LoggerMessage(1, LogLevel.Information, "Worker {WorkerId} connected: queues {Queues}, {Concurrency} slots, {Reattached} leases re-attached")]
+    public static partial void WorkerConnected(ILogger logger, string workerId, IReadOnlyList<string> queues, int concurrency, int reattached);
+
+    [LoggerMessage(2, LogLevel.Information, "Worker {WorkerId} disconnected ({Reason}); {Held} leases it held end after the grace")]
+    public static partial void WorkerDisconnected(ILogger logger, string workerId, string reason, int held);
+
+    [LoggerMessage(3, LogLevel.Information, "Worker {WorkerId} is draining with {Busy} tasks running")]
+    public static partial void WorkerDraining(ILogger logger, string workerId, int busy);
+
+    [LoggerMessage(4, LogLevel.Information, "Rejected a stale report from worker {WorkerId} for task {TaskId}")]
+    public static partial void StaleReport(ILogger logger, string workerId, TaskId taskId);
+
+    [LoggerMessage(5, LogLevel.Warning, "Renewing the leases of worker {WorkerId} failed (Redis unavailable); its next heartbeat tries again")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception, string workerId);
+
+    [LoggerMessage(6, LogLevel.Warning, "Ending the session of worker {WorkerId} did not finish cleanly")]
+    public static partial void SessionEndFailed(ILogger logger, Exception exception, string workerId);
+
+    [LoggerMessage(7, LogLevel.Warning, "Worker {WorkerId} is quarantined until {Until}: its leases keep expiring without completions")]
+    public static partial void WorkerQuarantined(ILogger logger, string workerId, DateTimeOffset until);
+
+    // ---- dispatch and the batchers ----
+
+    [LoggerMessage(20, LogLevel.Warning, "Dispatching queue {Queue} failed; retrying")]
+    public static partial void DispatchFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(21, LogLevel.Warning, "Settling {Count} reports on queue {Queue} failed; the workers' leases stay until they expire")]
+    public static partial void SettleFailed(ILogger logger, Exception exception, string queue, int count);
+
+    [LoggerMessage(22, LogLevel.Warning, "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: {Error}")]
+    public static partial void DeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string error);
+
+    [LoggerMessage(23, LogLevel.Debug, "Enqueueing {Count} coalesced submits on queue {Queue} failed; each caller gets the error")]
+    public static partial void EnqueueFailed(ILogger logger, Exception exception, string queue, int count);
+
+    // ---- pub/sub ----
+
+    [LoggerMessage(30, LogLevel.Debug, "Publishing a ready wake-up for queue {Queue} failed")]
+    public static partial void PublishReadyFailed(ILogger logger, Exception exception, string queue);
+
+    // ---- the reaper ----
+
+    [LoggerMessage(40, LogLevel.Information, "Reaped {Count} expired leases in queue {Queue}")]
+    public static partial void Reaped(ILogger logger, int count, string queue);
+
+    [LoggerMessage(41, LogLevel.Warning, "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: its lease on worker {WorkerId} expired")]
+    public static partial void LeaseDeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string workerId);
+
+    [LoggerMessage(42, LogLevel.Warning, "Redis did not answer the reaper for {StuckFor}: leases that expire until every worker has heartbeated again do not count towards quarantine")]
+    public static partial void RedisOutage(ILogger logger, TimeSpan stuckFor);
+
+    [LoggerMessage(43, LogLevel.Warning, "Reaping failed; retrying on the next tick")]
+    public static partial void ReapFailed(ILogger logger, Exception exception);
+
+    // ---- the promoter ----
+
+    [LoggerMessage(50, LogLevel.Warning, "Promoting scheduled work failed; retrying shortly")]
+    public static partial void PromoteFailed(ILogger logger, Exception exception);
+
+    // ---- the gauges ----
+
+    [LoggerMessage(60, LogLevel.Debug, "Reading the queue and worker gauges from Redis failed")]
+    public static partial void GaugesRefreshFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,32 @@
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Broker.Sessions;
+
+/// <summary>
+/// What a worker session needs from Redis: renewing and shortening leases, settling reports (through the
+/// outcome batcher) and the worker registry's heartbeat. The seam the session lifecycle's unit tests fake.
+/// </summary>
+internal interface ISessionStore
+{
+    /// <summary>Extends leases of one queue; each result says whether the token was still valid.</summary>
+    Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Ends the given leases after a short grace (their worker's connection broke).</summary>
+    Task ShortenLeasesAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan grace, CancellationToken cancellationToken);
+
+    /// <summary>Records a heartbeat in the worker registry; returns the worker's quarantine deadline.</summary>
+    Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat);
+
+    /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
+    Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held);
+
+    /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
+    Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held);
+
+    Task<TransitionResult> ReleaseAsync(LeaseRef lease);
+}
+
+/// <summary>A worker's entry in the registry as one heartbeat states it.</summary>
+internal sealed record WorkerHeartbeat(
+    string WorkerId, string Broker, IReadOnlyList<string> Queues, int Slots, int Busy, long CompletedDelta,
+    bool Connected, DateTimeOffset Now, DateTimeOffset? ConnectedAt = null);
