@@ -1,0 +1,59 @@
+using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Storage;
+
+namespace TaskQueue.Tests.Fakes;
+
+/// <summary>The dispatcher's Redis, in memory: ready tasks per queue, and a log of who claimed.</summary>
+internal sealed class FakeClaimStore : IClaimStore
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Queue<LeasedTask>> _ready = new(StringComparer.Ordinal);
+    private readonly List<(string Queue, string WorkerId, int Max)> _claims = [];
+
+    /// <summary>Every claim so far: queue, worker, how many it asked for.</summary>
+    public IReadOnlyList<(string Queue, string WorkerId, int Max)> Claims
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _claims];
+            }
+        }
+    }
+
+    /// <summary>Makes a task ready without waking anyone (as a lost pub/sub message would).</summary>
+    public LeasedTask AddReady(string queue, string type = "test")
+    {
+        var task = LeasedTasks.New(queue, type);
+        lock (_lock)
+        {
+            if (!_ready.TryGetValue(queue, out var ready))
+            {
+                _ready[queue] = ready = new Queue<LeasedTask>();
+            }
+
+            ready.Enqueue(task);
+        }
+
+        return task;
+    }
+
+    public Task<ClaimResult> ClaimAsync(string queue, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var tasks = new List<LeasedTask>();
+        lock (_lock)
+        {
+            _claims.Add((queue, workerId, max));
+            while (tasks.Count < max && _ready.TryGetValue(queue, out var ready) && ready.TryDequeue(out var task))
+            {
+                tasks.Add(task);
+            }
+        }
+
+        return Task.FromResult(new ClaimResult(tasks, Promoted: 0, Expired: 0));
+    }
+
+    public Task<IReadOnlyList<TransitionResult>> ReleaseAsync(string queue, IReadOnlyList<LeaseRef> leases, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<TransitionResult>>([.. leases.Select(_ => TransitionResult.Ok)]);
+}

@@ -1,0 +1,277 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+using TaskQueue.Broker;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Sessions;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Tests.Fakes;
+
+namespace TaskQueue.Tests.Unit.Broker;
+
+/// <summary>A worker session from hello to hang-up, without a gRPC call: Redis and the host are fakes.</summary>
+public sealed class SessionLifecycleTests : IAsyncDisposable
+{
+    private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeSessionStore _store = new();
+    private readonly FakeClaimStore _claims = new();
+    private readonly SessionRegistry _sessions = new();
+    private readonly FakeApplicationLifetime _lifetime = new();
+    private readonly FakeMeterFactory _meters = new();
+    private readonly BrokerOptions _options = new() { IdleRecheckInterval = TimeSpan.FromHours(1) };
+    private readonly BrokerTelemetry _telemetry;
+    private readonly Dispatcher _dispatcher;
+    private readonly SessionLifecycle _lifecycle;
+
+    public SessionLifecycleTests()
+    {
+        var options = Options.Create(_options);
+        _telemetry = new BrokerTelemetry(_meters);
+        _dispatcher = new Dispatcher(_claims, _sessions, options, _telemetry, _time, NullLogger<Dispatcher>.Instance);
+        var quarantine = new WorkerQuarantine(_sessions, _dispatcher, _time, NullLogger<WorkerQuarantine>.Instance);
+        _lifecycle = new SessionLifecycle(
+            _store, _sessions, _dispatcher, quarantine, new BrokerIdentity(), options, _time, _lifetime, NullLogger<SessionLifecycle>.Instance);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _dispatcher.DisposeAsync();
+        _telemetry.Dispose();
+        _meters.Dispose();
+        _lifetime.Dispose();
+    }
+
+    private static WorkerHello Hello(params string[] queues) => new("worker-1", queues.Length == 0 ? ["q"] : queues, [], Concurrency: 4, Batches: true);
+
+    private static RunningLease Running(TaskId id, string token = "token") => new(id.ToString(), token);
+
+    /// <summary>Opens a session holding the given leases (Redis renews them all) and reads its welcome.</summary>
+    private async Task<WorkerSession> OpenHoldingAsync(params TaskId[] held)
+    {
+        var session = await _lifecycle.OpenAsync(Hello([.. held.Select(id => id.Queue).DefaultIfEmpty("q").Distinct()]), [.. held.Select(id => Running(id))], CancellationToken.None);
+        Assert.NotNull((await NextAsync(session.Outbox)).Welcome);
+        return session;
+    }
+
+    /// <summary>The next message to the worker (generic only so that the broker's protobuf type need not be named here).</summary>
+    private static async Task<T> NextAsync<T>(System.Threading.Channels.ChannelReader<T> outbox)
+    {
+        using var timeout = new CancellationTokenSource(s_bound);
+        return await outbox.ReadAsync(timeout.Token);
+    }
+
+    [Fact]
+    public async Task Opening_re_attaches_the_leases_Redis_renews_and_welcomes_the_worker_with_the_rest_as_lost()
+    {
+        var (kept, cancelled, moved) = (TaskId.New("q"), TaskId.New("q"), TaskId.New("q"));
+        _store.RenewAnswer = lease =>
+            lease.Id == moved ? TransitionResult.StaleLease : lease.Id == cancelled ? TransitionResult.CancelRequested : TransitionResult.Ok;
+
+        var session = await _lifecycle.OpenAsync(
+            Hello(), [Running(kept), new RunningLease("not-a-task-id", "token"), Running(cancelled), Running(moved)], CancellationToken.None);
+
+        var welcome = (await NextAsync(session.Outbox)).Welcome;
+        Assert.Equal(["not-a-task-id", moved.ToString()], welcome.LostTaskIds);
+        Assert.Equal(_options.LeaseDuration, welcome.LeaseDuration.ToTimeSpan());
+        Assert.Equal(2, session.Busy);
+        Assert.NotNull(session.Find(cancelled, "token"));
+    }
+
+    [Fact]
+    public async Task Re_attach_and_heartbeats_renew_with_one_script_call_per_queue()
+    {
+        var (a, b, c) = (TaskId.New("qa"), TaskId.New("qb"), TaskId.New("qa"));
+        var session = await OpenHoldingAsync(a, b, c);
+
+        await _lifecycle.HeartbeatAsync(session, [Running(a), Running(b), Running(c)], CancellationToken.None);
+
+        Assert.Equal(["qa", "qb", "qa", "qb"], _store.Renewals.Select(r => r.Queue));
+        Assert.Equal([a, c], _store.Renewals[0].Leases.Select(l => l.Id));
+    }
+
+    [Fact]
+    public async Task Joining_records_the_worker_connected_before_it_gets_work_so_a_standing_quarantine_holds_from_the_start()
+    {
+        var session = await OpenHoldingAsync();
+        _store.QuarantinedUntil = _time.GetUtcNow().AddMinutes(5);
+
+        await _lifecycle.JoinAsync(session);
+
+        var heartbeat = Assert.Single(_store.Heartbeats);
+        Assert.True(heartbeat.Connected);
+        Assert.Equal(session.ConnectedAt, heartbeat.ConnectedAt);
+        Assert.False(session.CanTakeWork(_time.GetUtcNow()));
+        Assert.True(_sessions.TryGet("worker-1", out var found) && found == session);
+        Assert.Contains(session, _sessions.Served);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_passes_on_cancels_and_frees_the_slots_of_leases_that_moved_on()
+    {
+        var (kept, cancelled, moved) = (TaskId.New("q"), TaskId.New("q"), TaskId.New("q"));
+        var session = await OpenHoldingAsync(kept, cancelled, moved);
+        _store.RenewAnswer = lease =>
+            lease.Id == moved ? TransitionResult.StaleLease : lease.Id == cancelled ? TransitionResult.CancelRequested : TransitionResult.Ok;
+
+        await _lifecycle.HeartbeatAsync(session, [Running(kept), Running(cancelled), Running(moved)], CancellationToken.None);
+
+        Assert.Equal(cancelled.ToString(), (await NextAsync(session.Outbox)).Cancel.TaskId);
+        Assert.Equal(moved.ToString(), (await NextAsync(session.Outbox)).LeaseLost.TaskId);
+        Assert.Equal(2, session.Busy);
+        Assert.Null(session.Find(moved, "token"));
+    }
+
+    [Fact]
+    public async Task A_task_left_out_of_heartbeats_for_one_and_a_half_intervals_loses_its_slot()
+    {
+        var unlisted = TaskId.New("q");
+        var session = await OpenHoldingAsync(unlisted);
+
+        _time.Advance(_options.HeartbeatInterval * 1.4);
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+        Assert.Equal(1, session.Busy); // perhaps still on its way to the worker
+
+        _time.Advance(_options.HeartbeatInterval * 0.2);
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+        Assert.Equal(0, session.Busy);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_during_a_Redis_outage_keeps_the_session_and_its_leases()
+    {
+        var held = TaskId.New("q");
+        var session = await OpenHoldingAsync(held);
+        await _lifecycle.JoinAsync(session);
+        _store.Outage = new RedisConnectionException(ConnectionFailureType.UnableToConnect, "Redis is away");
+
+        await _lifecycle.HeartbeatAsync(session, [Running(held)], CancellationToken.None);
+
+        Assert.Equal(1, session.Busy);
+        Assert.True(_sessions.TryGet("worker-1", out _));
+    }
+
+    [Fact]
+    public async Task A_slot_is_freed_only_once_Redis_has_settled_the_report_and_the_completion_is_counted()
+    {
+        var done = TaskId.New("q");
+        var session = await OpenHoldingAsync(done);
+
+        var settling = _lifecycle.SettleAsync(session, new WorkerReports([new TaskCompletion(done, "token", ReadOnlyMemory<byte>.Empty)], [], []));
+
+        var report = Assert.Single(_store.Reports);
+        Assert.Equal(done, report.Held?.Id);
+        Assert.Equal(1, session.Busy);
+        report.Result.SetResult(TransitionResult.Ok);
+        await settling.WaitAsync(s_bound);
+        Assert.Equal(0, session.Busy);
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+        Assert.Equal(1, _store.Heartbeats[^1].CompletedDelta);
+    }
+
+    [Fact]
+    public async Task A_stale_report_is_answered_with_lease_lost_and_is_not_counted()
+    {
+        var stale = TaskId.New("q");
+        var session = await OpenHoldingAsync(stale);
+
+        var settling = _lifecycle.SettleAsync(session, new WorkerReports([], [new TaskFailure(stale, "token", "boom", Retryable: true)], []));
+        Assert.Single(_store.Reports).Result.SetResult(TransitionResult.StaleLease);
+        await settling.WaitAsync(s_bound);
+
+        Assert.Equal(stale.ToString(), (await NextAsync(session.Outbox)).LeaseLost.TaskId);
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+        Assert.Equal(0, _store.Heartbeats[^1].CompletedDelta);
+    }
+
+    [Fact]
+    public async Task A_report_Redis_could_not_settle_frees_the_slot_and_the_settlement_does_not_fault()
+    {
+        var held = TaskId.New("q");
+        var session = await OpenHoldingAsync(held);
+
+        var settling = _lifecycle.SettleAsync(session, new WorkerReports([], [], [new LeaseRef(held, "token")]));
+        Assert.Single(_store.Reports).Result.SetException(new RedisTimeoutException("Redis froze", CommandStatus.Sent));
+        await settling.WaitAsync(s_bound);
+
+        Assert.Equal(0, session.Busy);
+    }
+
+    [Fact]
+    public async Task A_quarantine_ending_at_a_heartbeat_puts_the_worker_back_to_work_at_once()
+    {
+        var session = await OpenHoldingAsync();
+        _store.QuarantinedUntil = _time.GetUtcNow().AddMinutes(5);
+        await _lifecycle.JoinAsync(session);
+        var ready = _claims.AddReady("q");
+
+        _store.QuarantinedUntil = null;
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+
+        // The idle re-check is an hour away on a clock nobody moves: only the release's wake-up dispatches.
+        Assert.True(session.CanTakeWork(_time.GetUtcNow()));
+        Assert.Equal(ready.Id.ToString(), (await NextAsync(session.Outbox)).Assignment.TaskId);
+    }
+
+    [Fact]
+    public async Task Closing_ends_the_held_leases_after_the_grace_and_records_the_worker_disconnected()
+    {
+        var (a, b) = (TaskId.New("qa"), TaskId.New("qb"));
+        var session = await OpenHoldingAsync(a, b);
+        await _lifecycle.JoinAsync(session);
+
+        await _lifecycle.CloseAsync(session, "connection lost");
+
+        Assert.Equal(["qa", "qb"], _store.Shortened.OrderBy(s => s.Queue, StringComparer.Ordinal).Select(s => s.Queue));
+        Assert.All(_store.Shortened, s => Assert.Equal(_options.DisconnectGrace, s.Grace));
+        Assert.False(_store.Heartbeats[^1].Connected);
+        Assert.False(_sessions.TryGet("worker-1", out _));
+        Assert.DoesNotContain(session, _sessions.Served);
+        Assert.True(session.Outbox.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_stopping_broker_leaves_the_leases_for_the_worker_to_re_attach_elsewhere()
+    {
+        var session = await OpenHoldingAsync(TaskId.New("q"));
+        await _lifecycle.JoinAsync(session);
+        _lifetime.StopApplication();
+
+        await _lifecycle.CloseAsync(session, "broker stopping");
+
+        Assert.Empty(_store.Shortened);
+        Assert.False(_store.Heartbeats[^1].Connected);
+    }
+
+    [Fact]
+    public async Task A_newer_stream_under_the_same_worker_id_keeps_its_place_when_the_older_one_closes()
+    {
+        var older = await OpenHoldingAsync();
+        await _lifecycle.JoinAsync(older);
+        var newer = await OpenHoldingAsync();
+        await _lifecycle.JoinAsync(newer);
+
+        await _lifecycle.CloseAsync(older, "connection lost");
+
+        Assert.True(_sessions.TryGet("worker-1", out var found) && found == newer);
+        Assert.Contains(newer, _sessions.Served);
+    }
+
+    [Fact]
+    public async Task A_worker_silent_for_longer_than_the_limit_is_hung_up_on()
+    {
+        var session = await OpenHoldingAsync();
+        var silent = 0;
+        using var watch = _lifecycle.WatchSilence(session, () => Interlocked.Increment(ref silent));
+
+        _time.Advance(_options.HeartbeatInterval * 2);
+        _lifecycle.Seen(session);
+        _time.Advance(_options.HeartbeatInterval * 3);
+        Assert.Equal(0, Volatile.Read(ref silent));
+
+        _time.Advance(_options.HeartbeatInterval);
+        Assert.True(Volatile.Read(ref silent) > 0);
+    }
+}
