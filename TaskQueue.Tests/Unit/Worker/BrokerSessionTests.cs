@@ -139,7 +139,8 @@ public sealed class BrokerSessionTests : IDisposable
         first.Responses.Send(Welcome());
         _parts.Outbound.Enqueue(Outcome(execution));
         Assert.Equal("reported", (await first.Requests.NextAsync()).Released.TaskId);
-        Assert.Empty(_parts.Executor.SnapshotLeases());
+        // The writer lets go of the lease just after the write returns.
+        await UntilAsync(() => _parts.Executor.SnapshotLeases().Count == 0);
 
         first.Responses.End(new RpcException(new Status(StatusCode.Unavailable, "broker gone")));
         var end = await running.WaitAsync(Bound);
@@ -187,6 +188,15 @@ public sealed class BrokerSessionTests : IDisposable
         var running = _parts.Get<BrokerSession>().RunAsync(_stopping.Token);
         var call = await _parts.Broker.NextCallAsync();
         return (call, running);
+    }
+
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(Bound);
+        while (!condition())
+        {
+            await Task.Delay(5, timeout.Token);
+        }
     }
 
     /// <summary>Advances fake time one interval at a time until the writer sends a heartbeat (the timer starts just after the welcome).</summary>
