@@ -8,19 +8,30 @@ public static class WorkerTelemetry
     /// <summary>The ActivitySource and Meter name.</summary>
     public const string Name = "TaskQueue.Worker";
 
+    /// <summary>OpenTelemetry messaging attribute: always "taskqueue".</summary>
     public const string MessagingSystem = "messaging.system";
+    /// <summary>OpenTelemetry messaging attribute: "process" on the worker's spans.</summary>
     public const string MessagingOperationType = "messaging.operation.type";
+    /// <summary>OpenTelemetry messaging attribute: the task's queue.</summary>
     public const string MessagingDestinationName = "messaging.destination.name";
+    /// <summary>OpenTelemetry messaging attribute: the task id.</summary>
     public const string MessagingMessageId = "messaging.message.id";
+    /// <summary>The task's type (the handler it ran on).</summary>
     public const string TaskType = "taskqueue.task.type";
+    /// <summary>The attempt number, from 1.</summary>
     public const string TaskAttempt = "taskqueue.task.attempt";
+    /// <summary>The id of the worker that ran the attempt.</summary>
     public const string WorkerId = "taskqueue.worker.id";
+    /// <summary>How the attempt ended: one of <see cref="TaskOutcomes"/>.</summary>
     public const string TaskOutcome = "taskqueue.task.outcome";
 
+    /// <summary>Counter of attempts processed, by queue, type and outcome.</summary>
     public const string TasksProcessedInstrument = "taskqueue.worker.tasks.processed";
     /// <summary>The messaging conventions' processing duration: one handler run, by outcome.</summary>
     public const string TaskDurationInstrument = "messaging.process.duration";
+    /// <summary>Up-down counter of execution slots running a handler.</summary>
     public const string BusySlotsInstrument = "taskqueue.worker.slots.busy";
+    /// <summary>Counter of broker connections opened after the first one.</summary>
     public const string ReconnectsInstrument = "taskqueue.worker.reconnects";
 
     internal static readonly ActivitySource ActivitySource = new(Name);
@@ -29,13 +40,18 @@ public static class WorkerTelemetry
 /// <summary>How one attempt ended, as recorded in spans and metrics.</summary>
 public static class TaskOutcomes
 {
+    /// <summary>The handler returned a result.</summary>
     public const string Completed = "completed";
+    /// <summary>The handler threw; the broker retries unless the error was not retryable.</summary>
     public const string Failed = "failed";
+    /// <summary>The task's execution timeout cancelled the handler.</summary>
     public const string TimedOut = "timed_out";
+    /// <summary>The broker cancelled the task.</summary>
     public const string Cancelled = "cancelled";
     /// <summary>Handed back to the broker unfinished (drain, or no free slot).</summary>
     public const string Released = "released";
     /// <summary>The lease was lost: nothing reported.</summary>
     public const string Lost = "lost";
+    /// <summary>No handler is registered for the task's type.</summary>
     public const string Rejected = "rejected";
 }

@@ -58,6 +58,9 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         services.TryAddSingleton<OutboundQueue>();
         services.TryAddSingleton<ExecutionLog>();
         services.TryAddSingleton<TaskExecutor>();
+        services.TryAddSingleton<ResendBuffer>();
+        services.TryAddSingleton<OutboundWriter>();
+        services.TryAddSingleton<BrokerSession>();
         services.TryAddSingleton<BrokerConnection>();
         services.AddHostedService<WorkerRuntime>();
 

@@ -27,7 +27,8 @@ internal sealed record CloseItem(TaskCompletionSource Flushed) : OutboundItem;
 
 /// <summary>
 /// Everything the worker sends after Hello, for whichever connection is current. gRPC allows one writer
-/// per stream, so one loop per connection drains this queue.
+/// per stream, so one <see cref="OutboundWriter"/> loop per connection drains this queue. What a broken
+/// connection may not have delivered waits in the <see cref="ResendBuffer"/>, not here.
 /// </summary>
 internal sealed class OutboundQueue
 {
@@ -37,12 +38,6 @@ internal sealed class OutboundQueue
     private int _heartbeatQueued;
 
     public ChannelReader<OutboundItem> Reader => _channel.Reader;
-
-    /// <summary>
-    /// Outcomes a broken connection may not have delivered: the next connection lists their tasks in Hello
-    /// and sends them first (the broker's Welcome drops those it already has as lost).
-    /// </summary>
-    public List<OutcomeItem> Resend { get; } = [];
 
     public void Enqueue(OutboundItem item) => _channel.Writer.TryWrite(item);
 

@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Worker.Diagnostics;
@@ -23,8 +20,6 @@ internal sealed class TaskExecutor(
     TimeProvider timeProvider,
     ILogger<TaskExecutor> logger)
 {
-    private const int MaxErrorLength = 4096;
-
     private readonly WorkerOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, TaskExecution> _tasks = new(StringComparer.Ordinal);
 
@@ -96,7 +91,7 @@ internal sealed class TaskExecutor(
         {
             Log.AssignmentRefused(logger, assignment.TaskId, refusal);
             metrics.TaskProcessed(assignment.Queue, assignment.Type, TaskOutcomes.Released, duration: null);
-            outbound.Enqueue(new OutcomeItem(Released(assignment.TaskId, assignment.LeaseToken), Execution: null));
+            outbound.Enqueue(new OutcomeItem(OutcomeMapper.Released(assignment.TaskId, assignment.LeaseToken), Execution: null));
             return;
         }
 
@@ -104,7 +99,7 @@ internal sealed class TaskExecutor(
         {
             Log.UnknownTaskType(logger, assignment.TaskId, assignment.Type);
             metrics.TaskProcessed(assignment.Queue, assignment.Type, TaskOutcomes.Rejected, duration: null);
-            var failed = Failed(assignment.TaskId, assignment.LeaseToken, $"no handler registered for type {assignment.Type}", retryable: false);
+            var failed = OutcomeMapper.Failed(assignment.TaskId, assignment.LeaseToken, $"no handler registered for type {assignment.Type}", retryable: false);
             outbound.Enqueue(new OutcomeItem(failed, Execution: null));
             return;
         }
@@ -210,7 +205,7 @@ internal sealed class TaskExecutor(
             {
                 if (execution.TryClaimOutcome())
                 {
-                    outbound.Enqueue(new OutcomeItem(Released(execution.TaskId, execution.LeaseToken), execution));
+                    outbound.Enqueue(new OutcomeItem(OutcomeMapper.Released(execution.TaskId, execution.LeaseToken), execution));
                     execution.Stop(StopReason.Draining);
                     Log.TaskReleased(logger, execution.TaskId);
                     released++;
@@ -226,7 +221,7 @@ internal sealed class TaskExecutor(
     private async Task RunAsync(TaskExecution execution, Type handlerType, TaskAssignment assignment)
     {
         var started = timeProvider.GetTimestamp();
-        using var activity = StartActivity(assignment);
+        using var activity = ProcessSpan.Start(assignment, _options.WorkerId);
         Log.TaskStarted(logger, execution.TaskId, execution.Type, execution.Attempt);
         executionLog.Started(execution);
 
@@ -264,7 +259,7 @@ internal sealed class TaskExecutor(
         execution.Dispose();
 
         metrics.TaskProcessed(execution.Queue, execution.Type, outcome, duration);
-        activity?.SetTag(WorkerTelemetry.TaskOutcome, outcome);
+        ProcessSpan.End(activity, outcome, description, error);
         if (outcome == TaskOutcomes.Completed)
         {
             Log.TaskCompleted(logger, execution.TaskId, execution.Type, duration);
@@ -272,11 +267,6 @@ internal sealed class TaskExecutor(
         else if (description is not null)
         {
             Log.TaskFailed(logger, execution.TaskId, execution.Type, execution.Attempt, retryable, description);
-            activity?.SetStatus(ActivityStatusCode.Error, description);
-            if (error is not null)
-            {
-                activity?.AddException(error);
-            }
         }
     }
 
@@ -292,37 +282,9 @@ internal sealed class TaskExecutor(
                 return (execution.IsDiscarded ? TaskOutcomes.Lost : TaskOutcomes.Released, null, false);
             }
 
-            string outcome;
-            WorkerMessage message;
-            string? description = null;
-            bool retryable;
-            if (error is null)
-            {
-                outcome = TaskOutcomes.Completed;
-                message = new WorkerMessage
-                {
-                    Completed = new TaskCompleted
-                    {
-                        TaskId = execution.TaskId,
-                        LeaseToken = execution.LeaseToken,
-                        Result = ByteString.CopyFrom(result.Span),
-                    },
-                };
-                retryable = false;
-            }
-            else
-            {
-                (outcome, description, retryable) = execution.StopReason switch
-                {
-                    StopReason.CancelledByBroker => (TaskOutcomes.Cancelled, "cancelled", false),
-                    StopReason.TimedOut => (TaskOutcomes.TimedOut, $"execution timed out after {FormatDuration(execution.ExecutionTimeout)}", true),
-                    _ => (TaskOutcomes.Failed, Describe(error), error is not NonRetryableTaskException),
-                };
-                message = Failed(execution.TaskId, execution.LeaseToken, description, retryable);
-            }
-
-            outbound.Enqueue(new OutcomeItem(message, execution));
-            return (outcome, description, retryable);
+            var mapped = OutcomeMapper.Map(execution, result, error);
+            outbound.Enqueue(new OutcomeItem(mapped.Message, execution));
+            return (mapped.Outcome, mapped.Error, mapped.Retryable);
         }
     }
 
@@ -335,40 +297,4 @@ internal sealed class TaskExecutor(
 
         return ValueTask.CompletedTask;
     }
-
-    private Activity? StartActivity(TaskAssignment assignment)
-    {
-        // No valid parent (or none sent): the attempt starts its own trace.
-        ActivityContext.TryParse(assignment.TraceParent, assignment.TraceState, isRemote: true, out var parent);
-        var activity = WorkerTelemetry.ActivitySource.StartActivity($"process {assignment.Queue}", ActivityKind.Consumer, parent);
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag(WorkerTelemetry.MessagingSystem, "taskqueue");
-            activity.SetTag(WorkerTelemetry.MessagingOperationType, "process");
-            // The older attribute: the Aspire dashboard labels Consumer spans "MSG <system> <operation> <queue>" by it.
-            activity.SetTag("messaging.operation", "process");
-            activity.SetTag(WorkerTelemetry.MessagingDestinationName, assignment.Queue);
-            activity.SetTag(WorkerTelemetry.MessagingMessageId, assignment.TaskId);
-            activity.SetTag(WorkerTelemetry.TaskType, assignment.Type);
-            activity.SetTag(WorkerTelemetry.TaskAttempt, assignment.Attempt);
-            activity.SetTag(WorkerTelemetry.WorkerId, _options.WorkerId);
-        }
-
-        return activity;
-    }
-
-    private static WorkerMessage Released(string taskId, string leaseToken) =>
-        new() { Released = new TaskReleased { TaskId = taskId, LeaseToken = leaseToken } };
-
-    private static WorkerMessage Failed(string taskId, string leaseToken, string error, bool retryable) =>
-        new() { Failed = new TaskFailed { TaskId = taskId, LeaseToken = leaseToken, Error = error, Retryable = retryable } };
-
-    private static string Describe(Exception error)
-    {
-        var text = $"{error.GetType().FullName}: {error.Message}";
-        return text.Length <= MaxErrorLength ? text : text[..MaxErrorLength];
-    }
-
-    private static string FormatDuration(TimeSpan? duration) =>
-        (duration ?? TimeSpan.Zero).TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
 }
