@@ -43,7 +43,7 @@ internal static class BrokerChannel
         return GrpcChannel.ForAddress(Address(brokers), options);
     }
 
-    /// <summary>For several brokers: the resolver that lists them, round-robin over them, and credentials for their scheme.</summary>
+    /// <summary>For several brokers: the resolver that lists them, round-robin over them, their own handler, and credentials for their scheme.</summary>
     public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider? services)
     {
         if (brokers.Count < 2)
@@ -61,6 +61,10 @@ internal static class BrokerChannel
 
         // A provider of the channel's own: the application's may have a static resolver of its own.
         options.ServiceProvider = channelServices.BuildServiceProvider();
+        // Load balancing needs the SocketsHttpHandler itself, not a chain of delegating handlers (the client
+        // factory's logging and service discovery have nothing to do for fixed addresses anyway).
+        options.HttpClient = null;
+        options.HttpHandler = CreateHandler();
         options.Credentials = brokers[0].Scheme == Uri.UriSchemeHttps ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
         options.ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } };
         options.MaxReconnectBackoff = s_maxReconnectBackoff;

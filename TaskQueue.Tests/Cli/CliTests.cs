@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Cli;
@@ -57,6 +60,110 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("completion rate: 80.00 %", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Get_with_json_prints_one_document_with_every_field_of_the_task()
+    {
+        var created = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        _fake.OnGet = id => new TaskInfo
+        {
+            TaskId = id, Queue = "emails", Type = "echo", State = TaskState.DeadLettered, Attempt = 3, MaxAttempts = 3, Priority = 2,
+            Payload = ByteString.CopyFromUtf8("hi"), Result = ByteString.CopyFrom(0xff, 0x00), LastError = "boom", WorkerId = "w-1",
+            CreatedAt = Timestamp.FromDateTimeOffset(created),
+        };
+
+        var (exitCode, output, _) = await RunAsync("get", "t-9", "--json");
+
+        Assert.Equal(0, exitCode);
+        using var json = JsonDocument.Parse(output);
+        var task = json.RootElement;
+        Assert.Equal(
+            ["taskId", "queue", "type", "state", "attempt", "maxAttempts", "priority", "workerId", "cancelRequested",
+             "createdAt", "startedAt", "finishedAt", "dueAt", "lastError", "payload", "result"],
+            task.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(("t-9", "emails", "echo", "deadLettered"), (Text(task, "taskId"), Text(task, "queue"), Text(task, "type"), Text(task, "state")));
+        Assert.Equal((3, 3, 2), (task.GetProperty("attempt").GetInt32(), task.GetProperty("maxAttempts").GetInt32(), task.GetProperty("priority").GetInt32()));
+        Assert.Equal(("w-1", "boom", false), (Text(task, "workerId"), Text(task, "lastError"), task.GetProperty("cancelRequested").GetBoolean()));
+        Assert.Equal(created, task.GetProperty("createdAt").GetDateTimeOffset());
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("startedAt").ValueKind);
+        Assert.Equal((2, "hi", "aGk="), (task.GetProperty("payload").GetProperty("length").GetInt32(), Text(task.GetProperty("payload"), "text"), Text(task.GetProperty("payload"), "base64")));
+        // Not UTF-8: no text, only base64.
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("result").GetProperty("text").ValueKind);
+        Assert.Equal("/wA=", Text(task.GetProperty("result"), "base64"));
+    }
+
+    [Fact]
+    public async Task Stats_with_json_prints_the_counts_and_counters_by_name()
+    {
+        _fake.OnStats = queue => new QueueStats
+        {
+            Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10,
+        };
+
+        var (exitCode, output, _) = await RunAsync("stats", "--queue", "emails", "--json");
+
+        Assert.Equal(0, exitCode);
+        using var json = JsonDocument.Parse(output);
+        var counts = json.RootElement.EnumerateObject().Where(p => p.Name != "queue").ToDictionary(p => p.Name, p => p.Value.GetInt64());
+        Assert.Equal("emails", Text(json.RootElement, "queue"));
+        Assert.Equal(
+            new Dictionary<string, long>
+            {
+                ["ready"] = 1, ["scheduled"] = 2, ["leased"] = 3, ["deadLettered"] = 4, ["pending"] = 6, ["submitted"] = 5,
+                ["completed"] = 6, ["failed"] = 7, ["retried"] = 8, ["expired"] = 9, ["cancelled"] = 10,
+            },
+            counts);
+    }
+
+    [Fact]
+    public async Task Dlq_list_with_json_prints_the_page_and_the_total()
+    {
+        _fake.OnListDeadLetters = request => new ListDeadLettersResponse
+        {
+            Total = 12,
+            Tasks =
+            {
+                new TaskInfo { TaskId = "d-1", Queue = request.Queue, Type = "fail", State = TaskState.DeadLettered, LastError = "boom" },
+                new TaskInfo { TaskId = "d-2", Queue = request.Queue, Type = "fail", State = TaskState.DeadLettered },
+            },
+        };
+
+        var (exitCode, output, _) = await RunAsync("dlq", "list", "--queue", "emails", "--offset", "10", "--limit", "2", "--json");
+
+        Assert.Equal(0, exitCode);
+        var request = _fake.Single<ListDeadLettersRequest>();
+        Assert.Equal((10, 2), (request.Offset, request.Limit));
+        using var json = JsonDocument.Parse(output);
+        var page = json.RootElement;
+        Assert.Equal(["queue", "offset", "total", "tasks"], page.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(("emails", 10, 12L), (Text(page, "queue"), page.GetProperty("offset").GetInt32(), page.GetProperty("total").GetInt64()));
+        Assert.Equal(["d-1", "d-2"], page.GetProperty("tasks").EnumerateArray().Select(task => Text(task, "taskId")));
+        Assert.Equal(["boom", null], page.GetProperty("tasks").EnumerateArray().Select(task => task.GetProperty("lastError").GetString()));
+    }
+
+    [Fact]
+    public async Task With_json_an_error_goes_to_stderr_and_stdout_stays_empty()
+    {
+        var (exitCode, output, error) = await RunAsync("get", "missing", "--json");
+
+        Assert.Equal(2, exitCode);
+        Assert.Empty(output);
+        Assert.Contains("NotFound", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_broker_option_the_Aspire_connection_string_names_the_brokers()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:taskqueue"] = "http://127.0.0.1:7001,http://127.0.0.1:7002",
+        }).Build();
+
+        var parsed = TaskQueueCli.BuildRootCommand(configuration).Parse(["stats"]);
+
+        Assert.Empty(parsed.Errors);
+        Assert.Equal([new Uri("http://127.0.0.1:7001"), new Uri("http://127.0.0.1:7002")], parsed.GetValue<Uri[]>("--broker")!);
+    }
+
     [Theory]
     [InlineData("250ms", 250)]
     [InlineData("5s", 5_000)]
@@ -68,6 +175,8 @@ public sealed class CliTests : IAsyncLifetime
         Assert.True(DurationParser.TryParse(text, out var duration));
         Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), duration);
     }
+
+    private static string? Text(JsonElement element, string name) => element.GetProperty(name).GetString();
 
     private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
     {
