@@ -26,7 +26,7 @@ builder.AddProject<Projects.TaskQueue_Worker>("worker")
 // Client: submits a demo load once the broker is healthy, reports the outcome and exits.
 if (settings.Demo)
 {
-    builder.AddProject<Projects.TaskQueue_Client>("client")
+    builder.AddProject<Projects.TaskQueue_Cli>("client")
         .WithArgs("demo")
         .WithReference(broker)
         .WaitFor(broker)

@@ -21,7 +21,7 @@ public sealed class TaskQueueClient
     private readonly TaskQueueClientOptions _options;
     private readonly TimeProvider _timeProvider;
 
-    /// <summary>A client on an existing channel, e.g. one from <see cref="CreateChannel"/>.</summary>
+    /// <summary>A client on an existing channel, e.g. one from <see cref="CreateChannel(Uri)"/>.</summary>
     public TaskQueueClient(ChannelBase channel, TaskQueueClientOptions? options = null, TimeProvider? timeProvider = null)
         : this(new TaskService.TaskServiceClient(channel ?? throw new ArgumentNullException(nameof(channel))), options, timeProvider)
     {
@@ -36,18 +36,28 @@ public sealed class TaskQueueClient
     public static GrpcChannel CreateChannel(Uri brokerAddress)
     {
         ArgumentNullException.ThrowIfNull(brokerAddress);
-        return GrpcChannel.ForAddress(brokerAddress, new GrpcChannelOptions
+        return BrokerChannel.Create([brokerAddress]);
+    }
+
+    /// <summary>
+    /// A channel to one broker or several, set up as <see cref="CreateChannel(Uri)"/>; with several, calls are
+    /// spread over them round-robin (a gRPC static resolver) and a broker that cannot be reached is skipped
+    /// until it answers again. All addresses must share one scheme. Dispose it when done.
+    /// </summary>
+    public static GrpcChannel CreateChannel(IReadOnlyList<Uri> brokerAddresses)
+    {
+        ArgumentNullException.ThrowIfNull(brokerAddresses);
+        if (brokerAddresses.Count == 0 || brokerAddresses.Any(address => address is not { IsAbsoluteUri: true } || !TaskQueueClientOptions.IsHttp(address)))
         {
-            MaxReconnectBackoff = TimeSpan.FromSeconds(5),
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            },
-            DisposeHttpClient = true,
-        });
+            throw new ArgumentException("Give at least one absolute http:// or https:// broker address.", nameof(brokerAddresses));
+        }
+
+        if (brokerAddresses.Select(address => address.Scheme).Distinct(StringComparer.Ordinal).Count() > 1)
+        {
+            throw new ArgumentException("The broker addresses mix http:// and https://; use one scheme for all.", nameof(brokerAddresses));
+        }
+
+        return BrokerChannel.Create(brokerAddresses);
     }
 
     /// <summary>A client on a call invoker (interceptors, tests).</summary>
@@ -146,6 +156,7 @@ public sealed class TaskQueueClient
         return results;
     }
 
+    /// <summary>The task as the broker sees it now; NotFound when there is no such task (or it has passed its retention).</summary>
     public async Task<TaskSnapshot> GetAsync(string taskId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
@@ -197,6 +208,7 @@ public sealed class TaskQueueClient
         return new CancelResult(ProtocolMapper.ToState(response.State), response.CancelRequested);
     }
 
+    /// <summary>One page of the queue's dead letters (at most <paramref name="limit"/>, after skipping <paramref name="offset"/>) and their total.</summary>
     public async Task<DeadLetterPage> ListDeadLettersAsync(string queue, int offset = 0, int limit = 100, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
@@ -223,6 +235,7 @@ public sealed class TaskQueueClient
     public Task<long> PurgeAllDeadLettersAsync(string queue, CancellationToken cancellationToken = default) =>
         PurgeAsync(queue, [], all: true, cancellationToken);
 
+    /// <summary>The queue's current counts and cumulative counters.</summary>
     public async Task<QueueStatistics> GetQueueStatsAsync(string queue, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

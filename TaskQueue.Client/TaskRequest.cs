@@ -6,15 +6,20 @@ namespace TaskQueue.Client;
 /// <summary>A task to submit.</summary>
 public sealed record TaskRequest
 {
+    /// <summary>The queue of a request that names none, and the queue workers serve by default.</summary>
     public const string DefaultQueue = "default";
+    /// <summary>The lowest priority (the default).</summary>
     public const int MinPriority = 0;
+    /// <summary>The highest priority.</summary>
     public const int MaxPriority = 9;
 
+    /// <summary>The queue to submit to (default <see cref="DefaultQueue"/>).</summary>
     public string Queue { get; init; } = DefaultQueue;
 
     /// <summary>Selects the worker handler, e.g. "echo".</summary>
     public required string Type { get; init; }
 
+    /// <summary>The handler's input, as bytes (see <see cref="FromText"/> and <see cref="FromJson"/>).</summary>
     public ReadOnlyMemory<byte> Payload { get; init; }
 
     /// <summary>0 (lowest, default) to 9 (highest).</summary>
@@ -38,6 +43,7 @@ public sealed record TaskRequest
     /// <summary>Submitting the same key again returns the first task instead of enqueuing another.</summary>
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>A task of <paramref name="type"/> with <paramref name="payload"/> for <paramref name="queue"/>.</summary>
     public static TaskRequest Create(string type, ReadOnlyMemory<byte> payload, string queue = DefaultQueue) =>
         new() { Type = type, Payload = payload, Queue = queue };
 

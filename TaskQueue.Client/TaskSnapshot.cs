@@ -5,45 +5,60 @@ namespace TaskQueue.Client;
 /// <summary>A task as the broker last saw it.</summary>
 public sealed record TaskSnapshot
 {
+    /// <summary>The task's id, as <see cref="TaskQueueClient.SubmitAsync"/> returned it.</summary>
     public required string TaskId { get; init; }
 
+    /// <summary>The queue it was submitted to.</summary>
     public required string Queue { get; init; }
 
+    /// <summary>The task type: which worker handler runs it.</summary>
     public required string Type { get; init; }
 
+    /// <summary>Where the task is in its life.</summary>
     public TaskState State { get; init; }
 
     /// <summary>Attempts started so far.</summary>
     public int Attempt { get; init; }
 
+    /// <summary>Attempts allowed before it is dead-lettered.</summary>
     public int MaxAttempts { get; init; }
 
+    /// <summary>0 (lowest) to 9 (highest).</summary>
     public int Priority { get; init; }
 
+    /// <summary>The payload as submitted.</summary>
     public ReadOnlyMemory<byte> Payload { get; init; }
 
     /// <summary>The handler's result, once completed.</summary>
     public ReadOnlyMemory<byte> Result { get; init; }
 
+    /// <summary>The error of the last failed attempt, if any.</summary>
     public string? LastError { get; init; }
 
     /// <summary>The worker that holds or last held the task.</summary>
     public string? WorkerId { get; init; }
 
+    /// <summary>True when a cancel was asked for while it ran, and its worker was told.</summary>
     public bool CancelRequested { get; init; }
 
+    /// <summary>When the broker accepted it.</summary>
     public DateTimeOffset? CreatedAt { get; init; }
 
+    /// <summary>When its latest attempt started.</summary>
     public DateTimeOffset? StartedAt { get; init; }
 
+    /// <summary>When it reached a final state.</summary>
     public DateTimeOffset? FinishedAt { get; init; }
 
     /// <summary>When a scheduled (delayed or retrying) task becomes ready.</summary>
     public DateTimeOffset? DueAt { get; init; }
 
+    /// <summary>True when <see cref="State"/> is one the task never leaves (see <see cref="TaskStateExtensions.IsFinal"/>).</summary>
     public bool IsFinal => State.IsFinal();
 
+    /// <summary>The payload decoded as UTF-8.</summary>
     public string PayloadText => Encoding.UTF8.GetString(Payload.Span);
 
+    /// <summary>The result decoded as UTF-8.</summary>
     public string ResultText => Encoding.UTF8.GetString(Result.Span);
 }

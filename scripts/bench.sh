@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the broker, the worker and the client in Release, then runs the whole-system benchmark:
+# Builds the broker, the worker and the benchmarks in Release, then runs the whole-system benchmark:
 #   scripts/bench.sh                 # the full run (about 10 minutes on 2 cores)
 #   scripts/bench.sh --quick         # a minute or two
 #   scripts/bench.sh --publish ...   # also writes docs/bench/latest.json (the figures the README shows)
-# Any other argument goes to `TaskQueue.Client bench` (see `--help`). Figures land in bench-results/.
+# Any other argument goes to `TaskQueue.Benchmarks system` (see `--help`). Figures land in bench-results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +16,9 @@ for arg in "$@"; do
   fi
 done
 
-for project in TaskQueue.Broker TaskQueue.Worker TaskQueue.Client; do
+for project in TaskQueue.Broker TaskQueue.Worker TaskQueue.Benchmarks; do
   dotnet build -c Release "$project" -nologo -v q -clp:ErrorsOnly
 done
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-exec dotnet TaskQueue.Client/bin/Release/net10.0/TaskQueue.Client.dll bench "${args[@]}"
+exec dotnet TaskQueue.Benchmarks/bin/Release/net10.0/TaskQueue.Benchmarks.dll system "${args[@]}"

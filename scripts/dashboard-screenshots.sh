@@ -74,7 +74,7 @@ stop_apphost() {
   # DCP (Aspire's orchestrator) runs in a session of its own; it stops the services and Redis within about 30 s of the
   # AppHost going. Wait for the processes of this run: DCP watching this AppHost, this run's Redis, this worktree's
   # services. Whatever is still there after 90 s gets a SIGTERM of its own.
-  local left="" pattern="$work/redis|$repo_root/TaskQueue\.(Broker|Worker|Client)/bin/"
+  local left="" pattern="$work/redis|$repo_root/TaskQueue\.(Broker|Worker|Cli)/bin/"
   [[ -n "$apphost_child" ]] && pattern+="|--monitor $apphost_child( |\$)"
   for _ in $(seq 1 90); do
     left="$(pgrep -f -- "$pattern" 2>/dev/null | tr '\n' ' ' || true)"

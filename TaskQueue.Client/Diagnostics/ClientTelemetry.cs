@@ -6,7 +6,9 @@ namespace TaskQueue.Client.Diagnostics;
 /// <summary>The client's ActivitySource and Meter, both named "TaskQueue.Client".</summary>
 public static class ClientTelemetry
 {
+    /// <summary>The name of the ActivitySource and of the Meter: add it to OpenTelemetry's tracing and metrics.</summary>
     public const string Name = "TaskQueue.Client";
+
     /// <summary>The messaging conventions' count of messages a producer sent.</summary>
     public const string TasksSubmittedInstrument = "messaging.client.sent.messages";
 

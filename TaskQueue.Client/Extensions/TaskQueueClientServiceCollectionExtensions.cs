@@ -1,8 +1,10 @@
 using Grpc.Net.ClientFactory;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using TaskQueue.Client;
+using TaskQueue.Client.Internal;
 using TaskQueue.Protocol.V1;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -12,7 +14,12 @@ public static class TaskQueueClientServiceCollectionExtensions
 {
     private const string ClientName = "TaskQueue.Client.Broker";
 
-    /// <summary>Adds <see cref="TaskQueueClient"/>, configured from the "TaskQueue" section, then <paramref name="configure"/>.</summary>
+    /// <summary>
+    /// Adds <see cref="TaskQueueClient"/> (transient; its gRPC connections are shared), configured from the
+    /// "TaskQueue" section and the "taskqueue" connection string, then <paramref name="configure"/>. The
+    /// options are validated on start. Which broker address wins is described on <see cref="TaskQueueClientOptions"/>:
+    /// code, then TaskQueue:BrokerAddress, then ConnectionStrings:taskqueue, then service discovery.
+    /// </summary>
     public static IHostApplicationBuilder AddTaskQueueClient(this IHostApplicationBuilder builder, Action<TaskQueueClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -24,7 +31,14 @@ public static class TaskQueueClientServiceCollectionExtensions
     public static IServiceCollection AddTaskQueueClient(this IServiceCollection services, Action<TaskQueueClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var optionsBuilder = services.AddOptions<TaskQueueClientOptions>().BindConfiguration(TaskQueueClientOptions.SectionName);
+        var optionsBuilder = services.AddOptions<TaskQueueClientOptions>()
+            .Configure<IServiceProvider>((options, provider) =>
+            {
+                if (provider.GetService<IConfiguration>() is { } configuration)
+                {
+                    ClientConfiguration.Apply(options, configuration);
+                }
+            });
         if (configure is not null)
         {
             optionsBuilder.Configure(configure);
@@ -38,14 +52,10 @@ public static class TaskQueueClientServiceCollectionExtensions
         // No standard resilience handler: its per-attempt timeout would cut long server-side waits short.
         services
             .AddGrpcClient<TaskService.TaskServiceClient>(ClientName, (provider, client) =>
-                client.Address = provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddress)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            })
+                client.Address = BrokerChannel.Address(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddresses))
+            .ConfigureChannel((provider, channel) =>
+                BrokerChannel.Configure(channel, provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddresses, provider))
+            .ConfigurePrimaryHttpMessageHandler(BrokerChannel.CreateHandler)
             .AddServiceDiscovery();
 
         services.TryAddTransient(provider => new TaskQueueClient(

@@ -1,6 +1,5 @@
 using System.Text.Json;
-using Microsoft.Extensions.Configuration;
-using TaskQueue.Client.Cli;
+using TaskQueue.Benchmarks;
 using TaskQueue.Tests.Distributed;
 
 namespace TaskQueue.Tests.Bench;
@@ -35,12 +34,12 @@ public sealed class BenchModeTests : IDisposable
         var json = Path.Combine(_output, "latest.json");
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
 
-        var exitCode = await TaskQueueCli.InvokeAsync(
+        var exitCode = await BenchmarkCli.InvokeAsync(
         [
-            "bench", "--quick", "--workers", "1", "--fixed-workers", "1", "--concurrency", "8", "--tasks", "300", "--single-tasks", "100",
+            "system", "--quick", "--workers", "1", "--fixed-workers", "1", "--concurrency", "8", "--tasks", "300", "--single-tasks", "100",
             "--retry-tasks", "100", "--backlog", "500", "--rates", "200", "--latency-seconds", "1", "--runs", "1",
             "--output", _output, "--json", json,
-        ], output, error, new ConfigurationBuilder().Build(), timeout.Token);
+        ], output, error, timeout.Token);
 
         Assert.True(exitCode == 0, $"bench exited {exitCode}:\n{error}\n{output}");
         Assert.Contains("drain: 1 worker, 1 broker", output.ToString(), StringComparison.Ordinal);

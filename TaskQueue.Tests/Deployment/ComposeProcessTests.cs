@@ -48,16 +48,16 @@ public sealed class ComposeProcessTests
         var clientEnvironment = network.With(Dashboard(clientTelemetry)).Rewrite(clientService.Environment, services);
         var healthUrl = new Uri(brokerContainer.Rewrite(brokerService.HealthCheck.Single(arg => arg.StartsWith("http://", StringComparison.Ordinal))));
 
-        var processes = new List<ServiceProcess>();
+        var processes = new List<ChildProcess>();
         try
         {
-            processes.Add(ServiceProcess.Start("TaskQueue.Broker", "compose-broker", brokerEnvironment));
+            processes.Add(ChildProcess.StartService("TaskQueue.Broker", "compose-broker", brokerEnvironment));
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             await Eventually.TrueAsync(() => IsHealthyAsync(http, healthUrl), StartTimeout, () => $"the broker never passed its health check:\n{Output(processes)}");
 
             for (var replica = 1; replica <= workerService.Replicas; replica++)
             {
-                processes.Add(ServiceProcess.Start("TaskQueue.Worker", $"compose-worker-{replica}", workerEnvironment));
+                processes.Add(ChildProcess.StartService("TaskQueue.Worker", $"compose-worker-{replica}", workerEnvironment));
             }
 
             var workersUrl = new Uri($"http://127.0.0.1:{httpPort}/workers");
@@ -66,7 +66,7 @@ public sealed class ComposeProcessTests
                 StartTimeout,
                 () => $"{workerService.Replicas} workers did not connect:\n{Output(processes)}");
 
-            var (exitCode, output) = await CommandProcess.RunAsync("TaskQueue.Client", clientService.Command, clientEnvironment, TimeSpan.FromMinutes(4));
+            var (exitCode, output) = await CommandProcess.RunAsync("TaskQueue.Cli", clientService.Command, clientEnvironment, TimeSpan.FromMinutes(4));
 
             Assert.True(exitCode == 0, $"client {string.Join(' ', clientService.Command)} exited {exitCode}:\n{output}\n{Output(processes)}");
             Assert.Contains("999 completed, 1 dead-lettered", output, StringComparison.Ordinal);
@@ -102,6 +102,6 @@ public sealed class ComposeProcessTests
         return workers!.Values.Count(worker => worker.GetProperty("status").GetString() is "idle" or "busy");
     }
 
-    private static string Output(IEnumerable<ServiceProcess> processes) =>
+    private static string Output(IEnumerable<ChildProcess> processes) =>
         string.Join("\n---\n", processes.Select(p => p.Name + (p.HasExited ? " (exited)" : "") + ":\n" + p.RecentOutput));
 }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 using TaskQueue.Broker;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Client;
-using TaskQueue.Client.Cli;
+using TaskQueue.Cli;
 using TaskQueue.Worker;
 
 namespace TaskQueue.Tests.Deployment;
@@ -128,7 +128,7 @@ public sealed class ComposeSettingsTests
         Assert.Equal("demo", parsed.CommandResult.Command.Name);
         var address = new Uri(client.Get(ServiceSettings.ClientBrokerAddressKey));
         Assert.Equal(address, options.BrokerAddress);
-        Assert.Equal(address, parsed.GetValue<Uri>("--broker"));
+        Assert.Equal([address], parsed.GetValue<Uri[]>("--broker")!);
     }
 
     [Fact]
@@ -172,6 +172,8 @@ public sealed class ComposeSettingsTests
         Assert.Equal("yes", Flag(redis, "--appendonly"));
         Assert.Equal("everysec", Flag(redis, "--appendfsync"));
         Assert.Equal("noeviction", Flag(redis, "--maxmemory-policy"));
+        // The same settings the tests' and benchmarks' private servers start from (written once, in TaskQueue.Testing).
+        Assert.Equal(RedisServerSettings.Product, redis.Command.Skip(1));
         var volume = Assert.Single(redis.VolumeMounts).Split(':');
         Assert.Contains(volume[0], _compose.Volumes);
         Assert.Equal("/data", volume[1]);

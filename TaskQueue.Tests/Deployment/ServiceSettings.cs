@@ -118,8 +118,10 @@ internal sealed class ServiceSettings
 
     private static ServiceSettings ForClient()
     {
-        var settings = new ServiceSettings("client", "TaskQueue.Client");
+        var settings = new ServiceSettings("client", "TaskQueue.Cli");
         settings.AddOptions(TaskQueueClientOptions.SectionName, typeof(TaskQueueClientOptions));
+        // What an AppHost that references TaskQueue gives every project.
+        settings._exact.Add($"ConnectionStrings__{TaskQueueClientOptions.ConnectionStringName}");
         settings.Required.Add(ClientBrokerAddressKey);
         return settings;
     }

@@ -1,4 +1,4 @@
-using TaskQueue.Client.Cli;
+using TaskQueue.Cli;
 using TaskQueue.Tests.Infrastructure;
 
 namespace TaskQueue.Tests.Distributed;

@@ -23,7 +23,7 @@ internal sealed record FaultRunOptions
 }
 
 /// <summary>A worker process of a run; its execution log is named after its id.</summary>
-internal sealed record FaultWorker(string Id, ServiceProcess Process, int Concurrency, TaskQueueCluster.Broker Broker);
+internal sealed record FaultWorker(string Id, ChildProcess Process, int Concurrency, TaskQueueCluster.Broker Broker);
 
 /// <summary>A worker of a run as GET /workers shows it.</summary>
 internal sealed record WorkerView(string Id, string Status, string Broker, DateTimeOffset? QuarantinedUntil);

@@ -15,7 +15,7 @@ namespace TaskQueue.Tests.Infrastructure;
 /// </summary>
 internal sealed class TaskQueueCluster : IAsyncDisposable
 {
-    private readonly List<ServiceProcess> _processes = [];
+    private readonly List<ChildProcess> _processes = [];
     private readonly List<GrpcChannel> _channels = [];
     private readonly Dictionary<string, string> _brokerSettings;
 
@@ -68,7 +68,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{httpPort}",
             ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{grpcPort}",
         };
-        var process = ServiceProcess.Start("TaskQueue.Broker", $"broker-{httpPort}", environment);
+        var process = ChildProcess.StartService("TaskQueue.Broker", $"broker-{httpPort}", environment);
         _processes.Add(process);
         var broker = new Broker(process, httpPort, grpcPort);
         if (restartOf is not null)
@@ -98,7 +98,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
         return broker;
     }
 
-    public ServiceProcess StartWorker(string workerId, int concurrency = 4, Broker? broker = null, IReadOnlyDictionary<string, string>? settings = null)
+    public ChildProcess StartWorker(string workerId, int concurrency = 4, Broker? broker = null, IReadOnlyDictionary<string, string>? settings = null)
     {
         var target = broker ?? Brokers[0];
         var environment = new Dictionary<string, string>
@@ -114,7 +114,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             environment[key] = value;
         }
 
-        var process = ServiceProcess.Start("TaskQueue.Worker", workerId, environment);
+        var process = ChildProcess.StartService("TaskQueue.Worker", workerId, environment);
         _processes.Add(process);
         return process;
     }
@@ -207,7 +207,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
         await System.Threading.Tasks.Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask()));
     }
 
-    public sealed record Broker(ServiceProcess Process, int HttpPort, int GrpcPort)
+    public sealed record Broker(ChildProcess Process, int HttpPort, int GrpcPort)
     {
         public string HttpAddress => $"http://127.0.0.1:{HttpPort}";
 

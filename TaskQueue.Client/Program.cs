@@ -1,3 +1,0 @@
-using TaskQueue.Client.Cli;
-
-return await TaskQueueCli.InvokeAsync(args);

@@ -1,0 +1,132 @@
+namespace TaskQueue.Testing;
+
+/// <summary>
+/// A private redis-server: a free loopback port (or the one given), a data directory (a new temporary one,
+/// or the one given), the <see cref="RedisServerSettings.Product"/> settings plus any extra arguments; ready
+/// once it answers PING. Disposing kills it and deletes its data directory. Tests crash, freeze and thaw it.
+/// </summary>
+public sealed class RedisServerProcess : IAsyncDisposable
+{
+    /// <summary>Where redis-server is looked for besides PATH.</summary>
+    private static readonly string[] s_extraSearchDirectories = ["/usr/bin", "/usr/local/bin", "/usr/sbin"];
+
+    private readonly ChildProcess _process;
+
+    private RedisServerProcess(ChildProcess process, int port, string dataDirectory)
+    {
+        _process = process;
+        Port = port;
+        DataDirectory = dataDirectory;
+    }
+
+    /// <summary>The port it listens on, on 127.0.0.1.</summary>
+    public int Port { get; }
+
+    /// <summary>host:port, as ConnectionStrings:redis takes it.</summary>
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    /// <summary>Its --dir: the AOF lives here.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The redis-server process (CPU time, memory, signals).</summary>
+    public ChildProcess Process => _process;
+
+    /// <summary>
+    /// Starts a server and waits (at most <paramref name="startTimeout"/>, default 20 s) until it answers PING.
+    /// <paramref name="extraArguments"/> come after the product settings and so override them
+    /// (e.g. <see cref="RedisServerSettings.NoPersistence"/>, or <c>--appendfsync always</c>).
+    /// </summary>
+    public static async Task<RedisServerProcess> StartAsync(
+        string? dataDirectory = null,
+        int? port = null,
+        IEnumerable<string>? extraArguments = null,
+        TimeSpan? startTimeout = null,
+        CancellationToken cancellationToken = default)
+    {
+        var executable = FindExecutable()
+            ?? throw new InvalidOperationException(
+                "redis-server was not found on PATH. Install it: `sudo apt-get install redis-server` (Debian/Ubuntu) " +
+                "or `brew install redis` (macOS).");
+        var directory = dataDirectory ?? Directory.CreateTempSubdirectory("taskqueue-redis-").FullName;
+        var chosenPort = port ?? LoopbackPort.Free();
+        var process = ChildProcess.Start("redis-server", executable, RedisServerSettings.PrivateServer(chosenPort, directory, extraArguments));
+        var server = new RedisServerProcess(process, chosenPort, directory);
+        try
+        {
+            var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(20));
+            while (!await server.AnswersPingAsync(cancellationToken))
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"redis-server exited with {process.ExitCode}:\n{process.RecentOutput}");
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"redis-server did not answer PING on {server.Endpoint} in time:\n{process.RecentOutput}");
+                }
+
+                await Task.Delay(50, cancellationToken);
+            }
+
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The redis-server on PATH (or in the usual places), or null when there is none.</summary>
+    public static string? FindExecutable() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "")
+        .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+        .Concat(s_extraSearchDirectories)
+        .Select(directory => Path.Combine(directory, "redis-server"))
+        .FirstOrDefault(File.Exists);
+
+    /// <summary>True when a PING on a new connection gets PONG.</summary>
+    public async Task<bool> AnswersPingAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(1));
+            await using var probe = await RespConnection.ConnectAsync(Endpoint, timeout.Token);
+            return await probe.CallAsync(timeout.Token, "PING") is "PONG";
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException
+                                       || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SIGSTOP: connections stay open and commands wait unanswered until <see cref="Thaw"/>.</summary>
+    public void Freeze() => _process.Freeze();
+
+    /// <summary>SIGCONT.</summary>
+    public void Thaw() => _process.Thaw();
+
+    /// <summary>SIGKILL (a crash, not a shutdown); waits up to 5 s until it is gone, so its port is free again.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit(TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Kills the server and deletes its data directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await _process.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

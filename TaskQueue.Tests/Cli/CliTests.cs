@@ -1,0 +1,190 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using TaskQueue.Cli;
+using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Client;
+using TaskQueue.Tests.Worker;
+
+namespace TaskQueue.Tests.Cli;
+
+public sealed class CliTests : IAsyncLifetime
+{
+    private readonly FakeTaskService _fake = new();
+    private GrpcTestServer? _server;
+
+    public async Task InitializeAsync() =>
+        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Submit_prints_the_new_task_id()
+    {
+        _fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-cli" };
+
+        var (exitCode, output, _) = await RunAsync("submit", "--queue", "emails", "--type", "echo", "--payload", "hi", "--priority", "3", "--delay", "1.5s", "--timeout", "2m");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal("t-cli", output.Trim());
+        var spec = _fake.Single<SubmitRequest>().Task;
+        Assert.Equal(("emails", "echo", "hi", 3), (spec.Queue, spec.Type, spec.Payload.ToStringUtf8(), spec.Priority));
+        Assert.Equal(TimeSpan.FromSeconds(1.5), spec.Delay.ToTimeSpan());
+        Assert.Equal(TimeSpan.FromMinutes(2), spec.ExecutionTimeout.ToTimeSpan());
+    }
+
+    [Fact]
+    public async Task Load_reports_the_outcome_counts_and_fails_unless_every_task_completed()
+    {
+        var dead = 0;
+        _fake.OnWait = request => new TaskInfo
+        {
+            TaskId = request.TaskId,
+            State = Interlocked.Increment(ref dead) == 1 ? TaskState.DeadLettered : TaskState.Completed,
+        };
+
+        var (exitCode, output, _) = await RunAsync("load", "--count", "5", "--batch", "2", "--type", "echo", "--payload", "x");
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal([2, 2, 1], _fake.Requests.OfType<SubmitBatchRequest>().Select(call => call.Tasks.Count));
+        Assert.Equal(5, _fake.Requests.OfType<WaitTaskRequest>().Count());
+        Assert.Contains("completed: 4  dead-lettered: 1  other: 0", output, StringComparison.Ordinal);
+        Assert.Contains("completion rate: 80.00 %", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Get_with_json_prints_one_document_with_every_field_of_the_task()
+    {
+        var created = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        _fake.OnGet = id => new TaskInfo
+        {
+            TaskId = id, Queue = "emails", Type = "echo", State = TaskState.DeadLettered, Attempt = 3, MaxAttempts = 3, Priority = 2,
+            Payload = ByteString.CopyFromUtf8("hi"), Result = ByteString.CopyFrom(0xff, 0x00), LastError = "boom", WorkerId = "w-1",
+            CreatedAt = Timestamp.FromDateTimeOffset(created),
+        };
+
+        var (exitCode, output, _) = await RunAsync("get", "t-9", "--json");
+
+        Assert.Equal(0, exitCode);
+        using var json = JsonDocument.Parse(output);
+        var task = json.RootElement;
+        Assert.Equal(
+            ["taskId", "queue", "type", "state", "attempt", "maxAttempts", "priority", "workerId", "cancelRequested",
+             "createdAt", "startedAt", "finishedAt", "dueAt", "lastError", "payload", "result"],
+            task.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(("t-9", "emails", "echo", "deadLettered"), (Text(task, "taskId"), Text(task, "queue"), Text(task, "type"), Text(task, "state")));
+        Assert.Equal((3, 3, 2), (task.GetProperty("attempt").GetInt32(), task.GetProperty("maxAttempts").GetInt32(), task.GetProperty("priority").GetInt32()));
+        Assert.Equal(("w-1", "boom", false), (Text(task, "workerId"), Text(task, "lastError"), task.GetProperty("cancelRequested").GetBoolean()));
+        Assert.Equal(created, task.GetProperty("createdAt").GetDateTimeOffset());
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("startedAt").ValueKind);
+        Assert.Equal((2, "hi", "aGk="), (task.GetProperty("payload").GetProperty("length").GetInt32(), Text(task.GetProperty("payload"), "text"), Text(task.GetProperty("payload"), "base64")));
+        // Not UTF-8: no text, only base64.
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("result").GetProperty("text").ValueKind);
+        Assert.Equal("/wA=", Text(task.GetProperty("result"), "base64"));
+    }
+
+    [Fact]
+    public async Task Stats_with_json_prints_the_counts_and_counters_by_name()
+    {
+        _fake.OnStats = queue => new QueueStats
+        {
+            Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10,
+        };
+
+        var (exitCode, output, _) = await RunAsync("stats", "--queue", "emails", "--json");
+
+        Assert.Equal(0, exitCode);
+        using var json = JsonDocument.Parse(output);
+        var counts = json.RootElement.EnumerateObject().Where(p => p.Name != "queue").ToDictionary(p => p.Name, p => p.Value.GetInt64());
+        Assert.Equal("emails", Text(json.RootElement, "queue"));
+        Assert.Equal(
+            new Dictionary<string, long>
+            {
+                ["ready"] = 1, ["scheduled"] = 2, ["leased"] = 3, ["deadLettered"] = 4, ["pending"] = 6, ["submitted"] = 5,
+                ["completed"] = 6, ["failed"] = 7, ["retried"] = 8, ["expired"] = 9, ["cancelled"] = 10,
+            },
+            counts);
+    }
+
+    [Fact]
+    public async Task Dlq_list_with_json_prints_the_page_and_the_total()
+    {
+        _fake.OnListDeadLetters = request => new ListDeadLettersResponse
+        {
+            Total = 12,
+            Tasks =
+            {
+                new TaskInfo { TaskId = "d-1", Queue = request.Queue, Type = "fail", State = TaskState.DeadLettered, LastError = "boom" },
+                new TaskInfo { TaskId = "d-2", Queue = request.Queue, Type = "fail", State = TaskState.DeadLettered },
+            },
+        };
+
+        var (exitCode, output, _) = await RunAsync("dlq", "list", "--queue", "emails", "--offset", "10", "--limit", "2", "--json");
+
+        Assert.Equal(0, exitCode);
+        var request = _fake.Single<ListDeadLettersRequest>();
+        Assert.Equal((10, 2), (request.Offset, request.Limit));
+        using var json = JsonDocument.Parse(output);
+        var page = json.RootElement;
+        Assert.Equal(["queue", "offset", "total", "tasks"], page.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(("emails", 10, 12L), (Text(page, "queue"), page.GetProperty("offset").GetInt32(), page.GetProperty("total").GetInt64()));
+        Assert.Equal(["d-1", "d-2"], page.GetProperty("tasks").EnumerateArray().Select(task => Text(task, "taskId")));
+        Assert.Equal(["boom", null], page.GetProperty("tasks").EnumerateArray().Select(task => task.GetProperty("lastError").GetString()));
+    }
+
+    [Fact]
+    public async Task With_json_an_error_goes_to_stderr_and_stdout_stays_empty()
+    {
+        var (exitCode, output, error) = await RunAsync("get", "missing", "--json");
+
+        Assert.Equal(2, exitCode);
+        Assert.Empty(output);
+        Assert.Contains("NotFound", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_broker_option_the_Aspire_connection_string_names_the_brokers()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:taskqueue"] = "http://127.0.0.1:7001,http://127.0.0.1:7002",
+        }).Build();
+
+        var parsed = TaskQueueCli.BuildRootCommand(configuration).Parse(["stats"]);
+
+        Assert.Empty(parsed.Errors);
+        Assert.Equal([new Uri("http://127.0.0.1:7001"), new Uri("http://127.0.0.1:7002")], parsed.GetValue<Uri[]>("--broker")!);
+    }
+
+    [Theory]
+    [InlineData("250ms", 250)]
+    [InlineData("5s", 5_000)]
+    [InlineData("1.5m", 90_000)]
+    [InlineData("00:00:02", 2_000)]
+    [InlineData("3", 3_000)]
+    public void Durations_accept_units_clock_format_and_bare_seconds(string text, int milliseconds)
+    {
+        Assert.True(DurationParser.TryParse(text, out var duration));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), duration);
+    }
+
+    private static string? Text(JsonElement element, string name) => element.GetProperty(name).GetString();
+
+    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var configuration = new ConfigurationBuilder().Build();
+        var exitCode = await TaskQueueCli.InvokeAsync(
+            [.. args, "--broker", _server!.Address.ToString()], output, error, configuration);
+        return (exitCode, output.ToString(), error.ToString());
+    }
+}
