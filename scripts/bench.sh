@@ -16,7 +16,7 @@ for arg in "$@"; do
   fi
 done
 
-for project in TaskQueue.Broker TaskQueue.Worker TaskQueue.Client; do
+for project in TaskQueue.Broker TaskQueue.WorkerService TaskQueue.Client; do
   dotnet build -c Release "$project" -nologo -v q -clp:ErrorsOnly
 done
 
