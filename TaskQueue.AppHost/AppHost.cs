@@ -17,7 +17,7 @@ var broker = builder.AddProject<Projects.TaskQueue_Broker>("broker")
     .WithConfigurationSection(builder.Configuration, "TaskQueue");
 
 // Workers: each replica connects to the broker's "grpc" endpoint (http://_grpc.broker) and reconnects by itself.
-builder.AddProject<Projects.TaskQueue_Worker>("worker")
+builder.AddProject<Projects.TaskQueue_WorkerService>("worker")
     .WithReplicas(settings.Workers)
     .WithReference(broker)
     .WaitFor(broker)

@@ -5,6 +5,7 @@ namespace TaskQueue.Worker;
 /// <summary>Worker settings, bound from the "Worker" configuration section and validated at start.</summary>
 public sealed class WorkerOptions
 {
+    /// <summary>The configuration section the options are bound from: "Worker" (Worker__Concurrency=16, ...).</summary>
     public const string SectionName = "Worker";
 
     /// <summary>Default broker address: the Aspire service-discovery name of the broker's "grpc" endpoint.</summary>

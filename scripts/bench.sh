@@ -16,7 +16,7 @@ for arg in "$@"; do
   fi
 done
 
-for project in TaskQueue.Broker TaskQueue.Worker TaskQueue.Benchmarks; do
+for project in TaskQueue.Broker TaskQueue.WorkerService TaskQueue.Benchmarks; do
   dotnet build -c Release "$project" -nologo -v q -clp:ErrorsOnly
 done
 

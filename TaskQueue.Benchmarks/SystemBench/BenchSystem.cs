@@ -9,7 +9,7 @@ internal sealed record BrokerEndpoint(Uri GrpcAddress, Uri? HttpAddress, ChildPr
 
 /// <summary>
 /// The processes under test on this machine: one Redis, brokers and workers, started from the Release
-/// builds of TaskQueue.Broker and TaskQueue.Worker with <c>dotnet &lt;dll&gt;</c> (or attached to, with
+/// builds of TaskQueue.Broker and TaskQueue.WorkerService with <c>dotnet &lt;dll&gt;</c> (or attached to, with
 /// --redis and --broker). Everything it started it kills when disposed.
 /// </summary>
 internal sealed class BenchSystem : IAsyncDisposable
@@ -45,7 +45,7 @@ internal sealed class BenchSystem : IAsyncDisposable
         if (!settings.Attached)
         {
             build = settings.BuildDirectory ?? DefaultBuildDirectory();
-            foreach (var project in new[] { "TaskQueue.Broker", "TaskQueue.Worker" })
+            foreach (var project in new[] { "TaskQueue.Broker", "TaskQueue.WorkerService" })
             {
                 var dll = Dll(build, project);
                 if (!File.Exists(dll))
@@ -138,7 +138,7 @@ internal sealed class BenchSystem : IAsyncDisposable
                 ["Worker__WorkerId"] = id,
                 ["Worker__DrainTimeout"] = "00:00:02",
             };
-            var process = StartService("TaskQueue.Worker", id, environment);
+            var process = StartService("TaskQueue.WorkerService", id, environment);
             _workers.Add(process);
             started.Add((id, process));
         }

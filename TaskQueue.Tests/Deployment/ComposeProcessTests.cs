@@ -57,7 +57,7 @@ public sealed class ComposeProcessTests
 
             for (var replica = 1; replica <= workerService.Replicas; replica++)
             {
-                processes.Add(ChildProcess.StartService("TaskQueue.Worker", $"compose-worker-{replica}", workerEnvironment));
+                processes.Add(ChildProcess.StartService("TaskQueue.WorkerService", $"compose-worker-{replica}", workerEnvironment));
             }
 
             var workersUrl = new Uri($"http://127.0.0.1:{httpPort}/workers");

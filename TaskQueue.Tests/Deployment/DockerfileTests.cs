@@ -57,7 +57,7 @@ public sealed class DockerfileTests
             .ToHashSet(StringComparer.Ordinal);
 
         Assert.Superset(new HashSet<string>(StringComparer.Ordinal) { "**/bin/", "**/obj/", ".git/", "TaskQueue.Tests/" }, ignored);
-        Assert.DoesNotContain(ignored, line => ProjectClosure("TaskQueue.Broker").Concat(ProjectClosure("TaskQueue.Worker")).Concat(ProjectClosure("TaskQueue.Cli"))
+        Assert.DoesNotContain(ignored, line => ProjectClosure("TaskQueue.Broker").Concat(ProjectClosure("TaskQueue.WorkerService")).Concat(ProjectClosure("TaskQueue.Cli"))
             .Any(project => line.TrimEnd('/') == project));
     }
 

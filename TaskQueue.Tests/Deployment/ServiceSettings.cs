@@ -110,7 +110,7 @@ internal sealed class ServiceSettings
 
     private static ServiceSettings ForWorker()
     {
-        var settings = new ServiceSettings("worker", "TaskQueue.Worker");
+        var settings = new ServiceSettings("worker", "TaskQueue.WorkerService");
         settings.AddOptions(WorkerOptions.SectionName, typeof(WorkerOptions));
         settings.Required.Add(WorkerBrokerAddressKey);
         return settings;

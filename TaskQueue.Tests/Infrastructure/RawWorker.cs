@@ -40,7 +40,7 @@ internal sealed class RawWorker : IAsyncDisposable
     }
 
     public static async Task<(RawWorker Worker, Welcome Welcome)> ConnectAsync(
-        WorkerService.WorkerServiceClient client, string workerId, string queue, int concurrency, params RunningTask[] running)
+        Protocol.V1.WorkerService.WorkerServiceClient client, string workerId, string queue, int concurrency, params RunningTask[] running)
     {
         var worker = new RawWorker(client.Connect());
         await worker.SendAsync(new WorkerMessage

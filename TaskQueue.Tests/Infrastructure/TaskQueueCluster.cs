@@ -114,7 +114,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             environment[key] = value;
         }
 
-        var process = ChildProcess.StartService("TaskQueue.Worker", workerId, environment);
+        var process = ChildProcess.StartService("TaskQueue.WorkerService", workerId, environment);
         _processes.Add(process);
         return process;
     }
@@ -137,11 +137,11 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
         return new TaskService.TaskServiceClient(channel);
     }
 
-    public WorkerService.WorkerServiceClient WorkerClient(Broker? broker = null)
+    public Protocol.V1.WorkerService.WorkerServiceClient WorkerClient(Broker? broker = null)
     {
         var channel = GrpcChannel.ForAddress((broker ?? Brokers[0]).GrpcAddress);
         _channels.Add(channel);
-        return new WorkerService.WorkerServiceClient(channel);
+        return new Protocol.V1.WorkerService.WorkerServiceClient(channel);
     }
 
     public async Task<Dictionary<string, JsonElement>> GetWorkersAsync(Broker? broker = null)

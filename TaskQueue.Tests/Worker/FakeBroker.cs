@@ -91,7 +91,7 @@ internal sealed class FakeBroker : IAsyncDisposable
         return welcome;
     }
 
-    private sealed class Service(FakeBroker broker) : WorkerService.WorkerServiceBase
+    private sealed class Service(FakeBroker broker) : Protocol.V1.WorkerService.WorkerServiceBase
     {
         public override async Task Connect(
             IAsyncStreamReader<WorkerMessage> requestStream,

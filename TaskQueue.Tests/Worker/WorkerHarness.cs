@@ -27,7 +27,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
     /// <summary>The first connection.</summary>
     public FakeWorkerSession Session { get; }
 
-    public static async Task<WorkerHarness> StartAsync(ITestOutputHelper output, int concurrency = 4, TimeSpan? drainTimeout = null, string? executionLog = null)
+    public static async Task<WorkerHarness> StartAsync(ITestOutputHelper output, int concurrency = 4, TimeSpan? drainTimeout = null, string? executionLog = null, Action<IServiceCollection>? services = null)
     {
         var broker = await FakeBroker.StartAsync();
         var probe = new TaskProbe();
@@ -51,6 +51,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
             .AddTaskHandler<ProgressTaskHandler>()
             .AddTaskHandler<ThrowingTaskHandler>()
             .AddTaskHandler<RejectingTaskHandler>();
+        services?.Invoke(builder.Services);
 
         var host = builder.Build();
         await host.StartAsync();

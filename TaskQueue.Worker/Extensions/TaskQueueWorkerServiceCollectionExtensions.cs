@@ -1,21 +1,33 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Worker;
 using TaskQueue.Worker.Diagnostics;
 using TaskQueue.Worker.Handlers;
-using TaskQueue.Worker.Handlers.BuiltIn;
 using TaskQueue.Worker.Runtime;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers the TaskQueue worker runtime and task handlers.</summary>
+/// <summary>
+/// Registers the TaskQueue worker runtime and task handlers: <c>builder.AddTaskQueueWorker()</c>, then
+/// <c>services.AddTaskHandler&lt;T&gt;()</c> for each handler.
+/// </summary>
 public static class TaskQueueWorkerServiceCollectionExtensions
 {
     // Time to flush outcomes and hang up after the drain, on top of Worker:DrainTimeout.
     private static readonly TimeSpan ShutdownMargin = WorkerRuntime.FlushTimeout + WorkerRuntime.CloseTimeout + TimeSpan.FromSeconds(2);
 
-    /// <summary>Adds the worker runtime, configured from the "Worker" section, then <paramref name="configure"/>.</summary>
+    /// <summary>
+    /// Adds the worker runtime, configured from the "Worker" section, then <paramref name="configure"/>: a hosted
+    /// service that connects to the broker (<see cref="WorkerOptions.BrokerAddress"/>; by default the Aspire
+    /// service-discovery name of the broker's "grpc" endpoint), runs the registered handlers and drains on
+    /// shutdown. Options are validated when the host starts.
+    /// </summary>
+    /// <param name="builder">The host builder.</param>
+    /// <param name="configure">Changes applied after the configuration is bound; null for none.</param>
     public static IHostApplicationBuilder AddTaskQueueWorker(this IHostApplicationBuilder builder, Action<WorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -25,7 +37,13 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         return builder;
     }
 
-    /// <inheritdoc cref="AddTaskQueueWorker(IHostApplicationBuilder, Action{WorkerOptions}?)"/>
+    /// <summary>
+    /// Adds the worker runtime to a service collection, configured from the "Worker" section, then
+    /// <paramref name="configure"/>. Prefer the <see cref="IHostApplicationBuilder"/> overload, which also quiets
+    /// the broker client's request logs.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Changes applied after the configuration is bound; null for none.</param>
     public static IServiceCollection AddTaskQueueWorker(this IServiceCollection services, Action<WorkerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -64,10 +82,13 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         services.TryAddSingleton<BrokerConnection>();
         services.AddHostedService<WorkerRuntime>();
 
-        // No standard resilience handler here: its timeouts kill the long-lived Connect stream.
+        // No standard resilience handler here: its timeouts and retries kill the long-lived Connect stream. A
+        // service's own defaults (ConfigureHttpClientDefaults, run before this) may add one to every client:
+        // this client drops whatever handlers they added, then adds service discovery back.
         services
             .AddGrpcClient<WorkerService.WorkerServiceClient>(BrokerConnection.ClientName, (provider, client) =>
                 client.Address = provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddress)
+            .ConfigureAdditionalHttpMessageHandlers((handlers, _) => handlers.Clear())
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 EnableMultipleHttp2Connections = true,
@@ -83,7 +104,12 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Registers a task handler; the worker resolves it from a new scope for every attempt.</summary>
+    /// <summary>
+    /// Registers a task handler; the worker resolves it from a new scope for every attempt. The handler's
+    /// <see cref="ITaskHandler.TaskType"/> names the tasks it runs. Registering the same class twice is a no-op.
+    /// </summary>
+    /// <typeparam name="THandler">The handler class.</typeparam>
+    /// <param name="services">The service collection.</param>
     public static IServiceCollection AddTaskHandler<THandler>(this IServiceCollection services)
         where THandler : class, ITaskHandler
     {
@@ -93,25 +119,68 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Registers echo, noop, sleep, cpu, fail and crash.</summary>
-    public static IServiceCollection AddBuiltInTaskHandlers(this IServiceCollection services)
+    /// <summary>
+    /// Registers a typed task handler: its payload is read as JSON into <typeparamref name="TPayload"/> and its
+    /// result written as JSON, with <paramref name="options"/> (null: <see cref="JsonSerializerOptions.Web"/>,
+    /// the defaults of the client's <c>SubmitAsync&lt;TPayload&gt;</c> and <c>WaitAsync&lt;TResult&gt;</c>).
+    /// The handler's <see cref="ITaskHandler{TPayload, TResult}.TaskType"/> names the tasks it runs; it is
+    /// resolved from a new scope for every attempt. Registering the same class twice is a no-op.
+    /// </summary>
+    /// <typeparam name="THandler">The handler class.</typeparam>
+    /// <typeparam name="TPayload">The payload type the handler takes.</typeparam>
+    /// <typeparam name="TResult">The result type the handler returns.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="options">JSON settings for payload and result; null for web defaults (camelCase, case-insensitive).</param>
+    public static IServiceCollection AddTaskHandler<THandler, TPayload, TResult>(this IServiceCollection services, JsonSerializerOptions? options = null)
+        where THandler : class, ITaskHandler<TPayload, TResult>
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.TryAddSingleton(TimeProvider.System);
-        return services
-            .AddTaskHandler<EchoTaskHandler>()
-            .AddTaskHandler<NoopTaskHandler>()
-            .AddTaskHandler<SleepTaskHandler>()
-            .AddTaskHandler<CpuTaskHandler>()
-            .AddTaskHandler<FailTaskHandler>()
-            .AddTaskHandler<CrashTaskHandler>();
+        var json = options ?? JsonSerializerOptions.Web;
+        return services.AddTaskHandler<THandler, TPayload, TResult>(TaskJson.TypeInfo<TPayload>(json), TaskJson.TypeInfo<TResult>(json));
     }
 
-    /// <inheritdoc cref="AddBuiltInTaskHandlers(IServiceCollection)"/>
-    public static IHostApplicationBuilder AddBuiltInTaskHandlers(this IHostApplicationBuilder builder)
+    /// <summary>
+    /// Registers a typed task handler whose payload and result are (de)serialised by a source-generated JSON
+    /// context, for trimmed and AOT-compiled services. The context must declare both types
+    /// (<c>[JsonSerializable(typeof(TPayload))]</c>, <c>[JsonSerializable(typeof(TResult))]</c>); a missing one
+    /// throws here, at registration. Otherwise as <see cref="AddTaskHandler{THandler, TPayload, TResult}(IServiceCollection, JsonSerializerOptions?)"/>.
+    /// </summary>
+    /// <typeparam name="THandler">The handler class.</typeparam>
+    /// <typeparam name="TPayload">The payload type the handler takes.</typeparam>
+    /// <typeparam name="TResult">The result type the handler returns.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="jsonContext">The source-generated context, for example <c>ImageJsonContext.Default</c>.</param>
+    public static IServiceCollection AddTaskHandler<THandler, TPayload, TResult>(this IServiceCollection services, JsonSerializerContext jsonContext)
+        where THandler : class, ITaskHandler<TPayload, TResult>
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddBuiltInTaskHandlers();
-        return builder;
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(jsonContext);
+        return services.AddTaskHandler<THandler, TPayload, TResult>(
+            TaskJson.TypeInfo<TPayload>(jsonContext, jsonContext.Options),
+            TaskJson.TypeInfo<TResult>(jsonContext, jsonContext.Options));
+    }
+
+    /// <summary>
+    /// Registers a typed task handler with the JSON contracts of its payload and result given directly.
+    /// Otherwise as <see cref="AddTaskHandler{THandler, TPayload, TResult}(IServiceCollection, JsonSerializerOptions?)"/>.
+    /// </summary>
+    /// <typeparam name="THandler">The handler class.</typeparam>
+    /// <typeparam name="TPayload">The payload type the handler takes.</typeparam>
+    /// <typeparam name="TResult">The result type the handler returns.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="payloadType">The payload's JSON contract, for example <c>ImageJsonContext.Default.ResizeRequest</c>.</param>
+    /// <param name="resultType">The result's JSON contract.</param>
+    public static IServiceCollection AddTaskHandler<THandler, TPayload, TResult>(
+        this IServiceCollection services, JsonTypeInfo<TPayload> payloadType, JsonTypeInfo<TResult> resultType)
+        where THandler : class, ITaskHandler<TPayload, TResult>
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(payloadType);
+        ArgumentNullException.ThrowIfNull(resultType);
+        services.TryAddScoped<THandler>();
+        services.TryAddScoped(provider =>
+            new TypedTaskHandlerAdapter<THandler, TPayload, TResult>(provider.GetRequiredService<THandler>(), payloadType, resultType));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ITaskHandlerRegistration, TaskHandlerRegistration<TypedTaskHandlerAdapter<THandler, TPayload, TResult>>>());
+        return services;
     }
 }

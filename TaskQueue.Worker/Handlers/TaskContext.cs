@@ -14,6 +14,13 @@ public sealed class TaskContext
     private string? _payloadText;
 
     /// <summary>Creates a context; the worker runtime does this, and tests of handlers can too.</summary>
+    /// <param name="taskId">The task's id.</param>
+    /// <param name="queue">The queue the task was submitted to.</param>
+    /// <param name="type">The task type, which selected the handler.</param>
+    /// <param name="payload">The payload as submitted.</param>
+    /// <param name="attempt">This attempt's number, 1 for the first.</param>
+    /// <param name="maxAttempts">Attempts the broker allows in total.</param>
+    /// <param name="progressReporter">Where <see cref="ReportProgressAsync"/> sends reports; null drops them.</param>
     public TaskContext(
         string taskId,
         string queue,
@@ -35,12 +42,16 @@ public sealed class TaskContext
         _progressReporter = progressReporter;
     }
 
+    /// <summary>The task's id, as the broker assigned it at submission.</summary>
     public string TaskId { get; }
 
+    /// <summary>The queue the task was submitted to.</summary>
     public string Queue { get; }
 
+    /// <summary>The task type, which selected the handler (for example "echo").</summary>
     public string Type { get; }
 
+    /// <summary>The payload bytes as submitted.</summary>
     public ReadOnlyMemory<byte> Payload { get; }
 
     /// <summary>The payload decoded as UTF-8.</summary>
@@ -58,33 +69,32 @@ public sealed class TaskContext
     /// <summary>
     /// Deserializes the payload as JSON (web defaults: camelCase, case-insensitive). Returns default for an
     /// empty payload. Malformed JSON throws <see cref="NonRetryableTaskException"/>: retrying cannot fix it.
+    /// Its message names the type and the position, not the payload.
     /// </summary>
+    /// <typeparam name="T">The type to deserialize into.</typeparam>
+    /// <param name="options">JSON settings; null for <see cref="JsonSerializerOptions.Web"/>.</param>
     public T? PayloadAs<T>(JsonSerializerOptions? options = null) =>
-        PayloadAs((JsonTypeInfo<T>)(options ?? JsonSerializerOptions.Web).GetTypeInfo(typeof(T)));
+        PayloadAs(TaskJson.TypeInfo<T>(options ?? JsonSerializerOptions.Web));
 
-    /// <inheritdoc cref="PayloadAs{T}(JsonSerializerOptions?)"/>
+    /// <summary>
+    /// Deserializes the payload as JSON with a source-generated (or otherwise prepared) type info. Returns
+    /// default for an empty payload; malformed JSON throws <see cref="NonRetryableTaskException"/>.
+    /// </summary>
+    /// <typeparam name="T">The type to deserialize into.</typeparam>
+    /// <param name="typeInfo">The type's JSON contract, for example <c>MyJsonContext.Default.MyPayload</c>.</param>
     public T? PayloadAs<T>(JsonTypeInfo<T> typeInfo)
     {
         ArgumentNullException.ThrowIfNull(typeInfo);
-        if (Payload.IsEmpty)
-        {
-            return default;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(Payload.Span, typeInfo);
-        }
-        catch (JsonException ex)
-        {
-            throw new NonRetryableTaskException($"The payload is not valid JSON for {typeof(T).Name}: {ex.Message}", ex);
-        }
+        return TaskJson.Deserialize(Payload, typeInfo);
     }
 
     /// <summary>
     /// Reports progress (0–100) to the broker. Cheap and non-blocking: only the latest report of a task is
     /// kept while earlier ones are still waiting to be sent.
     /// </summary>
+    /// <param name="percent">Done so far, clamped to 0..100.</param>
+    /// <param name="message">A short status line; never secrets or payload data (clients read it).</param>
+    /// <param name="cancellationToken">Cancels the report.</param>
     public ValueTask ReportProgressAsync(int percent, string? message = null, CancellationToken cancellationToken = default) =>
         _progressReporter?.Invoke(Math.Clamp(percent, 0, 100), message, cancellationToken) ?? ValueTask.CompletedTask;
 }

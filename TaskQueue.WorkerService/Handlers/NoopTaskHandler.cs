@@ -1,13 +1,14 @@
 using System.Globalization;
+using TaskQueue.Worker.Handlers;
 
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+namespace TaskQueue.WorkerService.Handlers;
 
 /// <summary>
 /// "noop": does no work. Its result is the wall-clock time the handler started, in Unix microseconds
 /// (UTF-8 text), so a benchmark on the same machine can measure submit-to-start latency finer than the
 /// millisecond times Redis keeps.
 /// </summary>
-public sealed class NoopTaskHandler(TimeProvider timeProvider) : ITaskHandler
+internal sealed class NoopTaskHandler(TimeProvider timeProvider) : ITaskHandler
 {
     public string TaskType => "noop";
 

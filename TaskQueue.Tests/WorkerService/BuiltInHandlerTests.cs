@@ -2,9 +2,9 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using TaskQueue.Worker.Handlers;
-using TaskQueue.Worker.Handlers.BuiltIn;
+using TaskQueue.WorkerService.Handlers;
 
-namespace TaskQueue.Tests.Worker;
+namespace TaskQueue.Tests.WorkerService;
 
 public sealed class BuiltInHandlerTests
 {
@@ -78,17 +78,6 @@ public sealed class BuiltInHandlerTests
             () => new SleepTaskHandler(TimeProvider.System).HandleAsync(Context("sleep", "soon"), CancellationToken.None));
     }
 
-    [Fact]
-    public void PayloadAs_reads_json_and_turns_malformed_json_into_a_non_retryable_failure()
-    {
-        var order = Context("x", """{"id":7,"name":"box"}""").PayloadAs<Order>();
-
-        Assert.Equal(new Order(7, "box"), order);
-        Assert.Throws<NonRetryableTaskException>(() => Context("x", "{not json").PayloadAs<Order>());
-    }
-
     private static TaskContext Context(string type, string payload, int attempt = 1) =>
         new("task-1", "default", type, Encoding.UTF8.GetBytes(payload), attempt, maxAttempts: 5);
-
-    private sealed record Order(int Id, string Name);
 }

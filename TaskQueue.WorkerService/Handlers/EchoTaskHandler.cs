@@ -1,7 +1,9 @@
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+using TaskQueue.Worker.Handlers;
+
+namespace TaskQueue.WorkerService.Handlers;
 
 /// <summary>"echo": returns its payload.</summary>
-public sealed class EchoTaskHandler : ITaskHandler
+internal sealed class EchoTaskHandler : ITaskHandler
 {
     public string TaskType => "echo";
 

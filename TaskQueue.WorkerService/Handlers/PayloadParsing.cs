@@ -1,6 +1,7 @@
 using System.Globalization;
+using TaskQueue.Worker.Handlers;
 
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+namespace TaskQueue.WorkerService.Handlers;
 
 internal static class PayloadParsing
 {

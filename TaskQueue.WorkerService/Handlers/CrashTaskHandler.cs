@@ -1,12 +1,13 @@
-using TaskQueue.Worker.Diagnostics;
+using TaskQueue.Worker.Handlers;
+using TaskQueue.WorkerService.Diagnostics;
 
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+namespace TaskQueue.WorkerService.Handlers;
 
 /// <summary>
 /// "crash": kills the worker process on the spot, to exercise lease expiry and redelivery.
 /// Environment.Exit would run the graceful drain (the host hooks process exit), so this fails fast instead.
 /// </summary>
-public sealed class CrashTaskHandler(ILogger<CrashTaskHandler> logger) : ITaskHandler
+internal sealed class CrashTaskHandler(ILogger<CrashTaskHandler> logger) : ITaskHandler
 {
     public string TaskType => "crash";
 

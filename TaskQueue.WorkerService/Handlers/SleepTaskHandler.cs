@@ -1,7 +1,9 @@
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+using TaskQueue.Worker.Handlers;
+
+namespace TaskQueue.WorkerService.Handlers;
 
 /// <summary>"sleep": waits for the payload's number of milliseconds (UTF-8 text), honouring cancellation.</summary>
-public sealed class SleepTaskHandler(TimeProvider timeProvider) : ITaskHandler
+internal sealed class SleepTaskHandler(TimeProvider timeProvider) : ITaskHandler
 {
     public string TaskType => "sleep";
 

@@ -1,12 +1,13 @@
 using System.Security.Cryptography;
+using TaskQueue.Worker.Handlers;
 
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+namespace TaskQueue.WorkerService.Handlers;
 
 /// <summary>
 /// "cpu": hashes its payload with SHA-256, then the hash again, for the payload's number of iterations
 /// (UTF-8 text). Returns the final hash as lowercase hex.
 /// </summary>
-public sealed class CpuTaskHandler : ITaskHandler
+internal sealed class CpuTaskHandler : ITaskHandler
 {
     // Yield the thread-pool thread this often so many cpu tasks cannot starve the worker's own loops.
     private const int IterationsPerSlice = 4096;

@@ -1,10 +1,12 @@
-namespace TaskQueue.Worker.Handlers.BuiltIn;
+using TaskQueue.Worker.Handlers;
+
+namespace TaskQueue.WorkerService.Handlers;
 
 /// <summary>
 /// "fail": the payload is N (UTF-8 text). Attempts 1..N throw a retryable exception; later attempts succeed.
 /// Exercises retries and dead-lettering.
 /// </summary>
-public sealed class FailTaskHandler : ITaskHandler
+internal sealed class FailTaskHandler : ITaskHandler
 {
     public string TaskType => "fail";
 
