@@ -30,7 +30,7 @@ internal sealed class FakeBrokerClientFactory : GrpcClientFactory
     private readonly Channel<FakeBrokerCall> _calls = Channel.CreateUnbounded<FakeBrokerCall>();
 
     public override TClient CreateClient<TClient>(string name) =>
-        typeof(TClient) == typeof(WorkerService.WorkerServiceClient)
+        typeof(TClient) == typeof(worker::TaskQueue.Protocol.V1.WorkerService.WorkerServiceClient)
             ? (TClient)(object)new Client(this)
             : throw new InvalidOperationException($"No fake client for {typeof(TClient)}.");
 
@@ -48,7 +48,7 @@ internal sealed class FakeBrokerClientFactory : GrpcClientFactory
         return call;
     }
 
-    private sealed class Client(FakeBrokerClientFactory factory) : WorkerService.WorkerServiceClient
+    private sealed class Client(FakeBrokerClientFactory factory) : worker::TaskQueue.Protocol.V1.WorkerService.WorkerServiceClient
     {
         public override AsyncDuplexStreamingCall<WorkerMessage, BrokerMessage> Connect(CallOptions options)
         {
