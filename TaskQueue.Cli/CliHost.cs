@@ -22,13 +22,22 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
     public const string LocalBrokerAddress = "http://localhost:5001";
 
     /// <summary>
-    /// TaskQueue:BrokerAddress (or env TaskQueue__BrokerAddress); else ConnectionStrings:taskqueue (one address
+    /// TaskQueue:BrokerAddresses (a list) or TaskQueue:BrokerAddress (env TaskQueue__BrokerAddress), as
+    /// AddTaskQueueClient reads them; else ConnectionStrings:taskqueue (one address
     /// or several, comma-separated: an AppHost that references TaskQueue sets it); else the service-discovery
     /// name when the broker's endpoint is in configuration (run under Aspire); else the broker's local
     /// development port.
     /// </summary>
     public static IReadOnlyList<Uri> DefaultBrokerAddresses(IConfiguration configuration)
     {
+        var list = configuration.GetSection($"{TaskQueueClientOptions.SectionName}:{nameof(TaskQueueClientOptions.BrokerAddresses)}").GetChildren()
+            .Select(child => Uri.TryCreate(child.Value, UriKind.Absolute, out var entry) ? entry : null)
+            .ToList();
+        if (list.Count > 0 && list.All(entry => entry is not null))
+        {
+            return [.. list.OfType<Uri>()];
+        }
+
         if (configuration[$"{TaskQueueClientOptions.SectionName}:{nameof(TaskQueueClientOptions.BrokerAddress)}"] is { Length: > 0 } configured
             && Uri.TryCreate(configured, UriKind.Absolute, out var address))
         {

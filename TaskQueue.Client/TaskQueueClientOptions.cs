@@ -7,7 +7,8 @@ namespace TaskQueue.Client;
 /// precedence (the first that is set wins):
 /// <list type="number">
 /// <item><description><see cref="BrokerAddress"/> or <see cref="BrokerAddresses"/> set in code (the <c>configure</c> delegate of <c>AddTaskQueueClient</c>);</description></item>
-/// <item><description>configuration <c>TaskQueue:BrokerAddress</c> (environment <c>TaskQueue__BrokerAddress</c>);</description></item>
+/// <item><description>configuration <c>TaskQueue:BrokerAddresses</c> (a list: <c>TaskQueue__BrokerAddresses__0</c>, ...) or
+/// <c>TaskQueue:BrokerAddress</c> (environment <c>TaskQueue__BrokerAddress</c>);</description></item>
 /// <item><description>the connection string <c>ConnectionStrings:taskqueue</c>, which an Aspire AppHost gives every project that
 /// references its TaskQueue resource: one gRPC address, or several separated by commas;</description></item>
 /// <item><description><see cref="DefaultBrokerAddress"/>, <c>http://_grpc.broker</c>: the broker's "grpc" endpoint found by

@@ -57,6 +57,19 @@ public sealed class ClientConfigurationTests
         Assert.Equal([new Uri("http://127.0.0.1:7004")], coded.BrokerAddresses);
     }
 
+    [Fact]
+    public void TaskQueue_BrokerAddresses_is_a_list_of_brokers_in_configuration()
+    {
+        var options = Options(new()
+        {
+            ["TaskQueue:BrokerAddresses:0"] = "http://127.0.0.1:7001",
+            ["TaskQueue:BrokerAddresses:1"] = "http://127.0.0.1:7002",
+            ["ConnectionStrings:taskqueue"] = "http://127.0.0.1:7003",
+        });
+
+        Assert.Equal([new Uri("http://127.0.0.1:7001"), new Uri("http://127.0.0.1:7002")], options.BrokerAddresses);
+    }
+
     [Theory]
     [InlineData("127.0.0.1:7001")]
     [InlineData("http://127.0.0.1:7001,tcp://127.0.0.1:7002")]

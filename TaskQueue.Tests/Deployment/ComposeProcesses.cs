@@ -103,7 +103,7 @@ internal static class CommandProcess
     public static async Task<(int ExitCode, string Output)> RunAsync(
         string project, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
     {
-        var dll = BuildOutput(project);
+        var dll = BuildOutput.Dll(project);
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -161,15 +161,5 @@ internal static class CommandProcess
         {
             return output.ToString();
         }
-    }
-
-    /// <summary>The project's own build output, in the configuration and framework of the tests.</summary>
-    private static string BuildOutput(string project)
-    {
-        var testOutput = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var framework = Path.GetFileName(testOutput);
-        var configuration = Path.GetFileName(Path.GetDirectoryName(testOutput)!);
-        var path = Path.Combine(ComposeFile.RepositoryRoot, project, "bin", configuration, framework, project + ".dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"Build {project} first.", path);
     }
 }
