@@ -28,9 +28,10 @@ public static class TaskQueueWorkerServiceCollectionExtensions
 
     /// <summary>
     /// Adds the worker runtime, configured from the "Worker" section, then <paramref name="configure"/>: a hosted
-    /// service that connects to the broker (<see cref="WorkerOptions.BrokerAddress"/>; by default the Aspire
-    /// service-discovery name of the broker's "grpc" endpoint), runs the registered handlers and drains on
-    /// shutdown. Options are validated when the host starts.
+    /// service that connects to the broker, runs the registered handlers and drains on shutdown. The broker is
+    /// <c>Worker:BrokerAddress</c>, else the AppHost's <c>ConnectionStrings:taskqueue</c>, else the Aspire
+    /// service-discovery name of the broker's "grpc" endpoint (see <see cref="WorkerOptions"/>). Options are
+    /// validated when the host starts.
     /// </summary>
     /// <param name="builder">The host builder.</param>
     /// <param name="configure">Changes applied after the configuration is bound; null for none.</param>
