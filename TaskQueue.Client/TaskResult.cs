@@ -2,7 +2,7 @@ namespace TaskQueue.Client;
 
 /// <summary>
 /// A task's state and, once it completed, its result read from JSON: what
-/// <see cref="TypedTaskQueueClientExtensions.WaitAsync{TResult}(TaskQueueClient, string, TimeSpan, System.Text.Json.JsonSerializerOptions?, CancellationToken)"/>
+/// <see cref="TypedTaskQueueClientExtensions.WaitAsync{TResult}(TaskQueueClient, string, TimeSpan, CancellationToken)"/>
 /// returns.
 /// </summary>
 /// <typeparam name="TResult">The result type of the task's handler.</typeparam>

@@ -12,7 +12,20 @@ namespace TaskQueue.Client;
 /// </summary>
 public static class TypedTaskQueueClientExtensions
 {
-    /// <summary>Submits a task whose payload is <paramref name="payload"/> as JSON; returns its id.</summary>
+    /// <summary>Submits a task to the default queue whose payload is <paramref name="payload"/> as web JSON; returns its id.</summary>
+    /// <typeparam name="TPayload">The payload type the task type's handler takes.</typeparam>
+    /// <param name="client">The client.</param>
+    /// <param name="type">The task type, which selects the worker's handler (for example "resize-image").</param>
+    /// <param name="payload">The payload, serialised as JSON with <see cref="JsonSerializerOptions.Web"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public static Task<SubmitResult> SubmitAsync<TPayload>(
+        this TaskQueueClient client,
+        string type,
+        TPayload payload,
+        CancellationToken cancellationToken = default) =>
+        client.SubmitAsync(type, payload, TypeInfo<TPayload>(options: null), TaskRequest.DefaultQueue, cancellationToken);
+
+    /// <summary>Submits a task to <paramref name="queue"/> whose payload is <paramref name="payload"/> as JSON; returns its id.</summary>
     /// <typeparam name="TPayload">The payload type the task type's handler takes.</typeparam>
     /// <param name="client">The client.</param>
     /// <param name="type">The task type, which selects the worker's handler (for example "resize-image").</param>
@@ -24,7 +37,7 @@ public static class TypedTaskQueueClientExtensions
         this TaskQueueClient client,
         string type,
         TPayload payload,
-        string queue = TaskRequest.DefaultQueue,
+        string queue,
         JsonSerializerOptions? options = null,
         CancellationToken cancellationToken = default) =>
         client.SubmitAsync(type, payload, TypeInfo<TPayload>(options), queue, cancellationToken);
@@ -55,22 +68,43 @@ public static class TypedTaskQueueClientExtensions
     /// <summary>
     /// Waits until the task reaches a final state or <paramref name="timeout"/> passes (as
     /// <see cref="TaskQueueClient.WaitAsync(string, TimeSpan, CancellationToken)"/>) and returns its state, its
-    /// result read from JSON when it completed, and its error when it did not.
+    /// result read from web JSON (<see cref="JsonSerializerOptions.Web"/>) when it completed, and its error when it
+    /// did not.
     /// </summary>
     /// <typeparam name="TResult">The result type of the task type's handler.</typeparam>
     /// <param name="client">The client.</param>
     /// <param name="taskId">The task's id, from <c>SubmitAsync</c>.</param>
     /// <param name="timeout">How long to wait at most.</param>
-    /// <param name="options">JSON settings; null for <see cref="JsonSerializerOptions.Web"/>.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="InvalidOperationException">The task completed, but its result is not JSON for <typeparamref name="TResult"/>.</exception>
     public static Task<TaskResult<TResult>> WaitAsync<TResult>(
         this TaskQueueClient client,
         string taskId,
         TimeSpan timeout,
-        JsonSerializerOptions? options = null,
         CancellationToken cancellationToken = default) =>
-        client.WaitAsync(taskId, timeout, TypeInfo<TResult>(options), cancellationToken);
+        client.WaitAsync(taskId, timeout, TypeInfo<TResult>(options: null), cancellationToken);
+
+    /// <summary>
+    /// Waits until the task reaches a final state or <paramref name="timeout"/> passes and returns its state and
+    /// result, read from JSON with <paramref name="options"/>.
+    /// </summary>
+    /// <typeparam name="TResult">The result type of the task type's handler.</typeparam>
+    /// <param name="client">The client.</param>
+    /// <param name="taskId">The task's id, from <c>SubmitAsync</c>.</param>
+    /// <param name="timeout">How long to wait at most.</param>
+    /// <param name="options">JSON settings, the same as the worker's handler uses.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="InvalidOperationException">The task completed, but its result is not JSON for <typeparamref name="TResult"/>.</exception>
+    public static Task<TaskResult<TResult>> WaitAsync<TResult>(
+        this TaskQueueClient client,
+        string taskId,
+        TimeSpan timeout,
+        JsonSerializerOptions options,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return client.WaitAsync(taskId, timeout, TypeInfo<TResult>(options), cancellationToken);
+    }
 
     /// <summary>
     /// Waits until the task reaches a final state or <paramref name="timeout"/> passes and returns its state and

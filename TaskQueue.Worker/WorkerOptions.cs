@@ -2,14 +2,32 @@ using System.Security.Cryptography;
 
 namespace TaskQueue.Worker;
 
-/// <summary>Worker settings, bound from the "Worker" configuration section and validated at start.</summary>
+/// <summary>
+/// Worker settings, bound from the "Worker" configuration section and validated at start. Where the broker is,
+/// in order of precedence (the first that is set wins):
+/// <list type="number">
+/// <item><description><see cref="BrokerAddress"/> or <see cref="BrokerAddresses"/> set in code (the <c>configure</c> delegate of <c>AddTaskQueueWorker</c>);</description></item>
+/// <item><description>configuration <c>Worker:BrokerAddress</c> (environment <c>Worker__BrokerAddress</c>) or <c>Worker:BrokerAddresses</c>;</description></item>
+/// <item><description>the connection string <c>ConnectionStrings:taskqueue</c>, which an Aspire AppHost gives every project that
+/// references its TaskQueue resource: one gRPC address, or several separated by commas;</description></item>
+/// <item><description><see cref="DefaultBrokerAddress"/>, <c>http://_grpc.broker</c>: the broker's "grpc" endpoint found by
+/// service discovery (Aspire's <c>services:broker:grpc</c> configuration).</description></item>
+/// </list>
+/// With several addresses the worker holds one stream to one broker at a time; each (re)connect goes to the next
+/// broker that answers, round-robin, so workers spread over the brokers and move off one that is down.
+/// </summary>
 public sealed class WorkerOptions
 {
     /// <summary>The configuration section the options are bound from: "Worker" (Worker__Concurrency=16, ...).</summary>
     public const string SectionName = "Worker";
 
+    /// <summary>The name of the connection string that holds the broker address(es): "taskqueue".</summary>
+    public const string ConnectionStringName = "taskqueue";
+
     /// <summary>Default broker address: the Aspire service-discovery name of the broker's "grpc" endpoint.</summary>
     public static readonly Uri DefaultBrokerAddress = new("http://_grpc.broker");
+
+    private IReadOnlyList<Uri> _brokerAddresses = [DefaultBrokerAddress];
 
     /// <summary>Unique per process; defaults to "{machine}-{pid}-{random}".</summary>
     public string WorkerId { get; set; } = CreateDefaultWorkerId();
@@ -26,8 +44,25 @@ public sealed class WorkerOptions
     /// <summary>How long a graceful stop lets running tasks finish before handing them back.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The broker's gRPC address: a service-discovery name (http://_grpc.broker) or http://host:port.</summary>
-    public Uri BrokerAddress { get; set; } = DefaultBrokerAddress;
+    /// <summary>
+    /// The broker's gRPC address: a service-discovery name (http://_grpc.broker) or http://host:port; with several
+    /// brokers, the first of <see cref="BrokerAddresses"/>. Setting it makes it the only address.
+    /// </summary>
+    public Uri BrokerAddress
+    {
+        get => _brokerAddresses.Count > 0 ? _brokerAddresses[0] : null!;
+        set => _brokerAddresses = [value];
+    }
+
+    /// <summary>
+    /// Every broker's gRPC address (http://host:port, all with the same scheme); the worker connects to one at a
+    /// time, round-robin over those that answer. Setting it replaces <see cref="BrokerAddress"/>.
+    /// </summary>
+    public IReadOnlyList<Uri> BrokerAddresses
+    {
+        get => _brokerAddresses;
+        set => _brokerAddresses = [.. value ?? throw new ArgumentNullException(nameof(value))];
+    }
 
     /// <summary>
     /// A file to append one JSON line to whenever a handler starts or ends an attempt (<see cref="TaskExecutionRecord"/>):

@@ -46,6 +46,16 @@ public sealed class TypedClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_typed_submit_without_a_queue_goes_to_the_default_queue()
+    {
+        await Client.SubmitAsync("resize-image", new ResizeRequest("cat.png", 64), CancellationToken.None);
+
+        var spec = _fake.Single<SubmitRequest>().Task;
+        Assert.Equal((TaskRequest.DefaultQueue, "resize-image"), (spec.Queue, spec.Type));
+        Assert.Equal("""{"imageUrl":"cat.png","width":64}""", spec.Payload.ToStringUtf8());
+    }
+
+    [Fact]
     public async Task A_typed_submit_with_a_source_generated_type_info_uses_its_contract()
     {
         await Client.SubmitAsync("resize-image", new ResizeRequest("cat.png", 64), ImageJsonContext.Default.ResizeRequest);
@@ -60,7 +70,7 @@ public sealed class TypedClientTests : IAsyncLifetime
     {
         _fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: """{"thumbnailUrl":"cat.png@64","width":64}""");
 
-        var done = await Client.WaitAsync<ResizeResult>("t-1", TimeSpan.FromSeconds(5));
+        var done = await Client.WaitAsync<ResizeResult>("t-1", TimeSpan.FromSeconds(5), CancellationToken.None);
 
         Assert.Equal(new TaskResult<ResizeResult>("t-1", TaskState.Completed, new ResizeResult("cat.png@64", 64), Error: null), done);
         Assert.True(done.IsCompleted);

@@ -56,8 +56,8 @@ public sealed class TypedTaskTests(ITestOutputHelper output)
             options.WorkerId = workerId;
             options.DrainTimeout = TimeSpan.FromSeconds(5);
         });
-        // JSON web defaults (camelCase), as the typed client's.
-        builder.Services.AddTaskHandler<ResizeTaskHandler, ResizeRequest, ResizeResult>();
+        // A typed handler with JSON web defaults (camelCase), as the typed client's.
+        builder.Services.AddTaskHandler<ResizeTaskHandler>();
         var host = builder.Build();
         await host.StartAsync();
         return host;

@@ -80,6 +80,26 @@ public sealed class TypedTaskHandlerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AddTaskHandler_of_a_typed_handler_alone_registers_it_with_web_json()
+    {
+        var services = new ServiceCollection();
+
+        services.AddTaskHandler<ResizeTaskHandler>();
+        var adapter = Registered(services);
+        var result = await adapter.HandleAsync(Context("""{"imageUrl":"cat.png","width":16}"""), CancellationToken.None);
+
+        Assert.Equal("""{"thumbnailUrl":"cat.png@16","width":16}""", Encoding.UTF8.GetString(result.Span));
+    }
+
+    [Fact]
+    public void AddTaskHandler_of_a_class_that_is_no_handler_fails_at_registration()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddTaskHandler<ResizeRequestHolder>());
+
+        Assert.Contains("ITaskHandler", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_json_context_without_the_result_type_fails_at_registration()
     {
         var services = new ServiceCollection();
@@ -129,9 +149,16 @@ public sealed class TypedTaskHandlerTests(ITestOutputHelper output)
     {
         var services = new ServiceCollection().AddSingleton(handler);
         services.AddTaskHandler<ResizeTaskHandler, ResizeRequest, ResizeResult>(payload, result);
+        return Registered(services);
+    }
+
+    private static ITaskHandler Registered(IServiceCollection services)
+    {
         var adapter = services.Single(descriptor => descriptor.ServiceType != typeof(ResizeTaskHandler) && descriptor.ServiceType.IsAssignableTo(typeof(ITaskHandler)));
         return (ITaskHandler)services.BuildServiceProvider().CreateScope().ServiceProvider.GetRequiredService(adapter.ServiceType);
     }
+
+    private sealed class ResizeRequestHolder;
 
     private static JsonTypeInfo<T> Web<T>() => (JsonTypeInfo<T>)JsonSerializerOptions.Web.GetTypeInfo(typeof(T));
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Worker;
 using TaskQueue.Worker.Diagnostics;
+using TaskQueue.Worker.Extensions;
 using TaskQueue.Worker.Handlers;
 using TaskQueue.Worker.Runtime;
 
@@ -20,11 +21,17 @@ public static class TaskQueueWorkerServiceCollectionExtensions
     // Time to flush outcomes and hang up after the drain, on top of Worker:DrainTimeout.
     private static readonly TimeSpan ShutdownMargin = WorkerRuntime.FlushTimeout + WorkerRuntime.CloseTimeout + TimeSpan.FromSeconds(2);
 
+    // AddTaskHandler<THandler, TPayload, TResult>(services, options), for AddTaskHandler<THandler>() of a typed handler.
+    private static readonly System.Reflection.MethodInfo s_addTyped = typeof(TaskQueueWorkerServiceCollectionExtensions).GetMethods()
+        .Single(method => method.Name == nameof(AddTaskHandler) && method.GetGenericArguments().Length == 3
+            && method.GetParameters() is [_, { ParameterType: var options }] && options == typeof(JsonSerializerOptions));
+
     /// <summary>
     /// Adds the worker runtime, configured from the "Worker" section, then <paramref name="configure"/>: a hosted
-    /// service that connects to the broker (<see cref="WorkerOptions.BrokerAddress"/>; by default the Aspire
-    /// service-discovery name of the broker's "grpc" endpoint), runs the registered handlers and drains on
-    /// shutdown. Options are validated when the host starts.
+    /// service that connects to the broker, runs the registered handlers and drains on shutdown. The broker is
+    /// <c>Worker:BrokerAddress</c>, else the AppHost's <c>ConnectionStrings:taskqueue</c>, else the Aspire
+    /// service-discovery name of the broker's "grpc" endpoint (see <see cref="WorkerOptions"/>). Options are
+    /// validated when the host starts.
     /// </summary>
     /// <param name="builder">The host builder.</param>
     /// <param name="configure">Changes applied after the configuration is bound; null for none.</param>
@@ -48,13 +55,29 @@ public static class TaskQueueWorkerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
 
-        var optionsBuilder = services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName);
+        // In order of precedence, lowest first: the connection string an AppHost hands over, the "Worker"
+        // section, code. (The defaults are the options' own.)
+        var optionsBuilder = services.AddOptions<WorkerOptions>()
+            .Configure<IServiceProvider>((options, provider) =>
+            {
+                var connectionString = provider.GetService<IConfiguration>()?.GetConnectionString(WorkerOptions.ConnectionStringName);
+                if (WorkerBrokerChannel.FromConnectionString(connectionString) is { Count: > 0 } brokers)
+                {
+                    options.BrokerAddresses = brokers;
+                }
+            })
+            .BindConfiguration(WorkerOptions.SectionName);
         if (configure is not null)
         {
             optionsBuilder.Configure(configure);
         }
 
-        optionsBuilder.ValidateOnStart();
+        optionsBuilder
+            .Validate(
+                options => options.BrokerAddresses is { Count: > 0 } brokers
+                    && brokers.All(broker => broker is { IsAbsoluteUri: true } && broker.Scheme == brokers[0].Scheme),
+                "Worker:BrokerAddresses must list at least one absolute address, all with the same scheme.")
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<WorkerOptions>, WorkerOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkerOptions>, WorkerOptionsValidator>());
 
@@ -87,36 +110,47 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         // this client drops whatever handlers they added, then adds service discovery back.
         services
             .AddGrpcClient<WorkerService.WorkerServiceClient>(BrokerConnection.ClientName, (provider, client) =>
-                client.Address = provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddress)
+                client.Address = WorkerBrokerChannel.Address(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddresses))
+            .ConfigureChannel((provider, channel) =>
+                WorkerBrokerChannel.Configure(channel, provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddresses, provider))
             .ConfigureAdditionalHttpMessageHandlers((handlers, _) => handlers.Clear())
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                // Pings notice a dead broker (or a silent network drop) within seconds, not at the next write.
-                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            })
+            .ConfigurePrimaryHttpMessageHandler(WorkerBrokerChannel.CreateHandler)
             .AddServiceDiscovery();
 
         return services;
     }
 
     /// <summary>
-    /// Registers a task handler; the worker resolves it from a new scope for every attempt. The handler's
-    /// <see cref="ITaskHandler.TaskType"/> names the tasks it runs. Registering the same class twice is a no-op.
+    /// Registers a task handler: an <see cref="ITaskHandler"/>, or an <see cref="ITaskHandler{TPayload, TResult}"/>
+    /// with JSON web defaults (as <see cref="AddTaskHandler{THandler, TPayload, TResult}(IServiceCollection, JsonSerializerOptions?)"/>).
+    /// The worker resolves it from a new scope for every attempt; its <c>TaskType</c> names the tasks it runs.
+    /// Registering the same class twice is a no-op.
     /// </summary>
-    /// <typeparam name="THandler">The handler class.</typeparam>
+    /// <typeparam name="THandler">The handler class; it implements exactly one of the two handler interfaces.</typeparam>
     /// <param name="services">The service collection.</param>
+    /// <exception cref="ArgumentException"><typeparamref name="THandler"/> is not a task handler, or implements several.</exception>
     public static IServiceCollection AddTaskHandler<THandler>(this IServiceCollection services)
-        where THandler : class, ITaskHandler
+        where THandler : class
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.TryAddScoped<THandler>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<ITaskHandlerRegistration, TaskHandlerRegistration<THandler>>());
-        return services;
+        var handler = typeof(THandler);
+        var typed = handler.GetInterfaces().Where(type => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ITaskHandler<,>)).ToArray();
+        var untyped = typeof(ITaskHandler).IsAssignableFrom(handler);
+        switch (typed.Length, untyped)
+        {
+            case (0, true):
+                services.TryAddScoped<THandler>();
+                services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(ITaskHandlerRegistration), typeof(TaskHandlerRegistration<>).MakeGenericType(handler)));
+                return services;
+            case (1, false):
+                var arguments = typed[0].GetGenericArguments();
+                s_addTyped.MakeGenericMethod(handler, arguments[0], arguments[1]).Invoke(null, [services, null]);
+                return services;
+            default:
+                throw new ArgumentException(
+                    $"{handler} must implement exactly one of ITaskHandler and ITaskHandler<TPayload, TResult>; for one of several, use AddTaskHandler<THandler, TPayload, TResult>().",
+                    nameof(THandler));
+        }
     }
 
     /// <summary>
