@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
 using TaskQueue.Broker;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
@@ -13,7 +12,7 @@ namespace TaskQueue.Tests.Unit.Broker;
 public sealed class DispatcherTests : IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
-    private readonly FakeTimeProvider _time = new();
+    private readonly CountingTimeProvider _time = new(DateTimeOffset.UnixEpoch);
     private readonly FakeClaimStore _store = new();
     private readonly SessionRegistry _sessions = new();
     private readonly FakeMeterFactory _meters = new();
@@ -46,6 +45,16 @@ public sealed class DispatcherTests : IAsyncDisposable
     {
         using var timeout = new CancellationTokenSource(s_bound);
         while (_store.Claims.Count < count)
+        {
+            await Task.Delay(5, timeout.Token);
+        }
+    }
+
+    /// <summary>Waits until the queue's pump has made its passes and sleeps (on the fake clock) until woken.</summary>
+    private async Task PumpAsleepAsync()
+    {
+        using var timeout = new CancellationTokenSource(s_bound);
+        while (_time.TimersCreated == 0)
         {
             await Task.Delay(5, timeout.Token);
         }
@@ -104,6 +113,7 @@ public sealed class DispatcherTests : IAsyncDisposable
         using var timeout = new CancellationTokenSource(s_bound);
         await session.Outbox.ReadAsync(timeout.Token);
         var second = _store.AddReady("q");
+        await PumpAsleepAsync(); // the worker is full: the pump passed it by and sleeps
 
         session.Release(first.Id);
         _dispatcher.NotifyCredit(session);

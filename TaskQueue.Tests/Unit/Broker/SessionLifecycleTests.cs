@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 using TaskQueue.Broker;
 using TaskQueue.Broker.Diagnostics;
@@ -15,7 +14,7 @@ namespace TaskQueue.Tests.Unit.Broker;
 public sealed class SessionLifecycleTests : IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly CountingTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly FakeSessionStore _store = new();
     private readonly FakeClaimStore _claims = new();
     private readonly SessionRegistry _sessions = new();
@@ -61,6 +60,16 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
     {
         using var timeout = new CancellationTokenSource(s_bound);
         return await outbox.ReadAsync(timeout.Token);
+    }
+
+    /// <summary>Waits until the queue's pump has made its pass and sleeps (on the fake clock) until woken.</summary>
+    private async Task PumpAsleepAsync()
+    {
+        using var timeout = new CancellationTokenSource(s_bound);
+        while (_time.TimersCreated == 0)
+        {
+            await Task.Delay(5, timeout.Token);
+        }
     }
 
     [Fact]
@@ -206,6 +215,7 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
         _store.QuarantinedUntil = _time.GetUtcNow().AddMinutes(5);
         await _lifecycle.JoinAsync(session);
         var ready = _claims.AddReady("q");
+        await PumpAsleepAsync(); // it passed the quarantined worker by and sleeps
 
         _store.QuarantinedUntil = null;
         await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
