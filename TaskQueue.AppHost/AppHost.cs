@@ -6,8 +6,10 @@ var settings = TaskQueueSettings.From(builder.Configuration, builder.AppHostDire
 
 // TaskQueue (TaskQueue.Hosting): Redis (a container, a local redis-server, or an existing server: Redis:Mode,
 // ConnectionStrings:redis) and stateless brokers over it. Its connection string is the brokers' gRPC address(es).
+// The first broker listens on localhost:5000 (HTTP: /metrics, /workers, /dlq) and :5001 (gRPC, the CLI's default).
 var taskQueue = builder.AddTaskQueue("taskqueue", settings.Redis.Configure)
-    .WithBrokers(settings.Brokers);
+    .WithBrokers(settings.Brokers)
+    .WithHostPorts(httpPort: 5000, grpcPort: 5001);
 
 // Workers: each replica connects to a broker's "grpc" endpoint and reconnects by itself.
 builder.AddProject<Projects.TaskQueue_Worker>("worker")

@@ -94,6 +94,24 @@ public static class TaskQueueBuilderExtensions
     }
 
     /// <summary>
+    /// Pins the first broker's endpoints to fixed ports on this machine (e.g. 5000 and 5001, where TaskQueue's CLI looks
+    /// by default), so tools outside the AppHost find it; the other brokers keep ports Aspire allocates.
+    /// Aspire.Hosting.Testing still gives every endpoint a random port.
+    /// </summary>
+    /// <param name="builder">The TaskQueue resource builder.</param>
+    /// <param name="httpPort">The port of the HTTP/1.1 endpoint (<c>/health</c>, <c>/metrics</c>), or null for any.</param>
+    /// <param name="grpcPort">The port of the gRPC endpoint, or null for any.</param>
+    /// <returns>The TaskQueue resource builder.</returns>
+    public static IResourceBuilder<TaskQueueResource> WithHostPorts(this IResourceBuilder<TaskQueueResource> builder, int? httpPort, int? grpcPort)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var first = builder.ApplicationBuilder.CreateResourceBuilder(builder.Resource.CreatedBrokers[0]);
+        first.WithEndpoint(TaskQueueBrokerResource.HttpEndpointName, endpoint => endpoint.Port = httpPort);
+        first.WithEndpoint(TaskQueueBrokerResource.GrpcEndpointName, endpoint => endpoint.Port = grpcPort);
+        return builder;
+    }
+
+    /// <summary>
     /// Keeps the brokers' state in <paramref name="redis"/> (e.g. <c>builder.AddRedis("cache")</c>, or
     /// <c>builder.AddConnectionString("redis")</c> for an existing server) instead of a Redis of its own. Run
     /// Redis with <c>appendonly yes</c> and <c>maxmemory-policy noeviction</c>: evicted keys are lost tasks.
