@@ -21,7 +21,9 @@ app.MapPost("/images/resize", async (ResizeImage request, TaskQueueClient tasks,
 app.MapGet("/images/resize/{id}", async (string id, TaskQueueClient tasks, CancellationToken cancellationToken) =>
 {
     var resized = await tasks.WaitAsync<ResizedImage>(id, TimeSpan.FromSeconds(30), cancellationToken);
-    return resized is null ? Results.NotFound() : Results.Ok(resized);
+    return resized.IsCompleted
+        ? Results.Ok(resized.Result)
+        : Results.Problem($"Resize {id} is {resized.State}: {resized.Error}", statusCode: StatusCodes.Status409Conflict);
 });
 
 app.Run();
