@@ -39,9 +39,10 @@ public sealed class PackedFeed : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // One build graph for every packable project: a throwaway solution listing those that exist.
+        // One build graph for every packable project: a throwaway solution listing those that exist, and the broker
+        // (which the hosting package carries), so that it too builds in Release.
         var solution = new StringBuilder("<Solution>\n");
-        foreach (var id in PackageIds)
+        foreach (var id in PackageIds.Append("TaskQueue.Broker"))
         {
             var project = Path.Combine(ComposeFile.RepositoryRoot, id, $"{id}.csproj");
             if (File.Exists(project))
