@@ -38,7 +38,8 @@ internal static class BrokerProcess
             {
                 Kestrel(context, broker.HttpEndpoint, "Http1");
                 Kestrel(context, broker.GrpcEndpoint, "Http2");
-                context.EnvironmentVariables["ConnectionStrings__redis"] = broker.Parent.Redis.ConnectionStringExpression;
+                // The broker reads ConnectionStrings:redis whatever the Redis resource is called.
+                context.EnvironmentVariables["ConnectionStrings__redis"] = new ConnectionStringReference(broker.Parent.Redis, optional: false);
             })
             .WithConfigurationSection(builder.Configuration, TaskQueueBuilderExtensions.BrokerConfigurationSection)
             .WithOtlpExporter()

@@ -59,7 +59,7 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
         Assert.Equal("Http1", environment["Kestrel__Endpoints__http__Protocols"]);
         Assert.Equal("Http2", environment["Kestrel__Endpoints__grpc__Protocols"]);
         Assert.Contains("Kestrel__Endpoints__grpc__Url", environment.Keys);
-        Assert.Contains(TaskQueueApp.RedisName, environment["ConnectionStrings__redis"], StringComparison.Ordinal);
+        Assert.Equal($"{{{TaskQueueApp.RedisName}.connectionString}}", environment["ConnectionStrings__redis"]);
     }
 
     [Fact]
