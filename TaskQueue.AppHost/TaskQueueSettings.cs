@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
-using TaskQueue.AppHost.Redis;
 
 namespace TaskQueue.AppHost;
 

@@ -2,7 +2,6 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
-using TaskQueue.AppHost.Redis;
 using Xunit.Abstractions;
 
 namespace TaskQueue.Tests.AppHost;
@@ -18,15 +17,18 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
     {
         await using var model = await ModelAsync("--Redis:Mode=executable");
 
-        var redis = Assert.IsType<RedisServerResource>(model["redis"]);
-        var broker = Assert.IsType<ProjectResource>(model["broker"]);
+        var taskQueue = Assert.IsType<TaskQueueResource>(model[TaskQueueApp.TaskQueueName]);
+        var redis = Assert.IsType<RedisServerResource>(model[TaskQueueApp.RedisName]);
+        var broker = Assert.IsType<TaskQueueBrokerResource>(model[TaskQueueApp.BrokerName]);
         var worker = Assert.IsType<ProjectResource>(model["worker"]);
         var client = Assert.IsType<ProjectResource>(model["client"]);
-        Assert.Equal(1, Replicas(broker));
+        Assert.Equal([broker], taskQueue.Brokers);
+        Assert.Same(redis, taskQueue.Redis);
+        Assert.Single(model.All.OfType<TaskQueueBrokerResource>());
         Assert.Equal(4, Replicas(worker));
-        Assert.Equal(["redis"], WaitsFor(broker));
-        Assert.Equal(["broker"], WaitsFor(worker));
-        Assert.Equal(["broker"], WaitsFor(client));
+        Assert.Equal([TaskQueueApp.RedisName], WaitsFor(broker));
+        Assert.Equal([TaskQueueApp.TaskQueueName], WaitsFor(worker));
+        Assert.Equal([TaskQueueApp.TaskQueueName], WaitsFor(client));
         Assert.Equal(["demo"], await model.ArgumentsAsync(client));
 
         // The local redis-server: a direct endpoint, AOF in a data directory, no eviction, a PING health check.
@@ -36,8 +38,54 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
         Assert.Contains("--appendonly yes", args, StringComparison.Ordinal);
         Assert.Contains("--maxmemory-policy noeviction", args, StringComparison.Ordinal);
         Assert.Contains("--dir ", args, StringComparison.Ordinal);
-        Assert.Contains(redis.Annotations.OfType<HealthCheckAnnotation>(), check => check.Key == "redis_check");
+        Assert.Contains(redis.Annotations.OfType<HealthCheckAnnotation>(), check => check.Key == $"{TaskQueueApp.RedisName}_check");
         Assert.Contains(broker.Annotations.OfType<HealthCheckAnnotation>(), check => check.Key.Contains("/health", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_broker_runs_from_the_AppHosts_output_with_an_http1_and_an_http2_endpoint_and_the_redis_connection_string()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable");
+
+        var broker = Assert.IsType<TaskQueueBrokerResource>(model[TaskQueueApp.BrokerName]);
+        var entry = Assert.Single(await model.ArgumentsAsync(broker));
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "taskqueue-broker", "TaskQueue.Broker.dll"), entry);
+        Assert.True(File.Exists(entry), $"{entry} is missing: the hosting integration's build did not bring the broker along");
+        Assert.Equal(
+            [TaskQueueBrokerResource.GrpcEndpointName, TaskQueueBrokerResource.HttpEndpointName],
+            broker.Annotations.OfType<EndpointAnnotation>().Select(e => e.Name).Order(StringComparer.Ordinal));
+
+        var environment = await model.EnvironmentAsync(broker);
+        Assert.Equal("Http1", environment["Kestrel__Endpoints__http__Protocols"]);
+        Assert.Equal("Http2", environment["Kestrel__Endpoints__grpc__Protocols"]);
+        Assert.Contains("Kestrel__Endpoints__grpc__Url", environment.Keys);
+        Assert.Equal($"{{{TaskQueueApp.RedisName}.connectionString}}", environment["ConnectionStrings__redis"]);
+    }
+
+    [Fact]
+    public async Task Workers_and_the_client_get_the_brokers_grpc_address_as_the_taskqueue_connection_string()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable", "--Brokers=2");
+
+        var taskQueue = Assert.IsType<TaskQueueResource>(model[TaskQueueApp.TaskQueueName]);
+        var expression = taskQueue.ConnectionStringExpression.ValueExpression;
+        output.WriteLine($"taskqueue: {expression}");
+        Assert.Equal("{taskqueue-broker-1.bindings.grpc.url},{taskqueue-broker-2.bindings.grpc.url}", expression);
+        foreach (var name in new[] { "worker", "client" })
+        {
+            var environment = await model.EnvironmentAsync(model[name]);
+            Assert.Equal("{taskqueue.connectionString}", environment["ConnectionStrings__taskqueue"]);
+        }
+    }
+
+    [Fact]
+    public async Task The_taskqueue_resource_offers_replay_and_purge_of_dead_letters_and_purge_asks_first()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable");
+
+        var commands = model[TaskQueueApp.TaskQueueName].Annotations.OfType<ResourceCommandAnnotation>().ToDictionary(c => c.Name);
+        Assert.Null(commands[TaskQueueResource.ReplayDeadLettersCommandName].ConfirmationMessage);
+        Assert.False(string.IsNullOrEmpty(commands[TaskQueueResource.PurgeDeadLettersCommandName].ConfirmationMessage));
     }
 
     [Fact]
@@ -48,12 +96,16 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
             "--Worker:Concurrency=16", "--Worker:Queues=a,b", "--TaskQueue:Broker:LeaseDuration=00:00:05");
 
         Assert.Equal(8, Replicas(model["worker"]));
-        Assert.Equal(2, Replicas(model["broker"]));
+        Assert.Equal(["taskqueue-broker-1", "taskqueue-broker-2"], model.All.OfType<TaskQueueBrokerResource>().Select(b => b.Name).Order(StringComparer.Ordinal));
         Assert.False(model.ContainsKey("client"));
         var worker = await model.EnvironmentAsync(model["worker"]);
         Assert.Equal("16", worker["Worker__Concurrency"]);
         Assert.Equal("a,b", worker["Worker__Queues"]);
-        Assert.Equal("00:00:05", (await model.EnvironmentAsync(model["broker"]))["TaskQueue__Broker__LeaseDuration"]);
+        foreach (var broker in model.All.OfType<TaskQueueBrokerResource>())
+        {
+            Assert.Equal("00:00:05", (await model.EnvironmentAsync(broker))["TaskQueue__Broker__LeaseDuration"]);
+            Assert.Equal([TaskQueueApp.RedisName], WaitsFor(broker));
+        }
     }
 
     [Fact]
@@ -61,7 +113,7 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
     {
         await using var model = await ModelAsync("--Redis:Mode=container");
 
-        var redis = Assert.IsType<RedisResource>(model["redis"]);
+        var redis = Assert.IsType<RedisResource>(model[TaskQueueApp.RedisName]);
         Assert.Contains(redis.Annotations.OfType<ContainerMountAnnotation>(), mount => mount.Type == ContainerMountType.Volume && mount.Target == "/data");
         var args = string.Join(' ', await model.ArgumentsAsync(redis));
         output.WriteLine($"container args: {args}");
@@ -74,11 +126,11 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
     {
         await using var model = await ModelAsync("--ConnectionStrings:redis=redis.example:6380");
 
-        var redis = Assert.IsAssignableFrom<IResourceWithConnectionString>(model["redis"]);
+        var redis = Assert.IsAssignableFrom<IResourceWithConnectionString>(model[TaskQueueApp.RedisName]);
         Assert.IsNotAssignableFrom<ContainerResource>(redis);
         Assert.IsNotAssignableFrom<ExecutableResource>(redis);
         Assert.Equal("redis.example:6380", await redis.GetConnectionStringAsync());
-        Assert.Equal(["redis"], WaitsFor(model["broker"]));
+        Assert.Equal([TaskQueueApp.RedisName], WaitsFor(model[TaskQueueApp.BrokerName]));
     }
 
     [Fact]
@@ -88,7 +140,7 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
             "--ASPIRE_CONTAINER_RUNTIME=no-such-container-runtime", "--Redis:ServerPath=/no/such/redis-server"));
 
         var message = string.Join('\n', Flatten(failure).Select(e => e.Message));
-        Assert.Contains(TaskQueueRedisExtensions.InstallAdvice, message, StringComparison.Ordinal);
+        Assert.Contains(TaskQueueRedisOptions.InstallAdvice, message, StringComparison.Ordinal);
     }
 
     /// <summary>Runs the AppHost's Program up to its model (built, never started).</summary>
@@ -109,6 +161,8 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
     private sealed class Model(IDistributedApplicationTestingBuilder builder, Dictionary<string, IResource> resources) : IAsyncDisposable
     {
         public IResource this[string name] => resources[name];
+
+        public IEnumerable<IResource> All => resources.Values;
 
         public bool ContainsKey(string name) => resources.ContainsKey(name);
 

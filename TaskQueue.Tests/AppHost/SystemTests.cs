@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Aspire.Hosting.ApplicationModel;
+using TaskQueue.Tests.Infrastructure;
 using Xunit.Abstractions;
 using StoreTaskState = TaskQueue.Broker.Storage.TaskState;
 
@@ -55,5 +57,33 @@ public sealed class SystemTests(SharedApp shared, ITestOutputHelper output)
         Assert.Contains(log, line => line.Contains("every task reached the outcome it was built for", StringComparison.Ordinal));
         var demo = shared.AfterDemo!;
         Assert.Equal((1000, 999, 1), (demo.Submitted, demo.Completed, demo.DeadLettered));
+    }
+    [Fact]
+    public async Task The_dashboard_commands_replay_every_dead_letter_and_then_purge_them()
+    {
+        var app = shared.App;
+        await app.WaitForConnectedWorkersAsync(SharedApp.Workers, TimeSpan.FromSeconds(60));
+        var poison = TaskQueueApp.Spec("fail", "1000");
+        poison.MaxAttempts = 1;
+        var ids = await app.SubmitAsync([poison]);
+        Assert.Equal(StoreTaskState.DeadLettered, Assert.Single(await app.WaitAllFinalAsync(ids, TimeSpan.FromSeconds(60))).State);
+        var before = await app.CountsAsync();
+        Assert.True(before.DeadLettered >= 1);
+
+        // Replay: every dead letter runs again (and, being poison, fails and dead-letters again).
+        var replay = await app.ExecuteCommandAsync(TaskQueueApp.TaskQueueName, TaskQueueResource.ReplayDeadLettersCommandName, TimeSpan.FromSeconds(60));
+        output.WriteLine($"replay: {replay.Message}");
+        Assert.True(replay.Success, replay.Message);
+        Assert.Contains($"Replayed {before.DeadLettered} dead letters", replay.Message, StringComparison.Ordinal);
+        await Eventually.TrueAsync(
+            async () => (await app.CountsAsync()) is { Ready: 0, Leased: 0, Scheduled: 0 } after && after.DeadLettered == before.DeadLettered && after.Failed > before.Failed,
+            TimeSpan.FromSeconds(60),
+            () => $"after the replay: {TaskQueueApp.Describe(app.CountsAsync().GetAwaiter().GetResult())}");
+
+        // Purge: the dead-letter queue is empty.
+        var purge = await app.ExecuteCommandAsync(TaskQueueApp.TaskQueueName, TaskQueueResource.PurgeDeadLettersCommandName, TimeSpan.FromSeconds(60));
+        output.WriteLine($"purge: {purge.Message}");
+        Assert.True(purge.Success, purge.Message);
+        Assert.Equal(0, (await app.CountsAsync()).DeadLettered);
     }
 }

@@ -31,6 +31,11 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     /// <summary>The queue the workers take work from by default, and the demo client's.</summary>
     public const string Queue = "default";
 
+    /// <summary>The AppHost's TaskQueue resource (TaskQueue.Hosting's AddTaskQueue), its broker and its Redis.</summary>
+    public const string TaskQueueName = "taskqueue";
+    public const string BrokerName = "taskqueue-broker-1";
+    public const string RedisName = "taskqueue-redis";
+
     private readonly DistributedApplication _app;
     private readonly ConnectionMultiplexer _redis;
     private readonly GrpcChannel _channel;
@@ -45,9 +50,9 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         _redis = redis;
         _dataDirectory = dataDirectory;
         Store = new RedisTaskStore(redis, Options.Create(new TaskStoreOptions()), new RedisClockShift());
-        _channel = GrpcChannel.ForAddress(app.GetEndpoint("broker", "grpc"));
+        _channel = GrpcChannel.ForAddress(app.GetEndpoint(BrokerName, "grpc"));
         Tasks = new TaskService.TaskServiceClient(_channel);
-        _http = new HttpClient { BaseAddress = app.GetEndpoint("broker", "http"), Timeout = TimeSpan.FromSeconds(10) };
+        _http = new HttpClient { BaseAddress = app.GetEndpoint(BrokerName, "http"), Timeout = TimeSpan.FromSeconds(10) };
     }
 
     /// <summary>From CreateAsync to a healthy broker with every worker replica connected.</summary>
@@ -87,9 +92,9 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         // No dashboard here, so nothing listens on the OTLP endpoint Aspire hands the services: without this, each
         // service spends its exporter's 10 s timeout flushing at shutdown, and the orchestrator's stop (used by the
         // broker restart) gives up first.
-        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        foreach (var service in builder.Resources.Where(r => r is ProjectResource or TaskQueueBrokerResource).Cast<IResourceWithEnvironment>())
         {
-            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+            builder.CreateResourceBuilder(service).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         }
 
         var app = await builder.BuildAsync(timeout.Token);
@@ -98,9 +103,9 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         try
         {
             await app.StartAsync(timeout.Token);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("broker", timeout.Token);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(TaskQueueName, timeout.Token);
             var redis = await ConnectionMultiplexer.ConnectAsync(
-                (await app.GetConnectionStringAsync("redis", timeout.Token))! + ",abortConnect=false");
+                (await app.GetConnectionStringAsync(RedisName, timeout.Token))! + ",abortConnect=false");
             started = new TaskQueueApp(app, states, redis, dataDirectory);
             await started.WaitForConnectedWorkersAsync(workers, StartTimeout - clock.Elapsed);
             started.StartupTime = clock.Elapsed;
@@ -289,6 +294,14 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         return replica;
     }
 
+    /// <summary>Runs one of a resource's commands (a dashboard button), as the dashboard does once the user confirmed.</summary>
+    public async Task<ExecuteCommandResult> ExecuteCommandAsync(string resourceName, string commandName, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        var resource = _app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resourceName);
+        return await _app.ResourceCommands.ExecuteCommandAsync(resource, commandName, cancel.Token);
+    }
+
     /// <summary>
     /// Restarts the broker resource through the orchestrator: the dashboard's Restart command. When the stop
     /// outlasts the command's own patience (about 20 s of retries, easily spent on a loaded machine), waits for
@@ -297,18 +310,18 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     public async Task RestartBrokerAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
-        var broker = _app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "broker");
+        var broker = _app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == BrokerName);
         try
         {
             var result = await _app.ResourceCommands.ExecuteCommandAsync(broker, KnownResourceCommands.RestartCommand, cancel.Token);
             if (!result.Success)
             {
-                await _app.ResourceNotifications.WaitForResourceAsync("broker", KnownResourceStates.TerminalStates, cancel.Token);
+                await _app.ResourceNotifications.WaitForResourceAsync(BrokerName, KnownResourceStates.TerminalStates, cancel.Token);
                 result = await _app.ResourceCommands.ExecuteCommandAsync(broker, KnownResourceCommands.StartCommand, cancel.Token);
                 Assert.True(result.Success, $"the broker did not start again: {result.Message}");
             }
 
-            await _app.ResourceNotifications.WaitForResourceHealthyAsync("broker", cancel.Token);
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync(BrokerName, cancel.Token);
         }
         catch (OperationCanceledException ex)
         {

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 
-namespace TaskQueue.AppHost.Redis;
+namespace TaskQueue.Hosting;
 
 /// <summary>What this machine offers to run Redis with: a working container runtime, a redis-server binary.</summary>
 internal static class RedisHostEnvironment

@@ -1,0 +1,62 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+
+namespace TaskQueue.Tests.Hosting;
+
+/// <summary>
+/// TaskQueue.Hosting's builder API on an application model (a second TaskQueue beside the AppHost's own, nothing
+/// started): what WithRedis and WithBrokers leave in the model.
+/// </summary>
+public sealed class TaskQueueHostingTests
+{
+    [Fact]
+    public async Task With_redis_the_brokers_use_the_given_redis_and_the_one_it_made_for_itself_is_gone()
+    {
+        await using var builder = await ModelAsync();
+        var cache = builder.AddConnectionString("cache", ReferenceExpression.Create($"cache.example:6379"));
+
+        var taskQueue = builder.AddTaskQueue("jobs", redis => redis.Mode = TaskQueueRedisMode.Executable)
+            .WithBrokers(2)
+            .WithRedis(cache);
+
+        Assert.DoesNotContain(builder.Resources, r => r.Name == "jobs-redis");
+        Assert.Same(cache.Resource, taskQueue.Resource.Redis);
+        foreach (var broker in taskQueue.Resource.Brokers)
+        {
+            Assert.Equal(["cache"], broker.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name));
+            var environment = await EnvironmentAsync(broker);
+            Assert.Equal("{cache.connectionString}", environment["ConnectionStrings__redis"]);
+        }
+    }
+
+    [Fact]
+    public async Task With_brokers_the_model_holds_exactly_that_many_and_the_connection_string_lists_each()
+    {
+        await using var builder = await ModelAsync();
+        var taskQueue = builder.AddTaskQueue("jobs", redis => redis.Mode = TaskQueueRedisMode.Executable).WithBrokers(3).WithBrokers(1);
+
+        Assert.Equal(["jobs-broker-1"], builder.Resources.OfType<TaskQueueBrokerResource>().Where(b => b.Parent == taskQueue.Resource).Select(b => b.Name));
+        Assert.Equal("{jobs-broker-1.bindings.grpc.url}", taskQueue.Resource.ConnectionStringExpression.ValueExpression);
+
+        taskQueue.WithBrokers(2);
+        Assert.Equal(["jobs-broker-1", "jobs-broker-2"], builder.Resources.OfType<TaskQueueBrokerResource>().Where(b => b.Parent == taskQueue.Resource).Select(b => b.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            "{jobs-broker-1.bindings.grpc.url},{jobs-broker-2.bindings.grpc.url}",
+            taskQueue.Resource.ConnectionStringExpression.ValueExpression);
+        Assert.All(taskQueue.Resource.Brokers, broker => Assert.Same(taskQueue.Resource, broker.Parent));
+        Assert.Equal("{jobs-redis.connectionString}", (await EnvironmentAsync(taskQueue.Resource.Brokers[1]))["ConnectionStrings__redis"]);
+    }
+
+    /// <summary>TaskQueue.AppHost's model, built not started, to add a second TaskQueue ("jobs") to.</summary>
+    private static async Task<IDistributedApplicationTestingBuilder> ModelAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        return await DistributedApplicationTestingBuilder.CreateAsync<Projects.TaskQueue_AppHost>(["--Redis:Mode=executable", "--Demo=false"], timeout.Token);
+    }
+
+    private static async Task<Dictionary<string, string>> EnvironmentAsync(IResource resource) =>
+        (await ExecutionConfigurationBuilder.Create(resource).WithEnvironmentVariablesConfig()
+            .BuildAsync(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
+        .EnvironmentVariables.ToDictionary();
+}
