@@ -110,9 +110,9 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
             var quarantinedUntil = ToTime(fields.GetValueOrDefault("quarantined_until"));
             var busy = (int)ToLong(fields.GetValueOrDefault("busy"));
             var alive = ToLong(fields.GetValueOrDefault("connected")) == 1 && lastHeartbeat is { } seen && now - seen <= silenceLimit;
-            var status = !alive ? "disconnected"
-                : quarantinedUntil is { } q && q > now ? "quarantined"
-                : busy > 0 ? "busy" : "idle";
+            var status = !alive ? WorkerStatuses.Disconnected
+                : quarantinedUntil is { } q && q > now ? WorkerStatuses.Quarantined
+                : busy > 0 ? WorkerStatuses.Busy : WorkerStatuses.Idle;
             records.Add(new WorkerRecord(
                 id!,
                 status,

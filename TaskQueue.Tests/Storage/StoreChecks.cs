@@ -68,10 +68,10 @@ public static class StoreChecks
                 continue; // its retention ran out while we looked
             }
 
-            var state = fields.GetValueOrDefault("state", "");
+            var state = fields.GetValueOrDefault(TaskFields.State, "");
             states[id] = state;
-            var sid = fields.GetValueOrDefault("sid", "");
-            var level = int.Parse(fields.GetValueOrDefault("prio", "-1"), CultureInfo.InvariantCulture);
+            var sid = fields.GetValueOrDefault(TaskFields.StreamEntry, "");
+            var level = int.Parse(fields.GetValueOrDefault(TaskFields.Priority, "-1"), CultureInfo.InvariantCulture);
             var inReady = undelivered.GetValueOrDefault(id) ?? [];
             var inDelivered = delivered.GetValueOrDefault(id) ?? [];
             var places = new List<string>();
