@@ -13,8 +13,14 @@ public static class Eventually
     public static readonly TimeSpan DefaultPoll = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Polls until <paramref name="condition"/> holds; fails naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, TimeSpan? poll = null) =>
-        UntilAsync(condition, done => done, timeout, what, poll);
+    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, TimeSpan? poll = null)
+    {
+        var (_, held) = await PollAsync(condition, done => done, timeout, poll);
+        if (!held)
+        {
+            Assert.Fail($"Timed out after {Seconds(timeout)} s waiting until {what}.");
+        }
+    }
 
     /// <summary>Polls until <paramref name="condition"/> holds; fails naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
     public static Task TrueAsync(Func<bool> condition, TimeSpan timeout, string what, TimeSpan? poll = null) =>
@@ -73,7 +79,6 @@ public static class Eventually
     private static string Describe<T>(T value) => value switch
     {
         null => "null",
-        bool b => b ? "true" : "false",
         string s => $"\"{s}\"",
         System.Collections.IEnumerable items => "[" + string.Join(", ", items.Cast<object?>().Select(i => i?.ToString() ?? "null")) + "]",
         _ => value.ToString() ?? "",

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using StackExchange.Redis;
@@ -211,15 +210,8 @@ public static class StoreChecks
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds, failing after <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < timeout, $"Timed out after {timeout.TotalSeconds} s waiting until {what}.");
-            await Task.Delay(25);
-        }
-    }
+    /// <summary>How often storage tests poll Redis while they wait (with <see cref="Eventually"/>).</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(25);
 
     public static Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(StoreHarness h, int count, Func<int, NewTask>? make = null) =>
         h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, count).Select(i => make?.Invoke(i) ?? h.Task(payload: "task " + i))]);

@@ -6,6 +6,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Tests.Fakes;
+using TaskQueue.Tests.Infrastructure;
 
 namespace TaskQueue.Tests.Unit.Broker;
 
@@ -13,6 +14,7 @@ namespace TaskQueue.Tests.Unit.Broker;
 public sealed class DispatcherTests : IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(5);
     private readonly FakeTimeProvider _time = new();
     private readonly FakeClaimStore _store = new();
     private readonly SessionRegistry _sessions = new();
@@ -42,14 +44,8 @@ public sealed class DispatcherTests : IAsyncDisposable
         return session;
     }
 
-    private async Task WaitForClaimsAsync(int count)
-    {
-        using var timeout = new CancellationTokenSource(s_bound);
-        while (_store.Claims.Count < count)
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-    }
+    private Task WaitForClaimsAsync(int count) =>
+        Eventually.TrueAsync(() => _store.Claims.Count >= count, s_bound, $"the store saw {count} claims", s_poll);
 
     [Fact]
     public async Task A_new_worker_gets_the_ready_work_of_its_queue()
