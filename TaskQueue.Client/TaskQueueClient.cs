@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using TaskQueue.Client.Diagnostics;
 using TaskQueue.Client.Internal;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Client;
@@ -83,7 +84,7 @@ public sealed class TaskQueueClient
         try
         {
             var response = await _client.SubmitAsync(new SubmitRequest { Task = spec }, CallOptions(cancellationToken));
-            activity?.SetTag(ClientTelemetry.MessagingMessageId, response.TaskId);
+            activity?.SetTag(MessagingTags.MessagingMessageId, response.TaskId);
             ClientTelemetry.Submitted(request.Queue, 1);
             return new SubmitResult(response.TaskId, response.Duplicate);
         }
@@ -132,7 +133,7 @@ public sealed class TaskQueueClient
                 results.AddRange(response.Results.Select(result => new SubmitResult(result.TaskId, result.Duplicate)));
                 for (var i = 0; creates is not null && i < count; i++)
                 {
-                    creates[i]?.SetTag(ClientTelemetry.MessagingMessageId, response.Results[i].TaskId);
+                    creates[i]?.SetTag(MessagingTags.MessagingMessageId, response.Results[i].TaskId);
                 }
                 foreach (var queue in queues)
                 {
@@ -291,11 +292,11 @@ public sealed class TaskQueueClient
             var create = ClientTelemetry.ActivitySource.StartActivity($"create {request.Queue}", ActivityKind.Producer);
             if (create is { IsAllDataRequested: true })
             {
-                create.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");
-                create.SetTag(ClientTelemetry.MessagingOperationType, "create");
-                create.SetTag(ClientTelemetry.MessagingOperationLegacy, "create");
-                create.SetTag(ClientTelemetry.MessagingDestinationName, request.Queue);
-                create.SetTag(ClientTelemetry.TaskType, request.Type);
+                create.SetTag(MessagingTags.MessagingSystem, MessagingTags.SystemName);
+                create.SetTag(MessagingTags.MessagingOperationType, "create");
+                create.SetTag(MessagingTags.MessagingOperationLegacy, "create");
+                create.SetTag(MessagingTags.MessagingDestinationName, request.Queue);
+                create.SetTag(MessagingTags.TaskType, request.Type);
             }
 
             creates[i] = create;
@@ -312,22 +313,22 @@ public sealed class TaskQueueClient
             queue is null ? "send" : $"send {queue}", creates is null ? ActivityKind.Producer : ActivityKind.Client, parentContext: default, links: links);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag(ClientTelemetry.MessagingSystem, "taskqueue");
-            activity.SetTag(ClientTelemetry.MessagingOperationType, "send");
-            activity.SetTag(ClientTelemetry.MessagingOperationLegacy, "send");
+            activity.SetTag(MessagingTags.MessagingSystem, MessagingTags.SystemName);
+            activity.SetTag(MessagingTags.MessagingOperationType, "send");
+            activity.SetTag(MessagingTags.MessagingOperationLegacy, "send");
             if (queue is not null)
             {
-                activity.SetTag(ClientTelemetry.MessagingDestinationName, queue);
+                activity.SetTag(MessagingTags.MessagingDestinationName, queue);
             }
 
             if (type is not null)
             {
-                activity.SetTag(ClientTelemetry.TaskType, type);
+                activity.SetTag(MessagingTags.TaskType, type);
             }
 
             if (count != 1)
             {
-                activity.SetTag(ClientTelemetry.MessagingBatchMessageCount, count);
+                activity.SetTag(MessagingTags.MessagingBatchMessageCount, count);
             }
         }
 

@@ -146,7 +146,7 @@ internal sealed class BenchSystem : IAsyncDisposable
         await WaitUntilAsync(
             async token =>
             {
-                var replies = await redis.PipelineAsync([.. started.Select(w => new[] { "HGET", "tq:worker:" + w.Id, "connected" })], token);
+                var replies = await redis.PipelineAsync([.. started.Select(w => new[] { "HGET", Broker.Storage.RedisKeys.Worker(w.Id), Broker.Storage.WorkerFields.Connected })], token);
                 return replies.All(r => r is "1");
             },
             () => started.FirstOrDefault(w => w.Process.HasExited) is { Process: { } dead } ? $"worker {dead.Name} exited:\n{dead.RecentOutput}" : null,

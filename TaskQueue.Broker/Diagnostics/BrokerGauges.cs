@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Diagnostics;
 
@@ -11,7 +12,6 @@ internal sealed class BrokerGauges(
     IMeterFactory meterFactory, SystemSnapshotReader reader, TimeProvider time, ILogger<BrokerGauges> logger) : IHostedService
 {
     private static readonly TimeSpan s_maxAge = TimeSpan.FromSeconds(1);
-    private static readonly string[] s_workerStatuses = ["idle", "busy", "quarantined"];
     private SystemSnapshot? _latest;
     private int _refreshing;
 
@@ -47,7 +47,7 @@ internal sealed class BrokerGauges(
             yield break;
         }
 
-        foreach (var status in s_workerStatuses)
+        foreach (var status in WorkerStatuses.Connected)
         {
             yield return new Measurement<long>(snapshot.Workers.Count(w => w.Status == status), new KeyValuePair<string, object?>("taskqueue.worker.status", status));
         }

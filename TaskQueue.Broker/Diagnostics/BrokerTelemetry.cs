@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using TaskQueue.Broker.Storage;
+using static TaskQueue.Protocol.MessagingTags;
 
 namespace TaskQueue.Broker.Diagnostics;
 
@@ -15,19 +16,6 @@ namespace TaskQueue.Broker.Diagnostics;
 public sealed class BrokerTelemetry : IDisposable
 {
     public const string Name = "TaskQueue.Broker";
-
-    public const string MessagingSystem = "messaging.system";
-    public const string MessagingOperationName = "messaging.operation.name";
-    public const string MessagingOperationType = "messaging.operation.type";
-    public const string MessagingDestinationName = "messaging.destination.name";
-    public const string MessagingMessageId = "messaging.message.id";
-    public const string TaskType = "taskqueue.task.type";
-    public const string TaskAttempt = "taskqueue.task.attempt";
-    public const string TaskMaxAttempts = "taskqueue.task.max_attempts";
-    public const string TaskOutcome = "taskqueue.task.outcome";
-    public const string TaskError = "taskqueue.task.error";
-    public const string WorkerId = "taskqueue.worker.id";
-    public const string SystemName = "taskqueue";
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
@@ -123,7 +111,7 @@ public sealed class BrokerTelemetry : IDisposable
             if (results is not null)
             {
                 span.SetTag(MessagingMessageId, results[i].Id.ToString());
-                span.SetTag("taskqueue.task.duplicate", results[i].Duplicate);
+                span.SetTag(TaskDuplicate, results[i].Duplicate);
             }
             else
             {

@@ -21,7 +21,7 @@ public sealed class SystemSnapshotReader(RedisTaskStore store, WorkerRegistry re
         var queues = await store.GetQueuesAsync(cancellationToken);
         var counts = await Task.WhenAll(queues.Select(q => store.GetCountsAsync(q, cancellationToken)));
         var now = time.GetUtcNow();
-        var workers = (await registry.ListAsync(now, options.Value.WorkerSilenceLimit)).Where(w => w.Status != "disconnected").ToList();
+        var workers = (await registry.ListAsync(now, options.Value.WorkerSilenceLimit)).Where(w => w.Status != WorkerStatuses.Disconnected).ToList();
         return new SystemSnapshot(counts, workers, now);
     }
 }

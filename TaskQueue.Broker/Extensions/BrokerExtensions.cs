@@ -6,6 +6,7 @@ using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Extensions;
 
@@ -64,9 +65,8 @@ public static class BrokerExtensions
         services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
-            // Room for a batch of large payloads; a single payload over the store's limit gets RESOURCE_EXHAUSTED from validation.
-            grpc.MaxReceiveMessageSize = 16 * 1024 * 1024;
-            grpc.MaxSendMessageSize = 16 * 1024 * 1024;
+            grpc.MaxReceiveMessageSize = ProtocolLimits.MaxMessageBytes;
+            grpc.MaxSendMessageSize = ProtocolLimits.MaxMessageBytes;
         });
         return builder;
     }

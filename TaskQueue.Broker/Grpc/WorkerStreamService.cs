@@ -1,6 +1,7 @@
 using Grpc.Core;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Broker.Grpc;
@@ -12,7 +13,6 @@ namespace TaskQueue.Broker.Grpc;
 /// </summary>
 internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplicationLifetime lifetime) : WorkerService.WorkerServiceBase
 {
-    private const int MaxErrorLength = 4096;
 
     public override async Task Connect(
         IAsyncStreamReader<WorkerMessage> requestStream, IServerStreamWriter<BrokerMessage> responseStream, ServerCallContext context)
@@ -141,7 +141,7 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
         var failures = new List<TaskFailure>();
         foreach (var report in failed)
         {
-            var error = report.Error.Length > MaxErrorLength ? report.Error[..MaxErrorLength] : report.Error;
+            var error = ProtocolLimits.TruncateError(report.Error);
             if (Parse(session, report.TaskId) is { } id)
             {
                 failures.Add(new TaskFailure(id, report.LeaseToken, error, report.Retryable));

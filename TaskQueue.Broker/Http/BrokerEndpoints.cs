@@ -25,7 +25,7 @@ public static class BrokerEndpoints
     {
         var snapshot = await reader.ReadAsync(cancellationToken);
         var (counts, workers) = (snapshot.Queues, snapshot.Workers);
-        var busy = workers.Count(w => w.Status == "busy");
+        var busy = workers.Count(w => w.Status == WorkerStatuses.Busy);
         return new BrokerMetrics(
             UptimeSeconds: Math.Round((snapshot.TakenAt - s_started).TotalSeconds, 1),
             PendingTasks: counts.Sum(c => c.Ready + c.Scheduled),
@@ -34,8 +34,8 @@ public static class BrokerEndpoints
             DeadLetterTasks: counts.Sum(c => c.DeadLettered),
             ConnectedWorkers: workers.Count,
             BusyWorkers: busy,
-            IdleWorkers: workers.Count(w => w.Status == "idle"),
-            QuarantinedWorkers: workers.Count(w => w.Status == "quarantined"),
+            IdleWorkers: workers.Count(w => w.Status == WorkerStatuses.Idle),
+            QuarantinedWorkers: workers.Count(w => w.Status == WorkerStatuses.Quarantined),
             TotalRetries: counts.Sum(c => c.Retried),
             TasksSubmitted: counts.Sum(c => c.Submitted),
             TasksCompleted: counts.Sum(c => c.Completed),

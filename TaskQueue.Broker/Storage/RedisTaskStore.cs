@@ -410,28 +410,28 @@ public sealed class RedisTaskStore : IClaimStore
         long Number(string name) => long.TryParse((string?)Field(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0;
         DateTimeOffset? Time(string name) => Number(name) is > 0 and var ms ? FromMs(ms) : null;
 
-        var timeout = Number("timeout");
+        var timeout = Number(TaskFields.Timeout);
         return new TaskSnapshot(
             id,
-            Text("type") ?? "",
-            ScriptCodes.ToState(Text("state")),
-            (int)Number("attempt"),
-            (int)Number("max"),
-            (int)Number("prio"),
-            (byte[]?)Field("payload") ?? [],
-            (byte[]?)Field("result") ?? [],
-            Text("error"),
-            Text("worker"),
-            Text("token"),
-            Text("cancel") == "1",
-            Text("ikey"),
-            Text("tp"),
-            Text("ts"),
+            Text(TaskFields.Type) ?? "",
+            ScriptCodes.ToState(Text(TaskFields.State)),
+            (int)Number(TaskFields.Attempt),
+            (int)Number(TaskFields.MaxAttempts),
+            (int)Number(TaskFields.Priority),
+            (byte[]?)Field(TaskFields.Payload) ?? [],
+            (byte[]?)Field(TaskFields.Result) ?? [],
+            Text(TaskFields.Error),
+            Text(TaskFields.Worker),
+            Text(TaskFields.Token),
+            Text(TaskFields.CancelRequested) == "1",
+            Text(TaskFields.IdempotencyKey),
+            Text(TaskFields.TraceParent),
+            Text(TaskFields.TraceState),
             timeout > 0 ? TimeSpan.FromMilliseconds(timeout) : null,
-            Time("expires"),
-            Time("created") ?? DateTimeOffset.UnixEpoch,
-            Time("started"),
-            Time("finished"),
-            Time("due"));
+            Time(TaskFields.Expires),
+            Time(TaskFields.Created) ?? DateTimeOffset.UnixEpoch,
+            Time(TaskFields.Started),
+            Time(TaskFields.Finished),
+            Time(TaskFields.Due));
     }
 }

@@ -39,22 +39,23 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
         _ = batch.SetAddAsync(RedisKeys.Workers, workerId);
         _ = batch.HashSetAsync(key,
         [
-            new("broker", broker), new("queues", string.Join(',', queues)), new("slots", slots), new("busy", busy),
-            new("last_heartbeat", now.ToUnixTimeMilliseconds()), new("connected", connected ? 1 : 0),
+            new(WorkerFields.Broker, broker), new(WorkerFields.Queues, string.Join(',', queues)),
+            new(WorkerFields.Slots, slots), new(WorkerFields.Busy, busy),
+            new(WorkerFields.LastHeartbeat, now.ToUnixTimeMilliseconds()), new(WorkerFields.Connected, connected ? 1 : 0),
         ]);
         if (connectedAt is { } since)
         {
-            _ = batch.HashSetAsync(key, "connected_at", since.ToUnixTimeMilliseconds());
+            _ = batch.HashSetAsync(key, WorkerFields.ConnectedAt, since.ToUnixTimeMilliseconds());
         }
 
         if (completedDelta > 0)
         {
-            _ = batch.HashIncrementAsync(key, "completed", completedDelta);
-            _ = batch.HashSetAsync(key, "expired_streak", 0);
+            _ = batch.HashIncrementAsync(key, WorkerFields.Completed, completedDelta);
+            _ = batch.HashSetAsync(key, WorkerFields.ExpiredStreak, 0);
         }
 
         _ = batch.KeyExpireAsync(key, s_keep);
-        var read = batch.HashGetAsync(key, ["expired_streak", "quarantined_until"]);
+        var read = batch.HashGetAsync(key, [WorkerFields.ExpiredStreak, WorkerFields.QuarantinedUntil]);
         batch.Execute();
         var values = await read;
         return (ToLong(values[0]), ToTime(values[1]));
@@ -72,7 +73,7 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
     {
         var key = RedisKeys.Worker(workerId);
         var db = Db;
-        var values = await db.HashGetAsync(key, ["connected", "connected_at", "last_heartbeat"]);
+        var values = await db.HashGetAsync(key, [WorkerFields.Connected, WorkerFields.ConnectedAt, WorkerFields.LastHeartbeat]);
         if ((int?)values[0] != 1 || ToTime(values[2]) is not { } lastHeartbeat || now - lastHeartbeat > silenceLimit)
         {
             return 0;
@@ -81,14 +82,14 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
         var since = ToTime(values[1]) ?? DateTimeOffset.MinValue;
         var count = leasedAt.Count(t => t >= since);
         return count > 0
-            ? await db.HashIncrementAsync(key, "expired_streak", count)
-            : (long?)await db.HashGetAsync(key, "expired_streak") ?? 0;
+            ? await db.HashIncrementAsync(key, WorkerFields.ExpiredStreak, count)
+            : (long?)await db.HashGetAsync(key, WorkerFields.ExpiredStreak) ?? 0;
     }
 
     public async Task QuarantineAsync(string workerId, DateTimeOffset until)
     {
         var key = RedisKeys.Worker(workerId);
-        await Db.HashSetAsync(key, [new("quarantined_until", until.ToUnixTimeMilliseconds()), new("expired_streak", 0)]);
+        await Db.HashSetAsync(key, [new(WorkerFields.QuarantinedUntil, until.ToUnixTimeMilliseconds()), new(WorkerFields.ExpiredStreak, 0)]);
     }
 
     public async Task<IReadOnlyList<WorkerRecord>> ListAsync(DateTimeOffset now, TimeSpan silenceLimit)
@@ -106,21 +107,21 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
             }
 
             var fields = entries.ToDictionary(e => (string)e.Name!, e => e.Value, StringComparer.Ordinal);
-            var lastHeartbeat = ToTime(fields.GetValueOrDefault("last_heartbeat"));
-            var quarantinedUntil = ToTime(fields.GetValueOrDefault("quarantined_until"));
-            var busy = (int)ToLong(fields.GetValueOrDefault("busy"));
-            var alive = ToLong(fields.GetValueOrDefault("connected")) == 1 && lastHeartbeat is { } seen && now - seen <= silenceLimit;
-            var status = !alive ? "disconnected"
-                : quarantinedUntil is { } q && q > now ? "quarantined"
-                : busy > 0 ? "busy" : "idle";
+            var lastHeartbeat = ToTime(fields.GetValueOrDefault(WorkerFields.LastHeartbeat));
+            var quarantinedUntil = ToTime(fields.GetValueOrDefault(WorkerFields.QuarantinedUntil));
+            var busy = (int)ToLong(fields.GetValueOrDefault(WorkerFields.Busy));
+            var alive = ToLong(fields.GetValueOrDefault(WorkerFields.Connected)) == 1 && lastHeartbeat is { } seen && now - seen <= silenceLimit;
+            var status = !alive ? WorkerStatuses.Disconnected
+                : quarantinedUntil is { } q && q > now ? WorkerStatuses.Quarantined
+                : busy > 0 ? WorkerStatuses.Busy : WorkerStatuses.Idle;
             records.Add(new WorkerRecord(
                 id!,
                 status,
-                (string?)fields.GetValueOrDefault("broker") ?? "",
-                ((string?)fields.GetValueOrDefault("queues") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries),
-                (int)ToLong(fields.GetValueOrDefault("slots")),
+                (string?)fields.GetValueOrDefault(WorkerFields.Broker) ?? "",
+                ((string?)fields.GetValueOrDefault(WorkerFields.Queues) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries),
+                (int)ToLong(fields.GetValueOrDefault(WorkerFields.Slots)),
                 busy,
-                ToLong(fields.GetValueOrDefault("completed")),
+                ToLong(fields.GetValueOrDefault(WorkerFields.Completed)),
                 lastHeartbeat,
                 quarantinedUntil));
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Client.Diagnostics;
 
@@ -12,17 +13,6 @@ public static class ClientTelemetry
     /// <summary>The messaging conventions' count of messages a producer sent.</summary>
     public const string TasksSubmittedInstrument = "messaging.client.sent.messages";
 
-    internal const string MessagingSystem = "messaging.system";
-    internal const string MessagingOperationType = "messaging.operation.type";
-    internal const string MessagingOperationName = "messaging.operation.name";
-
-    /// <summary>The older attribute: the Aspire dashboard labels Producer spans "MSG &lt;system&gt; &lt;operation&gt; &lt;queue&gt;" by it.</summary>
-    internal const string MessagingOperationLegacy = "messaging.operation";
-    internal const string MessagingDestinationName = "messaging.destination.name";
-    internal const string MessagingMessageId = "messaging.message.id";
-    internal const string MessagingBatchMessageCount = "messaging.batch.message_count";
-    internal const string TaskType = "taskqueue.task.type";
-
     internal static readonly ActivitySource ActivitySource = new(Name);
 
     // Static: the client is usable without DI, so there is no IMeterFactory to ask.
@@ -34,8 +24,8 @@ public static class ClientTelemetry
     internal static void Submitted(string queue, int count) =>
         TasksSubmitted.Add(count, new TagList
         {
-            { MessagingSystem, "taskqueue" },
-            { MessagingOperationName, "send" },
-            { MessagingDestinationName, queue },
+            { MessagingTags.MessagingSystem, MessagingTags.SystemName },
+            { MessagingTags.MessagingOperationName, "send" },
+            { MessagingTags.MessagingDestinationName, queue },
         });
 }

@@ -4,6 +4,7 @@ using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Client.Internal;
 
@@ -23,13 +24,7 @@ internal static class BrokerChannel
     public static Uri Address(IReadOnlyList<Uri> brokers) => brokers.Count > 1 ? s_brokerList : brokers[0];
 
     /// <summary>Keep-alive pings notice a dead connection within seconds; several HTTP/2 connections beat the stream limit.</summary>
-    public static SocketsHttpHandler CreateHandler() => new()
-    {
-        EnableMultipleHttp2Connections = true,
-        KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-        KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-        ConnectTimeout = TimeSpan.FromSeconds(10),
-    };
+    public static SocketsHttpHandler CreateHandler() => ChannelSettings.CreateHandler();
 
     public static GrpcChannel Create(IReadOnlyList<Uri> brokers)
     {

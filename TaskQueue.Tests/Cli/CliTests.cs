@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Cli;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Tests.Client;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Worker;
 
 namespace TaskQueue.Tests.Cli;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using TaskQueue.Client;
 using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Worker;
 
 namespace TaskQueue.Tests.Client;

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Client;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Infrastructure;
 using TaskQueue.Tests.Worker;
 

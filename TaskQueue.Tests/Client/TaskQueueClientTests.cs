@@ -7,6 +7,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Client;
 using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Worker;
 using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
 using TaskState = TaskQueue.Client.TaskState;

@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Client;
 using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Worker;
 using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
 using TaskState = TaskQueue.Client.TaskState;

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using TaskQueue.Broker.Storage;
 using TaskQueue.Tests.Distributed;
 using TaskQueue.Tests.Infrastructure;
 
@@ -99,7 +100,7 @@ public sealed class ComposeProcessTests
     private static async Task<int> ConnectedWorkersAsync(HttpClient http, Uri url)
     {
         var workers = await http.GetFromJsonAsync<Dictionary<string, JsonElement>>(url);
-        return workers!.Values.Count(worker => worker.GetProperty("status").GetString() is "idle" or "busy");
+        return workers!.Values.Count(worker => worker.GetProperty("status").GetString() is WorkerStatuses.Idle or WorkerStatuses.Busy);
     }
 
     private static string Output(IEnumerable<ChildProcess> processes) =>

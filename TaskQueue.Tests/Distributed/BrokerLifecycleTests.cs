@@ -31,7 +31,7 @@ public sealed class BrokerLifecycleTests
         Assert.All(final, t => Assert.Equal(StoreState.Completed, t.State));
         Assert.All(final, t => Assert.Equal(2, t.Attempt));
         var worker = (await cluster.GetWorkersAsync())[workerId];
-        Assert.NotEqual("quarantined", worker.GetProperty("status").GetString());
+        Assert.NotEqual(WorkerStatuses.Quarantined, worker.GetProperty("status").GetString());
     }
 
     [Fact]
@@ -102,6 +102,6 @@ public sealed class BrokerLifecycleTests
         Assert.Contains(final, t => t.Attempt == 2);
         var worker = (await cluster.GetWorkersAsync())[workerId];
         Assert.Equal(JsonValueKind.Null, worker.TryGetProperty("quarantined_until", out var until) ? until.ValueKind : JsonValueKind.Null);
-        Assert.NotEqual("quarantined", worker.GetProperty("status").GetString());
+        Assert.NotEqual(WorkerStatuses.Quarantined, worker.GetProperty("status").GetString());
     }
 }

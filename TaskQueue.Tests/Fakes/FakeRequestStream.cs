@@ -2,6 +2,7 @@ extern alias worker;
 
 using System.Threading.Channels;
 using Grpc.Core;
+using TaskQueue.Tests.Infrastructure;
 using worker::TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Tests.Fakes;
@@ -76,12 +77,7 @@ internal sealed class FakeRequestStream : IClientStreamWriter<WorkerMessage>
     /// <summary>Waits (bounded) until at least <paramref name="count"/> messages have been written.</summary>
     public async Task<IReadOnlyList<WorkerMessage>> WaitForAsync(int count)
     {
-        using var timeout = new CancellationTokenSource(Bound);
-        while (Written.Count < count)
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-
+        await Eventually.TrueAsync(() => Written.Count >= count, Bound, $"{count} messages were written", TimeSpan.FromMilliseconds(5));
         return Written;
     }
 }

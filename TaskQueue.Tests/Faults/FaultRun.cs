@@ -231,18 +231,16 @@ internal sealed class FaultRun : IAsyncDisposable
     public Task SubmitUntilAcknowledgedAsync(TimeSpan timeout) =>
         WaitUntilAsync(async () => (await Load.SubmitAsync([Cluster.Task("echo", "resumed?")])).Count > 0, timeout, "a submit is acknowledged again");
 
-    /// <summary>Polls until true; on timeout fails with the ledger so far.</summary>
+    /// <summary>Polls (<see cref="Eventually"/>, every 100 ms) until true; on timeout fails with the ledger so far.</summary>
     public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
+        try
         {
-            if (DateTime.UtcNow > deadline)
-            {
-                Fail($"Timed out after {timeout.TotalSeconds:F0} s waiting until {what}", await TryLedgerAsync());
-            }
-
-            await Task.Delay(100);
+            await Eventually.TrueAsync(condition, timeout, what, TimeSpan.FromMilliseconds(100));
+        }
+        catch (FailException timedOut)
+        {
+            Fail(timedOut.Message, await TryLedgerAsync());
         }
     }
 

@@ -1,3 +1,4 @@
+using TaskQueue.Broker.Storage;
 using TaskQueue.Tests.Distributed;
 using Xunit.Abstractions;
 using StoreState = TaskQueue.Broker.Storage.TaskState;
@@ -33,11 +34,11 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
 
         // Rejoined: the killed broker's workers are connected through its successor again, and it takes submits.
         await run.WaitUntilAsync(
-            async () => (await run.WorkersAsync(restarted)).Count(w => w.Broker == FaultRun.BrokerId(restarted) && w.Status is "idle" or "busy") == onA.Length,
+            async () => (await run.WorkersAsync(restarted)).Count(w => w.Broker == FaultRun.BrokerId(restarted) && w.Status is WorkerStatuses.Idle or WorkerStatuses.Busy) == onA.Length,
             TimeSpan.FromSeconds(60),
             "the restarted broker's workers are back");
         var throughRestarted = await run.Load.SubmitAsync([.. Enumerable.Range(0, 10).Select(i => run.Cluster.Task("echo", $"after {i}"))], restarted);
-        var quarantined = (await run.WorkersAsync(restarted)).Count(w => w.Status == "quarantined");
+        var quarantined = (await run.WorkersAsync(restarted)).Count(w => w.Status == WorkerStatuses.Quarantined);
         run.Note("tasks started on the other broker's workers while it was down", ranWhileDown);
         run.Note("workers quarantined", quarantined);
         var ledger = await run.SettleAsync();

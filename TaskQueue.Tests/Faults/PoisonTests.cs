@@ -1,3 +1,4 @@
+using TaskQueue.Broker.Storage;
 using TaskQueue.Tests.Distributed;
 using TaskQueue.Tests.Infrastructure;
 using TaskQueue.Worker.Diagnostics;
@@ -23,7 +24,7 @@ public sealed class PoisonTests(FaultReport report, ITestOutputHelper output)
         var ids = await run.Load.SubmitAsync([.. Enumerable.Range(0, 40).Select(i => run.Cluster.Task("echo", $"t{i}", maxAttempts: 4))]);
         var healthy = run.StartWorker("healthy", 4);
         await run.WaitUntilAsync(
-            async () => (await run.WorkersAsync()).Any(w => w.Id == poisonId && w.Status == "quarantined"),
+            async () => (await run.WorkersAsync()).Any(w => w.Id == poisonId && w.Status == WorkerStatuses.Quarantined),
             TimeSpan.FromSeconds(60),
             "the poison worker is quarantined");
         run.Note("poison worker", "quarantined");

@@ -125,7 +125,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             async () =>
             {
                 var workers = await GetWorkersAsync();
-                return workerIds.All(id => workers.TryGetValue(id, out var w) && w.GetProperty("status").GetString() is "idle" or "busy");
+                return workerIds.All(id => workers.TryGetValue(id, out var w) && w.GetProperty("status").GetString() is WorkerStatuses.Idle or WorkerStatuses.Busy);
             },
             TimeSpan.FromSeconds(30),
             () => "workers did not connect:\n" + string.Join("\n---\n", _processes.Select(p => p.Name + ":\n" + p.RecentOutput)));
@@ -212,28 +212,5 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
         public string HttpAddress => $"http://127.0.0.1:{HttpPort}";
 
         public string GrpcAddress => $"http://127.0.0.1:{GrpcPort}";
-    }
-}
-
-/// <summary>Bounded waiting for a condition: polls until true or fails with a message after the timeout.</summary>
-public static class Eventually
-{
-    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out after {timeout}: {describe()}");
-            }
-
-            await Task.Delay(50);
-        }
     }
 }

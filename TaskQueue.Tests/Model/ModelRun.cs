@@ -401,7 +401,7 @@ internal sealed class ModelRun
             $"The run took {now - _start} ms of real time, more than the model's timing margin of half a unit.");
         var tasks = _model.Tasks;
         var snapshotsTask = Task.WhenAll(tasks.Select(t => _h.Store.GetAsync(t.Id)));
-        var sidsTask = Task.WhenAll(tasks.Select(t => db.HashGetAsync(RedisKeys.Task(t.Id), "sid")));
+        var sidsTask = Task.WhenAll(tasks.Select(t => db.HashGetAsync(RedisKeys.Task(t.Id), TaskFields.StreamEntry)));
         var levelsTask = db.SetMembersAsync(RedisKeys.Levels(_h.Queue));
         var streamTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => db.StreamRangeAsync(RedisKeys.Ready(_h.Queue, p))).ToList();
         var pendingTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => PendingAsync(db, RedisKeys.Ready(_h.Queue, p))).ToList();

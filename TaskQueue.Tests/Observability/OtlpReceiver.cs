@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Observability.Otlp;
 using TaskQueue.Tests.Worker;
 

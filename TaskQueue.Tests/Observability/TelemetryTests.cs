@@ -6,6 +6,7 @@ using TaskQueue.Client;
 using TaskQueue.Client.Diagnostics;
 using TaskQueue.Tests.Distributed;
 using TaskQueue.Tests.Infrastructure;
+using WorkerStatuses = TaskQueue.Broker.Storage.WorkerStatuses;
 
 namespace TaskQueue.Tests.Observability;
 
@@ -108,7 +109,7 @@ public sealed class TelemetryTests
             ("broker", "taskqueue.tasks.dispatched", Queue, 9),
             ("broker", "taskqueue.queue.depth", a => State(a, "dead_lettered"), 1),
             ("broker", "taskqueue.queue.depth", a => State(a, "ready"), 0),
-            ("broker", "taskqueue.workers", a => (string?)a.GetValueOrDefault("taskqueue.worker.status") is "idle" or "busy", 1),
+            ("broker", "taskqueue.workers", a => (string?)a.GetValueOrDefault("taskqueue.worker.status") is WorkerStatuses.Idle or WorkerStatuses.Busy, 1),
             ("broker", "taskqueue.worker.slots", _ => true, 2),
         };
         var histograms = new (string Service, string Metric, Func<IReadOnlyDictionary<string, object?>, bool> Match, long Count)[]

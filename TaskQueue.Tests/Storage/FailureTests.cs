@@ -79,7 +79,7 @@ public sealed class FailureTests
             // Pub/sub keeps Redis's order: once a marker published after the call arrives, every announcement has.
             var marker = "marker-" + Guid.NewGuid().ToString("N");
             await h.Db.PublishAsync(channel, marker);
-            await WaitUntilAsync(() => Task.FromResult(announced.Contains(marker)), TimeSpan.FromSeconds(5), "the marker");
+            await Eventually.TrueAsync(() => announced.Contains(marker), TimeSpan.FromSeconds(5), "the marker", Poll);
             Assert.Equal([h.Queue], announced.Where(q => q == h.Queue));
         }
         finally

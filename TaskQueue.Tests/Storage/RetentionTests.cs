@@ -19,10 +19,12 @@ public sealed class RetentionTests
 
         Assert.All(results, r => Assert.Equal(TransitionResult.Ok, r));
         var structural = StructuralKeys(h, 0);
-        await WaitUntilAsync(
-            async () => (await h.QueueKeysAsync()).Order(StringComparer.Ordinal).SequenceEqual(structural),
+        await Eventually.UntilAsync(
+            async () => (await h.QueueKeysAsync()).Order(StringComparer.Ordinal).ToList(),
+            keys => keys.SequenceEqual(structural),
             TimeSpan.FromSeconds(10),
-            "only the structural keys of the queue are left");
+            "only the structural keys of the queue are left",
+            Poll);
         Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 0)));
         Assert.Equal(count, (await h.Store.GetCountsAsync(h.Queue)).Completed);
         Assert.False((await h.Store.EnqueueAsync(h.Task() with { IdempotencyKey = "key-0" })).Duplicate);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using StackExchange.Redis;
@@ -68,10 +67,10 @@ public static class StoreChecks
                 continue; // its retention ran out while we looked
             }
 
-            var state = fields.GetValueOrDefault("state", "");
+            var state = fields.GetValueOrDefault(TaskFields.State, "");
             states[id] = state;
-            var sid = fields.GetValueOrDefault("sid", "");
-            var level = int.Parse(fields.GetValueOrDefault("prio", "-1"), CultureInfo.InvariantCulture);
+            var sid = fields.GetValueOrDefault(TaskFields.StreamEntry, "");
+            var level = int.Parse(fields.GetValueOrDefault(TaskFields.Priority, "-1"), CultureInfo.InvariantCulture);
             var inReady = undelivered.GetValueOrDefault(id) ?? [];
             var inDelivered = delivered.GetValueOrDefault(id) ?? [];
             var places = new List<string>();
@@ -211,15 +210,8 @@ public static class StoreChecks
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds, failing after <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < timeout, $"Timed out after {timeout.TotalSeconds} s waiting until {what}.");
-            await Task.Delay(25);
-        }
-    }
+    /// <summary>How often storage tests poll Redis while they wait (with <see cref="Eventually"/>).</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(25);
 
     public static Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(StoreHarness h, int count, Func<int, NewTask>? make = null) =>
         h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, count).Select(i => make?.Invoke(i) ?? h.Task(payload: "task " + i))]);

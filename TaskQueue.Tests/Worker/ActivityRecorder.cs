@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Worker.Diagnostics;
 
 namespace TaskQueue.Tests.Worker;

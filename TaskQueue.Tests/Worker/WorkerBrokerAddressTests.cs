@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Worker;
 using TaskQueue.WorkerService.Handlers;
 using Xunit.Abstractions;

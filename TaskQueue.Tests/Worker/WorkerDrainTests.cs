@@ -1,4 +1,5 @@
 using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Fakes;
 using Xunit.Abstractions;
 
 namespace TaskQueue.Tests.Worker;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using TaskQueue.Protocol.V1;
+using TaskQueue.Tests.Fakes;
 using TaskQueue.Worker.Diagnostics;
 using Xunit.Abstractions;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TaskQueue.Tests.Fakes;
 using Xunit.Abstractions;
 
 namespace TaskQueue.Tests.Worker;

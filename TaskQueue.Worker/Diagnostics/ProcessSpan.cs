@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Worker.Diagnostics;
@@ -15,10 +16,10 @@ internal static class ProcessSpan
         var activity = WorkerTelemetry.ActivitySource.StartActivity($"process {assignment.Queue}", ActivityKind.Consumer, parent);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag(WorkerTelemetry.MessagingSystem, "taskqueue");
+            activity.SetTag(WorkerTelemetry.MessagingSystem, MessagingTags.SystemName);
             activity.SetTag(WorkerTelemetry.MessagingOperationType, "process");
             // The older attribute: the Aspire dashboard labels Consumer spans "MSG <system> <operation> <queue>" by it.
-            activity.SetTag("messaging.operation", "process");
+            activity.SetTag(MessagingTags.MessagingOperationLegacy, "process");
             activity.SetTag(WorkerTelemetry.MessagingDestinationName, assignment.Queue);
             activity.SetTag(WorkerTelemetry.MessagingMessageId, assignment.TaskId);
             activity.SetTag(WorkerTelemetry.TaskType, assignment.Type);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Worker.Diagnostics;
 
@@ -36,8 +37,8 @@ internal sealed class WorkerMetrics
             { WorkerTelemetry.MessagingDestinationName, queue },
             { WorkerTelemetry.TaskType, type },
             { WorkerTelemetry.TaskOutcome, outcome },
-            { WorkerTelemetry.MessagingSystem, "taskqueue" },
-            { "messaging.operation.name", "process" },
+            { WorkerTelemetry.MessagingSystem, MessagingTags.SystemName },
+            { MessagingTags.MessagingOperationName, "process" },
         };
         _tasksProcessed.Add(1, tags);
         if (duration is { } elapsed)

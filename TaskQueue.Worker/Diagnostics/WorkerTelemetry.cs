@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Worker.Diagnostics;
 
@@ -9,21 +10,21 @@ public static class WorkerTelemetry
     public const string Name = "TaskQueue.Worker";
 
     /// <summary>OpenTelemetry messaging attribute: always "taskqueue".</summary>
-    public const string MessagingSystem = "messaging.system";
+    public const string MessagingSystem = MessagingTags.MessagingSystem;
     /// <summary>OpenTelemetry messaging attribute: "process" on the worker's spans.</summary>
-    public const string MessagingOperationType = "messaging.operation.type";
+    public const string MessagingOperationType = MessagingTags.MessagingOperationType;
     /// <summary>OpenTelemetry messaging attribute: the task's queue.</summary>
-    public const string MessagingDestinationName = "messaging.destination.name";
+    public const string MessagingDestinationName = MessagingTags.MessagingDestinationName;
     /// <summary>OpenTelemetry messaging attribute: the task id.</summary>
-    public const string MessagingMessageId = "messaging.message.id";
+    public const string MessagingMessageId = MessagingTags.MessagingMessageId;
     /// <summary>The task's type (the handler it ran on).</summary>
-    public const string TaskType = "taskqueue.task.type";
+    public const string TaskType = MessagingTags.TaskType;
     /// <summary>The attempt number, from 1.</summary>
-    public const string TaskAttempt = "taskqueue.task.attempt";
+    public const string TaskAttempt = MessagingTags.TaskAttempt;
     /// <summary>The id of the worker that ran the attempt.</summary>
-    public const string WorkerId = "taskqueue.worker.id";
+    public const string WorkerId = MessagingTags.WorkerId;
     /// <summary>How the attempt ended: one of <see cref="TaskOutcomes"/>.</summary>
-    public const string TaskOutcome = "taskqueue.task.outcome";
+    public const string TaskOutcome = MessagingTags.TaskOutcome;
 
     /// <summary>Counter of attempts processed, by queue, type and outcome.</summary>
     public const string TasksProcessedInstrument = "taskqueue.worker.tasks.processed";

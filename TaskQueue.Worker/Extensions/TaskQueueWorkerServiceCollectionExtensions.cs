@@ -19,7 +19,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class TaskQueueWorkerServiceCollectionExtensions
 {
     // Time to flush outcomes and hang up after the drain, on top of Worker:DrainTimeout.
-    private static readonly TimeSpan ShutdownMargin = WorkerRuntime.FlushTimeout + WorkerRuntime.CloseTimeout + TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ShutdownMargin = WorkerRuntime.FlushTimeout + BrokerSession.CloseTimeout + TimeSpan.FromSeconds(2);
 
     // AddTaskHandler<THandler, TPayload, TResult>(services, options), for AddTaskHandler<THandler>() of a typed handler.
     private static readonly System.Reflection.MethodInfo s_addTyped = typeof(TaskQueueWorkerServiceCollectionExtensions).GetMethods()

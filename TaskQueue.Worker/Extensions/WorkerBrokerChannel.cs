@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Worker.Extensions;
 
@@ -30,15 +31,15 @@ internal static class WorkerBrokerChannel
     /// Pings notice a dead broker (or a silent network drop) within seconds, not at the next write; several
     /// HTTP/2 connections beat the per-connection stream limit.
     /// </summary>
-    public static SocketsHttpHandler CreateHandler() => new()
+    public static SocketsHttpHandler CreateHandler()
     {
-        EnableMultipleHttp2Connections = true,
-        KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-        KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-        ConnectTimeout = TimeSpan.FromSeconds(10),
-        PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-    };
+        var handler = ChannelSettings.CreateHandler();
+        // Pings even while no call is active, and the connection is never retired for idleness: the worker's
+        // stream is meant to stay open.
+        handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always;
+        handler.PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan;
+        return handler;
+    }
 
     /// <summary>For several brokers: the resolver that lists them, round-robin over them, a handler of its own, credentials for their scheme.</summary>
     public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider services)

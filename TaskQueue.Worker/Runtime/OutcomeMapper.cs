@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Worker.Diagnostics;
 using TaskQueue.Worker.Handlers;
@@ -12,8 +13,6 @@ internal sealed record MappedOutcome(string Outcome, WorkerMessage Message, stri
 /// <summary>Builds the protobuf outcome messages the worker reports, and maps a handler's result or exception to one.</summary>
 internal static class OutcomeMapper
 {
-    /// <summary>Longest error text sent to the broker; longer descriptions are cut.</summary>
-    public const int MaxErrorLength = 4096;
 
     /// <summary>A result is a completion; an exception a failure, described by why the task's token was cancelled, if it was.</summary>
     public static MappedOutcome Map(TaskExecution execution, ReadOnlyMemory<byte> result, Exception? error)
@@ -50,7 +49,7 @@ internal static class OutcomeMapper
     private static string Describe(Exception error)
     {
         var text = $"{error.GetType().FullName}: {error.Message}";
-        return text.Length <= MaxErrorLength ? text : text[..MaxErrorLength];
+        return ProtocolLimits.TruncateError(text);
     }
 
     private static string FormatDuration(TimeSpan? duration) =>

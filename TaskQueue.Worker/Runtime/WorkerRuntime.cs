@@ -18,9 +18,6 @@ internal sealed class WorkerRuntime(
     /// <summary>How long the final outcomes may take to reach the broker after the drain.</summary>
     public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long the broker may take to hang up once the worker closed its side.</summary>
-    public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
-
     private readonly WorkerOptions _options = options.Value;
 
     // Cancelled when the drain is over, or when the host's shutdown timeout cuts it short.
@@ -82,7 +79,7 @@ internal sealed class WorkerRuntime(
                 return;
             }
 
-            await connectionTask.WaitAsync(CloseTimeout, timeProvider, _abort.Token);
+            await connectionTask.WaitAsync(BrokerSession.CloseTimeout, timeProvider, _abort.Token);
         }
         catch (OperationCanceledException)
         {

@@ -1,6 +1,33 @@
 -- Shared by every script (spliced in where a script says `--!include lib/common.lua`).
 -- KEYS[1] is always the queue's key prefix, "tq:{queue}:"; every key below hangs off it, so a script
 -- touches one Redis Cluster slot. Key names must match Storage/RedisKeys.cs.
+--
+-- A task's hash (task_key(id)) has these fields; Storage/TaskFields.cs names the same ones (a unit test
+-- compares the two lists). The scripts spell them as literals, as Redis receives them:
+--   state     ready | scheduled | leased | completed | dead | cancelled | expired
+--   token     the current lease's token ('' when not leased)
+--   sid       the task's entry in its ready stream ('' when it has none)
+--   prio      its priority level (which ready stream)
+--   attempt   attempts started so far
+--   worker    the worker holding the lease ('' when none)
+--   ikey      its idempotency key ('' when none)
+--   expires   ms after which it is dropped unstarted (0: never)
+--   type      the handler's task type
+--   max       the most attempts it gets
+--   timeout   its execution timeout in ms (0: none)
+--   tp        W3C traceparent of the submit
+--   ts        W3C tracestate of the submit
+--   cancel    '1' once a cancel was asked for while it ran
+--   created   ms when it was submitted
+--   due       ms when it is (or was) due to run
+--   id        its id within the queue
+--   queue     its queue's name
+--   payload   the handler's input
+--   enqueued  ms when it last entered a ready stream
+--   started   ms when its current or last attempt was leased
+--   finished  ms when it reached a final state
+--   result    the handler's output, once completed
+--   error     the last attempt's error
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'

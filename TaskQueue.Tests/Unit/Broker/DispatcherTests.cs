@@ -5,6 +5,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Tests.Fakes;
+using TaskQueue.Tests.Infrastructure;
 
 namespace TaskQueue.Tests.Unit.Broker;
 
@@ -12,6 +13,7 @@ namespace TaskQueue.Tests.Unit.Broker;
 public sealed class DispatcherTests : IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(5);
     private readonly CountingTimeProvider _time = new(DateTimeOffset.UnixEpoch);
     private readonly FakeClaimStore _store = new();
     private readonly SessionRegistry _sessions = new();
@@ -41,24 +43,12 @@ public sealed class DispatcherTests : IAsyncDisposable
         return session;
     }
 
-    private async Task WaitForClaimsAsync(int count)
-    {
-        using var timeout = new CancellationTokenSource(s_bound);
-        while (_store.Claims.Count < count)
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-    }
+    private Task WaitForClaimsAsync(int count) =>
+        Eventually.TrueAsync(() => _store.Claims.Count >= count, s_bound, $"the store saw {count} claims", s_poll);
 
     /// <summary>Waits until the queue's pump has made its passes and sleeps (on the fake clock) until woken.</summary>
-    private async Task PumpAsleepAsync()
-    {
-        using var timeout = new CancellationTokenSource(s_bound);
-        while (_time.TimersCreated == 0)
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-    }
+    private Task PumpAsleepAsync() =>
+        Eventually.TrueAsync(() => _time.TimersCreated > 0, s_bound, "the pump sleeps on the fake clock", s_poll);
 
     [Fact]
     public async Task A_new_worker_gets_the_ready_work_of_its_queue()

@@ -1,4 +1,5 @@
 using TaskQueue.Broker.Dispatch;
+using TaskQueue.Tests.Infrastructure;
 
 namespace TaskQueue.Tests.Unit.Broker;
 
@@ -6,6 +7,7 @@ namespace TaskQueue.Tests.Unit.Broker;
 public sealed class QueueLanesTests : IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(5);
     private readonly Lock _lock = new();
     private readonly List<(string Queue, List<int> Items)> _batches = [];
     private readonly Dictionary<string, TaskCompletionSource> _gates = new(StringComparer.Ordinal);
@@ -69,12 +71,7 @@ public sealed class QueueLanesTests : IAsyncDisposable
 
     private async Task<List<(string Queue, List<int> Items)>> BatchesHoldingAsync(int items)
     {
-        using var timeout = new CancellationTokenSource(s_bound);
-        while (Batches().Sum(b => b.Items.Count) < items)
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-
+        await Eventually.TrueAsync(() => Batches().Sum(b => b.Items.Count) >= items, s_bound, $"the batches hold {items} items", s_poll);
         return Batches();
     }
 

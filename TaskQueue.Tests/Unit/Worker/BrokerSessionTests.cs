@@ -1,8 +1,10 @@
 extern alias worker;
 
+using System.Runtime.CompilerServices;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using TaskQueue.Tests.Fakes;
+using TaskQueue.Tests.Infrastructure;
 using worker::TaskQueue.Protocol.V1;
 using worker::TaskQueue.Worker.Runtime;
 using static TaskQueue.Tests.Unit.Worker.WorkerParts;
@@ -190,14 +192,8 @@ public sealed class BrokerSessionTests : IDisposable
         return (call, running);
     }
 
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Bound);
-        while (!condition())
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-    }
+    private static Task UntilAsync(Func<bool> condition, [CallerArgumentExpression(nameof(condition))] string what = "") =>
+        Eventually.TrueAsync(condition, Bound, what, TimeSpan.FromMilliseconds(5));
 
     /// <summary>Advances fake time one interval at a time until the writer sends a heartbeat (the timer starts just after the welcome).</summary>
     private async Task<Heartbeat> NextHeartbeatAsync(FakeBrokerCall call, TimeSpan interval)

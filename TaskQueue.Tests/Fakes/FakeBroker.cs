@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Protocol.V1;
 
-namespace TaskQueue.Tests.Worker;
+namespace TaskQueue.Tests.Fakes;
 
 /// <summary>
 /// A hand-written stand-in for the broker's WorkerService: it records every worker connection as a

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace TaskQueue.Tests.Worker;
+namespace TaskQueue.Tests.Fakes;
 
 /// <summary>A hand-written gRPC service on Kestrel, 127.0.0.1 on a free port, HTTP/2 only (like the broker's grpc endpoint).</summary>
 internal sealed class GrpcTestServer : IAsyncDisposable

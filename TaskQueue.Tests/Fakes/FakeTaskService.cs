@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using TaskQueue.Protocol.V1;
 
-namespace TaskQueue.Tests.Client;
+namespace TaskQueue.Tests.Fakes;
 
 /// <summary>A hand-written TaskService: records every request and answers with what the test set up.</summary>
 internal sealed class FakeTaskService

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using TaskQueue.Worker.Handlers;
 
-namespace TaskQueue.Tests.Worker;
+namespace TaskQueue.Tests.Fakes;
 
 /// <summary>What the test handlers did, per task id, for the tests to await.</summary>
 internal sealed class TaskProbe

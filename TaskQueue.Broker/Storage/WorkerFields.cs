@@ -1,0 +1,35 @@
+namespace TaskQueue.Broker.Storage;
+
+/// <summary>The fields of a worker's hash (<see cref="RedisKeys.Worker"/>), written and read by <see cref="WorkerRegistry"/>.</summary>
+public static class WorkerFields
+{
+    /// <summary>The broker the worker is connected to.</summary>
+    public const string Broker = "broker";
+
+    /// <summary>The queues it consumes, comma-separated.</summary>
+    public const string Queues = "queues";
+
+    /// <summary>Its execution slots.</summary>
+    public const string Slots = "slots";
+
+    /// <summary>Slots running a task at its last heartbeat.</summary>
+    public const string Busy = "busy";
+
+    /// <summary>Unix ms of its last heartbeat.</summary>
+    public const string LastHeartbeat = "last_heartbeat";
+
+    /// <summary>1 while its stream is open, 0 once it closed.</summary>
+    public const string Connected = "connected";
+
+    /// <summary>Unix ms when its current connection opened.</summary>
+    public const string ConnectedAt = "connected_at";
+
+    /// <summary>Tasks it completed, in total.</summary>
+    public const string Completed = "completed";
+
+    /// <summary>Its run of consecutive lease expiries (reset when it completes something).</summary>
+    public const string ExpiredStreak = "expired_streak";
+
+    /// <summary>Unix ms until which it gets no work.</summary>
+    public const string QuarantinedUntil = "quarantined_until";
+}
