@@ -1,7 +1,4 @@
-using Grpc.Core;
 using Grpc.Net.Client;
-using Grpc.Net.Client.Balancer;
-using Grpc.Net.Client.Configuration;
 using TaskQueue.Protocol;
 
 namespace TaskQueue.Worker.Extensions;
@@ -13,10 +10,8 @@ namespace TaskQueue.Worker.Extensions;
 /// </summary>
 internal static class WorkerBrokerChannel
 {
-    /// <summary>The target of a channel over several brokers; its static resolver knows their addresses.</summary>
-    private static readonly Uri s_brokerList = new("static:///taskqueue-brokers");
-
-    public static Uri Address(IReadOnlyList<Uri> brokers) => brokers.Count > 1 ? s_brokerList : brokers[0];
+    /// <summary>The channel's address: the broker itself, or the static resolver's target for several.</summary>
+    public static Uri Address(IReadOnlyList<Uri> brokers) => BrokerBalancing.Address(brokers);
 
     /// <summary>The addresses in <c>ConnectionStrings:taskqueue</c> ("http://a:1,http://b:2"); empty when it is not set.</summary>
     public static IReadOnlyList<Uri> FromConnectionString(string? connectionString) =>
@@ -41,28 +36,7 @@ internal static class WorkerBrokerChannel
         return handler;
     }
 
-    /// <summary>For several brokers: the resolver that lists them, round-robin over them, a handler of its own, credentials for their scheme.</summary>
-    public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider services)
-    {
-        if (brokers.Count < 2)
-        {
-            return;
-        }
-
-        var addresses = brokers.Select(broker => new BalancerAddress(broker.Host, broker.Port)).ToArray();
-        var channelServices = new ServiceCollection();
-        channelServices.AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => addresses));
-        if (services.GetService<ILoggerFactory>() is { } loggerFactory)
-        {
-            channelServices.AddSingleton(loggerFactory);
-        }
-
-        // A provider of the channel's own: the application's may register a resolver of its own.
-        options.ServiceProvider = channelServices.BuildServiceProvider();
-        // Load balancing needs the SocketsHttpHandler itself, not the client factory's chain of delegating handlers.
-        options.HttpClient = null;
-        options.HttpHandler = CreateHandler();
-        options.Credentials = brokers[0].Scheme == Uri.UriSchemeHttps ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
-        options.ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } };
-    }
+    /// <summary>For several brokers: the shared round-robin set-up (<see cref="BrokerBalancing"/>) with the worker's handler.</summary>
+    public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider services) =>
+        BrokerBalancing.Configure(options, brokers, services, CreateHandler);
 }
