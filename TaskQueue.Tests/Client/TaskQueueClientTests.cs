@@ -16,31 +16,20 @@ namespace TaskQueue.Tests.Client;
 
 public sealed class TaskQueueClientTests : IAsyncLifetime
 {
-    private readonly FakeTaskService _fake = new();
-    private GrpcTestServer? _server;
-    private GrpcChannel? _channel;
+    private readonly FakeTaskServer _host = new();
 
-    private TaskQueueClient Client => new(_channel!, new TaskQueueClientOptions { BatchSize = 2 });
+    private FakeTaskService Fake => _host.Fake;
 
-    public async Task InitializeAsync()
-    {
-        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
-        _channel = GrpcChannel.ForAddress(_server.Address);
-    }
+    private TaskQueueClient Client => new(_host.Channel, new TaskQueueClientOptions { BatchSize = 2 });
 
-    public async Task DisposeAsync()
-    {
-        _channel?.Dispose();
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
+    public Task InitializeAsync() => _host.InitializeAsync();
+
+    public Task DisposeAsync() => _host.DisposeAsync();
 
     [Fact]
     public async Task Submit_maps_every_request_field_and_passes_the_callers_trace_context()
     {
-        _fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-42", Duplicate = true };
+        Fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-42", Duplicate = true };
         var notBefore = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
         using var caller = new Activity("caller").SetIdFormat(ActivityIdFormat.W3C).Start();
 
@@ -56,7 +45,7 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
         });
 
         Assert.Equal(new SubmitResult("t-42", Duplicate: true), result);
-        var spec = _fake.Single<SubmitRequest>().Task;
+        var spec = Fake.Single<SubmitRequest>().Task;
         Assert.Equal("emails", spec.Queue);
         Assert.Equal("echo", spec.Type);
         Assert.Equal("hi", spec.Payload.ToStringUtf8());
@@ -75,7 +64,7 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
     {
         await Assert.ThrowsAsync<ArgumentException>(() => Client.SubmitAsync(new TaskRequest { Type = "echo", Priority = 10 }));
 
-        Assert.Empty(_fake.Requests);
+        Assert.Empty(Fake.Requests);
     }
 
     [Fact]
@@ -85,7 +74,7 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
 
         var results = await Client.SubmitBatchAsync(requests);
 
-        var calls = _fake.Requests.OfType<SubmitBatchRequest>().ToArray();
+        var calls = Fake.Requests.OfType<SubmitBatchRequest>().ToArray();
         Assert.Equal([2, 2, 1], calls.Select(call => call.Tasks.Count));
         Assert.Equal(["p0", "p1", "p2", "p3", "p4"], calls.SelectMany(call => call.Tasks).Select(task => task.Payload.ToStringUtf8()));
         Assert.Equal(5, results.Select(result => result.TaskId).Distinct().Count());
@@ -96,7 +85,7 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
     public async Task Get_maps_every_task_field()
     {
         var created = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        _fake.OnGet = id => new TaskInfo
+        Fake.OnGet = id => new TaskInfo
         {
             TaskId = id,
             Queue = "q",
@@ -137,26 +126,26 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
     [Fact]
     public async Task Wait_sends_its_timeout_and_cancel_maps_the_resulting_state()
     {
-        _fake.OnWait = request => new TaskInfo { TaskId = request.TaskId, State = ProtoTaskState.Leased };
-        _fake.OnCancel = _ => new CancelTaskResponse { State = ProtoTaskState.Leased, CancelRequested = true };
+        Fake.OnWait = request => new TaskInfo { TaskId = request.TaskId, State = ProtoTaskState.Leased };
+        Fake.OnCancel = _ => new CancelTaskResponse { State = ProtoTaskState.Leased, CancelRequested = true };
 
         var waited = await Client.WaitAsync("t-5", TimeSpan.FromMilliseconds(300));
         var cancelled = await Client.CancelAsync("t-5");
 
-        var waits = _fake.Requests.OfType<WaitTaskRequest>().ToList();
+        var waits = Fake.Requests.OfType<WaitTaskRequest>().ToList();
         Assert.InRange(waits[0].Timeout.ToTimeSpan(), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(300));
         Assert.All(waits.Skip(1), w => Assert.True(w.Timeout.ToTimeSpan() < waits[0].Timeout.ToTimeSpan(), "a wait asked again asks only for the time left"));
         Assert.Equal(TaskState.Leased, waited.State);
         Assert.False(waited.IsFinal);
         Assert.Equal(new CancelResult(TaskState.Leased, CancelRequested: true), cancelled);
-        Assert.Equal("t-5", _fake.Single<CancelTaskRequest>().TaskId);
+        Assert.Equal("t-5", Fake.Single<CancelTaskRequest>().TaskId);
     }
 
     [Fact]
     public async Task Wait_answered_early_and_unfinished_by_a_stopping_broker_asks_again_until_the_task_is_final()
     {
         var answers = 0;
-        _fake.OnWait = request => new TaskInfo
+        Fake.OnWait = request => new TaskInfo
         {
             TaskId = request.TaskId,
             State = Interlocked.Increment(ref answers) < 3 ? ProtoTaskState.Ready : ProtoTaskState.Completed,
@@ -165,14 +154,14 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
         var waited = await Client.WaitAsync("t-6", TimeSpan.FromSeconds(30));
 
         Assert.Equal(TaskState.Completed, waited.State);
-        Assert.Equal(3, _fake.Requests.OfType<WaitTaskRequest>().Count());
+        Assert.Equal(3, Fake.Requests.OfType<WaitTaskRequest>().Count());
     }
 
     [Fact]
     public async Task Wait_rides_out_an_unavailable_broker_while_time_is_left()
     {
         var answers = 0;
-        _fake.OnWait = request => Interlocked.Increment(ref answers) == 1
+        Fake.OnWait = request => Interlocked.Increment(ref answers) == 1
             ? throw new RpcException(new Status(StatusCode.Unavailable, "broker restarting"))
             : new TaskInfo { TaskId = request.TaskId, State = ProtoTaskState.Completed };
 
@@ -185,8 +174,8 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
     [Fact]
     public async Task Queue_stats_and_dead_letter_calls_map_their_fields()
     {
-        _fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10 };
-        _fake.OnListDeadLetters = request => new ListDeadLettersResponse { Total = 12, Tasks = { new TaskInfo { TaskId = "d-1", Queue = request.Queue, State = ProtoTaskState.DeadLettered } } };
+        Fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10 };
+        Fake.OnListDeadLetters = request => new ListDeadLettersResponse { Total = 12, Tasks = { new TaskInfo { TaskId = "d-1", Queue = request.Queue, State = ProtoTaskState.DeadLettered } } };
 
         var stats = await Client.GetQueueStatsAsync("q");
         var page = await Client.ListDeadLettersAsync("q", offset: 10, limit: 5);
@@ -199,12 +188,12 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
         Assert.Equal(6, stats.Pending);
         Assert.Equal(12, page.Total);
         Assert.Equal("d-1", Assert.Single(page.Tasks).TaskId);
-        Assert.Equal((10, 5), (_fake.Single<ListDeadLettersRequest>().Offset, _fake.Single<ListDeadLettersRequest>().Limit));
+        Assert.Equal((10, 5), (Fake.Single<ListDeadLettersRequest>().Offset, Fake.Single<ListDeadLettersRequest>().Limit));
         Assert.Equal(7, replayed);
-        Assert.True(_fake.Single<ReplayDeadLettersRequest>().All);
+        Assert.True(Fake.Single<ReplayDeadLettersRequest>().All);
         Assert.Equal(2, purged);
-        Assert.Equal(["d-1", "d-2"], _fake.Single<PurgeDeadLettersRequest>().TaskIds);
-        Assert.False(_fake.Single<PurgeDeadLettersRequest>().All);
+        Assert.Equal(["d-1", "d-2"], Fake.Single<PurgeDeadLettersRequest>().TaskIds);
+        Assert.False(Fake.Single<PurgeDeadLettersRequest>().All);
     }
 
     [Fact]
@@ -218,11 +207,11 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
     [Fact]
     public async Task The_DI_registration_resolves_a_client_for_the_configured_broker()
     {
-        _fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 3 };
+        Fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 3 };
         var services = new ServiceCollection()
             .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["TaskQueue:BrokerAddress"] = _server!.Address.ToString(),
+                ["TaskQueue:BrokerAddress"] = _host.Address.ToString(),
             }).Build())
             .AddLogging()
             .AddTaskQueueClient();

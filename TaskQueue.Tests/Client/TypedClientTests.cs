@@ -12,36 +12,25 @@ namespace TaskQueue.Tests.Client;
 
 public sealed class TypedClientTests : IAsyncLifetime
 {
-    private readonly FakeTaskService _fake = new();
-    private GrpcTestServer? _server;
-    private GrpcChannel? _channel;
+    private readonly FakeTaskServer _host = new();
 
-    private TaskQueueClient Client => new(_channel!);
+    private FakeTaskService Fake => _host.Fake;
 
-    public async Task InitializeAsync()
-    {
-        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
-        _channel = GrpcChannel.ForAddress(_server.Address);
-    }
+    private TaskQueueClient Client => new(_host.Channel);
 
-    public async Task DisposeAsync()
-    {
-        _channel?.Dispose();
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
+    public Task InitializeAsync() => _host.InitializeAsync();
+
+    public Task DisposeAsync() => _host.DisposeAsync();
 
     [Fact]
     public async Task A_typed_submit_sends_the_payload_as_web_json_with_the_type_and_queue_given()
     {
-        _fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-7" };
+        Fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-7" };
 
         var submitted = await Client.SubmitAsync("resize-image", new ResizeRequest("cat.png", 64), queue: "images");
 
         Assert.Equal(new SubmitResult("t-7", Duplicate: false), submitted);
-        var spec = _fake.Single<SubmitRequest>().Task;
+        var spec = Fake.Single<SubmitRequest>().Task;
         Assert.Equal(("images", "resize-image"), (spec.Queue, spec.Type));
         Assert.Equal("""{"imageUrl":"cat.png","width":64}""", spec.Payload.ToStringUtf8());
     }
@@ -51,7 +40,7 @@ public sealed class TypedClientTests : IAsyncLifetime
     {
         await Client.SubmitAsync("resize-image", new ResizeRequest("cat.png", 64), CancellationToken.None);
 
-        var spec = _fake.Single<SubmitRequest>().Task;
+        var spec = Fake.Single<SubmitRequest>().Task;
         Assert.Equal((TaskRequest.DefaultQueue, "resize-image"), (spec.Queue, spec.Type));
         Assert.Equal("""{"imageUrl":"cat.png","width":64}""", spec.Payload.ToStringUtf8());
     }
@@ -61,7 +50,7 @@ public sealed class TypedClientTests : IAsyncLifetime
     {
         await Client.SubmitAsync("resize-image", new ResizeRequest("cat.png", 64), ImageJsonContext.Default.ResizeRequest);
 
-        var spec = _fake.Single<SubmitRequest>().Task;
+        var spec = Fake.Single<SubmitRequest>().Task;
         Assert.Equal(TaskRequest.DefaultQueue, spec.Queue);
         Assert.Equal("""{"image_url":"cat.png","width":64}""", spec.Payload.ToStringUtf8());
     }
@@ -69,19 +58,19 @@ public sealed class TypedClientTests : IAsyncLifetime
     [Fact]
     public async Task A_typed_wait_for_a_completed_task_reads_its_result_from_json()
     {
-        _fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: """{"thumbnailUrl":"cat.png@64","width":64}""");
+        Fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: """{"thumbnailUrl":"cat.png@64","width":64}""");
 
         var done = await Client.WaitAsync<ResizeResult>("t-1", TimeSpan.FromSeconds(5), CancellationToken.None);
 
         Assert.Equal(new TaskResult<ResizeResult>("t-1", TaskState.Completed, new ResizeResult("cat.png@64", 64), Error: null), done);
         Assert.True(done.IsCompleted);
-        Assert.Equal("t-1", _fake.Single<WaitTaskRequest>().TaskId);
+        Assert.Equal("t-1", Fake.Single<WaitTaskRequest>().TaskId);
     }
 
     [Fact]
     public async Task A_typed_wait_with_a_source_generated_type_info_uses_its_contract()
     {
-        _fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: """{"thumbnail_url":"cat.png@8","width":8}""");
+        Fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: """{"thumbnail_url":"cat.png@8","width":8}""");
 
         var done = await Client.WaitAsync("t-1", TimeSpan.FromSeconds(5), ImageJsonContext.Default.ResizeResult);
 
@@ -91,7 +80,7 @@ public sealed class TypedClientTests : IAsyncLifetime
     [Fact]
     public async Task A_typed_wait_for_a_dead_lettered_task_returns_its_error_and_no_result()
     {
-        _fake.OnWait = request => Info(request.TaskId, ProtoTaskState.DeadLettered, result: "", lastError: "The payload is not valid JSON for ResizeRequest");
+        Fake.OnWait = request => Info(request.TaskId, ProtoTaskState.DeadLettered, result: "", lastError: "The payload is not valid JSON for ResizeRequest");
 
         var done = await Client.WaitAsync<ResizeResult>("t-1", TimeSpan.FromSeconds(5));
 
@@ -103,7 +92,7 @@ public sealed class TypedClientTests : IAsyncLifetime
     [Fact]
     public async Task A_typed_wait_that_ends_before_the_task_does_returns_its_state_and_no_result()
     {
-        _fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Leased, result: "", lastError: "attempt 1 failed");
+        Fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Leased, result: "", lastError: "attempt 1 failed");
 
         var pending = await Client.WaitAsync<ResizeResult>("t-1", TimeSpan.Zero);
 
@@ -114,7 +103,7 @@ public sealed class TypedClientTests : IAsyncLifetime
     [Fact]
     public async Task A_typed_wait_for_a_result_that_is_not_json_for_the_type_says_which_task_and_type()
     {
-        _fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: "slept 10 ms");
+        Fake.OnWait = request => Info(request.TaskId, ProtoTaskState.Completed, result: "slept 10 ms");
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Client.WaitAsync<ResizeResult>("t-1", TimeSpan.FromSeconds(5)));
 

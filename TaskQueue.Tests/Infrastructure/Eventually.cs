@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 
 namespace TaskQueue.Tests.Infrastructure;
 
@@ -53,6 +54,30 @@ public static class Eventually
 
         return last;
     }
+
+    /// <summary>
+    /// Drives a fake clock: advances <paramref name="time"/> by <paramref name="step"/> between checks until
+    /// <paramref name="condition"/> holds (for code that sleeps on that clock); fails naming <paramref name="what"/>
+    /// after <paramref name="timeout"/> of real time.
+    /// </summary>
+    public static Task AdvancingUntilAsync(FakeTimeProvider time, TimeSpan step, Func<bool> condition, TimeSpan timeout, string what) =>
+        TrueAsync(
+            () =>
+            {
+                if (condition())
+                {
+                    return true;
+                }
+
+                time.Advance(step);
+                return false;
+            },
+            timeout,
+            $"{what} (advancing the fake clock by {step} a step)",
+            s_fakeClockPoll);
+
+    /// <summary>Real time between the steps of a fake clock: long enough for the code under test to run on.</summary>
+    private static readonly TimeSpan s_fakeClockPoll = TimeSpan.FromMilliseconds(5);
 
     private static async Task<(T Last, bool Held)> PollAsync<T>(Func<Task<T>> observe, Func<T, bool> until, TimeSpan timeout, TimeSpan? poll)
     {

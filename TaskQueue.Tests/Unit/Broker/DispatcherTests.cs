@@ -73,11 +73,7 @@ public sealed class DispatcherTests : IAsyncDisposable
         // The interval is an hour: only the fake clock can end the pump's sleep within the bound.
         using var timeout = new CancellationTokenSource(s_bound);
         var reading = session.Outbox.ReadAsync(timeout.Token).AsTask();
-        while (!reading.IsCompleted)
-        {
-            _time.Advance(_options.IdleRecheckInterval);
-            await Task.WhenAny(reading, Task.Delay(10, timeout.Token));
-        }
+        await Eventually.AdvancingUntilAsync(_time, _options.IdleRecheckInterval, () => reading.IsCompleted, s_bound, "the idle pump re-checks the queue");
 
         Assert.Equal(ready.Id.ToString(), (await reading).Assignment.TaskId);
     }

@@ -7,6 +7,7 @@ using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Tests.Fakes;
+using TaskQueue.Tests.Infrastructure;
 
 namespace TaskQueue.Tests.Unit.Broker;
 
@@ -63,14 +64,8 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
     }
 
     /// <summary>Waits until the queue's pump has made its pass and sleeps (on the fake clock) until woken.</summary>
-    private async Task PumpAsleepAsync()
-    {
-        using var timeout = new CancellationTokenSource(s_bound);
-        while (_time.TimersCreated == 0)
-        {
-            await Task.Delay(5, timeout.Token);
-        }
-    }
+    private Task PumpAsleepAsync() =>
+        Eventually.TrueAsync(() => _time.TimersCreated > 0, s_bound, "the pump sleeps on the fake clock", TimeSpan.FromMilliseconds(5));
 
     [Fact]
     public async Task Opening_re_attaches_the_leases_Redis_renews_and_welcomes_the_worker_with_the_rest_as_lost()

@@ -2,6 +2,7 @@ extern alias worker;
 
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using TaskQueue.Tests.Infrastructure;
 using worker::TaskQueue.Protocol.V1;
 using worker::TaskQueue.Worker.Runtime;
 
@@ -30,11 +31,7 @@ public sealed class BrokerConnectionTests : IDisposable
 
         // The delay runs on the worker's TimeProvider: nothing reconnects until fake time passes.
         var next = _parts.Broker.NextCallAsync();
-        for (var i = 0; i < 200 && !next.IsCompleted; i++)
-        {
-            _parts.Time.Advance(ReconnectBackoff.Maximum);
-            await Task.Delay(5);
-        }
+        await Eventually.AdvancingUntilAsync(_parts.Time, ReconnectBackoff.Maximum, () => next.IsCompleted, Bound, "the worker reconnects");
 
         var second = await next;
         Assert.Equal(WorkerMessage.KindOneofCase.Hello, (await second.Requests.NextAsync()).KindCase);

@@ -65,11 +65,7 @@ public sealed class BrokerSessionTests : IDisposable
         await call.Requests.NextAsync();
 
         // The timeout's timer starts just after Hello is written: advance until it has fired.
-        for (var i = 0; i < 200 && !running.IsCompleted; i++)
-        {
-            _parts.Time.Advance(BrokerSession.WelcomeTimeout);
-            await Task.Delay(5);
-        }
+        await Eventually.AdvancingUntilAsync(_parts.Time, BrokerSession.WelcomeTimeout, () => running.IsCompleted, Bound, "the session gives up");
 
         var end = await running.WaitAsync(Bound);
         Assert.False(end.Welcomed);
@@ -198,16 +194,9 @@ public sealed class BrokerSessionTests : IDisposable
     /// <summary>Advances fake time one interval at a time until the writer sends a heartbeat (the timer starts just after the welcome).</summary>
     private async Task<Heartbeat> NextHeartbeatAsync(FakeBrokerCall call, TimeSpan interval)
     {
-        for (var i = 0; i < 200; i++)
-        {
-            _parts.Time.Advance(interval);
-            await Task.Delay(5);
-            if (call.Requests.Written.LastOrDefault(message => message.KindCase == WorkerMessage.KindOneofCase.Heartbeat) is { } message)
-            {
-                return message.Heartbeat;
-            }
-        }
+        WorkerMessage? LastHeartbeat() => call.Requests.Written.LastOrDefault(message => message.KindCase == WorkerMessage.KindOneofCase.Heartbeat);
 
-        throw new TimeoutException("No heartbeat was written.");
+        await Eventually.AdvancingUntilAsync(_parts.Time, interval, () => LastHeartbeat() is not null, Bound, "the writer sends a heartbeat");
+        return LastHeartbeat()!.Heartbeat;
     }
 }
