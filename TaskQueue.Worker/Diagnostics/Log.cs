@@ -61,7 +61,4 @@ internal static partial class Log
 
     [LoggerMessage(24, LogLevel.Warning, "Could not append task {TaskId} to the execution log")]
     public static partial void ExecutionLogFailed(ILogger logger, Exception exception, string taskId);
-
-    [LoggerMessage(30, LogLevel.Critical, "Task {TaskId} asked the worker to crash: terminating the process")]
-    public static partial void CrashRequested(ILogger logger, string taskId);
 }
