@@ -1,0 +1,41 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace TaskQueue.Protocol;
+
+/// <summary>
+/// The words of TaskQueue's credentials, defined once for the broker, the client, the worker and the hosting
+/// integration: how an API key looks, how the broker stores it (only its SHA-256), where clients and workers
+/// read theirs, and the scope actions.
+/// </summary>
+internal static class ApiKeys
+{
+    /// <summary>Every API key starts with this; a bearer token without it is taken for a JWT.</summary>
+    public const string Prefix = "tqk_";
+
+    /// <summary>The configuration key clients and workers read their API key from (environment <c>TaskQueue__ApiKey</c>).</summary>
+    public const string ConfigurationKey = "TaskQueue:ApiKey";
+
+    /// <summary>A new key: the prefix and 32 random bytes, base64url (256 bits: a hash of it cannot be guessed back).</summary>
+    public static string Create() => Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
+        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>What the broker's configuration holds instead of the key: its SHA-256, lower-case hex.</summary>
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+}
+
+/// <summary>The actions a scope grants on a queue (a scope is "action:queue-pattern", e.g. "consume:*", "read:billing-*").</summary>
+internal static class ScopeActions
+{
+    /// <summary>Submit and SubmitBatch.</summary>
+    public const string Submit = "submit";
+
+    /// <summary>WorkerService.Connect for the queues in the Hello.</summary>
+    public const string Consume = "consume";
+
+    /// <summary>Get, Wait, GetQueueStats, ListDeadLetters; HTTP /workers, /dlq (and /metrics when it is not open).</summary>
+    public const string Read = "read";
+
+    /// <summary>Cancel, dead-letter replay and purge, the audit trail (and read on the same queues).</summary>
+    public const string Admin = "admin";
+}
