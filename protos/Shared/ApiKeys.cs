@@ -10,8 +10,15 @@ namespace TaskQueue.Protocol;
 /// </summary>
 internal static class ApiKeys
 {
-    /// <summary>Every API key starts with this; a bearer token without it is taken for a JWT.</summary>
+    /// <summary>
+    /// Keys made by <see cref="Create"/> start with this (secret scanners can find them). The broker tells the two
+    /// kinds of bearer token apart by shape, not by this prefix: a JWT is three base64url parts joined by dots,
+    /// anything else is an API key (so generated secrets of any form serve as keys).
+    /// </summary>
     public const string Prefix = "tqk_";
+
+    /// <summary>True when a bearer token has a JWT's shape (header.payload.signature); otherwise it is an API key.</summary>
+    public static bool LooksLikeJwt(string token) => token.Count(c => c == '.') == 2;
 
     /// <summary>The configuration key clients and workers read their API key from (environment <c>TaskQueue__ApiKey</c>).</summary>
     public const string ConfigurationKey = "TaskQueue:ApiKey";
