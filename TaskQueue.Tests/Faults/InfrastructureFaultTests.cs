@@ -113,8 +113,9 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         // Leases longer than the outage: a lease may only expire when its worker really stopped renewing it.
         await using var run = await FaultRun.StartAsync("8. Redis unresponsive for 10 s (SIGSTOP, SIGCONT)", report, output, new() { Lease = TimeSpan.FromSeconds(30), OwnRedis = [] });
         await run.WaitForWorkersAsync(run.StartWorker("w", Concurrency), run.StartWorker("w", Concurrency));
-        // Tasks that run right across the outage.
-        var spanning = await run.Load.SubmitAsync([.. Enumerable.Range(0, 4).Select(_ => run.Cluster.Task("sleep", "12000"))]);
+        // Tasks that run right across the outage and finish seconds after it (12 s ended them at about the thaw: a
+        // completion that reaches the frozen Redis is not settled yet, and its task ran again after its lease).
+        var spanning = await run.Load.SubmitAsync([.. Enumerable.Range(0, 4).Select(_ => run.Cluster.Task("sleep", "16000"))]);
         await run.WaitUntilAsync(() => spanning.All(id => run.Executions.Of(id).Count > 0), TimeSpan.FromSeconds(30), "the long tasks started");
 
         var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 100, 300), perSecond: 10, outage + FaultSettings.Scaled(TimeSpan.FromSeconds(4)));
