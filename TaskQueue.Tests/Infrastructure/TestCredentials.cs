@@ -20,12 +20,14 @@ internal sealed class TestCredentials
     public string WorkerKey { get; } = ApiKeys.Create();
 
     /// <summary>The broker's environment for both keys.</summary>
-    public Dictionary<string, string> BrokerSettings() => new()
+    public Dictionary<string, string> BrokerSettings() =>
+        new(KeySettings(AdminName, AdminKey, "submit:* consume:* read:* admin:*").Concat(KeySettings(WorkerName, WorkerKey, "consume:*")));
+
+    /// <summary>The broker's environment for one more key: its hash and its scopes (space-separated).</summary>
+    public static Dictionary<string, string> KeySettings(string name, string key, string scopes) => new()
     {
-        [$"TaskQueue__Security__ApiKeys__{AdminName}__Sha256"] = ApiKeys.Hash(AdminKey),
-        [$"TaskQueue__Security__ApiKeys__{AdminName}__Scopes__0"] = "submit:* consume:* read:* admin:*",
-        [$"TaskQueue__Security__ApiKeys__{WorkerName}__Sha256"] = ApiKeys.Hash(WorkerKey),
-        [$"TaskQueue__Security__ApiKeys__{WorkerName}__Scopes__0"] = "consume:*",
+        [$"TaskQueue__Security__ApiKeys__{name}__Sha256"] = ApiKeys.Hash(key),
+        [$"TaskQueue__Security__ApiKeys__{name}__Scopes__0"] = scopes,
     };
 
     /// <summary>A plain gRPC channel (as GrpcChannel.ForAddress makes it) whose calls carry <paramref name="key"/> (none when null).</summary>
