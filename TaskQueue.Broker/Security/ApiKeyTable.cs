@@ -41,10 +41,7 @@ internal sealed class ApiKeyTable : IDisposable
         try
         {
             _configuration.GetSection(SecurityOptions.SectionName).Bind(options);
-            foreach (var (name, key) in options.ApiKeys)
-            {
-                key.Validate(name);
-            }
+            SecurityOptions.ValidateKeys(options.ApiKeys);
         }
         catch (Exception ex) when (ex is System.ComponentModel.DataAnnotations.ValidationException or ArgumentException or InvalidOperationException)
         {
@@ -63,7 +60,7 @@ internal sealed class ApiKeyTable : IDisposable
         var table = new Dictionary<string, ApiKeyEntry>(StringComparer.Ordinal);
         foreach (var (name, key) in options.ApiKeys)
         {
-            // One hash, one key: the first name wins, the validator has already refused anything malformed.
+            // The validator has refused anything malformed, and two names sharing one key.
             table.TryAdd(key.Sha256!.ToLowerInvariant(), new ApiKeyEntry(name, Scopes.Parse(key.Scopes, name)));
         }
 

@@ -39,6 +39,20 @@ public sealed class SecurityOptions
     /// <summary>Whether GET /metrics needs read scope (default) or is open.</summary>
     public MetricsAccess MetricsAccess { get; set; } = MetricsAccess.Read;
 
+    /// <summary>Checks every key, and that no two names share one key (the identity a key stands for must be one).</summary>
+    internal static void ValidateKeys(Dictionary<string, ApiKeyOptions> keys)
+    {
+        foreach (var (name, key) in keys)
+        {
+            key.Validate(name);
+        }
+
+        if (keys.GroupBy(k => k.Value.Sha256!.ToLowerInvariant(), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } shared)
+        {
+            throw new ValidationException($"{SectionName}:ApiKeys: {string.Join(" and ", shared.Select(k => k.Key))} have the same Sha256; give each caller a key of its own.");
+        }
+    }
+
     /// <summary>
     /// Checks every key and the JWT settings, and that some credential is configured (API keys, JWT, or
     /// <paramref name="hasClientCertificates"/>) unless <see cref="AllowAnonymous"/>; throws <see cref="ValidationException"/>
@@ -46,11 +60,7 @@ public sealed class SecurityOptions
     /// </summary>
     public void Validate(bool hasClientCertificates)
     {
-        foreach (var (name, key) in ApiKeys)
-        {
-            key.Validate(name);
-        }
-
+        ValidateKeys(ApiKeys);
         Jwt.Validate();
         if (!AllowAnonymous && ApiKeys.Count == 0 && !Jwt.IsConfigured && !hasClientCertificates)
         {

@@ -46,6 +46,17 @@ public sealed class SecurityOptionsTests
     }
 
     [Fact]
+    public void Two_names_with_the_same_key_are_refused()
+    {
+        var options = WithKey("a", s_hash, "consume:*");
+        options.ApiKeys["b"] = new ApiKeyOptions { Sha256 = s_hash.ToUpperInvariant(), Scopes = ["admin:*"] };
+
+        var error = Assert.Throws<ValidationException>(() => options.Validate(hasClientCertificates: false));
+
+        Assert.Contains("a and b", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void JWT_settings_need_an_audience_an_issuer_with_a_signing_key_and_a_key_of_256_bits()
     {
         Assert.Throws<ValidationException>(() => new SecurityOptions { Jwt = Jwt(audience: null) }.Validate(false));
