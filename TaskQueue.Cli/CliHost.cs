@@ -12,7 +12,7 @@ namespace TaskQueue.Cli;
 internal sealed record CliContext(TaskQueueClient Client, TextWriter Output, TextWriter Error, TimeProvider TimeProvider);
 
 /// <summary>Builds a small host per invocation (service discovery, telemetry, the client) and runs one command on it.</summary>
-internal sealed class CliHost(Option<Uri[]> brokerOption)
+internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKeyOption)
 {
     public const int ExitOk = 0;
     public const int ExitNotCompleted = 1;
@@ -66,9 +66,10 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
         var output = parseResult.InvocationConfiguration.Output;
         var error = parseResult.InvocationConfiguration.Error;
         var broker = parseResult.GetRequiredValue(brokerOption);
+        var apiKey = parseResult.GetValue(apiKeyOption);
         try
         {
-            using var host = BuildHost(broker);
+            using var host = BuildHost(broker, apiKey);
             await host.StartAsync(cancellationToken);
             try
             {
@@ -98,7 +99,7 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
         }
     }
 
-    private static IHost BuildHost(Uri[] broker)
+    private static IHost BuildHost(Uri[] broker, string? apiKey)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -106,7 +107,11 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddServiceDefaults();
         builder.Services.AddSingleton<IHostLifetime, CommandLineLifetime>();
-        builder.AddTaskQueueClient(options => options.BrokerAddresses = broker);
+        builder.AddTaskQueueClient(options =>
+        {
+            options.BrokerAddresses = broker;
+            options.ApiKey = apiKey;
+        });
         return builder.Build();
     }
 

@@ -2,10 +2,11 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using Microsoft.Extensions.Configuration;
 using TaskQueue.Client;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Cli;
 
-/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load, demo.</summary>
+/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load, demo, keys.</summary>
 internal static class TaskQueueCli
 {
     public static async Task<int> InvokeAsync(
@@ -43,11 +44,20 @@ internal static class TaskQueueCli
             CustomParser = ParseBrokerAddresses,
             Arity = ArgumentArity.ExactlyOne,
         };
-        var host = new CliHost(broker);
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "The API key sent to the broker (Authorization: Bearer). Default: TaskQueue:ApiKey (env TaskQueue__ApiKey). " +
+                "Prefer the environment: a key on the command line shows in the process list.",
+            Recursive = true,
+            HelpName = "key",
+            DefaultValueFactory = _ => configuration[ApiKeys.ConfigurationKey] is { Length: > 0 } configured ? configured : null,
+        };
+        var host = new CliHost(broker, apiKey);
 
         var root = new RootCommand("TaskQueue client: submit and manage tasks.")
         {
             broker,
+            apiKey,
             SubmitCommand.Create(host),
             TaskCommands.CreateGet(host),
             TaskCommands.CreateWait(host),
@@ -56,6 +66,7 @@ internal static class TaskQueueCli
             StatsCommand.Create(host),
             LoadCommand.Create(host),
             DemoCommand.Create(host),
+            KeysCommand.Create(),
         };
         return root;
     }

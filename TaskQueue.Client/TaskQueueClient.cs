@@ -47,18 +47,35 @@ public sealed class TaskQueueClient
     /// </summary>
     public static GrpcChannel CreateChannel(IReadOnlyList<Uri> brokerAddresses)
     {
-        ArgumentNullException.ThrowIfNull(brokerAddresses);
+        CheckAddresses(brokerAddresses, nameof(brokerAddresses));
+        return BrokerChannel.Create(brokerAddresses);
+    }
+
+    /// <summary>
+    /// A channel to the brokers of <paramref name="options"/> (<see cref="TaskQueueClientOptions.BrokerAddresses"/>), set
+    /// up as <see cref="CreateChannel(IReadOnlyList{Uri})"/>, that sends the options' credential on every call
+    /// (<see cref="TaskQueueClientOptions.AccessTokenProvider"/>, else <see cref="TaskQueueClientOptions.ApiKey"/>).
+    /// Dispose it when done.
+    /// </summary>
+    public static GrpcChannel CreateChannel(TaskQueueClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CheckAddresses(options.BrokerAddresses, nameof(options));
+        return BrokerChannel.Create(options.BrokerAddresses, BrokerChannel.Credentials(options));
+    }
+
+    private static void CheckAddresses(IReadOnlyList<Uri> brokerAddresses, string parameter)
+    {
+        ArgumentNullException.ThrowIfNull(brokerAddresses, parameter);
         if (brokerAddresses.Count == 0 || brokerAddresses.Any(address => address is not { IsAbsoluteUri: true } || !TaskQueueClientOptions.IsHttp(address)))
         {
-            throw new ArgumentException("Give at least one absolute http:// or https:// broker address.", nameof(brokerAddresses));
+            throw new ArgumentException("Give at least one absolute http:// or https:// broker address.", parameter);
         }
 
         if (brokerAddresses.Select(address => address.Scheme).Distinct(StringComparer.Ordinal).Count() > 1)
         {
-            throw new ArgumentException("The broker addresses mix http:// and https://; use one scheme for all.", nameof(brokerAddresses));
+            throw new ArgumentException("The broker addresses mix http:// and https://; use one scheme for all.", parameter);
         }
-
-        return BrokerChannel.Create(brokerAddresses);
     }
 
     /// <summary>A client on a call invoker (interceptors, tests).</summary>

@@ -53,6 +53,21 @@ public sealed class TaskQueueClientOptions
         set => _brokerAddresses = [.. value ?? throw new ArgumentNullException(nameof(value))];
     }
 
+    /// <summary>
+    /// The API key sent on every call as <c>Authorization: Bearer &lt;key&gt;</c> (configuration <c>TaskQueue:ApiKey</c>,
+    /// environment <c>TaskQueue__ApiKey</c>). The broker's operator issues it (<c>taskqueue keys new</c>) with the
+    /// scopes this client needs, e.g. <c>submit:orders</c> and <c>read:orders</c>. Null: no key is sent. Ignored when
+    /// <see cref="AccessTokenProvider"/> is set.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Gives the bearer token (a JWT from your identity provider) for each call, for tokens that expire and are
+    /// refreshed: called before every call, so cache the token and renew it shortly before it expires. Wins over
+    /// <see cref="ApiKey"/>. Null: the API key, if any, is sent.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<string>>? AccessTokenProvider { get; set; }
+
     /// <summary>Deadline of each call (a Wait gets its own timeout on top).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

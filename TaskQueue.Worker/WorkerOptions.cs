@@ -65,6 +65,21 @@ public sealed class WorkerOptions
     }
 
     /// <summary>
+    /// The API key sent on the worker's stream as <c>Authorization: Bearer &lt;key&gt;</c>: configuration
+    /// <c>Worker:ApiKey</c>, else <c>TaskQueue:ApiKey</c> (environment <c>Worker__ApiKey</c>, <c>TaskQueue__ApiKey</c>).
+    /// It needs consume scope on every queue in <see cref="Queues"/>. Null: no key is sent. Ignored when
+    /// <see cref="AccessTokenProvider"/> is set.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Gives the bearer token (a JWT from your identity provider) each time the worker connects. Wins over
+    /// <see cref="ApiKey"/>. The broker closes a stream whose token expired at its next heartbeat; the worker then
+    /// reconnects and asks for a token again, so return a fresh one. Null: the API key, if any, is sent.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<string>>? AccessTokenProvider { get; set; }
+
+    /// <summary>
     /// A file to append one JSON line to whenever a handler starts or ends an attempt (<see cref="TaskExecutionRecord"/>):
     /// what this worker really ran, recorded apart from the broker. Unset: no log. Give each worker its own file.
     /// </summary>

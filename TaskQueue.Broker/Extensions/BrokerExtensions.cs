@@ -3,6 +3,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
+using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
@@ -20,9 +21,16 @@ public static class BrokerExtensions
         // The two named endpoints speak one protocol each, wherever their URLs come from (appsettings,
         // the AppHost, compose): cleartext HTTP/2 for gRPC, HTTP/1.1 for health checks and JSON.
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
             kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
                 .Endpoint("grpc", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http2)
-                .Endpoint("http", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http1));
+                .Endpoint("http", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http1);
+            // Room for an oversized bearer token to reach authentication and be refused there (UNAUTHENTICATED,
+            // 401), not as a transport error the caller cannot read; the handlers refuse tokens past 16 KiB unread.
+            kestrel.Limits.MaxRequestHeadersTotalSize = 128 * 1024;
+            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = 128 * 1024;
+        });
+        builder.AddTaskQueueSecurity();
 
         // The Aspire client's Redis command tracing keeps every command (arguments included) for up to 10 s,
         // then makes a span of each: at queue rates hundreds of MB of broker memory and a span per script
@@ -65,6 +73,8 @@ public static class BrokerExtensions
         services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
+            // Inside the error mapping: a malformed task id in a request is bad input before it is a permission question.
+            grpc.Interceptors.Add<AuthorizationInterceptor>();
             grpc.MaxReceiveMessageSize = ProtocolLimits.MaxMessageBytes;
             grpc.MaxSendMessageSize = ProtocolLimits.MaxMessageBytes;
         });
@@ -73,6 +83,7 @@ public static class BrokerExtensions
 
     public static WebApplication MapTaskQueueBroker(this WebApplication app)
     {
+        app.UseAuthentication();
         app.MapGrpcService<TaskApiService>();
         app.MapGrpcService<WorkerStreamService>();
         app.MapBrokerEndpoints();

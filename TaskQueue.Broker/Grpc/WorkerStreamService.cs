@@ -1,4 +1,5 @@
 using Grpc.Core;
+using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol;
@@ -9,9 +10,12 @@ namespace TaskQueue.Broker.Grpc;
 /// <summary>
 /// The worker stream's edge: reads the worker's messages, parses them, and hands each to the session
 /// lifecycle (<see cref="SessionLifecycle"/>); writes the session's outbox back. Why a stream ended is
-/// decided here, what that means for the worker's leases there.
+/// decided here, what that means for the worker's leases there. Authorised here too: consume on every queue of
+/// the Hello before anything reaches Redis, the worker id bound to the caller's identity, and the credential
+/// checked again on every heartbeat (a revoked one ends the stream).
 /// </summary>
-internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplicationLifetime lifetime) : WorkerService.WorkerServiceBase
+internal sealed class WorkerStreamService(
+    SessionLifecycle sessions, WorkerAccess access, IHostApplicationLifetime lifetime, ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
 {
 
     public override async Task Connect(
@@ -26,7 +30,20 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
         }
 
         var hello = requestStream.Current.Hello;
-        var session = await sessions.OpenAsync(ParseHello(hello), Running(hello.Running), callToken);
+        var user = context.GetHttpContext().User;
+        var parsed = ParseHello(hello, CallerIdentity.Name(user));
+        access.DemandConsume(user, parsed.Queues);
+        WorkerSession session;
+        try
+        {
+            session = await sessions.OpenAsync(parsed, Running(hello.Running), callToken);
+        }
+        catch (WorkerIdTakenException)
+        {
+            SecurityLog.WorkerIdTaken(logger, parsed.WorkerId, parsed.Owner);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"Worker id '{parsed.WorkerId}' belongs to another identity."));
+        }
+
         var writer = WriteLoopAsync(session, responseStream, callToken);
         await sessions.JoinAsync(session);
 
@@ -38,6 +55,13 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
             while (await requestStream.MoveNext(silence.Token))
             {
                 sessions.Seen(session);
+                if (requestStream.Current.KindCase == WorkerMessage.KindOneofCase.Heartbeat && access.Revoked(user, session.Queues) is { } revoked)
+                {
+                    SecurityLog.StreamRevoked(logger, session.WorkerId, parsed.Owner, revoked.Detail);
+                    reason = "credentials revoked";
+                    throw new RpcException(revoked);
+                }
+
                 await HandleAsync(session, requestStream.Current, callToken);
             }
         }
@@ -87,7 +111,7 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
         return Task.CompletedTask;
     }
 
-    private static WorkerHello ParseHello(Hello hello)
+    private static WorkerHello ParseHello(Hello hello, string owner)
     {
         if (string.IsNullOrWhiteSpace(hello.WorkerId) || hello.WorkerId.Length > 256)
         {
@@ -109,7 +133,7 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
             TaskValidation.ValidateQueueName(queue);
         }
 
-        return new WorkerHello(hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes], hello.Concurrency, hello.Batches);
+        return new WorkerHello(hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes], hello.Concurrency, hello.Batches, owner);
     }
 
     private static List<RunningLease> Running(IReadOnlyCollection<RunningTask> running)

@@ -1,13 +1,17 @@
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Http;
 
 /// <summary>
 /// The JSON endpoints the project started with, on the HTTP/1.1 endpoint beside gRPC. Every figure but
-/// uptime comes from Redis, so every broker answers the same.
+/// uptime comes from Redis, so every broker answers the same. /workers and /dlq need read scope (on any queue;
+/// /dlq shows only the queues the caller may read), /metrics too unless TaskQueue:Security:MetricsAccess is Open.
 /// </summary>
 public static class BrokerEndpoints
 {
@@ -15,9 +19,14 @@ public static class BrokerEndpoints
 
     public static WebApplication MapBrokerEndpoints(this WebApplication app)
     {
-        app.MapGet("/metrics", GetMetricsAsync);
-        app.MapGet("/workers", GetWorkersAsync);
-        app.MapGet("/dlq", GetDeadLettersAsync);
+        var metrics = app.MapGet("/metrics", GetMetricsAsync);
+        if (app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value.MetricsAccess != MetricsAccess.Open)
+        {
+            metrics.RequireAnyQueue(ScopeActions.Read);
+        }
+
+        app.MapGet("/workers", GetWorkersAsync).RequireAnyQueue(ScopeActions.Read);
+        app.MapGet("/dlq", GetDeadLettersAsync).RequireAnyQueue(ScopeActions.Read);
         return app;
     }
 
@@ -59,13 +68,22 @@ public static class BrokerEndpoints
             w => new WorkerStatus(w.Status, w.TasksCompleted, w.LastHeartbeat, w.Slots, w.Busy, w.Queues, w.Broker, w.QuarantinedUntil));
     }
 
-    private static async Task<IResult> GetDeadLettersAsync(RedisTaskStore store, string? queue, int? limit, CancellationToken cancellationToken)
+    private static async Task<IResult> GetDeadLettersAsync(RedisTaskStore store, ClaimsPrincipal user, string? queue, int? limit, CancellationToken cancellationToken)
     {
-        var queues = queue is null ? await store.GetQueuesAsync(cancellationToken) : [queue];
         if (queue is not null && TaskValidation.QueueNameProblem(queue) is { } problem)
         {
             return Results.BadRequest(new { error = problem });
         }
+
+        var scopes = CallerIdentity.Scopes(user);
+        if (queue is not null && !Scopes.Allow(scopes, ScopeActions.Read, [queue]))
+        {
+            return Results.StatusCode(StatusCodes.Status403Forbidden);
+        }
+
+        var queues = queue is null
+            ? (await store.GetQueuesAsync(cancellationToken)).Where(name => Scopes.Allow(scopes, ScopeActions.Read, [name]))
+            : [queue];
 
         var result = new Dictionary<string, object>();
         foreach (var name in queues)

@@ -14,6 +14,12 @@ internal interface ISessionStore
     /// <summary>Ends the given leases after a short grace (their worker's connection broke).</summary>
     Task ShortenLeasesAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan grace, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Binds the worker id to <paramref name="owner"/> for <paramref name="keep"/> (or refreshes the binding);
+    /// false, changing nothing, when the id is bound to another identity.
+    /// </summary>
+    Task<bool> BindWorkerIdAsync(string workerId, string owner, TimeSpan keep);
+
     /// <summary>Records a heartbeat in the worker registry; returns the worker's quarantine deadline.</summary>
     Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat);
 

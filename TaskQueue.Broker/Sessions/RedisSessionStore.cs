@@ -1,11 +1,36 @@
+using StackExchange.Redis;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Sessions;
 
 /// <summary>The session store over Redis: the task store, the worker registry and the outcome batcher.</summary>
-internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry registry, OutcomeBatcher outcomes) : ISessionStore
+internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry registry, OutcomeBatcher outcomes, IConnectionMultiplexer redis) : ISessionStore
 {
+    public async Task<bool> BindWorkerIdAsync(string workerId, string owner, TimeSpan keep)
+    {
+        var db = redis.GetDatabase();
+        var key = RedisKeys.WorkerOwner(workerId);
+        // SET NX, else the owner's own binding is refreshed; a binding that expired in between is taken on the second round.
+        for (var round = 0; round < 2; round++)
+        {
+            if (await db.StringSetAsync(key, owner, keep, When.NotExists))
+            {
+                return true;
+            }
+
+            var current = await db.StringGetAsync(key);
+            if (current.IsNull)
+            {
+                continue;
+            }
+
+            return current == owner && await db.KeyExpireAsync(key, keep);
+        }
+
+        return false;
+    }
+
     public Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken) =>
         store.RenewAsync(queue, leases, lease, cancellationToken);
 

@@ -6,8 +6,11 @@ using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Broker.Sessions;
 
-/// <summary>What a worker says about itself in its hello, checked by the stream's edge.</summary>
-internal sealed record WorkerHello(string WorkerId, IReadOnlyList<string> Queues, IReadOnlyList<string> TaskTypes, int Concurrency, bool Batches);
+/// <summary>What a worker says about itself in its hello, checked by the stream's edge; <paramref name="Owner"/> is the caller's identity.</summary>
+internal sealed record WorkerHello(string WorkerId, IReadOnlyList<string> Queues, IReadOnlyList<string> TaskTypes, int Concurrency, bool Batches, string Owner);
+
+/// <summary>The worker id of a hello is bound to another identity: the session does not open, and nothing changed.</summary>
+internal sealed class WorkerIdTakenException(string workerId) : Exception($"Worker id '{workerId}' belongs to another identity.");
 
 /// <summary>A task a worker says it runs, named as the worker named it (an id that is none is lost).</summary>
 internal readonly record struct RunningLease(string TaskId, string Token);
@@ -32,14 +35,29 @@ internal sealed class SessionLifecycle(
     IHostApplicationLifetime lifetime,
     ILogger<SessionLifecycle> logger)
 {
+    /// <summary>
+    /// How long a worker id stays bound to its identity after its last heartbeat: a worker that restarts or moves to
+    /// another broker within it keeps its id, and no other identity can take it (and its leases) meanwhile.
+    /// </summary>
+    public static readonly TimeSpan WorkerIdBinding = TimeSpan.FromMinutes(15);
+
     private readonly BrokerOptions _options = options.Value;
 
-    /// <summary>Starts a session: re-attaches the leases the worker still holds and welcomes it with the ones it lost.</summary>
+    /// <summary>
+    /// Starts a session: binds the worker id to the caller (or throws <see cref="WorkerIdTakenException"/>, before
+    /// anything else reaches Redis), re-attaches the leases the worker still holds and welcomes it with the ones it lost.
+    /// </summary>
     public async Task<WorkerSession> OpenAsync(WorkerHello hello, IReadOnlyList<RunningLease> running, CancellationToken cancellationToken)
     {
+        if (!await store.BindWorkerIdAsync(hello.WorkerId, hello.Owner, WorkerIdBinding))
+        {
+            throw new WorkerIdTakenException(hello.WorkerId);
+        }
+
         var session = new WorkerSession(hello.WorkerId, hello.Queues, hello.TaskTypes, hello.Concurrency, time.GetUtcNow())
         {
             Batches = hello.Batches,
+            Owner = hello.Owner,
         };
         var lost = await ReattachAsync(session, running, cancellationToken);
         session.SendWelcome(identity.BrokerId, _options.LeaseDuration, _options.HeartbeatInterval, lost);
@@ -245,6 +263,12 @@ internal sealed class SessionLifecycle(
 
     private async Task RecordHeartbeatAsync(WorkerSession session, bool connected, DateTimeOffset? connectedAt = null)
     {
+        if (connectedAt is null)
+        {
+            // The binding lives as long as the worker does (and WorkerIdBinding after); OpenAsync made it.
+            await store.BindWorkerIdAsync(session.WorkerId, session.Owner, WorkerIdBinding);
+        }
+
         var now = time.GetUtcNow();
         var quarantinedUntil = await store.HeartbeatAsync(new WorkerHeartbeat(
             session.WorkerId, identity.BrokerId, session.Queues, session.Concurrency, session.Busy,

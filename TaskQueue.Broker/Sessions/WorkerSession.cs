@@ -42,6 +42,9 @@ internal sealed class WorkerSession
     /// <summary>The worker takes the tasks of one claim in one Assignments message.</summary>
     public bool Batches { get; init; }
 
+    /// <summary>The identity that opened the session ("key:workers", ...): the worker id is bound to it.</summary>
+    public string Owner { get; init; } = "";
+
     /// <summary>The worker is shutting down: it gets no new work.</summary>
     public bool Draining { get; set; }
 

@@ -16,6 +16,9 @@ public static class RedisKeys
     /// <summary>The set of worker ids known to any broker.</summary>
     public const string Workers = "tq:workers";
 
+    /// <summary>The identity a worker id is bound to (a string, refreshed while the worker heartbeats, then expiring).</summary>
+    public static string WorkerOwner(string workerId) => "tq:worker-owner:" + workerId;
+
     public static string QueuePrefix(string queue) => "tq:{" + queue + "}:";
 
     public static string Task(TaskId id) => QueuePrefix(id.Queue) + "t:" + id.LocalId;

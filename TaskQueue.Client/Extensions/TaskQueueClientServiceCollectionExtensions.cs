@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using TaskQueue.Client;
 using TaskQueue.Client.Internal;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -54,8 +55,14 @@ public static class TaskQueueClientServiceCollectionExtensions
             .AddGrpcClient<TaskService.TaskServiceClient>(ClientName, (provider, client) =>
                 client.Address = BrokerChannel.Address(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddresses))
             .ConfigureChannel((provider, channel) =>
-                BrokerChannel.Configure(channel, provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddresses, provider))
+            {
+                var options = provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value;
+                BrokerChannel.Configure(channel, options.BrokerAddresses, provider, BrokerChannel.Credentials(options));
+            })
             .ConfigurePrimaryHttpMessageHandler(BrokerChannel.CreateHandler)
+            // Every call carries the credential (a handler, so it works over plaintext HTTP/2 too).
+            .AddHttpMessageHandler(provider => new BearerTokenHandler(
+                BrokerChannel.Credentials(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value)))
             .AddServiceDiscovery();
 
         services.TryAddTransient(provider => new TaskQueueClient(

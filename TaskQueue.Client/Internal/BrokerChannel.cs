@@ -18,27 +18,32 @@ internal static class BrokerChannel
     /// <summary>Keep-alive pings notice a dead connection within seconds; several HTTP/2 connections beat the stream limit.</summary>
     public static SocketsHttpHandler CreateHandler() => ChannelSettings.CreateHandler();
 
-    public static GrpcChannel Create(IReadOnlyList<Uri> brokers)
+    /// <summary>What the channel sends as <c>Authorization: Bearer</c>: the token provider, else the API key; null for neither.</summary>
+    public static Func<CancellationToken, ValueTask<string>>? Credentials(TaskQueueClientOptions options) =>
+        BearerTokenHandler.Source(options.ApiKey, options.AccessTokenProvider);
+
+    public static GrpcChannel Create(IReadOnlyList<Uri> brokers, Func<CancellationToken, ValueTask<string>>? bearer = null)
     {
         var options = new GrpcChannelOptions
         {
             MaxReconnectBackoff = s_maxReconnectBackoff,
-            HttpHandler = CreateHandler(),
+            HttpHandler = BearerTokenHandler.Wrap(CreateHandler(), bearer),
             DisposeHttpClient = true,
         };
-        Configure(options, brokers, services: null);
+        Configure(options, brokers, services: null, bearer);
         return GrpcChannel.ForAddress(Address(brokers), options);
     }
 
-    /// <summary>For several brokers: the shared round-robin set-up, with this client's handler and reconnect cap.</summary>
-    public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider? services)
+    /// <summary>For several brokers: the shared round-robin set-up, with this client's handler, credentials and reconnect cap.</summary>
+    public static void Configure(
+        GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider? services, Func<CancellationToken, ValueTask<string>>? bearer = null)
     {
         if (brokers.Count < 2)
         {
             return;
         }
 
-        BrokerBalancing.Configure(options, brokers, services, CreateHandler);
+        BrokerBalancing.Configure(options, brokers, services, CreateHandler, bearer);
         options.MaxReconnectBackoff = s_maxReconnectBackoff;
     }
 }

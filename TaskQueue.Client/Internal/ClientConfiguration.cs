@@ -34,6 +34,11 @@ internal static class ClientConfiguration
             options.BrokerAddresses = addresses;
         }
 
+        if (section[nameof(TaskQueueClientOptions.ApiKey)] is { Length: > 0 } apiKey)
+        {
+            options.ApiKey = apiKey;
+        }
+
         if (section[nameof(TaskQueueClientOptions.RequestTimeout)] is { Length: > 0 } timeout)
         {
             options.RequestTimeout = TimeSpan.TryParse(timeout, CultureInfo.InvariantCulture, out var value)

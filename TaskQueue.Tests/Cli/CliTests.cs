@@ -4,6 +4,7 @@ using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using TaskQueue.Cli;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Tests.Client;
 using TaskQueue.Tests.Fakes;
@@ -179,11 +180,51 @@ public sealed class CliTests : IAsyncLifetime
 
     private static string? Text(JsonElement element, string name) => element.GetProperty(name).GetString();
 
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    [Fact]
+    public async Task The_api_key_from_the_option_or_from_TaskQueue_ApiKey_goes_with_every_call_as_a_bearer_token()
+    {
+        var (optionExit, _, _) = await RunAsync("stats", "--queue", "emails", "--api-key", "tqk_from_option");
+        var (configExit, _, _) = await RunWithAsync(new() { ["TaskQueue:ApiKey"] = "tqk_from_config" }, "stats", "--queue", "emails");
+        var (bothExit, _, _) = await RunWithAsync(new() { ["TaskQueue:ApiKey"] = "tqk_from_config" }, "stats", "--api-key", "tqk_option_wins");
+
+        Assert.Equal((0, 0, 0), (optionExit, configExit, bothExit));
+        Assert.Equal(["Bearer tqk_from_option", "Bearer tqk_from_config", "Bearer tqk_option_wins"], _fake.Authorizations);
+    }
+
+    [Fact]
+    public async Task Keys_new_prints_a_new_key_once_and_the_broker_lines_with_its_hash_and_scopes()
+    {
+        var (exitCode, output, _) = await RunAsync("keys", "new", "--name", "billing-app", "--scope", "submit:billing-*", "--scope", "read:billing-*");
+
+        Assert.Equal(0, exitCode);
+        var lines = output.Split('\n', StringSplitOptions.TrimEntries);
+        var key = Assert.Single(lines, line => line.StartsWith(ApiKeys.Prefix, StringComparison.Ordinal));
+        Assert.Contains($"TaskQueue__Security__ApiKeys__billing-app__Sha256={ApiKeys.Hash(key)}", lines);
+        Assert.Contains("TaskQueue__Security__ApiKeys__billing-app__Scopes__0=submit:billing-*", lines);
+        Assert.Contains("TaskQueue__Security__ApiKeys__billing-app__Scopes__1=read:billing-*", lines);
+        Assert.Equal(1, output.Split(key).Length - 1); // the key itself once; the KeysFile entry holds only its hash
+        Assert.Empty(_fake.Requests);
+    }
+
+    [Theory]
+    [InlineData("--name", "has space", "--scope", "consume:*")]
+    [InlineData("--name", "ok", "--scope", "write:*")]
+    [InlineData("--name", "ok", "--scope", "consume")]
+    public async Task Keys_new_refuses_a_bad_name_or_scope(params string[] args)
+    {
+        var (exitCode, output, _) = await RunAsync(["keys", "new", .. args]);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.DoesNotContain(ApiKeys.Prefix, output, StringComparison.Ordinal);
+    }
+
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunWithAsync([], args);
+
+    private async Task<(int ExitCode, string Output, string Error)> RunWithAsync(Dictionary<string, string?> settings, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var configuration = new ConfigurationBuilder().Build();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var exitCode = await TaskQueueCli.InvokeAsync(
             [.. args, "--broker", _server!.Address.ToString()], output, error, configuration);
         return (exitCode, output.ToString(), error.ToString());

@@ -132,6 +132,64 @@ public sealed class ClientConfigurationTests
         Assert.All(fakes, fake => Assert.NotEmpty(fake.Requests.OfType<GetQueueStatsRequest>()));
     }
 
+    [Fact]
+    public void TaskQueue_ApiKey_is_read_from_configuration_and_code_wins()
+    {
+        Assert.Equal("tqk_configured", Options(new() { ["TaskQueue:ApiKey"] = "tqk_configured" }).ApiKey);
+        Assert.Equal("tqk_coded", Options(new() { ["TaskQueue:ApiKey"] = "tqk_configured" }, options => options.ApiKey = "tqk_coded").ApiKey);
+        Assert.Null(Options([]).ApiKey);
+    }
+
+    [Fact]
+    public async Task The_registered_client_sends_its_api_key_as_a_bearer_token_on_every_call_to_every_broker()
+    {
+        var fakes = new[] { new FakeTaskService(), new FakeTaskService() };
+        await using var first = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(fakes[0]));
+        await using var second = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(fakes[1]));
+        await using var one = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["TaskQueue:BrokerAddress"] = first.Address.ToString(), ["TaskQueue:ApiKey"] = "tqk_one",
+            }).Build())
+            .AddLogging().AddTaskQueueClient().BuildServiceProvider();
+        await using var several = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:taskqueue"] = $"{first.Address},{second.Address}", ["TaskQueue:ApiKey"] = "tqk_several",
+            }).Build())
+            .AddLogging().AddTaskQueueClient().BuildServiceProvider();
+
+        await one.GetRequiredService<TaskQueueClient>().GetQueueStatsAsync("q");
+        for (var i = 0; i < 200 && fakes.Any(fake => fake.Requests.Count < (fake == fakes[0] ? 2 : 1)); i++)
+        {
+            await several.GetRequiredService<TaskQueueClient>().GetQueueStatsAsync("q");
+        }
+
+        Assert.Equal("Bearer tqk_one", fakes[0].Authorizations.First());
+        Assert.All(fakes[0].Authorizations.Skip(1).Concat(fakes[1].Authorizations), header => Assert.Equal("Bearer tqk_several", header));
+        Assert.NotEmpty(fakes[1].Authorizations);
+    }
+
+    [Fact]
+    public async Task A_channel_from_options_asks_the_access_token_provider_before_every_call_and_it_wins_over_the_key()
+    {
+        var fake = new FakeTaskService();
+        await using var server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(fake));
+        var issued = 0;
+        using var channel = TaskQueueClient.CreateChannel(new TaskQueueClientOptions
+        {
+            BrokerAddress = server.Address,
+            ApiKey = "tqk_ignored",
+            AccessTokenProvider = _ => ValueTask.FromResult($"token-{Interlocked.Increment(ref issued)}"),
+        });
+        var client = new TaskQueueClient(channel);
+
+        await client.GetQueueStatsAsync("q");
+        await client.GetQueueStatsAsync("q");
+
+        Assert.Equal(["Bearer token-1", "Bearer token-2"], fake.Authorizations);
+    }
+
     private static TaskQueueClientOptions Options(Dictionary<string, string?> settings, Action<TaskQueueClientOptions>? configure = null)
     {
         var services = new ServiceCollection()

@@ -61,7 +61,7 @@ public sealed class BrokerLifecycleTests
     {
         await using var cluster = await TaskQueueCluster.StartAsync();
         var broker = await cluster.StartBrokerAsync();
-        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(broker.GrpcAddress);
+        var channel = cluster.Channel(broker, cluster.AdminKey);
         var client = new TaskQueue.Client.TaskQueueClient(channel);
         var id = (await cluster.SubmitAsync([cluster.Task("echo", "after the restart")]))[0];
         var wait = client.WaitAsync(id, TimeSpan.FromSeconds(60));

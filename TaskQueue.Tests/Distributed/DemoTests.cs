@@ -21,7 +21,7 @@ public sealed class DemoTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var exitCode = await TaskQueueCli.InvokeAsync(["demo", "--queue", cluster.Queue, "--broker", cluster.Brokers[0].GrpcAddress], output, error)
+        var exitCode = await TaskQueueCli.InvokeAsync(["demo", "--queue", cluster.Queue, "--broker", cluster.Brokers[0].GrpcAddress, "--api-key", cluster.AdminKey], output, error)
             .WaitAsync(TimeSpan.FromMinutes(2));
 
         Assert.True(exitCode == 0, $"{output}\n{error}\n{cluster.Diagnostics()}");

@@ -23,9 +23,9 @@ public sealed class TypedTaskTests(ITestOutputHelper output)
         await using var cluster = await TaskQueueCluster.StartAsync();
         var broker = await cluster.StartBrokerAsync();
         var workerId = $"typed-{cluster.Queue}";
-        using var worker = await StartWorkerAsync(new Uri(broker.GrpcAddress), cluster.Queue, workerId);
+        using var worker = await StartWorkerAsync(new Uri(broker.GrpcAddress), cluster.Queue, workerId, cluster.Credentials.WorkerKey);
         await cluster.WaitForWorkersAsync(workerId);
-        using var channel = TaskQueueClient.CreateChannel(new Uri(broker.GrpcAddress));
+        using var channel = TaskQueueClient.CreateChannel(new TaskQueueClientOptions { BrokerAddress = new Uri(broker.GrpcAddress), ApiKey = cluster.AdminKey });
         var client = new TaskQueueClient(channel);
 
         var submitted = await client.SubmitAsync("resize-image", new ResizeRequest("cat.png", 64), queue: cluster.Queue);
@@ -45,7 +45,7 @@ public sealed class TypedTaskTests(ITestOutputHelper output)
     }
 
     /// <summary>What a team writes: its own host, the worker library, its own typed handler.</summary>
-    private async Task<IHost> StartWorkerAsync(Uri brokerAddress, string queue, string workerId)
+    private async Task<IHost> StartWorkerAsync(Uri brokerAddress, string queue, string workerId, string apiKey)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddProvider(new TestOutputLoggerProvider(output));
@@ -54,6 +54,7 @@ public sealed class TypedTaskTests(ITestOutputHelper output)
             options.BrokerAddress = brokerAddress;
             options.Queues = [queue];
             options.WorkerId = workerId;
+            options.ApiKey = apiKey;
             options.DrainTimeout = TimeSpan.FromSeconds(5);
         });
         // A typed handler with JSON web defaults (camelCase), as the typed client's.

@@ -56,6 +56,17 @@ internal sealed class FakeSessionStore : ISessionStore
         return Task.CompletedTask;
     }
 
+    /// <summary>Worker id → the identity it is bound to.</summary>
+    public Dictionary<string, string> Owners { get; } = new(StringComparer.Ordinal);
+
+    public Task<bool> BindWorkerIdAsync(string workerId, string owner, TimeSpan keep)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(Owners.TryAdd(workerId, owner) || Owners[workerId] == owner);
+        }
+    }
+
     public Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat)
     {
         if (Outage is { } outage)

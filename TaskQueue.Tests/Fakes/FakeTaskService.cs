@@ -24,41 +24,45 @@ internal sealed class FakeTaskService
 
     public Func<string, QueueStats> OnStats { get; set; } = queue => new QueueStats { Queue = queue };
 
+    /// <summary>The Authorization header of every call, in order (null when a call had none).</summary>
+    public ConcurrentQueue<string?> Authorizations { get; } = new();
+
     public T Single<T>() => Requests.OfType<T>().Single();
 
     /// <summary>The gRPC service the server hosts; forwards every call to the fake.</summary>
     internal sealed class Endpoint(FakeTaskService fake) : TaskService.TaskServiceBase
     {
         public override Task<SubmitResponse> Submit(SubmitRequest request, ServerCallContext context) =>
-            Answer(request, fake.OnSubmit);
+            Answer(request, context, fake.OnSubmit);
 
         public override Task<SubmitBatchResponse> SubmitBatch(SubmitBatchRequest request, ServerCallContext context) =>
-            Answer(request, fake.OnSubmitBatch);
+            Answer(request, context, fake.OnSubmitBatch);
 
         public override Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
-            Answer(request, r => fake.OnGet(r.TaskId));
+            Answer(request, context, r => fake.OnGet(r.TaskId));
 
         public override Task<TaskInfo> Wait(WaitTaskRequest request, ServerCallContext context) =>
-            Answer(request, fake.OnWait);
+            Answer(request, context, fake.OnWait);
 
         public override Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context) =>
-            Answer(request, r => fake.OnCancel(r.TaskId));
+            Answer(request, context, r => fake.OnCancel(r.TaskId));
 
         public override Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context) =>
-            Answer(request, fake.OnListDeadLetters);
+            Answer(request, context, fake.OnListDeadLetters);
 
         public override Task<ReplayDeadLettersResponse> ReplayDeadLetters(ReplayDeadLettersRequest request, ServerCallContext context) =>
-            Answer(request, r => new ReplayDeadLettersResponse { Replayed = r.All ? 7 : r.TaskIds.Count });
+            Answer(request, context, r => new ReplayDeadLettersResponse { Replayed = r.All ? 7 : r.TaskIds.Count });
 
         public override Task<PurgeDeadLettersResponse> PurgeDeadLetters(PurgeDeadLettersRequest request, ServerCallContext context) =>
-            Answer(request, r => new PurgeDeadLettersResponse { Purged = r.All ? 7 : r.TaskIds.Count });
+            Answer(request, context, r => new PurgeDeadLettersResponse { Purged = r.All ? 7 : r.TaskIds.Count });
 
         public override Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
-            Answer(request, r => fake.OnStats(r.Queue));
+            Answer(request, context, r => fake.OnStats(r.Queue));
 
-        private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, Func<TRequest, TResponse> answer)
+        private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, ServerCallContext context, Func<TRequest, TResponse> answer)
             where TRequest : class
         {
+            fake.Authorizations.Enqueue(context.RequestHeaders.GetValue("authorization"));
             fake.Requests.Enqueue(request);
             return Task.FromResult(answer(request));
         }

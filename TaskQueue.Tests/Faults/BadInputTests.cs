@@ -22,7 +22,7 @@ public sealed class BadInputTests(FaultReport report, ITestOutputHelper output)
         await using var run = await FaultRun.StartAsync("9. bad input storm", report, output, new() { Lease = TimeSpan.FromSeconds(30), OwnRedis = [] });
         var broker = run.Cluster.Brokers[0];
         var client = run.Cluster.Client();
-        using var channel = GrpcChannel.ForAddress(broker.GrpcAddress);
+        var channel = run.Cluster.Channel(broker, run.Cluster.AdminKey);
 
         // A worker on a raw stream: task A it completed (its token is spent), task B it still holds.
         var (worker, _) = await RawWorker.ConnectAsync(run.Cluster.WorkerClient(), $"raw-{run.Queue}", run.Queue, 1);

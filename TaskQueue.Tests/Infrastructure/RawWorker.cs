@@ -15,6 +15,7 @@ internal sealed class RawWorker : IAsyncDisposable
     private readonly Task _reader;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<Status> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _heartbeats = Task.CompletedTask;
 
     private RawWorker(AsyncDuplexStreamingCall<WorkerMessage, BrokerMessage> call)
@@ -28,9 +29,12 @@ internal sealed class RawWorker : IAsyncDisposable
                 {
                     await _inbox.Writer.WriteAsync(message);
                 }
+
+                _closed.TrySetResult(Status.DefaultSuccess);
             }
-            catch (RpcException)
+            catch (RpcException ex)
             {
+                _closed.TrySetResult(ex.Status);
             }
             finally
             {
@@ -50,6 +54,9 @@ internal sealed class RawWorker : IAsyncDisposable
         var first = await worker.NextAsync(TimeSpan.FromSeconds(10));
         return (worker, first.Welcome ?? throw new InvalidOperationException($"Expected welcome, got {first}"));
     }
+
+    /// <summary>Completes with the status the broker ended the stream with.</summary>
+    public Task<Status> Closed => _closed.Task;
 
     public async Task SendAsync(WorkerMessage message)
     {

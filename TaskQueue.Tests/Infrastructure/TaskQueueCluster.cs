@@ -11,7 +11,9 @@ namespace TaskQueue.Tests.Infrastructure;
 /// Real broker and worker processes on loopback around a real Redis. Tests talk to the brokers with raw gRPC
 /// stubs and read the ledger from Redis. Leases default to the production 30 s: CI machines stall for
 /// seconds at a time (a 6 s stall expired every 3 s lease of a healthy worker once), so only a test about
-/// expiry asks for a short one. Reaping, backoff and the disconnect grace stay fast.
+/// expiry asks for a short one. Reaping, backoff and the disconnect grace stay fast. Security is on, as in
+/// production: the brokers accept the cluster's own API keys (<see cref="Credentials"/>), its clients and raw
+/// streams carry the all-scopes key, its worker processes the consume key.
 /// </summary>
 internal sealed class TaskQueueCluster : IAsyncDisposable
 {
@@ -19,15 +21,22 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
     private readonly List<GrpcChannel> _channels = [];
     private readonly Dictionary<string, string> _brokerSettings;
 
-    private TaskQueueCluster(RedisServer redis, Dictionary<string, string> brokerSettings)
+    private TaskQueueCluster(RedisServer redis, Dictionary<string, string> brokerSettings, TestCredentials credentials)
     {
         Redis = redis;
         _brokerSettings = brokerSettings;
+        Credentials = credentials;
         Queue = "e2e-" + Guid.NewGuid().ToString("N")[..10];
         Store = new RedisTaskStore(redis.Connection, Options.Create(new TaskStoreOptions()), new RedisClockShift());
     }
 
     public RedisServer Redis { get; }
+
+    /// <summary>The keys the brokers accept: <see cref="TestCredentials.AdminKey"/> (every scope) and <see cref="TestCredentials.WorkerKey"/> (consume).</summary>
+    public TestCredentials Credentials { get; }
+
+    /// <summary>The all-scopes key the cluster's own clients send (CLI: --api-key, client options: ApiKey).</summary>
+    public string AdminKey => Credentials.AdminKey;
 
     /// <summary>A queue of this cluster's own.</summary>
     public string Queue { get; }
@@ -40,7 +49,8 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
     public static async Task<TaskQueueCluster> StartAsync(
         RedisServer? redis = null, TimeSpan? lease = null, IReadOnlyDictionary<string, string>? brokerSettings = null)
     {
-        var settings = new Dictionary<string, string>
+        var credentials = new TestCredentials();
+        var settings = new Dictionary<string, string>(credentials.BrokerSettings())
         {
             ["TaskQueue__Broker__LeaseDuration"] = (lease ?? TimeSpan.FromSeconds(30)).ToString(),
             ["TaskQueue__Broker__DisconnectGrace"] = "00:00:01",
@@ -54,7 +64,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             settings[key] = value;
         }
 
-        return new TaskQueueCluster(redis ?? await RedisServer.Shared, settings);
+        return new TaskQueueCluster(redis ?? await RedisServer.Shared, settings, credentials);
     }
 
     /// <summary>Starts a broker (on fresh ports, or the ports of an earlier one being restarted) and waits until healthy.</summary>
@@ -80,7 +90,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             Brokers.Add(broker);
         }
 
-        using var http = new HttpClient();
+        using var http = new HttpClient(); // /health is open: no credentials
         await Eventually.TrueAsync(
             async () =>
             {
@@ -108,6 +118,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             ["Worker__Concurrency"] = concurrency.ToString(),
             ["Worker__WorkerId"] = workerId,
             ["Worker__DrainTimeout"] = "00:00:05",
+            ["TaskQueue__ApiKey"] = Credentials.WorkerKey,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
@@ -130,29 +141,31 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             TimeSpan.FromSeconds(30),
             () => "workers did not connect:\n" + string.Join("\n---\n", _processes.Select(p => p.Name + ":\n" + p.RecentOutput)));
 
-    public TaskService.TaskServiceClient Client(Broker? broker = null)
-    {
-        var channel = GrpcChannel.ForAddress((broker ?? Brokers[0]).GrpcAddress);
-        _channels.Add(channel);
-        return new TaskService.TaskServiceClient(channel);
-    }
+    /// <summary>Raw task-service stubs on a channel that sends the all-scopes key (or <paramref name="key"/>; none for null when <paramref name="anonymous"/>).</summary>
+    public TaskService.TaskServiceClient Client(Broker? broker = null, string? key = null, bool anonymous = false) =>
+        new(Channel(broker, anonymous ? null : key ?? AdminKey));
 
-    public Protocol.V1.WorkerService.WorkerServiceClient WorkerClient(Broker? broker = null)
+    /// <summary>Raw worker-stream stubs on a channel that sends the all-scopes key (or <paramref name="key"/>; none for null when <paramref name="anonymous"/>).</summary>
+    public Protocol.V1.WorkerService.WorkerServiceClient WorkerClient(Broker? broker = null, string? key = null, bool anonymous = false) =>
+        new(Channel(broker, anonymous ? null : key ?? AdminKey));
+
+    /// <summary>A channel to the broker that sends <paramref name="key"/> (none for null), disposed with the cluster.</summary>
+    public GrpcChannel Channel(Broker? broker, string? key)
     {
-        var channel = GrpcChannel.ForAddress((broker ?? Brokers[0]).GrpcAddress);
+        var channel = TestCredentials.Channel((broker ?? Brokers[0]).GrpcAddress, key);
         _channels.Add(channel);
-        return new Protocol.V1.WorkerService.WorkerServiceClient(channel);
+        return channel;
     }
 
     public async Task<Dictionary<string, JsonElement>> GetWorkersAsync(Broker? broker = null)
     {
-        using var http = new HttpClient();
+        using var http = TestCredentials.Http(AdminKey);
         return (await http.GetFromJsonAsync<Dictionary<string, JsonElement>>(new Uri($"{(broker ?? Brokers[0]).HttpAddress}/workers")))!;
     }
 
     public async Task<JsonElement> GetMetricsAsync(Broker? broker = null)
     {
-        using var http = new HttpClient();
+        using var http = TestCredentials.Http(AdminKey);
         return await http.GetFromJsonAsync<JsonElement>(new Uri($"{(broker ?? Brokers[0]).HttpAddress}/metrics"));
     }
 

@@ -29,7 +29,7 @@ public sealed class TelemetryTests
         var workerId = $"traced-{cluster.Queue}";
         cluster.StartWorker(workerId, concurrency: 2, settings: otlp.ExportSettings("worker"));
         await cluster.WaitForWorkersAsync(workerId);
-        using var channel = GrpcChannel.ForAddress(cluster.Brokers[0].GrpcAddress);
+        var channel = cluster.Channel(cluster.Brokers[0], cluster.AdminKey);
 
         var submitted = await new TaskQueueClient(channel).SubmitBatchAsync(
         [
@@ -83,7 +83,7 @@ public sealed class TelemetryTests
         var workerId = $"metered-{cluster.Queue}";
         cluster.StartWorker(workerId, concurrency: 2, settings: otlp.ExportSettings("worker"));
         await cluster.WaitForWorkersAsync(workerId);
-        using var channel = GrpcChannel.ForAddress(cluster.Brokers[0].GrpcAddress);
+        var channel = cluster.Channel(cluster.Brokers[0], cluster.AdminKey);
 
         // 5 echoes, a task that fails once, one that fails both its attempts: 9 attempts.
         var requests = Enumerable.Range(0, 5).Select(i => new TaskRequest { Queue = cluster.Queue, Type = "echo", Payload = new[] { (byte)i } })

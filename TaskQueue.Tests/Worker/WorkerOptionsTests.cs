@@ -24,6 +24,18 @@ public sealed class WorkerOptionsTests
     }
 
     [Fact]
+    public void The_api_key_is_read_from_TaskQueue_ApiKey_and_Worker_ApiKey_wins()
+    {
+        using var shared = Build(new() { ["TaskQueue:ApiKey"] = "tqk_shared" });
+        using var own = Build(new() { ["TaskQueue:ApiKey"] = "tqk_shared", ["Worker:ApiKey"] = "tqk_own" });
+        using var none = Build([]);
+
+        Assert.Equal("tqk_shared", shared.GetRequiredService<IOptions<WorkerOptions>>().Value.ApiKey);
+        Assert.Equal("tqk_own", own.GetRequiredService<IOptions<WorkerOptions>>().Value.ApiKey);
+        Assert.Null(none.GetRequiredService<IOptions<WorkerOptions>>().Value.ApiKey);
+    }
+
+    [Fact]
     public void Queues_accept_a_comma_separated_value_as_from_an_environment_variable()
     {
         using var services = Build(new() { ["Worker:Queues"] = "emails, reports,emails" });

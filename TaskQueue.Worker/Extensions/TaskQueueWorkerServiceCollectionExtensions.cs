@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Worker;
 using TaskQueue.Worker.Diagnostics;
@@ -60,10 +61,17 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         var optionsBuilder = services.AddOptions<WorkerOptions>()
             .Configure<IServiceProvider>((options, provider) =>
             {
-                var connectionString = provider.GetService<IConfiguration>()?.GetConnectionString(WorkerOptions.ConnectionStringName);
+                var configuration = provider.GetService<IConfiguration>();
+                var connectionString = configuration?.GetConnectionString(WorkerOptions.ConnectionStringName);
                 if (WorkerBrokerChannel.FromConnectionString(connectionString) is { Count: > 0 } brokers)
                 {
                     options.BrokerAddresses = brokers;
+                }
+
+                // The key every TaskQueue caller reads; Worker:ApiKey (bound next) wins over it.
+                if (configuration?[ApiKeys.ConfigurationKey] is { Length: > 0 } apiKey)
+                {
+                    options.ApiKey = apiKey;
                 }
             })
             .BindConfiguration(WorkerOptions.SectionName);
@@ -112,9 +120,15 @@ public static class TaskQueueWorkerServiceCollectionExtensions
             .AddGrpcClient<WorkerService.WorkerServiceClient>(BrokerConnection.ClientName, (provider, client) =>
                 client.Address = WorkerBrokerChannel.Address(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddresses))
             .ConfigureChannel((provider, channel) =>
-                WorkerBrokerChannel.Configure(channel, provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddresses, provider))
+            {
+                var options = provider.GetRequiredService<IOptions<WorkerOptions>>().Value;
+                WorkerBrokerChannel.Configure(channel, options.BrokerAddresses, provider, WorkerBrokerChannel.Credentials(options));
+            })
             .ConfigureAdditionalHttpMessageHandlers((handlers, _) => handlers.Clear())
             .ConfigurePrimaryHttpMessageHandler(WorkerBrokerChannel.CreateHandler)
+            // The stream carries the credential (a handler, so it works over plaintext HTTP/2 too); added after the clear.
+            .AddHttpMessageHandler(provider => new BearerTokenHandler(
+                WorkerBrokerChannel.Credentials(provider.GetRequiredService<IOptions<WorkerOptions>>().Value)))
             .AddServiceDiscovery();
 
         return services;

@@ -36,7 +36,11 @@ internal static class WorkerBrokerChannel
         return handler;
     }
 
-    /// <summary>For several brokers: the shared round-robin set-up (<see cref="BrokerBalancing"/>) with the worker's handler.</summary>
-    public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider services) =>
-        BrokerBalancing.Configure(options, brokers, services, CreateHandler);
+    /// <summary>What the stream sends as <c>Authorization: Bearer</c>: the token provider, else the API key; null for neither.</summary>
+    public static Func<CancellationToken, ValueTask<string>>? Credentials(WorkerOptions options) =>
+        BearerTokenHandler.Source(options.ApiKey, options.AccessTokenProvider);
+
+    /// <summary>For several brokers: the shared round-robin set-up (<see cref="BrokerBalancing"/>) with the worker's handler and credentials.</summary>
+    public static void Configure(GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider services, Func<CancellationToken, ValueTask<string>>? bearer) =>
+        BrokerBalancing.Configure(options, brokers, services, CreateHandler, bearer);
 }

@@ -44,7 +44,7 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
         _lifetime.Dispose();
     }
 
-    private static WorkerHello Hello(params string[] queues) => new("worker-1", queues.Length == 0 ? ["q"] : queues, [], Concurrency: 4, Batches: true);
+    private static WorkerHello Hello(params string[] queues) => new("worker-1", queues.Length == 0 ? ["q"] : queues, [], Concurrency: 4, Batches: true, Owner: "key:workers");
 
     private static RunningLease Running(TaskId id, string token = "token") => new(id.ToString(), token);
 
@@ -82,6 +82,31 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
         Assert.Equal(_options.LeaseDuration, welcome.LeaseDuration.ToTimeSpan());
         Assert.Equal(2, session.Busy);
         Assert.NotNull(session.Find(cancelled, "token"));
+    }
+
+    [Fact]
+    public async Task A_hello_whose_worker_id_is_bound_to_another_identity_opens_nothing_and_renews_nothing()
+    {
+        var held = TaskId.New("q");
+        _store.Owners["worker-1"] = "key:real-worker";
+
+        await Assert.ThrowsAsync<WorkerIdTakenException>(() => _lifecycle.OpenAsync(Hello(), [Running(held)], CancellationToken.None));
+
+        Assert.Empty(_store.Renewals);
+        Assert.Empty(_store.Heartbeats);
+        Assert.Equal("key:real-worker", _store.Owners["worker-1"]);
+        Assert.False(_sessions.TryGet("worker-1", out _));
+    }
+
+    [Fact]
+    public async Task Heartbeats_keep_the_worker_id_bound_to_the_identity_that_opened_the_session()
+    {
+        var session = await OpenHoldingAsync();
+        _store.Owners.Clear(); // as if the binding had expired meanwhile
+
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+
+        Assert.Equal("key:workers", _store.Owners["worker-1"]);
     }
 
     [Fact]

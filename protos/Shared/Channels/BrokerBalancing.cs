@@ -22,10 +22,12 @@ internal static class BrokerBalancing
 
     /// <summary>
     /// For several brokers: the resolver that lists them, round-robin over them, a handler of the channel's own and
-    /// credentials for their scheme; nothing for one broker.
+    /// credentials for their scheme; nothing for one broker. <paramref name="bearer"/>, when set, is sent on every call
+    /// (<see cref="BearerTokenHandler"/> around the channel's handler).
     /// </summary>
     public static void Configure(
-        GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider? services, Func<SocketsHttpHandler> createHandler)
+        GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider? services, Func<SocketsHttpHandler> createHandler,
+        Func<CancellationToken, ValueTask<string>>? bearer = null)
     {
         if (brokers.Count < 2)
         {
@@ -45,7 +47,7 @@ internal static class BrokerBalancing
         // Load balancing needs the SocketsHttpHandler itself, not the client factory's chain of delegating handlers
         // (its logging and service discovery have nothing to do for fixed addresses anyway).
         options.HttpClient = null;
-        options.HttpHandler = createHandler();
+        options.HttpHandler = BearerTokenHandler.Wrap(createHandler(), bearer);
         options.Credentials = brokers[0].Scheme == Uri.UriSchemeHttps ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
         options.ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } };
     }

@@ -1,0 +1,43 @@
+using System.Collections.Frozen;
+using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
+using TaskQueue.Protocol.V1;
+
+namespace TaskQueue.Broker.Security;
+
+/// <summary>What a call needs: an action on each of these queues, or (with <see cref="AnyQueue"/>) on at least one queue.</summary>
+internal sealed record Permission(string Action, IReadOnlyList<string> Queues, bool AnyQueue = false)
+{
+    public override string ToString() => AnyQueue ? $"{Action} on any queue" : $"{Action}:{string.Join(",", Queues)}";
+}
+
+/// <summary>
+/// The one table from TaskService request to the scope it needs and the queue(s) it acts on (the contract's
+/// RPC → scope list). A request type missing here is refused: a new RPC cannot be forgotten open. Task ids carry
+/// their queue (<see cref="TaskId.Parse"/>, no Redis read); a malformed one is bad input.
+/// </summary>
+internal static class RpcPermissions
+{
+    private static readonly FrozenDictionary<Type, Func<object, Permission>> s_table = new Dictionary<Type, Func<object, Permission>>
+    {
+        [typeof(SubmitRequest)] = r => new(ScopeActions.Submit, [((SubmitRequest)r).Task?.Queue ?? ""]),
+        [typeof(SubmitBatchRequest)] = r => new(ScopeActions.Submit, [.. ((SubmitBatchRequest)r).Tasks.Select(t => t.Queue).Distinct(StringComparer.Ordinal)]),
+        [typeof(GetTaskRequest)] = r => new(ScopeActions.Read, [TaskId.Parse(((GetTaskRequest)r).TaskId).Queue]),
+        [typeof(WaitTaskRequest)] = r => new(ScopeActions.Read, [TaskId.Parse(((WaitTaskRequest)r).TaskId).Queue]),
+        [typeof(GetQueueStatsRequest)] = r => new(ScopeActions.Read, [((GetQueueStatsRequest)r).Queue]),
+        [typeof(ListDeadLettersRequest)] = r => new(ScopeActions.Read, [((ListDeadLettersRequest)r).Queue]),
+        [typeof(CancelTaskRequest)] = r => new(ScopeActions.Admin, [TaskId.Parse(((CancelTaskRequest)r).TaskId).Queue]),
+        [typeof(ReplayDeadLettersRequest)] = r => new(ScopeActions.Admin, [((ReplayDeadLettersRequest)r).Queue]),
+        [typeof(PurgeDeadLettersRequest)] = r => new(ScopeActions.Admin, [((PurgeDeadLettersRequest)r).Queue]),
+        // Without a queue the audit trail lists the queues the caller administers: admin on some queue is enough here.
+        [typeof(ListAuditEntriesRequest)] = r => ((ListAuditEntriesRequest)r).Queue is { Length: > 0 } queue
+            ? new(ScopeActions.Admin, [queue])
+            : new(ScopeActions.Admin, [], AnyQueue: true),
+    }.ToFrozenDictionary();
+
+    /// <summary>The request types the table knows (the tests check it covers every RPC).</summary>
+    public static IEnumerable<Type> RequestTypes => s_table.Keys;
+
+    /// <summary>What <paramref name="request"/> needs; null for a request type the table does not know (refuse it).</summary>
+    public static Permission? For(object request) => s_table.TryGetValue(request.GetType(), out var permission) ? permission(request) : null;
+}
