@@ -61,6 +61,21 @@ public sealed class TaskQueueClient
         return BrokerChannel.Create(brokerAddresses);
     }
 
+    /// <summary>
+    /// A channel to the brokers of <paramref name="options"/>, set up as <see cref="CreateChannel(IReadOnlyList{Uri})"/>
+    /// and with its <see cref="TaskQueueClientOptions.Tls"/> settings: an https:// broker's certificate checked
+    /// against a custom CA, a client certificate shown to it. Dispose it when done.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are not valid (the message says why).</exception>
+    public static GrpcChannel CreateChannel(TaskQueueClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var result = new TaskQueueClientOptionsValidator().Validate(name: null, options);
+        return result.Failed
+            ? throw new ArgumentException(result.FailureMessage, nameof(options))
+            : BrokerChannel.Create(options.BrokerAddresses, options.Tls);
+    }
+
     /// <summary>A client on a call invoker (interceptors, tests).</summary>
     public TaskQueueClient(CallInvoker callInvoker, TaskQueueClientOptions? options = null, TimeProvider? timeProvider = null)
         : this(new TaskService.TaskServiceClient(callInvoker ?? throw new ArgumentNullException(nameof(callInvoker))), options, timeProvider)

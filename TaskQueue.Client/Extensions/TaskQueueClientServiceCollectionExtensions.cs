@@ -54,8 +54,12 @@ public static class TaskQueueClientServiceCollectionExtensions
             .AddGrpcClient<TaskService.TaskServiceClient>(ClientName, (provider, client) =>
                 client.Address = BrokerChannel.Address(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddresses))
             .ConfigureChannel((provider, channel) =>
-                BrokerChannel.Configure(channel, provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.BrokerAddresses, provider))
-            .ConfigurePrimaryHttpMessageHandler(BrokerChannel.CreateHandler)
+            {
+                var options = provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value;
+                BrokerChannel.Configure(channel, options.BrokerAddresses, provider, options.Tls);
+            })
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                BrokerChannel.CreateHandler(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.Tls))
             .AddServiceDiscovery();
 
         services.TryAddTransient(provider => new TaskQueueClient(

@@ -55,15 +55,20 @@ public static class TaskQueueWorkerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
 
-        // In order of precedence, lowest first: the connection string an AppHost hands over, the "Worker"
-        // section, code. (The defaults are the options' own.)
+        // In order of precedence, lowest first: the connection string an AppHost hands over (and the client's
+        // "TaskQueue:Tls" settings), the "Worker" section, code. (The defaults are the options' own.)
         var optionsBuilder = services.AddOptions<WorkerOptions>()
             .Configure<IServiceProvider>((options, provider) =>
             {
-                var connectionString = provider.GetService<IConfiguration>()?.GetConnectionString(WorkerOptions.ConnectionStringName);
-                if (WorkerBrokerChannel.FromConnectionString(connectionString) is { Count: > 0 } brokers)
+                var configuration = provider.GetService<IConfiguration>();
+                if (WorkerBrokerChannel.FromConnectionString(configuration?.GetConnectionString(WorkerOptions.ConnectionStringName)) is { Count: > 0 } brokers)
                 {
                     options.BrokerAddresses = brokers;
+                }
+
+                if (configuration is not null)
+                {
+                    WorkerBrokerChannel.ReadTls(options.Tls, configuration.GetSection(WorkerBrokerChannel.SharedTlsSection));
                 }
             })
             .BindConfiguration(WorkerOptions.SectionName);
@@ -112,9 +117,13 @@ public static class TaskQueueWorkerServiceCollectionExtensions
             .AddGrpcClient<WorkerService.WorkerServiceClient>(BrokerConnection.ClientName, (provider, client) =>
                 client.Address = WorkerBrokerChannel.Address(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddresses))
             .ConfigureChannel((provider, channel) =>
-                WorkerBrokerChannel.Configure(channel, provider.GetRequiredService<IOptions<WorkerOptions>>().Value.BrokerAddresses, provider))
+            {
+                var options = provider.GetRequiredService<IOptions<WorkerOptions>>().Value;
+                WorkerBrokerChannel.Configure(channel, options.BrokerAddresses, provider, options.Tls);
+            })
             .ConfigureAdditionalHttpMessageHandlers((handlers, _) => handlers.Clear())
-            .ConfigurePrimaryHttpMessageHandler(WorkerBrokerChannel.CreateHandler)
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                WorkerBrokerChannel.CreateHandler(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.Tls))
             .AddServiceDiscovery();
 
         return services;
