@@ -3,6 +3,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
+using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
@@ -23,6 +24,7 @@ public static class BrokerExtensions
             kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
                 .Endpoint("grpc", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http2)
                 .Endpoint("http", endpoint => endpoint.ListenOptions.Protocols = HttpProtocols.Http1));
+        builder.AddTaskQueueTls();
 
         // The Aspire client's Redis command tracing keeps every command (arguments included) for up to 10 s,
         // then makes a span of each: at queue rates hundreds of MB of broker memory and a span per script
