@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using TaskQueue.Client;
 
 namespace TaskQueue.Cli;
@@ -20,6 +21,9 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
     public const int ExitCancelled = 130;
 
     public const string LocalBrokerAddress = "http://localhost:5001";
+
+    /// <summary>--ca-certificate: the CA an https:// broker's certificate must chain to (wins over TaskQueue:Tls:CaCertificatePath).</summary>
+    public Option<string?>? CaCertificateOption { get; init; }
 
     /// <summary>
     /// TaskQueue:BrokerAddresses (a list) or TaskQueue:BrokerAddress (env TaskQueue__BrokerAddress), as
@@ -66,9 +70,10 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
         var output = parseResult.InvocationConfiguration.Output;
         var error = parseResult.InvocationConfiguration.Error;
         var broker = parseResult.GetRequiredValue(brokerOption);
+        var caCertificate = CaCertificateOption is null ? null : parseResult.GetValue(CaCertificateOption);
         try
         {
-            using var host = BuildHost(broker);
+            using var host = BuildHost(broker, caCertificate);
             await host.StartAsync(cancellationToken);
             try
             {
@@ -86,6 +91,11 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
             await error.WriteLineAsync($"error: {ex.StatusCode}: {ex.Status.Detail} (broker {string.Join(",", broker.AsEnumerable())})");
             return ExitError;
         }
+        catch (OptionsValidationException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return ExitError;
+        }
         catch (ArgumentException ex)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
@@ -98,7 +108,7 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
         }
     }
 
-    private static IHost BuildHost(Uri[] broker)
+    private static IHost BuildHost(Uri[] broker, string? caCertificate)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -106,6 +116,12 @@ internal sealed class CliHost(Option<Uri[]> brokerOption)
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddServiceDefaults();
         builder.Services.AddSingleton<IHostLifetime, CommandLineLifetime>();
+        if (caCertificate is not null)
+        {
+            // After the configuration's TaskQueue:Tls: the command line wins.
+            builder.Services.PostConfigure<TaskQueueClientOptions>(options => options.Tls.CaCertificatePath = caCertificate);
+        }
+
         builder.AddTaskQueueClient(options => options.BrokerAddresses = broker);
         return builder.Build();
     }

@@ -43,11 +43,19 @@ internal static class TaskQueueCli
             CustomParser = ParseBrokerAddresses,
             Arity = ArgumentArity.ExactlyOne,
         };
-        var host = new CliHost(broker);
+        var caCertificate = new Option<string?>("--ca-certificate")
+        {
+            Description = "A PEM or DER file of the CA that issued an https:// broker's certificate, trusted instead of the system store. " +
+                "Default: TaskQueue:Tls:CaCertificatePath (env TaskQueue__Tls__CaCertificatePath), else the system store.",
+            Recursive = true,
+            HelpName = "path",
+        };
+        var host = new CliHost(broker) { CaCertificateOption = caCertificate };
 
         var root = new RootCommand("TaskQueue client: submit and manage tasks.")
         {
             broker,
+            caCertificate,
             SubmitCommand.Create(host),
             TaskCommands.CreateGet(host),
             TaskCommands.CreateWait(host),
