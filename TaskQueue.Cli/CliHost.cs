@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using TaskQueue.Client;
 
 namespace TaskQueue.Cli;
@@ -20,6 +21,9 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
     public const int ExitCancelled = 130;
 
     public const string LocalBrokerAddress = "http://localhost:5001";
+
+    /// <summary>--ca-certificate: the CA an https:// broker's certificate must chain to (wins over TaskQueue:Tls:CaCertificatePath).</summary>
+    public Option<string?>? CaCertificateOption { get; init; }
 
     /// <summary>
     /// TaskQueue:BrokerAddresses (a list) or TaskQueue:BrokerAddress (env TaskQueue__BrokerAddress), as
@@ -67,9 +71,10 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
         var error = parseResult.InvocationConfiguration.Error;
         var broker = parseResult.GetRequiredValue(brokerOption);
         var apiKey = parseResult.GetValue(apiKeyOption);
+        var caCertificate = CaCertificateOption is null ? null : parseResult.GetValue(CaCertificateOption);
         try
         {
-            using var host = BuildHost(broker, apiKey);
+            using var host = BuildHost(broker, apiKey, caCertificate);
             await host.StartAsync(cancellationToken);
             try
             {
@@ -87,6 +92,11 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
             await error.WriteLineAsync($"error: {ex.StatusCode}: {ex.Status.Detail} (broker {string.Join(",", broker.AsEnumerable())})");
             return ExitError;
         }
+        catch (OptionsValidationException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return ExitError;
+        }
         catch (ArgumentException ex)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
@@ -99,7 +109,7 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
         }
     }
 
-    private static IHost BuildHost(Uri[] broker, string? apiKey)
+    private static IHost BuildHost(Uri[] broker, string? apiKey, string? caCertificate)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -107,6 +117,12 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddServiceDefaults();
         builder.Services.AddSingleton<IHostLifetime, CommandLineLifetime>();
+        if (caCertificate is not null)
+        {
+            // After the configuration's TaskQueue:Tls: the command line wins.
+            builder.Services.PostConfigure<TaskQueueClientOptions>(options => options.Tls.CaCertificatePath = caCertificate);
+        }
+
         builder.AddTaskQueueClient(options =>
         {
             options.BrokerAddresses = broker;

@@ -44,6 +44,13 @@ internal static class TaskQueueCli
             CustomParser = ParseBrokerAddresses,
             Arity = ArgumentArity.ExactlyOne,
         };
+        var caCertificate = new Option<string?>("--ca-certificate")
+        {
+            Description = "A PEM or DER file of the CA that issued an https:// broker's certificate, trusted instead of the system store. " +
+                "Default: TaskQueue:Tls:CaCertificatePath (env TaskQueue__Tls__CaCertificatePath), else the system store.",
+            Recursive = true,
+            HelpName = "path",
+        };
         var apiKey = new Option<string?>("--api-key")
         {
             Description = "The API key sent to the broker (Authorization: Bearer). Default: TaskQueue:ApiKey (env TaskQueue__ApiKey). " +
@@ -52,12 +59,13 @@ internal static class TaskQueueCli
             HelpName = "key",
             DefaultValueFactory = _ => configuration[ApiKeys.ConfigurationKey] is { Length: > 0 } configured ? configured : null,
         };
-        var host = new CliHost(broker, apiKey);
+        var host = new CliHost(broker, apiKey) { CaCertificateOption = caCertificate };
 
         var root = new RootCommand("TaskQueue client: submit and manage tasks.")
         {
             broker,
             apiKey,
+            caCertificate,
             SubmitCommand.Create(host),
             TaskCommands.CreateGet(host),
             TaskCommands.CreateWait(host),

@@ -54,14 +54,20 @@ public sealed class TaskQueueClient
     /// <summary>
     /// A channel to the brokers of <paramref name="options"/> (<see cref="TaskQueueClientOptions.BrokerAddresses"/>), set
     /// up as <see cref="CreateChannel(IReadOnlyList{Uri})"/>, that sends the options' credential on every call
-    /// (<see cref="TaskQueueClientOptions.AccessTokenProvider"/>, else <see cref="TaskQueueClientOptions.ApiKey"/>).
-    /// Dispose it when done.
+    /// (<see cref="TaskQueueClientOptions.AccessTokenProvider"/>, else <see cref="TaskQueueClientOptions.ApiKey"/>), with
+    /// its <see cref="TaskQueueClientOptions.Tls"/> settings (a custom CA, a client certificate). Dispose it when done.
     /// </summary>
+    /// <exception cref="ArgumentException">The addresses or the TLS settings are not valid (the message says why).</exception>
     public static GrpcChannel CreateChannel(TaskQueueClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         CheckAddresses(options.BrokerAddresses, nameof(options));
-        return BrokerChannel.Create(options.BrokerAddresses, BrokerChannel.Credentials(options));
+        if (BrokerChannel.CheckTls(options) is { Count: > 0 } tls)
+        {
+            throw new ArgumentException(string.Join(" ", tls), nameof(options));
+        }
+
+        return BrokerChannel.Create(options.BrokerAddresses, BrokerChannel.Credentials(options), options.Tls);
     }
 
     private static void CheckAddresses(IReadOnlyList<Uri> brokerAddresses, string parameter)

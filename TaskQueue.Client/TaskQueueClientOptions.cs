@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using TaskQueue.Client.Internal;
 
 namespace TaskQueue.Client;
 
@@ -74,6 +75,9 @@ public sealed class TaskQueueClientOptions
     /// <summary>Tasks per SubmitBatch call.</summary>
     public int BatchSize { get; set; } = 500;
 
+    /// <summary>How an https:// broker's certificate is checked (custom CA) and the client certificate shown to it ("TaskQueue:Tls").</summary>
+    public TaskQueueClientTlsOptions Tls { get; set; } = new();
+
     /// <summary>
     /// Parses a connection string of one or more broker addresses separated by commas
     /// (<c>http://host:port</c>; blanks around them are ignored). Returns false, with the addresses it could
@@ -136,6 +140,7 @@ internal sealed class TaskQueueClientOptionsValidator : IValidateOptions<TaskQue
             failures.Add($"TaskQueue:BatchSize must be between 1 and {TaskQueueClientOptions.MaxBatchSize}.");
         }
 
+        failures.AddRange(BrokerChannel.CheckTls(options));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

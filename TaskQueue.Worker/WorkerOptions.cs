@@ -85,6 +85,12 @@ public sealed class WorkerOptions
     /// </summary>
     public string? ExecutionLog { get; set; }
 
+    /// <summary>
+    /// How an https:// broker's certificate is checked (custom CA) and the client certificate shown to it
+    /// ("Worker:Tls", falling back to "TaskQueue:Tls").
+    /// </summary>
+    public WorkerTlsOptions Tls { get; set; } = new();
+
     internal static string CreateDefaultWorkerId() =>
         $"{Environment.MachineName}-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
 }

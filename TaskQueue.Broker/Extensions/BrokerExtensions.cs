@@ -3,6 +3,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
+using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Sessions;
@@ -31,6 +32,7 @@ public static class BrokerExtensions
             kestrel.Limits.Http2.MaxRequestHeaderFieldSize = 128 * 1024;
         });
         builder.AddTaskQueueSecurity();
+        builder.AddTaskQueueTls();
 
         // The Aspire client's Redis command tracing keeps every command (arguments included) for up to 10 s,
         // then makes a span of each: at queue rates hundreds of MB of broker memory and a span per script

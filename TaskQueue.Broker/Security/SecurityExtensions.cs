@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.Tokens;
 using TaskQueue.Broker.Extensions;
+using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Security;
@@ -45,6 +46,7 @@ internal static class SecurityExtensions
             .AddPolicyScheme(PolicyScheme, "TaskQueue credentials", policy => policy.ForwardDefaultSelector = context => SelectScheme(context, jwt.IsConfigured))
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
             .AddScheme<AuthenticationSchemeOptions, AnonymousAuthenticationHandler>(AnonymousAuthenticationHandler.SchemeName, null);
+        authentication.AddTaskQueueClientCertificates();
         if (jwt.IsConfigured)
         {
             authentication.AddJwtBearer(JwtBearerDefaults.AuthenticationScheme, bearer => ConfigureJwt(bearer, jwt));

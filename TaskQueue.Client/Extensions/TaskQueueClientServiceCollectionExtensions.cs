@@ -57,9 +57,10 @@ public static class TaskQueueClientServiceCollectionExtensions
             .ConfigureChannel((provider, channel) =>
             {
                 var options = provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value;
-                BrokerChannel.Configure(channel, options.BrokerAddresses, provider, BrokerChannel.Credentials(options));
+                BrokerChannel.Configure(channel, options.BrokerAddresses, provider, BrokerChannel.Credentials(options), options.Tls);
             })
-            .ConfigurePrimaryHttpMessageHandler(BrokerChannel.CreateHandler)
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                BrokerChannel.CreateHandler(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value.Tls))
             // Every call carries the credential (a handler, so it works over plaintext HTTP/2 too).
             .AddHttpMessageHandler(provider => new BearerTokenHandler(
                 BrokerChannel.Credentials(provider.GetRequiredService<IOptions<TaskQueueClientOptions>>().Value)))

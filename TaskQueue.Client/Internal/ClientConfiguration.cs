@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Client.Internal;
 
@@ -33,6 +34,8 @@ internal static class ClientConfiguration
 
             options.BrokerAddresses = addresses;
         }
+
+        BrokerChannel.ReadTls(options.Tls, section.GetSection(BrokerTls.SectionName));
 
         if (section[nameof(TaskQueueClientOptions.ApiKey)] is { Length: > 0 } apiKey)
         {

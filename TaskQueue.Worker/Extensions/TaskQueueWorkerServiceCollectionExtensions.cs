@@ -56,8 +56,8 @@ public static class TaskQueueWorkerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
 
-        // In order of precedence, lowest first: the connection string an AppHost hands over, the "Worker"
-        // section, code. (The defaults are the options' own.)
+        // In order of precedence, lowest first: the connection string an AppHost hands over (and the client's
+        // "TaskQueue:Tls" settings), the "Worker" section, code. (The defaults are the options' own.)
         var optionsBuilder = services.AddOptions<WorkerOptions>()
             .Configure<IServiceProvider>((options, provider) =>
             {
@@ -72,6 +72,11 @@ public static class TaskQueueWorkerServiceCollectionExtensions
                 if (configuration?[ApiKeys.ConfigurationKey] is { Length: > 0 } apiKey)
                 {
                     options.ApiKey = apiKey;
+                }
+
+                if (configuration is not null)
+                {
+                    WorkerBrokerChannel.ReadTls(options.Tls, configuration.GetSection(WorkerBrokerChannel.SharedTlsSection));
                 }
             })
             .BindConfiguration(WorkerOptions.SectionName);
@@ -122,10 +127,11 @@ public static class TaskQueueWorkerServiceCollectionExtensions
             .ConfigureChannel((provider, channel) =>
             {
                 var options = provider.GetRequiredService<IOptions<WorkerOptions>>().Value;
-                WorkerBrokerChannel.Configure(channel, options.BrokerAddresses, provider, WorkerBrokerChannel.Credentials(options));
+                WorkerBrokerChannel.Configure(channel, options.BrokerAddresses, provider, WorkerBrokerChannel.Credentials(options), options.Tls);
             })
             .ConfigureAdditionalHttpMessageHandlers((handlers, _) => handlers.Clear())
-            .ConfigurePrimaryHttpMessageHandler(WorkerBrokerChannel.CreateHandler)
+            .ConfigurePrimaryHttpMessageHandler(provider =>
+                WorkerBrokerChannel.CreateHandler(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.Tls))
             // The stream carries the credential (a handler, so it works over plaintext HTTP/2 too); added after the clear.
             .AddHttpMessageHandler(provider => new BearerTokenHandler(
                 WorkerBrokerChannel.Credentials(provider.GetRequiredService<IOptions<WorkerOptions>>().Value)))

@@ -59,6 +59,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             failures.Add($"Worker:BrokerAddress must be an absolute http:// or https:// address; it is '{options.BrokerAddress}'.");
         }
 
+        failures.AddRange(Extensions.WorkerBrokerChannel.CheckTls(options));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
