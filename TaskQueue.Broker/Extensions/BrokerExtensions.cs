@@ -3,6 +3,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
+using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
@@ -68,6 +69,7 @@ public static class BrokerExtensions
             grpc.MaxReceiveMessageSize = ProtocolLimits.MaxMessageBytes;
             grpc.MaxSendMessageSize = ProtocolLimits.MaxMessageBytes;
         });
+        services.AddAbuseLimitsAndAudit();
         return builder;
     }
 

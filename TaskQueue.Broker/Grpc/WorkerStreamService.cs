@@ -1,4 +1,7 @@
 using Grpc.Core;
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol;
@@ -11,8 +14,14 @@ namespace TaskQueue.Broker.Grpc;
 /// lifecycle (<see cref="SessionLifecycle"/>); writes the session's outbox back. Why a stream ended is
 /// decided here, what that means for the worker's leases there.
 /// </summary>
-internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplicationLifetime lifetime) : WorkerService.WorkerServiceBase
+internal sealed class WorkerStreamService(
+    SessionLifecycle sessions,
+    RedisTaskStore store,
+    IOptions<LimitOptions> limits,
+    IHostApplicationLifetime lifetime,
+    ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
 {
+    private readonly int _maxConcurrency = limits.Value.MaxWorkerConcurrency;
 
     public override async Task Connect(
         IAsyncStreamReader<WorkerMessage> requestStream, IServerStreamWriter<BrokerMessage> responseStream, ServerCallContext context)
@@ -26,7 +35,10 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
         }
 
         var hello = requestStream.Current.Hello;
-        var session = await sessions.OpenAsync(ParseHello(hello), Running(hello.Running), callToken);
+        var parsed = ParseHello(hello, _maxConcurrency);
+        // A hello's queues count against the queue cap like a submit's: naming new ones is no way around it.
+        await store.RegisterQueuesAsync(parsed.Queues);
+        var session = await sessions.OpenAsync(parsed, Running(hello.Running), callToken);
         var writer = WriteLoopAsync(session, responseStream, callToken);
         await sessions.JoinAsync(session);
 
@@ -62,6 +74,13 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
         switch (message.KindCase)
         {
             case WorkerMessage.KindOneofCase.Heartbeat:
+                if (message.Heartbeat.Running.Count > session.Concurrency)
+                {
+                    // More running tasks than slots: not a worker's honest report. Dropped (no lease renewed), not fatal.
+                    Log.HeartbeatOverConcurrency(logger, session.WorkerId, message.Heartbeat.Running.Count, session.Concurrency);
+                    return Task.CompletedTask;
+                }
+
                 return sessions.HeartbeatAsync(session, Running(message.Heartbeat.Running), cancellationToken);
             case WorkerMessage.KindOneofCase.Completed:
                 Settle(session, [message.Completed], [], []);
@@ -87,16 +106,21 @@ internal sealed class WorkerStreamService(SessionLifecycle sessions, IHostApplic
         return Task.CompletedTask;
     }
 
-    private static WorkerHello ParseHello(Hello hello)
+    private static WorkerHello ParseHello(Hello hello, int maxConcurrency)
     {
         if (string.IsNullOrWhiteSpace(hello.WorkerId) || hello.WorkerId.Length > 256)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.worker_id must be 1 to 256 characters."));
         }
 
-        if (hello.Concurrency is < 1 or > 10_000)
+        if (hello.Concurrency < 1 || hello.Concurrency > maxConcurrency)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.concurrency must be 1 to 10000."));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"hello.concurrency must be 1 to {maxConcurrency}."));
+        }
+
+        if (hello.Running.Count > hello.Concurrency)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.running lists more tasks than hello.concurrency has slots."));
         }
 
         if (hello.Queues.Count == 0)
