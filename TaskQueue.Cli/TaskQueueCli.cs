@@ -5,7 +5,7 @@ using TaskQueue.Client;
 
 namespace TaskQueue.Cli;
 
-/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, load, demo.</summary>
+/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, audit, load, demo.</summary>
 internal static class TaskQueueCli
 {
     public static async Task<int> InvokeAsync(
@@ -54,6 +54,7 @@ internal static class TaskQueueCli
             TaskCommands.CreateCancel(host),
             DeadLetterCommand.Create(host),
             StatsCommand.Create(host),
+            AuditCommand.Create(host),
             LoadCommand.Create(host),
             DemoCommand.Create(host),
         };

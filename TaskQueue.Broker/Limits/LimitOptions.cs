@@ -19,12 +19,13 @@ public sealed class LimitOptions : IValidatableObject
     public int MaxQueues { get; set; } = 1000;
 
     /// <summary>
-    /// The most Wait calls open at once on one HTTP/2 connection. A Wait holds a call, a timer and a waiter
-    /// entry for up to <see cref="BrokerOptions.MaxWait"/>; 1,000 is five times a client's default of
-    /// 200 concurrent streams per connection, so only a flood meets it.
+    /// The most Wait calls open at once on one HTTP/2 connection. A Wait holds a call, a timer and a waiter entry
+    /// for up to <see cref="BrokerOptions.MaxWait"/>. 100 is Kestrel's default limit of concurrent streams per
+    /// connection (Kestrel:Limits:Http2:MaxStreamsPerConnection), so a client Kestrel admits never meets it;
+    /// it keeps one connection from holding more Waits than that where the stream limit is raised.
     /// </summary>
     [Range(1, 1_000_000)]
-    public int MaxWaitsPerConnection { get; set; } = 1000;
+    public int MaxWaitsPerConnection { get; set; } = 100;
 
     /// <summary>
     /// The most Wait calls open at once on this broker (a few KB each: 20,000 are tens of MB at most),
