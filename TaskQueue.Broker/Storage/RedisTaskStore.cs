@@ -119,7 +119,9 @@ public sealed class RedisTaskStore : IClaimStore
         var fresh = queues.Where(q => !_registeredQueues.ContainsKey(q)).Distinct(StringComparer.Ordinal).ToList();
         var db = Db;
         var remembered = fresh.ToList();
-        for (var attempt = 0; ; attempt++)
+        // Each failed transaction means another registration went through, and the registry only grows up to
+        // the cap: the loop ends.
+        while (true)
         {
             var known = await db.SetContainsAsync(RedisKeys.Queues, [.. fresh.Select(q => (RedisValue)q)]);
             fresh = [.. fresh.Where((_, i) => !known[i])];
@@ -128,19 +130,19 @@ public sealed class RedisTaskStore : IClaimStore
                 break;
             }
 
+            if (await db.SetLengthAsync(RedisKeys.Queues) + fresh.Count > _maxQueues)
+            {
+                throw new LimitExceededException(
+                    $"The broker already holds {_maxQueues} queues, its limit (TaskQueue:Limits:MaxQueues); use an existing queue.");
+            }
+
+            // The registry changed under the transaction (another broker registered a queue) unless this commits: look again.
             var transaction = db.CreateTransaction();
             transaction.AddCondition(Condition.SetLengthLessThan(RedisKeys.Queues, (long)_maxQueues - fresh.Count + 1));
             _ = transaction.SetAddAsync(RedisKeys.Queues, [.. fresh.Select(q => (RedisValue)q)]);
             if (await transaction.ExecuteAsync())
             {
                 break;
-            }
-
-            // The registry is full, or it changed under the transaction (another broker registered a queue): look again.
-            if (attempt >= 16 || await db.SetLengthAsync(RedisKeys.Queues) + fresh.Count > _maxQueues)
-            {
-                throw new LimitExceededException(
-                    $"The broker already holds {_maxQueues} queues, its limit (TaskQueue:Limits:MaxQueues); use an existing queue.");
             }
         }
 

@@ -24,6 +24,8 @@ internal sealed class FakeTaskService
 
     public Func<string, QueueStats> OnStats { get; set; } = queue => new QueueStats { Queue = queue };
 
+    public Func<ListAuditEntriesRequest, ListAuditEntriesResponse> OnListAuditEntries { get; set; } = _ => new ListAuditEntriesResponse();
+
     public T Single<T>() => Requests.OfType<T>().Single();
 
     /// <summary>The gRPC service the server hosts; forwards every call to the fake.</summary>
@@ -55,6 +57,9 @@ internal sealed class FakeTaskService
 
         public override Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
             Answer(request, r => fake.OnStats(r.Queue));
+
+        public override Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context) =>
+            Answer(request, fake.OnListAuditEntries);
 
         private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, Func<TRequest, TResponse> answer)
             where TRequest : class
