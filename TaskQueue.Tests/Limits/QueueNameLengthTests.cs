@@ -21,11 +21,13 @@ public sealed class QueueNameLengthTests
             "the queue name is longer than 128 characters",
             TaskValidation.QueueNameProblem(string.Concat(Enumerable.Repeat(Emoji, 129))));
 
-    [Theory]
-    [InlineData("orders\uD83D")]
-    [InlineData("\uDE80orders")]
-    public void A_lone_surrogate_is_refused(string queue) =>
-        Assert.Contains("surrogate", TaskValidation.QueueNameProblem(queue), StringComparison.Ordinal);
+    [Fact]
+    public void A_lone_surrogate_is_refused()
+    {
+        // Built in code: theory data would not keep a lone surrogate intact.
+        Assert.Contains("surrogate", TaskValidation.QueueNameProblem("orders" + (char)0xD83D), StringComparison.Ordinal);
+        Assert.Contains("surrogate", TaskValidation.QueueNameProblem((char)0xDE80 + "orders"), StringComparison.Ordinal);
+    }
 
     [Fact]
     public void A_task_id_of_an_emoji_queue_parses() =>
