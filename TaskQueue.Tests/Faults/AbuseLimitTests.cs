@@ -49,15 +49,18 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
             spec.Queue = $"storm-{i}";
             return client.SubmitAsync(new SubmitRequest { Task = spec }, deadline: DateTime.UtcNow + Wait).ResponseAsync;
         });
-        var helloRefusal = await Assert.ThrowsAsync<RpcException>(async () =>
-        {
-            using var call = cluster.WorkerClient().Connect(deadline: DateTime.UtcNow + Wait);
-            await call.RequestStream.WriteAsync(new WorkerMessage { Hello = new Hello { WorkerId = "w-new-queues", Concurrency = 1, Queues = { "storm-hello-1", "storm-hello-2" } } });
-            while (await call.ResponseStream.MoveNext(CancellationToken.None))
-            {
-            }
-        });
+        var helloRefusal = await Assert.ThrowsAsync<RpcException>(() =>
+            HelloAsync(cluster, new Hello { WorkerId = "w-new-queues", Concurrency = 1, Queues = { "storm-hello-1", "storm-hello-2" } }));
         var queues = await cluster.Store.GetQueuesAsync();
+        var rssAfterFirst = broker.Process.ResidentBytes();
+        // The same again with other names: memory a refused call left behind would show as growth here.
+        var again = await StormAsync(10_000, 64, i =>
+        {
+            var spec = cluster.Task("echo", "x");
+            spec.Queue = $"storm-again-{i}";
+            return client.SubmitAsync(new SubmitRequest { Task = spec }, deadline: DateTime.UtcNow + Wait).ResponseAsync;
+        });
+        var rssAfterSecond = broker.Process.ResidentBytes();
 
         // 10,000 concurrent Waits on one HTTP/2 connection: PerConnection are held, every other one is refused at once.
         var pending = (await client.SubmitAsync(new SubmitRequest { Task = Delayed(cluster) })).TaskId;
@@ -75,7 +78,8 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         var finals = await cluster.WaitAllFinalAsync(after, Wait);
         GC.KeepAlive(finals);
         var rssAfter = broker.Process.ResidentBytes();
-        output.WriteLine($"submits to new queues: {Describe(submits)}; queues registered: {queues.Count}");
+        output.WriteLine($"submits to new queues: {Describe(submits)}; queues registered: {queues.Count}; again: {Describe(again)}");
+        output.WriteLine($"broker RSS before / after the first and the second 10,000 new queue names: {rssBefore / (1024 * 1024)} / {rssAfterFirst / (1024 * 1024)} / {rssAfterSecond / (1024 * 1024)} MiB");
         output.WriteLine($"hello naming new queues: {helloRefusal.StatusCode}");
         output.WriteLine($"waits on one connection: {Describe(waits)}; spread over connections: {Describe(spread)}");
         output.WriteLine($"broker RSS before / after the storm: {rssBefore / (1024 * 1024)} MiB / {rssAfter / (1024 * 1024)} MiB");
@@ -83,6 +87,8 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         Assert.Equal(MaxQueues - 1, submits.GetValueOrDefault(StatusCode.OK));
         Assert.Equal(10_000 - (MaxQueues - 1), submits.GetValueOrDefault(StatusCode.ResourceExhausted));
         Assert.Equal(MaxQueues, queues.Count);
+        Assert.Equal(10_000, again.GetValueOrDefault(StatusCode.ResourceExhausted));
+        Assert.InRange(rssAfterSecond - rssAfterFirst, long.MinValue, 64L * 1024 * 1024);
         Assert.Equal(StatusCode.ResourceExhausted, helloRefusal.StatusCode);
         Assert.Equal(PerConnection, waits.GetValueOrDefault(StatusCode.OK));
         Assert.Equal(10_000 - PerConnection, waits.GetValueOrDefault(StatusCode.ResourceExhausted));
@@ -127,8 +133,8 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         var broker = await cluster.StartBrokerAsync();
         var forged = Enumerable.Range(0, 3).Select(_ => new RunningTask { TaskId = TaskId.New(cluster.Queue).ToString(), LeaseToken = "t" }).ToArray();
 
-        var tooMany = await Assert.ThrowsAsync<RpcException>(() => RawWorker.ConnectAsync(cluster.WorkerClient(), "w-9", cluster.Queue, 9));
-        var overReported = await Assert.ThrowsAsync<RpcException>(() => RawWorker.ConnectAsync(cluster.WorkerClient(), "w-2", cluster.Queue, 2, forged));
+        var tooMany = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, new Hello { WorkerId = "w-9", Queues = { cluster.Queue }, Concurrency = 9 }));
+        var overReported = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, new Hello { WorkerId = "w-2", Queues = { cluster.Queue }, Concurrency = 2, Running = { forged } }));
         var (worker, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-8", cluster.Queue, 8);
         await using var _ = worker;
         await worker.HeartbeatAsync([.. Enumerable.Range(0, 9).Select(_ => forged[0])]);
@@ -200,6 +206,16 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         Assert.InRange(invalidId.Status.Detail.Length, 1, 300);
         Assert.DoesNotContain(secret, broker.Process.RecentOutput, StringComparison.Ordinal);
         Assert.DoesNotContain(secret, worker.RecentOutput, StringComparison.Ordinal);
+    }
+
+    /// <summary>Opens a worker stream with <paramref name="hello"/> and reads it to its end: a refusal throws its RpcException.</summary>
+    private static async Task HelloAsync(TaskQueueCluster cluster, Hello hello)
+    {
+        using var call = cluster.WorkerClient().Connect(deadline: DateTime.UtcNow + Wait);
+        await call.RequestStream.WriteAsync(new WorkerMessage { Hello = hello });
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+        }
     }
 
     private static TaskSpec Delayed(TaskQueueCluster cluster)
