@@ -47,9 +47,22 @@ internal sealed class WorkerStreamService(
         var reason = "stream ended";
         try
         {
+            var overReported = false;
             while (await requestStream.MoveNext(silence.Token))
             {
                 sessions.Seen(session);
+                if (requestStream.Current.Heartbeat is { } heartbeat && heartbeat.Running.Count > session.Concurrency)
+                {
+                    // More running tasks than slots is no worker's honest report: dropped (no lease renewed), logged once per stream.
+                    if (!overReported)
+                    {
+                        overReported = true;
+                        Log.HeartbeatOverConcurrency(logger, session.WorkerId, heartbeat.Running.Count, session.Concurrency);
+                    }
+
+                    continue;
+                }
+
                 await HandleAsync(session, requestStream.Current, callToken);
             }
         }
@@ -74,13 +87,6 @@ internal sealed class WorkerStreamService(
         switch (message.KindCase)
         {
             case WorkerMessage.KindOneofCase.Heartbeat:
-                if (message.Heartbeat.Running.Count > session.Concurrency)
-                {
-                    // More running tasks than slots: not a worker's honest report. Dropped (no lease renewed), not fatal.
-                    Log.HeartbeatOverConcurrency(logger, session.WorkerId, message.Heartbeat.Running.Count, session.Concurrency);
-                    return Task.CompletedTask;
-                }
-
                 return sessions.HeartbeatAsync(session, Running(message.Heartbeat.Running), cancellationToken);
             case WorkerMessage.KindOneofCase.Completed:
                 Settle(session, [message.Completed], [], []);

@@ -138,6 +138,7 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         var (worker, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-8", cluster.Queue, 8);
         await using var _ = worker;
         await worker.HeartbeatAsync([.. Enumerable.Range(0, 9).Select(_ => forged[0])]);
+        await worker.HeartbeatAsync([.. Enumerable.Range(0, 9).Select(_ => forged[0])]);
         await Eventually.TrueAsync(
             () => Task.FromResult(broker.Process.RecentOutput.Contains("Worker w-8 reported 9 running tasks with 8 slots: heartbeat dropped", StringComparison.Ordinal)),
             Wait,
@@ -150,6 +151,7 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         Assert.Equal(StatusCode.InvalidArgument, overReported.StatusCode);
         Assert.Contains("more tasks than hello.concurrency", overReported.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(forged[0].TaskId, lost.LeaseLost.TaskId);
+        Assert.Equal(1, Occurrences(broker.Process.RecentOutput, "heartbeat dropped"));
     }
 
     [Fact]
