@@ -51,9 +51,9 @@ internal sealed class WorkerStreamService(
             while (await requestStream.MoveNext(silence.Token))
             {
                 sessions.Seen(session);
-                if (requestStream.Current.Heartbeat is { } heartbeat && heartbeat.Running.Count > session.Concurrency)
+                if (requestStream.Current.Heartbeat is { } heartbeat && heartbeat.Running.Count > session.Concurrency + LimitOptions.UnsettledReportAllowance)
                 {
-                    // More running tasks than slots is no worker's honest report: dropped (no lease renewed), logged once per stream.
+                    // Far more running tasks than slots is no worker's honest report: dropped (no lease renewed), logged once per stream.
                     if (!overReported)
                     {
                         overReported = true;
@@ -124,9 +124,10 @@ internal sealed class WorkerStreamService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"hello.concurrency must be 1 to {maxConcurrency}."));
         }
 
-        if (hello.Running.Count > hello.Concurrency)
+        if (hello.Running.Count > hello.Concurrency + LimitOptions.UnsettledReportAllowance)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.running lists more tasks than hello.concurrency has slots."));
+            throw new RpcException(new Status(
+                StatusCode.InvalidArgument, $"hello.running lists more tasks than hello.concurrency has slots and {LimitOptions.UnsettledReportAllowance} outcomes offered again."));
         }
 
         if (hello.Queues.Count == 0)

@@ -35,6 +35,13 @@ public sealed class LimitOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int MaxWaits { get; set; } = 5_000;
 
+    /// <summary>
+    /// How many more tasks than its slots a worker may list as running in a hello or heartbeat: an honest worker
+    /// also lists tasks whose outcomes it wrote shortly before a connection broke and offers again (the worker
+    /// library keeps up to 4,096 of them: TaskQueue.Worker's ResendBuffer.Capacity). More is refused.
+    /// </summary>
+    public const int UnsettledReportAllowance = 4096;
+
     /// <summary>The most slots a worker may declare in its hello (its concurrency).</summary>
     [Range(1, 1_000_000)]
     public int MaxWorkerConcurrency { get; set; } = 10_000;

@@ -131,16 +131,18 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
             ["TaskQueue__Limits__MaxWorkerConcurrency"] = "8",
         });
         var broker = await cluster.StartBrokerAsync();
-        var forged = Enumerable.Range(0, 3).Select(_ => new RunningTask { TaskId = TaskId.New(cluster.Queue).ToString(), LeaseToken = "t" }).ToArray();
+        // Slots plus the outcomes a worker may offer again after a broken connection; one more is no honest report.
+        var allowance = Broker.Limits.LimitOptions.UnsettledReportAllowance;
+        var forged = Enumerable.Range(0, 2 + allowance + 1).Select(_ => new RunningTask { TaskId = TaskId.New(cluster.Queue).ToString(), LeaseToken = "t" }).ToArray();
 
         var tooMany = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, new Hello { WorkerId = "w-9", Queues = { cluster.Queue }, Concurrency = 9 }));
         var overReported = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, new Hello { WorkerId = "w-2", Queues = { cluster.Queue }, Concurrency = 2, Running = { forged } }));
         var (worker, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-8", cluster.Queue, 8);
         await using var _ = worker;
-        await worker.HeartbeatAsync([.. Enumerable.Range(0, 9).Select(_ => forged[0])]);
-        await worker.HeartbeatAsync([.. Enumerable.Range(0, 9).Select(_ => forged[0])]);
+        await worker.HeartbeatAsync([.. Enumerable.Range(0, 8 + allowance + 1).Select(_ => forged[0])]);
+        await worker.HeartbeatAsync([.. Enumerable.Range(0, 8 + allowance + 1).Select(_ => forged[0])]);
         await Eventually.TrueAsync(
-            () => Task.FromResult(broker.Process.RecentOutput.Contains("Worker w-8 reported 9 running tasks with 8 slots: heartbeat dropped", StringComparison.Ordinal)),
+            () => Task.FromResult(broker.Process.RecentOutput.Contains($"Worker w-8 reported {8 + allowance + 1} running tasks with 8 slots (and outcomes offered again): heartbeat dropped", StringComparison.Ordinal)),
             Wait,
             () => broker.Process.RecentOutput);
         // The stream stays open: an honest heartbeat after it is answered as usual.
@@ -149,7 +151,7 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
 
         Assert.Equal((StatusCode.InvalidArgument, "hello.concurrency must be 1 to 8."), (tooMany.StatusCode, tooMany.Status.Detail));
         Assert.Equal(StatusCode.InvalidArgument, overReported.StatusCode);
-        Assert.Contains("more tasks than hello.concurrency", overReported.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("more tasks than hello.concurrency has slots and 4096", overReported.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(forged[0].TaskId, lost.LeaseLost.TaskId);
         Assert.Equal(1, Occurrences(broker.Process.RecentOutput, "heartbeat dropped"));
     }
