@@ -65,13 +65,31 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         // 10,000 concurrent Waits on one HTTP/2 connection: PerConnection are held, every other one is refused at once.
         var pending = (await client.SubmitAsync(new SubmitRequest { Task = Delayed(cluster) })).TaskId;
         using var oneConnection = OneConnectionChannel(broker);
-        var waitClient = new TaskService.TaskServiceClient(oneConnection);
-        var waits = await StormAsync(10_000, 10_000, _ =>
-            waitClient.WaitAsync(new WaitTaskRequest { TaskId = pending, Timeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(3)) }, deadline: DateTime.UtcNow + Wait).ResponseAsync);
+        var waits = await HoldWaitsAsync([new TaskService.TaskServiceClient(oneConnection)], 10_000, pending, expectedRefusals: 10_000 - PerConnection);
 
-        // And across connections the total cap holds.
-        var spread = await StormAsync(2_000, 2_000, _ =>
-            client.WaitAsync(new WaitTaskRequest { TaskId = pending, Timeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(3)) }, deadline: DateTime.UtcNow + Wait).ResponseAsync);
+        // And across connections the total cap holds: 5 connections × 20 Waits, each within its connection's cap.
+        var connections = Enumerable.Range(0, 5).Select(_ => OneConnectionChannel(broker)).ToList();
+        var spread = await HoldWaitsAsync([.. connections.Select(c => new TaskService.TaskServiceClient(c))], 20, pending, expectedRefusals: 100 - MaxWaits);
+        connections.ForEach(c => c.Dispose());
+        // Let-go Waits gave their slots back: a connection's worth of short Waits on one more connection all pass.
+        using var afterwards = OneConnectionChannel(broker);
+        var afterClient = new TaskService.TaskServiceClient(afterwards);
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                try
+                {
+                    await Task.WhenAll(Enumerable.Range(0, PerConnection).Select(_ => afterClient.WaitAsync(
+                        new WaitTaskRequest { TaskId = pending, Timeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)) }).ResponseAsync));
+                    return true;
+                }
+                catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+                {
+                    return false;
+                }
+            },
+            Wait,
+            () => "the slots of the let-go Waits did not come back");
 
         // Normal work still gets done, and the broker holds no more than before.
         var after = await cluster.SubmitAsync([cluster.Task("echo", "after the storm")]);
@@ -90,10 +108,11 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         Assert.Equal(10_000, again.GetValueOrDefault(StatusCode.ResourceExhausted));
         Assert.InRange(rssAfterSecond - rssAfterFirst, long.MinValue, 64L * 1024 * 1024);
         Assert.Equal(StatusCode.ResourceExhausted, helloRefusal.StatusCode);
-        Assert.Equal(PerConnection, waits.GetValueOrDefault(StatusCode.OK));
+        // Held Waits end when the test lets go of them (CANCELLED, client side): none ended on its own.
+        Assert.Equal(PerConnection, waits.GetValueOrDefault(StatusCode.Cancelled));
         Assert.Equal(10_000 - PerConnection, waits.GetValueOrDefault(StatusCode.ResourceExhausted));
-        Assert.InRange(spread.GetValueOrDefault(StatusCode.OK), 1, MaxWaits);
-        Assert.Equal(2_000, spread.GetValueOrDefault(StatusCode.OK) + spread.GetValueOrDefault(StatusCode.ResourceExhausted));
+        Assert.Equal(MaxWaits, spread.GetValueOrDefault(StatusCode.Cancelled));
+        Assert.Equal(100 - MaxWaits, spread.GetValueOrDefault(StatusCode.ResourceExhausted));
         Assert.Equal(Broker.Storage.TaskState.Completed, finals.Single().State);
         // Generous: the storm's garbage may still sit in the GC heap; a leak per refused call would be far above it.
         Assert.InRange(rssAfter - rssBefore, long.MinValue, 200L * 1024 * 1024);
@@ -238,6 +257,38 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         {
             HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = false },
         });
+
+    /// <summary>
+    /// Starts <paramref name="perClient"/> long Waits on each client at once and counts how they end; once
+    /// <paramref name="expectedRefusals"/> were refused the held ones are let go (cancelled), so the count does not
+    /// depend on how fast the machine is. Without the caps nothing is refused and every Wait is let go after a minute.
+    /// </summary>
+    private static async Task<Dictionary<StatusCode, int>> HoldWaitsAsync(
+        IReadOnlyList<TaskService.TaskServiceClient> clients, int perClient, string taskId, int expectedRefusals)
+    {
+        using var release = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var refused = 0;
+        var calls = clients.SelectMany(client => Enumerable.Range(0, perClient).Select(async _ =>
+        {
+            try
+            {
+                await client.WaitAsync(
+                    new WaitTaskRequest { TaskId = taskId, Timeout = Duration.FromTimeSpan(TimeSpan.FromMinutes(2)) }, cancellationToken: release.Token);
+                return StatusCode.OK;
+            }
+            catch (RpcException ex)
+            {
+                if (ex.StatusCode == StatusCode.ResourceExhausted && Interlocked.Increment(ref refused) == expectedRefusals)
+                {
+                    await release.CancelAsync();
+                }
+
+                return ex.StatusCode;
+            }
+        })).ToList();
+        var codes = await Task.WhenAll(calls);
+        return codes.GroupBy(code => code).ToDictionary(group => group.Key, group => group.Count());
+    }
 
     /// <summary>Runs <paramref name="count"/> calls, at most <paramref name="parallel"/> at once, and counts their status codes.</summary>
     private static async Task<Dictionary<StatusCode, int>> StormAsync<T>(int count, int parallel, Func<int, Task<T>> call)
