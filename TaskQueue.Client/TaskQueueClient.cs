@@ -267,6 +267,32 @@ public sealed class TaskQueueClient
         return ProtocolMapper.ToStatistics(stats);
     }
 
+    /// <summary>
+    /// One page of the broker's audit trail of admin actions, newest first: at most <paramref name="limit"/>
+    /// (1 to 1000) entries older than <paramref name="before"/> (an <see cref="AuditEntry.Id"/>, or null for the
+    /// newest), of <paramref name="queue"/>, or with none of every queue the caller holds admin scope for.
+    /// Needs admin scope (PermissionDenied otherwise).
+    /// </summary>
+    public async Task<AuditPage> ListAuditEntriesAsync(
+        string? queue = null, int limit = 100, string? before = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 1000);
+        var request = new ListAuditEntriesRequest { Queue = queue ?? "", Limit = limit, Before = before ?? "" };
+        var response = await _client.ListAuditEntriesAsync(request, CallOptions(cancellationToken));
+        var entries = response.Entries.Select(entry => new AuditEntry
+        {
+            Id = entry.Id,
+            Time = entry.Time?.ToDateTimeOffset() ?? default,
+            Identity = entry.Identity,
+            Action = entry.Action,
+            Queue = entry.Queue,
+            Target = entry.Target,
+            Outcome = entry.Outcome,
+        });
+        return new AuditPage([.. entries], response.NextBefore.Length == 0 ? null : response.NextBefore);
+    }
+
     private async Task<long> ReplayAsync(string queue, string[] taskIds, bool all, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

@@ -4,7 +4,9 @@ namespace TaskQueue.Broker.Diagnostics;
 
 /// <summary>
 /// Every log line the broker writes, with its event id: 1–19 worker sessions, 20–29 dispatch and the
-/// batchers, 30–39 pub/sub, 40–49 the reaper, 50–59 the promoter, 60–69 the gauges. Never a payload.
+/// batchers, 30–39 pub/sub, 40–49 the reaper, 50–59 the promoter, 60–69 the gauges, 70–79 limits and
+/// malformed input, 80–89 the audit trail. Never a payload, nor text a worker or client wrote that may quote one
+/// (task errors stay on the task, for callers with read scope).
 /// </summary>
 internal static partial class Log
 {
@@ -39,8 +41,9 @@ internal static partial class Log
     [LoggerMessage(21, LogLevel.Warning, "Settling {Count} reports on queue {Queue} failed; the workers' leases stay until they expire")]
     public static partial void SettleFailed(ILogger logger, Exception exception, string queue, int count);
 
-    [LoggerMessage(22, LogLevel.Warning, "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: {Error}")]
-    public static partial void DeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, string error);
+    // The worker's error text is not logged: handlers may quote their payload in it. It is kept on the task.
+    [LoggerMessage(22, LogLevel.Warning, "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: its error ({ErrorLength} characters) is kept on the task, not logged")]
+    public static partial void DeadLettered(ILogger logger, string taskId, string taskType, string queue, int attempt, int errorLength);
 
     [LoggerMessage(23, LogLevel.Debug, "Enqueueing {Count} coalesced submits on queue {Queue} failed; each caller gets the error")]
     public static partial void EnqueueFailed(ILogger logger, Exception exception, string queue, int count);
@@ -73,4 +76,20 @@ internal static partial class Log
 
     [LoggerMessage(60, LogLevel.Debug, "Reading the queue and worker gauges from Redis failed")]
     public static partial void GaugesRefreshFailed(ILogger logger, Exception exception);
+
+    // ---- limits and malformed input ----
+
+    [LoggerMessage(70, LogLevel.Warning, "A request to {Method} on connection {ConnectionId} is not valid protobuf: answered INVALID_ARGUMENT (logged once per connection)")]
+    public static partial void MalformedRequest(ILogger logger, string method, string connectionId);
+
+    [LoggerMessage(71, LogLevel.Warning, "Worker {WorkerId} reported {Running} running tasks with {Concurrency} slots (and outcomes offered again): heartbeat dropped, its leases were not renewed (logged once per stream)")]
+    public static partial void HeartbeatOverConcurrency(ILogger logger, string workerId, int running, int concurrency);
+
+    // ---- the audit trail ----
+
+    [LoggerMessage(80, LogLevel.Information, "Audit: {Identity} {Action} on queue {Queue} ({Target}): {Outcome}")]
+    public static partial void AdminAction(ILogger logger, string identity, string action, string queue, string target, string outcome);
+
+    [LoggerMessage(81, LogLevel.Warning, "Appending {Action} by {Identity} to the audit trail failed (Redis unavailable); the action's own result stands")]
+    public static partial void AuditWriteFailed(ILogger logger, Exception exception, string action, string identity);
 }

@@ -124,7 +124,7 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
         if (result == TransitionResult.DeadLettered && report.Failure is { } failure)
         {
             var trace = report.Held?.Trace;
-            Log.DeadLettered(_logger, failure.Id.ToString(), trace?.Type ?? "", queue, trace?.Attempt ?? 0, failure.Error);
+            Log.DeadLettered(_logger, failure.Id.ToString(), trace?.Type ?? "", queue, trace?.Attempt ?? 0, failure.Error.Length);
         }
     }
 }

@@ -35,6 +35,8 @@ internal sealed class SubmitBatcher : IAsyncDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        // Before a lane exists for a queue: one past the cap (LimitExceededException) costs the broker nothing.
+        await _store.RegisterQueuesAsync(tasks.Select(t => t.Queue));
         var results = new EnqueueResult[tasks.Count];
         var byQueue = Enumerable.Range(0, tasks.Count).GroupBy(i => tasks[i].Queue, StringComparer.Ordinal).ToList();
         await Task.WhenAll(byQueue.Select(async group =>

@@ -3,8 +3,9 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
-using TaskQueue.Broker.Security.Tls;
+using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Security;
+using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
@@ -80,6 +81,7 @@ public static class BrokerExtensions
             grpc.MaxReceiveMessageSize = ProtocolLimits.MaxMessageBytes;
             grpc.MaxSendMessageSize = ProtocolLimits.MaxMessageBytes;
         });
+        services.AddAbuseLimitsAndAudit();
         return builder;
     }
 

@@ -1,16 +1,24 @@
+using System.Globalization;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using StackExchange.Redis;
+using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Broker.Security;
 
 namespace TaskQueue.Broker.Grpc;
 
 /// <summary>
 /// Maps failures to gRPC status codes in one place: bad input → INVALID_ARGUMENT (or RESOURCE_EXHAUSTED
-/// for size limits), Redis unreachable → UNAVAILABLE. A call that failed stored nothing it reported.
+/// for size limits), a limit → RESOURCE_EXHAUSTED (with a <c>retry-after</c> trailer when waiting helps),
+/// Redis unreachable → UNAVAILABLE. A call that failed stored nothing it reported.
 /// </summary>
-internal sealed class ErrorMappingInterceptor : Interceptor
+internal sealed class ErrorMappingInterceptor(MalformedRequests malformed) : Interceptor
 {
+    /// <summary>The trailer that tells a refused caller how many whole seconds to wait before trying again.</summary>
+    public const string RetryAfterTrailer = "retry-after";
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -32,6 +40,12 @@ internal sealed class ErrorMappingInterceptor : Interceptor
         {
             await continuation(requestStream, responseStream, context);
         }
+        catch (InvalidProtocolBufferException) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            // A stream's messages are parsed inside the handler (a unary request's before it: MalformedRequests).
+            malformed.Report(CallerIdentity.ConnectionOf(context), context.Method);
+            throw MalformedRequests.Refusal();
+        }
         catch (Exception ex) when (Map(ex) is { } mapped)
         {
             throw mapped;
@@ -41,6 +55,10 @@ internal sealed class ErrorMappingInterceptor : Interceptor
     public static RpcException? Map(Exception exception) => exception switch
     {
         RpcException => null,
+        LimitExceededException { RetryAfter: { } wait } e => new RpcException(
+            new Status(StatusCode.ResourceExhausted, e.Message),
+            new Metadata { { RetryAfterTrailer, Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture) } }),
+        LimitExceededException e => new RpcException(new Status(StatusCode.ResourceExhausted, e.Message)),
         TaskValidationException { TooLarge: true } e => new RpcException(new Status(StatusCode.ResourceExhausted, e.Message)),
         TaskValidationException e => new RpcException(new Status(StatusCode.InvalidArgument, $"{e.Field}: {e.Message}")),
         ArgumentException e => new RpcException(new Status(StatusCode.InvalidArgument, e.Message)),

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using TaskQueue.Broker.Audit;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
@@ -134,5 +135,16 @@ internal static class ProtoMapping
         Retried = counts.Retried,
         Expired = counts.Expired,
         Cancelled = counts.Cancelled,
+    };
+
+    public static AuditEntry ToProto(AuditEntryRecord entry) => new()
+    {
+        Id = entry.Id,
+        Time = Timestamp.FromDateTimeOffset(entry.Time),
+        Identity = entry.Record.Identity,
+        Action = entry.Record.Action,
+        Queue = entry.Record.Queue,
+        Target = entry.Record.Target,
+        Outcome = entry.Record.Outcome,
     };
 }

@@ -1,19 +1,29 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Audit;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Limits;
+using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Broker.Grpc;
 
-/// <summary>The client-facing task API: a thin adapter from protobuf to the store.</summary>
+/// <summary>
+/// The client-facing task API: a thin adapter from protobuf to the store. Admin actions go on the audit trail;
+/// Wait calls hold a slot (<see cref="WaitSlots"/>). Its methods are bound by <see cref="ParsingGuardMethodProvider"/>.
+/// </summary>
+[BindServiceMethod(typeof(TaskApiService), nameof(BindThroughParsingGuard))]
 internal sealed class TaskApiService(
     RedisTaskStore store,
     SubmitBatcher submits,
     ClusterEvents cluster,
     TaskWaiters waiters,
+    WaitSlots waitSlots,
+    AuditTrail audit,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     IHostApplicationLifetime lifetime,
@@ -21,6 +31,14 @@ internal sealed class TaskApiService(
 {
     private static readonly TimeSpan s_waitRecheck = TimeSpan.FromSeconds(5);
     private readonly BrokerOptions _options = options.Value;
+
+    /// <summary>
+    /// What Grpc.AspNetCore's default binder calls for this service: nothing, because
+    /// <see cref="ParsingGuardMethodProvider"/> binds the methods (with request parsing that answers INVALID_ARGUMENT).
+    /// </summary>
+    public static void BindThroughParsingGuard(ServiceBinderBase binder, TaskApiService? service)
+    {
+    }
 
     public override async Task<SubmitResponse> Submit(SubmitRequest request, ServerCallContext context)
     {
@@ -94,6 +112,8 @@ internal sealed class TaskApiService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "timeout must not be negative."));
         }
 
+        // Held until the call ends, however it ends: past the caps the call is refused before anything is read.
+        using var slot = waitSlots.Enter(CallerIdentity.ConnectionOf(context));
         var deadline = time.GetUtcNow() + (timeout > _options.MaxWait ? _options.MaxWait : timeout);
         var cancellationToken = context.CancellationToken;
         // A stopping broker answers at once with the current state rather than holding its shutdown for
@@ -135,25 +155,30 @@ internal sealed class TaskApiService(
         }
     }
 
-    public override async Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context)
+    public override Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context)
     {
         var id = TaskId.Parse(request.TaskId);
-        var result = await store.CancelAsync(id, context.CancellationToken);
-        switch (result.Result)
-        {
-            case TransitionResult.NotFound:
-                throw new RpcException(new Status(StatusCode.NotFound, $"Task {id} does not exist."));
-            case TransitionResult.AlreadyFinished:
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Task {id} already finished."));
-            case TransitionResult.CancelRequested:
-                if (result.WorkerId is { } worker)
-                {
-                    cluster.PublishCancel(worker, id);
-                }
+        return AuditedAsync(context, AuditActions.Cancel, id.Queue, id.ToString(), CancelAsync, CancelOutcome);
 
-                return new CancelTaskResponse { State = Protocol.V1.TaskState.Leased, CancelRequested = true };
-            default:
-                return new CancelTaskResponse { State = Protocol.V1.TaskState.Cancelled };
+        async Task<CancelTaskResponse> CancelAsync()
+        {
+            var result = await store.CancelAsync(id, context.CancellationToken);
+            switch (result.Result)
+            {
+                case TransitionResult.NotFound:
+                    throw new RpcException(new Status(StatusCode.NotFound, $"Task {id} does not exist."));
+                case TransitionResult.AlreadyFinished:
+                    throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Task {id} already finished."));
+                case TransitionResult.CancelRequested:
+                    if (result.WorkerId is { } worker)
+                    {
+                        cluster.PublishCancel(worker, id);
+                    }
+
+                    return new CancelTaskResponse { State = Protocol.V1.TaskState.Leased, CancelRequested = true };
+                default:
+                    return new CancelTaskResponse { State = Protocol.V1.TaskState.Cancelled };
+            }
         }
     }
 
@@ -168,26 +193,91 @@ internal sealed class TaskApiService(
         return new ListDeadLettersResponse { Tasks = { tasks.Select(ProtoMapping.ToInfo) }, Total = total };
     }
 
-    public override async Task<ReplayDeadLettersResponse> ReplayDeadLetters(ReplayDeadLettersRequest request, ServerCallContext context)
+    public override Task<ReplayDeadLettersResponse> ReplayDeadLetters(ReplayDeadLettersRequest request, ServerCallContext context)
     {
         var ids = DeadLetterSelection(request.Queue, request.TaskIds, request.All);
-        var replayed = await store.ReplayDeadLettersAsync(request.Queue, ids, context.CancellationToken);
-        if (replayed > 0)
-        {
-            cluster.PublishReady(request.Queue);
-        }
+        return AuditedAsync(
+            context, AuditActions.ReplayDeadLetters, request.Queue, AuditTrail.Target(ids, request.All),
+            async () =>
+            {
+                var replayed = await store.ReplayDeadLettersAsync(request.Queue, ids, context.CancellationToken);
+                if (replayed > 0)
+                {
+                    cluster.PublishReady(request.Queue);
+                }
 
-        return new ReplayDeadLettersResponse { Replayed = replayed };
+                return new ReplayDeadLettersResponse { Replayed = replayed };
+            },
+            response => $"{AuditOutcomes.Ok}: {response.Replayed} replayed");
     }
 
-    public override async Task<PurgeDeadLettersResponse> PurgeDeadLetters(PurgeDeadLettersRequest request, ServerCallContext context)
+    public override Task<PurgeDeadLettersResponse> PurgeDeadLetters(PurgeDeadLettersRequest request, ServerCallContext context)
     {
         var ids = DeadLetterSelection(request.Queue, request.TaskIds, request.All);
-        return new PurgeDeadLettersResponse { Purged = await store.PurgeDeadLettersAsync(request.Queue, ids, context.CancellationToken) };
+        return AuditedAsync(
+            context, AuditActions.PurgeDeadLetters, request.Queue, AuditTrail.Target(ids, request.All),
+            async () => new PurgeDeadLettersResponse { Purged = await store.PurgeDeadLettersAsync(request.Queue, ids, context.CancellationToken) },
+            response => $"{AuditOutcomes.Ok}: {response.Purged} purged");
+    }
+
+    public override async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    {
+        if (request.Limit is < 0 or > 1000)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "limit must be 0 (100) to 1000."));
+        }
+
+        Func<string, bool> visible;
+        if (request.Queue.Length > 0)
+        {
+            TaskValidation.ValidateQueueName(request.Queue);
+            visible = queue => string.Equals(queue, request.Queue, StringComparison.Ordinal);
+        }
+        else
+        {
+            visible = AdministeredQueues(context);
+        }
+
+        var page = await audit.ListAsync(
+            visible, request.Before.Length == 0 ? null : request.Before, request.Limit == 0 ? 100 : request.Limit, context.CancellationToken);
+        return new ListAuditEntriesResponse { Entries = { page.Entries.Select(ProtoMapping.ToProto) }, NextBefore = page.NextBefore ?? "" };
     }
 
     public override async Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
         ProtoMapping.ToProto(await store.GetCountsAsync(request.Queue, context.CancellationToken));
+
+    /// <summary>The queues whose audit entries a caller who named no queue may read: those it holds admin scope for.</summary>
+    private static Func<string, bool> AdministeredQueues(ServerCallContext context)
+    {
+        var scopes = CallerIdentity.Scopes(context.GetHttpContext().User);
+        return queue => Scopes.Allow(scopes, ScopeActions.Admin, [queue]);
+    }
+
+    /// <summary>
+    /// Runs an admin action and records it on the audit trail with its outcome: done, refused or failed, once
+    /// the request named its queue (authorisation inside <paramref name="act"/> is recorded too, as "denied").
+    /// </summary>
+    private async Task<TResponse> AuditedAsync<TResponse>(
+        ServerCallContext context, string action, string queue, string target, Func<Task<TResponse>> act, Func<TResponse, string> outcome)
+    {
+        var identity = CallerIdentity.Of(context);
+        TResponse response;
+        try
+        {
+            response = await act();
+        }
+        catch (Exception ex)
+        {
+            await audit.RecordAsync(new AuditRecord(identity, action, queue, target, AuditOutcomes.Of(ex, context.CancellationToken)));
+            throw;
+        }
+
+        await audit.RecordAsync(new AuditRecord(identity, action, queue, target, outcome(response)));
+        return response;
+    }
+
+    private static string CancelOutcome(CancelTaskResponse response) =>
+        response.CancelRequested ? $"{AuditOutcomes.Ok}: cancel requested from its worker" : $"{AuditOutcomes.Ok}: cancelled";
 
     private async Task<TaskSnapshot> GetExistingAsync(TaskId id, CancellationToken cancellationToken) =>
         await store.GetAsync(id, cancellationToken)

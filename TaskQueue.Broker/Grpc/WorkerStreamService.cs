@@ -1,4 +1,7 @@
 using Grpc.Core;
+using Microsoft.Extensions.Options;
+using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
@@ -15,8 +18,14 @@ namespace TaskQueue.Broker.Grpc;
 /// checked again on every heartbeat (a revoked one ends the stream).
 /// </summary>
 internal sealed class WorkerStreamService(
-    SessionLifecycle sessions, WorkerAccess access, IHostApplicationLifetime lifetime, ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
+    SessionLifecycle sessions,
+    WorkerAccess access,
+    RedisTaskStore store,
+    IOptions<LimitOptions> limits,
+    IHostApplicationLifetime lifetime,
+    ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
 {
+    private readonly int _maxConcurrency = limits.Value.MaxWorkerConcurrency;
 
     public override async Task Connect(
         IAsyncStreamReader<WorkerMessage> requestStream, IServerStreamWriter<BrokerMessage> responseStream, ServerCallContext context)
@@ -31,8 +40,10 @@ internal sealed class WorkerStreamService(
 
         var hello = requestStream.Current.Hello;
         var user = context.GetHttpContext().User;
-        var parsed = ParseHello(hello, CallerIdentity.Name(user));
+        var parsed = ParseHello(hello, CallerIdentity.Name(user), _maxConcurrency);
         access.DemandConsume(user, parsed.Queues);
+        // A hello's queues count against the queue cap like a submit's: naming new ones is no way around it.
+        await store.RegisterQueuesAsync(parsed.Queues);
         WorkerSession session;
         try
         {
@@ -52,6 +63,7 @@ internal sealed class WorkerStreamService(
         var reason = "stream ended";
         try
         {
+            var overReported = false;
             while (await requestStream.MoveNext(silence.Token))
             {
                 sessions.Seen(session);
@@ -60,6 +72,18 @@ internal sealed class WorkerStreamService(
                     SecurityLog.StreamRevoked(logger, session.WorkerId, parsed.Owner, revoked.Detail);
                     reason = "credentials revoked";
                     throw new RpcException(revoked);
+                }
+
+                if (requestStream.Current.Heartbeat is { } heartbeat && heartbeat.Running.Count > session.Concurrency + LimitOptions.UnsettledReportAllowance)
+                {
+                    // Far more running tasks than slots is no worker's honest report: dropped (no lease renewed), logged once per stream.
+                    if (!overReported)
+                    {
+                        overReported = true;
+                        Log.HeartbeatOverConcurrency(logger, session.WorkerId, heartbeat.Running.Count, session.Concurrency);
+                    }
+
+                    continue;
                 }
 
                 await HandleAsync(session, requestStream.Current, callToken);
@@ -111,16 +135,22 @@ internal sealed class WorkerStreamService(
         return Task.CompletedTask;
     }
 
-    private static WorkerHello ParseHello(Hello hello, string owner)
+    private static WorkerHello ParseHello(Hello hello, string owner, int maxConcurrency)
     {
         if (string.IsNullOrWhiteSpace(hello.WorkerId) || hello.WorkerId.Length > 256)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.worker_id must be 1 to 256 characters."));
         }
 
-        if (hello.Concurrency is < 1 or > 10_000)
+        if (hello.Concurrency < 1 || hello.Concurrency > maxConcurrency)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.concurrency must be 1 to 10000."));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"hello.concurrency must be 1 to {maxConcurrency}."));
+        }
+
+        if (hello.Running.Count > hello.Concurrency + LimitOptions.UnsettledReportAllowance)
+        {
+            throw new RpcException(new Status(
+                StatusCode.InvalidArgument, $"hello.running lists more tasks than hello.concurrency has slots and {LimitOptions.UnsettledReportAllowance} outcomes offered again."));
         }
 
         if (hello.Queues.Count == 0)

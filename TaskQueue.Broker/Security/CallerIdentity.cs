@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using Grpc.Core;
 
 namespace TaskQueue.Broker.Security;
 
@@ -35,6 +36,12 @@ internal static class CallerIdentity
     public static bool IsAuthenticated(ClaimsPrincipal? user) => user?.Identity is { IsAuthenticated: true, Name.Length: > 0 };
 
     public static string Name(ClaimsPrincipal? user) => user?.Identity?.Name ?? "";
+
+    /// <summary>Who is calling, for logs, limits and the audit trail: the identity's name, <see cref="Anonymous"/> when there is none.</summary>
+    public static string Of(ServerCallContext context) => Name(context.GetHttpContext().User) is { Length: > 0 } name ? name : Anonymous;
+
+    /// <summary>The caller's HTTP/2 connection (several calls share one).</summary>
+    public static string ConnectionOf(ServerCallContext context) => context.GetHttpContext().Connection.Id;
 
     /// <summary>The caller's scopes (claims that do not parse grant nothing).</summary>
     public static List<Scope> Scopes(ClaimsPrincipal user)

@@ -13,6 +13,9 @@ public static class RedisKeys
     /// <summary>The worker registry: one hash per worker, shared by every broker.</summary>
     public static string Worker(string workerId) => "tq:worker:" + workerId;
 
+    /// <summary>The audit trail: a capped stream of admin actions (no consumer groups; trimmed as it grows).</summary>
+    public const string Audit = "tq:audit";
+
     /// <summary>The set of worker ids known to any broker.</summary>
     public const string Workers = "tq:workers";
 

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Limits;
 
 namespace TaskQueue.Broker.Storage;
 
@@ -21,14 +22,18 @@ public sealed class RedisTaskStore : IClaimStore
     private readonly RedisClockShift _clockShift;
     private readonly string _backoffSchedule;
     private readonly ConcurrentDictionary<string, bool> _registeredQueues = new(StringComparer.Ordinal);
+    private readonly int _maxQueues;
 
-    public RedisTaskStore(IConnectionMultiplexer redis, IOptions<TaskStoreOptions> options, RedisClockShift clockShift)
+    /// <summary>A store over <paramref name="redis"/>; without <paramref name="limits"/> (tests, benchmarks) the number of queues is not capped.</summary>
+    public RedisTaskStore(
+        IConnectionMultiplexer redis, IOptions<TaskStoreOptions> options, RedisClockShift clockShift, IOptions<LimitOptions>? limits = null)
     {
         _redis = redis;
         _options = options.Value;
         _options.Validate();
         _clockShift = clockShift;
         _backoffSchedule = _options.Backoff.ToScriptArgument();
+        _maxQueues = limits?.Value.MaxQueues ?? int.MaxValue;
     }
 
     public TaskStoreOptions Options => _options;
@@ -52,6 +57,7 @@ public sealed class RedisTaskStore : IClaimStore
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        await RegisterQueuesAsync(tasks.Select(t => t.Queue));
         var results = new EnqueueResult[tasks.Count];
         var byQueue = Enumerable.Range(0, tasks.Count).GroupBy(i => tasks[i].Queue, StringComparer.Ordinal);
         await Task.WhenAll(byQueue.Select(group => EnqueueQueueAsync(group.Key, [.. group], tasks, results)));
@@ -60,7 +66,6 @@ public sealed class RedisTaskStore : IClaimStore
 
     private async Task EnqueueQueueAsync(string queue, int[] indexes, IReadOnlyList<NewTask> tasks, EnqueueResult[] results)
     {
-        await RegisterQueueAsync(queue);
         var args = new RedisValue[2 + (indexes.Length * EnqueueFields)];
         args[0] = Shift;
         args[1] = queue;
@@ -89,15 +94,62 @@ public sealed class RedisTaskStore : IClaimStore
         }
     }
 
-    private async Task RegisterQueueAsync(string queue)
+    /// <summary>
+    /// Adds the queues to the registry the background loops read, all or none: past
+    /// <see cref="LimitOptions.MaxQueues"/> it throws <see cref="LimitExceededException"/> and adds nothing. A
+    /// queue already registered always passes. The check and the add are one WATCH/MULTI transaction on the
+    /// registry alone (so the enqueue script still touches only its queue's slot), and the queues this
+    /// broker registered are remembered: the hot path pays nothing.
+    /// </summary>
+    public Task RegisterQueuesAsync(IEnumerable<string> queues)
     {
-        if (_registeredQueues.ContainsKey(queue))
+        foreach (var queue in queues)
         {
-            return;
+            if (!_registeredQueues.ContainsKey(queue))
+            {
+                return RegisterNewQueuesAsync(queues);
+            }
         }
 
-        await Db.SetAddAsync(RedisKeys.Queues, queue);
-        _registeredQueues.TryAdd(queue, true);
+        return Task.CompletedTask;
+    }
+
+    private async Task RegisterNewQueuesAsync(IEnumerable<string> queues)
+    {
+        var fresh = queues.Where(q => !_registeredQueues.ContainsKey(q)).Distinct(StringComparer.Ordinal).ToList();
+        var db = Db;
+        var remembered = fresh.ToList();
+        // Each failed transaction means another registration went through, and the registry only grows up to
+        // the cap: the loop ends.
+        while (true)
+        {
+            var known = await db.SetContainsAsync(RedisKeys.Queues, [.. fresh.Select(q => (RedisValue)q)]);
+            fresh = [.. fresh.Where((_, i) => !known[i])];
+            if (fresh.Count == 0)
+            {
+                break;
+            }
+
+            if (await db.SetLengthAsync(RedisKeys.Queues) + fresh.Count > _maxQueues)
+            {
+                throw new LimitExceededException(
+                    $"The broker already holds {_maxQueues} queues, its limit (TaskQueue:Limits:MaxQueues); use an existing queue.");
+            }
+
+            // The registry changed under the transaction (another broker registered a queue) unless this commits: look again.
+            var transaction = db.CreateTransaction();
+            transaction.AddCondition(Condition.SetLengthLessThan(RedisKeys.Queues, (long)_maxQueues - fresh.Count + 1));
+            _ = transaction.SetAddAsync(RedisKeys.Queues, [.. fresh.Select(q => (RedisValue)q)]);
+            if (await transaction.ExecuteAsync())
+            {
+                break;
+            }
+        }
+
+        foreach (var queue in remembered)
+        {
+            _registeredQueues.TryAdd(queue, true);
+        }
     }
 
     // ---- claim and leases ----

@@ -42,7 +42,10 @@ public readonly record struct TaskId(string Queue, string LocalId)
     public static TaskId Parse(string? text) =>
         TryParse(text, out var id)
             ? id.Value
-            : throw new TaskValidationException("task_id", $"'{text}' is not a task id (expected \"queue:id\").");
+            : throw new TaskValidationException("task_id", $"'{Quote(text)}' is not a task id (expected \"queue:id\").");
+
+    // Error texts quote at most this much of what the client sent.
+    private static string? Quote(string? text) => text is { Length: > 160 } ? text[..160] + "…" : text;
 
     private static bool IsLocalId(string local) => local.Length == 32 && local.All(char.IsAsciiHexDigitLower);
 }

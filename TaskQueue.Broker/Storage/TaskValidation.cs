@@ -13,6 +13,7 @@ public sealed class TaskValidationException(string field, string message, bool t
 /// <summary>Checks of client input, done before anything reaches Redis.</summary>
 public static class TaskValidation
 {
+    /// <summary>The longest queue name, in characters: Unicode scalar values (an emoji is one), not UTF-16 units or bytes.</summary>
     public const int MaxQueueNameLength = 128;
     public const int MaxTypeLength = 128;
     public const int MaxIdempotencyKeyLength = 256;
@@ -26,9 +27,19 @@ public static class TaskValidation
             return "the queue name is empty";
         }
 
-        if (queue.Length > MaxQueueNameLength)
+        // Characters are Unicode scalar values: a UTF-16 pair (an emoji) counts once, a lone surrogate is refused.
+        var characters = 0;
+        for (var i = 0; i < queue.Length; i += char.IsSurrogatePair(queue, i) ? 2 : 1)
         {
-            return $"the queue name is longer than {MaxQueueNameLength} characters";
+            if (char.IsSurrogate(queue[i]) && !char.IsSurrogatePair(queue, i))
+            {
+                return "the queue name contains a lone UTF-16 surrogate (not a Unicode character)";
+            }
+
+            if (++characters > MaxQueueNameLength)
+            {
+                return $"the queue name is longer than {MaxQueueNameLength} characters";
+            }
         }
 
         foreach (var c in queue)

@@ -24,6 +24,8 @@ internal sealed class FakeTaskService
 
     public Func<string, QueueStats> OnStats { get; set; } = queue => new QueueStats { Queue = queue };
 
+    public Func<ListAuditEntriesRequest, ListAuditEntriesResponse> OnListAuditEntries { get; set; } = _ => new ListAuditEntriesResponse();
+
     /// <summary>The Authorization header of every call, in order (null when a call had none).</summary>
     public ConcurrentQueue<string?> Authorizations { get; } = new();
 
@@ -58,6 +60,9 @@ internal sealed class FakeTaskService
 
         public override Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
             Answer(request, context, r => fake.OnStats(r.Queue));
+
+        public override Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context) =>
+            Answer(request, context, fake.OnListAuditEntries);
 
         private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, ServerCallContext context, Func<TRequest, TResponse> answer)
             where TRequest : class

@@ -81,11 +81,10 @@ public sealed class BadInputTests(FaultReport report, ITestOutputHelper output)
         await storm.ExpectAsync("hello without queues", StatusCode.InvalidArgument, () => HelloAsync(run, new Hello { WorkerId = "w", Concurrency = 1 }));
 
         var garbage = new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x0A, 0xFF, 0x01, 0x02 };
-        // The gRPC status code table says INTERNAL for a request that does not parse; grpc-dotnet fails the call
-        // before any interceptor runs, as an exception of the handler: UNKNOWN. Either way it stored nothing.
-        await storm.ExpectAsync("garbage bytes as a submit", StatusCode.Internal, () => RawUnaryAsync(channel, "taskqueue.v1.TaskService", "Submit", garbage), StatusCode.Unknown);
-        await storm.ExpectAsync("garbage bytes as a batch", StatusCode.Internal, () => RawUnaryAsync(channel, "taskqueue.v1.TaskService", "SubmitBatch", [.. Enumerable.Range(0, 1000).Select(i => (byte)(i * 37))]), StatusCode.Unknown);
-        await storm.ExpectAsync("garbage bytes on a worker stream", StatusCode.Internal, () => RawStreamAsync(channel, garbage), StatusCode.Unknown);
+        // A request that does not parse is bad input (the broker's parsing guard; grpc-dotnet alone says UNKNOWN).
+        await storm.ExpectAsync("garbage bytes as a submit", StatusCode.InvalidArgument, () => RawUnaryAsync(channel, "taskqueue.v1.TaskService", "Submit", garbage));
+        await storm.ExpectAsync("garbage bytes as a batch", StatusCode.InvalidArgument, () => RawUnaryAsync(channel, "taskqueue.v1.TaskService", "SubmitBatch", [.. Enumerable.Range(0, 1000).Select(i => (byte)(i * 37))]));
+        await storm.ExpectAsync("garbage bytes on a worker stream", StatusCode.InvalidArgument, () => RawStreamAsync(channel, garbage));
         await storm.ExpectAsync("a 17 MiB message", StatusCode.ResourceExhausted, () => RawUnaryAsync(channel, "taskqueue.v1.TaskService", "Submit", new byte[17 * 1024 * 1024]));
         await storm.ExpectAsync("an unknown method", StatusCode.Unimplemented, () => RawUnaryAsync(channel, "taskqueue.v1.TaskService", "DropAllTables", []));
 
@@ -105,7 +104,8 @@ public sealed class BadInputTests(FaultReport report, ITestOutputHelper output)
         await run.WaitUntilAsync(
             async () =>
             {
-                newKeys = [.. (await KeysAsync(run.Redis)).Except(keysBefore)];
+                // The audit trail records the refused admin calls (cancel, replay, purge): that stream is meant to grow.
+                newKeys = [.. (await KeysAsync(run.Redis)).Except(keysBefore).Where(key => key != RedisKeys.Audit)];
                 return newKeys.Count == 0;
             },
             Wait,

@@ -58,6 +58,9 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
             ["TaskQueue__Broker__QuarantineThreshold"] = "2",
             ["TaskQueue__Store__BackoffInitial"] = "00:00:00.100",
             ["TaskQueue__Store__BackoffMax"] = "00:00:00.500",
+            // Every test's queues live in the one shared Redis for the whole run: the production cap (1,000) is for one
+            // deployment, not for a test run. The tests of the cap set their own.
+            ["TaskQueue__Limits__MaxQueues"] = "100000",
         };
         foreach (var (key, value) in brokerSettings ?? new Dictionary<string, string>())
         {

@@ -30,11 +30,14 @@ internal sealed class TestCredentials
         [$"TaskQueue__Security__ApiKeys__{name}__Scopes__0"] = scopes,
     };
 
-    /// <summary>A plain gRPC channel (as GrpcChannel.ForAddress makes it) whose calls carry <paramref name="key"/> (none when null).</summary>
-    public static GrpcChannel Channel(string address, string? key) =>
+    /// <summary>
+    /// A plain gRPC channel (as GrpcChannel.ForAddress makes it) whose calls carry <paramref name="key"/> (none when null);
+    /// with <paramref name="oneConnection"/> it keeps to one HTTP/2 connection (calls past the stream limit queue on it).
+    /// </summary>
+    public static GrpcChannel Channel(string address, string? key, bool oneConnection = false) =>
         GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
-            HttpHandler = new Bearer(key) { InnerHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } },
+            HttpHandler = new Bearer(key) { InnerHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = !oneConnection } },
             DisposeHttpClient = true,
         });
 

@@ -14,7 +14,8 @@ internal static class PayloadParsing
             return value;
         }
 
+        // The error travels to the broker, its logs and traces: it says what was wrong, never what the payload holds.
         throw new NonRetryableTaskException(
-            $"The '{context.Type}' task expects its payload to be {meaning} as a non-negative integer, got '{text}'.");
+            $"The '{context.Type}' task expects its payload to be {meaning} as a non-negative integer; it is not ({context.Payload.Length} bytes).");
     }
 }
