@@ -113,8 +113,7 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         {
             await app.StartAsync(timeout.Token);
             await app.ResourceNotifications.WaitForResourceHealthyAsync(TaskQueueName, timeout.Token);
-            var redis = await ConnectionMultiplexer.ConnectAsync(
-                (await app.GetConnectionStringAsync(RedisName, timeout.Token))! + ",abortConnect=false");
+            var redis = await ConnectRedisAsync(app, timeout.Token);
             started = new TaskQueueApp(app, states, redis, dataDirectory, await AdminKeyAsync(app, timeout.Token));
             await started.WaitForConnectedWorkersAsync(workers, StartTimeout - clock.Elapsed);
             started.StartupTime = clock.Elapsed;
@@ -134,6 +133,25 @@ internal sealed class TaskQueueApp : IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// The app's Redis, with the password from its connection string; fails at once, saying why, when Redis refuses it
+    /// (rather than on the first command).
+    /// </summary>
+    private static async Task<ConnectionMultiplexer> ConnectRedisAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var connectionString = (await app.GetConnectionStringAsync(RedisName, cancellationToken))!;
+        var server = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<RedisServerResource>().Single(r => r.Name == RedisName);
+        var required = await File.ReadAllTextAsync(Path.Combine(server.WorkingDirectory, RedisServerResource.PasswordFileName), cancellationToken);
+        var options = ConfigurationOptions.Parse(connectionString);
+        Assert.True(
+            !string.IsNullOrEmpty(options.Password) && required.Contains($"\"{options.Password}\"", StringComparison.Ordinal),
+            "the Redis connection string's password is not the one redis-server was started with");
+        options.AbortOnConnectFail = false;
+        var redis = await ConnectionMultiplexer.ConnectAsync(options);
+        await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        return redis;
     }
 
     /// <summary>The operator key's value, read from the app model's parameter (what the dashboard's parameter view shows).</summary>
