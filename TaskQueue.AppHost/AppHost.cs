@@ -7,23 +7,29 @@ var settings = TaskQueueSettings.From(builder.Configuration, builder.AppHostDire
 // TaskQueue (TaskQueue.Hosting): Redis (a container, a local redis-server, or an existing server: Redis:Mode,
 // ConnectionStrings:redis) and stateless brokers over it. Its connection string is the brokers' gRPC address(es).
 // The first broker listens on localhost:5000 (HTTP: /metrics, /workers, /dlq) and :5001 (gRPC, the CLI's default).
+// Security is on and needs no setup: every secret is a generated Aspire secret parameter, kept in this project's user
+// secrets (`dotnet user-secrets list --project TaskQueue.AppHost`) and shown, masked, in the dashboard's parameter view.
+// Redis's password (taskqueue-redis-password) reaches the brokers only; each service below gets an API key of its own
+// with just the scopes it needs; the brokers get only the keys' hashes. The operator key (taskqueue-admin-key: submit,
+// read and admin on every queue) is the dashboard commands' and yours: copy Parameters:taskqueue-admin-key from the
+// user secrets (or reveal it in the dashboard) and give it to the CLI, `taskqueue stats --api-key <key>` or TaskQueue__ApiKey.
 var taskQueue = builder.AddTaskQueue("taskqueue", settings.Redis.Configure)
     .WithBrokers(settings.Brokers)
     .WithHostPorts(httpPort: 5000, grpcPort: 5001);
 
-// Workers: each replica connects to a broker's "grpc" endpoint and reconnects by itself.
+// Workers: each replica connects to a broker's "grpc" endpoint and reconnects by itself. They may only consume.
 builder.AddProject<Projects.TaskQueue_WorkerService>("worker")
     .WithReplicas(settings.Workers)
-    .WithReference(taskQueue)
+    .WithReference(taskQueue, scopes: ["consume:*"])
     .WaitFor(taskQueue)
     .WithConfigurationSection(builder.Configuration, "Worker");
 
-// Client: submits a demo load once the brokers are healthy, reports the outcome and exits.
+// Client: submits a demo load once the brokers are healthy, reports the outcome and exits. It may submit and read.
 if (settings.Demo)
 {
     builder.AddProject<Projects.TaskQueue_Cli>("client")
         .WithArgs("demo")
-        .WithReference(taskQueue)
+        .WithReference(taskQueue, scopes: ["submit:*", "read:*"])
         .WaitFor(taskQueue);
 }
 

@@ -1,5 +1,7 @@
+using System.Globalization;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Hosting;
 
@@ -34,12 +36,14 @@ internal static class BrokerProcess
             .WithHttpEndpoint(name: TaskQueueBrokerResource.HttpEndpointName)
             .WithHttpEndpoint(name: TaskQueueBrokerResource.GrpcEndpointName)
             .WithEndpoint(TaskQueueBrokerResource.GrpcEndpointName, endpoint => endpoint.Transport = "http2")
-            .WithEnvironment(context =>
+            .WithEnvironment(async context =>
             {
                 Kestrel(context, broker.HttpEndpoint, "Http1");
                 Kestrel(context, broker.GrpcEndpoint, "Http2");
-                // The broker reads ConnectionStrings:redis whatever the Redis resource is called.
+                // The broker reads ConnectionStrings:redis whatever the Redis resource is called; the Redis credentials
+                // ride in it (password=, user=), and only brokers get them.
                 context.EnvironmentVariables["ConnectionStrings__redis"] = new ConnectionStringReference(broker.Parent.Redis, optional: false);
+                await ApiKeysAsync(context, broker.Parent);
             })
             .WithConfigurationSection(builder.Configuration, TaskQueueBuilderExtensions.BrokerConfigurationSection)
             .WithOtlpExporter()
@@ -64,6 +68,29 @@ internal static class BrokerProcess
         }
 
         broker.WithReferenceRelationship(redis).WaitFor(redis);
+    }
+
+    /// <summary>
+    /// Every key the TaskQueue knows, as the broker's configuration takes it: the SHA-256 of the key (computed here, from
+    /// the parameter's value, so the key itself never reaches a broker) and its scopes.
+    /// </summary>
+    private static async Task ApiKeysAsync(EnvironmentCallbackContext context, TaskQueueResource taskQueue)
+    {
+        foreach (var key in taskQueue.Keys)
+        {
+            var value = await key.Key.GetValueAsync(context.CancellationToken);
+            if (string.IsNullOrEmpty(value))
+            {
+                throw new DistributedApplicationException($"The API key parameter '{key.Key.Name}' has no value.");
+            }
+
+            var prefix = $"TaskQueue__Security__ApiKeys__{key.Name}__";
+            context.EnvironmentVariables[prefix + "Sha256"] = ApiKeys.Hash(value);
+            for (var i = 0; i < key.Scopes.Count; i++)
+            {
+                context.EnvironmentVariables[prefix + "Scopes__" + i.ToString(CultureInfo.InvariantCulture)] = key.Scopes[i];
+            }
+        }
     }
 
     private static void Kestrel(EnvironmentCallbackContext context, EndpointReference endpoint, string protocols)

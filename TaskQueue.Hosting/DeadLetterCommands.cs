@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
+using Grpc.Core;
 using Grpc.Net.Client;
 using TaskQueue.Protocol.V1;
 
@@ -10,7 +12,8 @@ namespace TaskQueue.Hosting;
 
 /// <summary>
 /// The dashboard's commands on a TaskQueue: replay or purge the dead letters of every queue, through a running
-/// broker (the queues and their dead-letter counts from <c>GET /metrics</c>, the change over gRPC).
+/// broker (the queues and their dead-letter counts from <c>GET /metrics</c>, the change over gRPC), as the operator:
+/// every request carries the TaskQueue's operator key (<c>Authorization: Bearer</c>).
 /// </summary>
 internal static class DeadLetterCommands
 {
@@ -47,15 +50,17 @@ internal static class DeadLetterCommands
         timeout.CancelAfter(s_callTimeout);
         try
         {
-            var queues = await DeadLetteredQueuesAsync(new Uri(broker.HttpEndpoint.Url), timeout.Token);
+            var key = await taskQueue.AdminKeyParameter.GetValueAsync(timeout.Token) ?? "";
+            var queues = await DeadLetteredQueuesAsync(new Uri(broker.HttpEndpoint.Url), key, timeout.Token);
             using var channel = GrpcChannel.ForAddress(broker.GrpcEndpoint.Url);
             var tasks = new TaskService.TaskServiceClient(channel);
+            var headers = new Metadata { { "Authorization", $"Bearer {key}" } };
             long total = 0;
             foreach (var queue in queues)
             {
                 total += replay
-                    ? (await tasks.ReplayDeadLettersAsync(new ReplayDeadLettersRequest { Queue = queue, All = true }, cancellationToken: timeout.Token)).Replayed
-                    : (await tasks.PurgeDeadLettersAsync(new PurgeDeadLettersRequest { Queue = queue, All = true }, cancellationToken: timeout.Token)).Purged;
+                    ? (await tasks.ReplayDeadLettersAsync(new ReplayDeadLettersRequest { Queue = queue, All = true }, headers, cancellationToken: timeout.Token)).Replayed
+                    : (await tasks.PurgeDeadLettersAsync(new PurgeDeadLettersRequest { Queue = queue, All = true }, headers, cancellationToken: timeout.Token)).Purged;
             }
 
             var verb = replay ? "Replayed" : "Purged";
@@ -63,16 +68,17 @@ internal static class DeadLetterCommands
                 ? "No dead letters."
                 : string.Create(CultureInfo.InvariantCulture, $"{verb} {total} dead letters ({string.Join(", ", queues)})."));
         }
-        catch (Exception ex) when (ex is HttpRequestException or Grpc.Core.RpcException or OperationCanceledException or JsonException)
+        catch (Exception ex) when (ex is HttpRequestException or RpcException or OperationCanceledException or JsonException)
         {
             return CommandResults.Failure($"{broker.Name}: {ex.Message}");
         }
     }
 
     /// <summary>The queues that have dead letters, from the broker's <c>GET /metrics</c> (<c>queues.{name}.dead_letter</c>).</summary>
-    private static async Task<List<string>> DeadLetteredQueuesAsync(Uri broker, CancellationToken cancellationToken)
+    private static async Task<List<string>> DeadLetteredQueuesAsync(Uri broker, string key, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = broker };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         var metrics = await http.GetFromJsonAsync<JsonElement>(new Uri("/metrics", UriKind.Relative), cancellationToken);
         return [.. metrics.GetProperty("queues").EnumerateObject()
             .Where(queue => queue.Value.GetProperty("dead_letter").GetInt64() > 0)

@@ -12,10 +12,15 @@ public static class TaskQueueBuilderExtensions
 
     /// <summary>
     /// Adds a TaskQueue: one broker (see <see cref="WithBrokers"/>) over a Redis it creates (see
-    /// <see cref="WithRedis"/>). Projects that call <c>.WithReference(taskQueue)</c> get
-    /// <c>ConnectionStrings__{name}</c> (the brokers' gRPC addresses), which <c>AddTaskQueueClient()</c> and
-    /// <c>AddTaskQueueWorker()</c> read; <c>.WaitFor(taskQueue)</c> waits until every broker answers <c>/health</c>.
-    /// The dashboard gets two commands on the resource: replay and purge dead letters.
+    /// <see cref="WithRedis"/>), which requires a password only brokers get. Projects that call
+    /// <c>.WithReference(taskQueue, scopes: [...])</c> (see <see cref="TaskQueueReferenceExtensions"/>) get
+    /// <c>ConnectionStrings__{name}</c> (the brokers' gRPC addresses) and an API key with those scopes
+    /// (<c>TaskQueue__ApiKey</c>), which <c>AddTaskQueueClient()</c> and <c>AddTaskQueueWorker()</c> read;
+    /// <c>.WaitFor(taskQueue)</c> waits until every broker answers <c>/health</c>. The dashboard gets two commands on
+    /// the resource, replay and purge dead letters, which use the operator key (<see cref="TaskQueueResource.AdminKeyParameter"/>).
+    /// Secrets are Aspire secret parameters with generated values, kept in the AppHost's user secrets:
+    /// <c>{name}-admin-key</c>, <c>{name}-{service}-key</c> per service, and <c>{name}-redis-password</c> for a local
+    /// redis-server (a Redis container brings its own, <c>{name}-redis-password</c> too).
     /// </summary>
     /// <param name="builder">The AppHost's builder.</param>
     /// <param name="name">The resource name, also the connection string name (e.g. <c>taskqueue</c>).</param>
@@ -28,7 +33,8 @@ public static class TaskQueueBuilderExtensions
     /// <example>
     /// <code>
     /// var taskQueue = builder.AddTaskQueue("taskqueue");
-    /// builder.AddProject&lt;Projects.Api&gt;("api").WithReference(taskQueue).WaitFor(taskQueue);
+    /// builder.AddProject&lt;Projects.Api&gt;("api").WithReference(taskQueue, scopes: ["submit:*", "read:*"]).WaitFor(taskQueue);
+    /// builder.AddProject&lt;Projects.Worker&gt;("worker").WithReference(taskQueue, scopes: ["consume:*"]).WaitFor(taskQueue);
     /// </code>
     /// </example>
     public static IResourceBuilder<TaskQueueResource> AddTaskQueue(
@@ -42,7 +48,9 @@ public static class TaskQueueBuilderExtensions
         configureRedis?.Invoke(redisOptions);
         var redis = builder.AddTaskQueueRedis(redisName, redisOptions);
 
-        var taskQueue = new TaskQueueResource(name) { Redis = redis.Resource, OwnRedis = redis.Resource };
+        var adminKey = builder.AddParameter($"{name}-admin-key", Secrets.Generated(), secret: true, persist: true);
+        var taskQueue = new TaskQueueResource(name) { Redis = redis.Resource, OwnRedis = redis.Resource, AdminKeyParameter = adminKey.Resource };
+        taskQueue.SetKey(TaskQueueReferenceExtensions.AdminKeyName(name), adminKey.Resource, TaskQueueResource.AdminScopes);
         var taskQueueBuilder = builder.AddResource(taskQueue)
             .WithInitialState(new CustomResourceSnapshot
             {
@@ -114,7 +122,9 @@ public static class TaskQueueBuilderExtensions
     /// <summary>
     /// Keeps the brokers' state in <paramref name="redis"/> (e.g. <c>builder.AddRedis("cache")</c>, or
     /// <c>builder.AddConnectionString("redis")</c> for an existing server) instead of a Redis of its own. Run
-    /// Redis with <c>appendonly yes</c> and <c>maxmemory-policy noeviction</c>: evicted keys are lost tasks.
+    /// Redis with <c>appendonly yes</c> and <c>maxmemory-policy noeviction</c>: evicted keys are lost tasks. The brokers
+    /// connect with whatever credentials that resource's connection string carries (Aspire's Redis container has a
+    /// password; for an existing server put <c>password=</c> and <c>user=</c> in the connection string).
     /// </summary>
     /// <param name="builder">The TaskQueue resource builder.</param>
     /// <param name="redis">The Redis to use.</param>
@@ -134,9 +144,15 @@ public static class TaskQueueBuilderExtensions
 
         if (taskQueue.OwnRedis is { } own)
         {
-            // The Redis it made for itself goes, with the password parameter a Redis container brings.
+            // The Redis it made for itself goes, with the password parameter it brings (container or redis-server).
             builder.ApplicationBuilder.Resources.Remove(own);
-            if (own is RedisResource { PasswordParameter: { } password })
+            var password = own switch
+            {
+                RedisResource container => container.PasswordParameter,
+                RedisServerResource server => server.PasswordParameter,
+                _ => null,
+            };
+            if (password is not null)
             {
                 builder.ApplicationBuilder.Resources.Remove(password);
             }

@@ -44,16 +44,22 @@ internal static partial class TaskQueueRedisBuilderExtensions
 
     /// <summary>
     /// A local redis-server process with a direct endpoint on a free port, AOF (fsync every second) in
-    /// <paramref name="dataDirectory"/>, no eviction, and a health check that passes once it answers PING.
+    /// <paramref name="dataDirectory"/>, no eviction, a password (the secret parameter <c>{name}-password</c>, generated
+    /// and kept in the AppHost's user secrets unless <c>Parameters:{name}-password</c> is set), and a health check that
+    /// passes once it answers PING.
     /// </summary>
     public static IResourceBuilder<RedisServerResource> AddRedisServer(
         this IDistributedApplicationBuilder builder, string name, string command, string dataDirectory)
     {
-        var redis = new RedisServerResource(name, command, dataDirectory);
-        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis, (_, _) =>
+        var password = builder.AddParameter($"{name}-password", Secrets.Generated(), secret: true, persist: true);
+        var redis = new RedisServerResource(name, command, dataDirectory, password.Resource);
+        var passwordFile = Path.Combine(dataDirectory, RedisServerResource.PasswordFileName);
+        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis, async (_, cancellationToken) =>
         {
             Directory.CreateDirectory(dataDirectory); // also its working directory
-            return Task.CompletedTask;
+            var value = await password.Resource.GetValueAsync(cancellationToken)
+                        ?? throw new DistributedApplicationException($"The parameter '{password.Resource.Name}' has no value.");
+            await Secrets.WriteOwnerOnlyAsync(passwordFile, $"requirepass {Secrets.RedisConfigQuoted(value)}\n", cancellationToken);
         });
 
         string? connectionString = null;
@@ -69,6 +75,8 @@ internal static partial class TaskQueueRedisBuilderExtensions
             .WithEndpoint(name: RedisServerResource.PrimaryEndpointName, scheme: "tcp", isProxied: false)
             .WithArgs(context =>
             {
+                // The password file first: redis-server reads a configuration file only as its first argument.
+                context.Args.Add(passwordFile);
                 context.Args.Add("--port");
                 context.Args.Add(redis.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
                 foreach (var arg in new[]
@@ -87,7 +95,8 @@ internal static partial class TaskQueueRedisBuilderExtensions
                 }
             })
             .WithHealthCheck(healthCheckKey)
-            .WithIconName("Database");
+            .WithIconName("Database")
+            .WithReferenceRelationship(password);
     }
 
     /// <summary>

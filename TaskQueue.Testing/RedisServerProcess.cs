@@ -12,11 +12,12 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     private readonly ChildProcess _process;
 
-    private RedisServerProcess(ChildProcess process, int port, string dataDirectory)
+    private RedisServerProcess(ChildProcess process, int port, string dataDirectory, string? password)
     {
         _process = process;
         Port = port;
         DataDirectory = dataDirectory;
+        Password = password;
     }
 
     /// <summary>The port it listens on, on 127.0.0.1.</summary>
@@ -24,6 +25,12 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     /// <summary>host:port, as ConnectionStrings:redis takes it.</summary>
     public string Endpoint => $"127.0.0.1:{Port}";
+
+    /// <summary>The password it requires (<c>--requirepass</c>), or null when it requires none.</summary>
+    public string? Password { get; }
+
+    /// <summary>ConnectionStrings:redis for it: host:port, plus <c>password=</c> when it requires one.</summary>
+    public string ConnectionString => Password is null ? Endpoint : $"{Endpoint},password={Password}";
 
     /// <summary>Its --dir: the AOF lives here.</summary>
     public string DataDirectory { get; }
@@ -34,13 +41,15 @@ public sealed class RedisServerProcess : IAsyncDisposable
     /// <summary>
     /// Starts a server and waits (at most <paramref name="startTimeout"/>, default 20 s) until it answers PING.
     /// <paramref name="extraArguments"/> come after the product settings and so override them
-    /// (e.g. <see cref="RedisServerSettings.NoPersistence"/>, or <c>--appendfsync always</c>).
+    /// (e.g. <see cref="RedisServerSettings.NoPersistence"/>, or <c>--appendfsync always</c>). With a
+    /// <paramref name="password"/> it requires that password of every client (<see cref="RedisServerSettings.RequirePassword"/>).
     /// </summary>
     public static async Task<RedisServerProcess> StartAsync(
         string? dataDirectory = null,
         int? port = null,
         IEnumerable<string>? extraArguments = null,
         TimeSpan? startTimeout = null,
+        string? password = null,
         CancellationToken cancellationToken = default)
     {
         var executable = FindExecutable()
@@ -49,8 +58,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
                 "or `brew install redis` (macOS).");
         var directory = dataDirectory ?? Directory.CreateTempSubdirectory("taskqueue-redis-").FullName;
         var chosenPort = port ?? LoopbackPort.Free();
-        var process = ChildProcess.Start("redis-server", executable, RedisServerSettings.PrivateServer(chosenPort, directory, extraArguments));
-        var server = new RedisServerProcess(process, chosenPort, directory);
+        var process = ChildProcess.Start("redis-server", executable, RedisServerSettings.PrivateServer(
+            chosenPort, directory, [.. password is null ? [] : RedisServerSettings.RequirePassword(password), .. extraArguments ?? []]));
+        var server = new RedisServerProcess(process, chosenPort, directory, password);
         try
         {
             var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(20));
@@ -86,20 +96,40 @@ public sealed class RedisServerProcess : IAsyncDisposable
         .Select(directory => Path.Combine(directory, "redis-server"))
         .FirstOrDefault(File.Exists);
 
-    /// <summary>True when a PING on a new connection gets PONG.</summary>
+    /// <summary>True when a PING on a new connection (authenticated with <see cref="Password"/>, if any) gets PONG.</summary>
     public async Task<bool> AnswersPingAsync(CancellationToken cancellationToken = default)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(1));
-            await using var probe = await RespConnection.ConnectAsync(Endpoint, timeout.Token);
+            await using var probe = await ConnectAsync(timeout.Token);
             return await probe.CallAsync(timeout.Token, "PING") is "PONG";
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException
                                        || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return false;
+        }
+    }
+
+    /// <summary>A new RESP connection to it, authenticated with <see cref="Password"/> when it requires one.</summary>
+    public async Task<RespConnection> ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await RespConnection.ConnectAsync(Endpoint, cancellationToken);
+        try
+        {
+            if (Password is not null)
+            {
+                await connection.CallAsync(cancellationToken, "AUTH", Password);
+            }
+
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
         }
     }
 

@@ -26,6 +26,12 @@ public static class RedisServerSettings
     public static IReadOnlyList<string> NoPersistence { get; } = ["--appendonly", "no"];
 
     /// <summary>
+    /// Requires <paramref name="password"/> of every client (the default user's password). On the command line, so
+    /// visible to <c>ps</c> on this machine: for test servers; the AppHost's Redis reads its password from a file.
+    /// </summary>
+    public static IReadOnlyList<string> RequirePassword(string password) => ["--requirepass", password];
+
+    /// <summary>
     /// The whole command line of a private server: loopback only on <paramref name="port"/>, data in
     /// <paramref name="directory"/>, no RDB snapshots, in the foreground, the <see cref="Product"/> settings,
     /// then <paramref name="extra"/> (later arguments win, so extra settings override the product's).

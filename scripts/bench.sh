@@ -4,6 +4,9 @@
 #   scripts/bench.sh --quick         # a minute or two
 #   scripts/bench.sh --publish ...   # also writes docs/bench/latest.json (the figures the README shows)
 # Any other argument goes to `TaskQueue.Benchmarks system` (see `--help`). Figures land in bench-results/.
+# Security is on, as deployed: the brokers it starts know a key for the benchmark's clients (submit, read, admin) and
+# one for the workers (consume) by their SHA-256, and every gRPC call carries `Authorization: Bearer`. Attached to a
+# broker of your own (--broker), it sends the key in TaskQueue__ApiKey (scopes submit, read, admin and consume).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

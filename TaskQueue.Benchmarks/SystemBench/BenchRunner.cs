@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using TaskQueue.Client;
 using TaskQueue.Testing;
@@ -431,7 +432,13 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
             HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
         });
         _channels.Add(channel);
-        return new TaskQueueClient(channel, new TaskQueueClientOptions { BatchSize = settings.Batch, RequestTimeout = settings.Timeout }, time);
+        // Authorization: Bearer on every call, as any client with a key sends it.
+        var invoker = channel.Intercept(headers =>
+        {
+            headers.Add("Authorization", $"Bearer {system.ClientKey}");
+            return headers;
+        });
+        return new TaskQueueClient(invoker, new TaskQueueClientOptions { BatchSize = settings.Batch, RequestTimeout = settings.Timeout }, time);
     }
 
     private async Task ResizeAsync(List<ChildProcess> running, int count, BrokerEndpoint broker, string queue, CancellationToken cancellationToken)

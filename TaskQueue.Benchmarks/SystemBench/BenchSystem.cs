@@ -1,5 +1,6 @@
 using System.Globalization;
 using TaskQueue.Client;
+using TaskQueue.Protocol;
 using TaskQueue.Testing;
 
 namespace TaskQueue.Benchmarks.SystemBench;
@@ -28,9 +29,20 @@ internal sealed class BenchSystem : IAsyncDisposable
         _buildDirectory = buildDirectory;
         RedisEndpoint = redisEndpoint;
         _redisServer = redisServer;
+        // Security on, as deployed: the brokers it starts know two keys by their hashes; an attached broker gets the
+        // benchmark's own key from TaskQueue__ApiKey (one key with submit, read, admin and consume then serves both).
+        var attachedKey = Environment.GetEnvironmentVariable("TaskQueue__ApiKey") ?? "";
+        ClientKey = settings.Attached ? attachedKey : ApiKeys.Create();
+        WorkerKey = settings.Attached ? attachedKey : ApiKeys.Create();
     }
 
     public string RedisEndpoint { get; }
+
+    /// <summary>The benchmark's own key (submit, read, admin on every queue): its gRPC clients send it.</summary>
+    public string ClientKey { get; }
+
+    /// <summary>The workers' key (consume on every queue).</summary>
+    public string WorkerKey { get; }
 
     /// <summary>The private redis-server, or null for an attached Redis (its CPU then comes from INFO).</summary>
     public ChildProcess? RedisProcess => _redisServer?.Process;
@@ -85,6 +97,10 @@ internal sealed class BenchSystem : IAsyncDisposable
             ["ConnectionStrings__redis"] = RedisEndpoint,
             ["Kestrel__Endpoints__http__Url"] = http.ToString().TrimEnd('/'),
             ["Kestrel__Endpoints__grpc__Url"] = grpc.ToString().TrimEnd('/'),
+            ["TaskQueue__Security__ApiKeys__bench__Sha256"] = ApiKeys.Hash(ClientKey),
+            ["TaskQueue__Security__ApiKeys__bench__Scopes__0"] = "submit:* read:* admin:*",
+            ["TaskQueue__Security__ApiKeys__bench-worker__Sha256"] = ApiKeys.Hash(WorkerKey),
+            ["TaskQueue__Security__ApiKeys__bench-worker__Scopes__0"] = "consume:*",
         };
         foreach (var (key, value) in settings)
         {
@@ -137,6 +153,7 @@ internal sealed class BenchSystem : IAsyncDisposable
                 ["Worker__Concurrency"] = _settings.Concurrency.ToString(CultureInfo.InvariantCulture),
                 ["Worker__WorkerId"] = id,
                 ["Worker__DrainTimeout"] = "00:00:02",
+                ["TaskQueue__ApiKey"] = WorkerKey,
             };
             var process = StartService("TaskQueue.WorkerService", id, environment);
             _workers.Add(process);

@@ -52,6 +52,7 @@ public static class BrokerExtensions
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<BrokerIdentity>();
+        services.AddHostedService<RedisCredentialsCheck>();
         services.AddSingleton<RedisClockShift>();
         services.AddSingleton<RedisTaskStore>();
         services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());

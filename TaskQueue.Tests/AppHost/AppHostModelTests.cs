@@ -2,6 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using TaskQueue.Protocol;
 using Xunit.Abstractions;
 
 namespace TaskQueue.Tests.AppHost;
@@ -75,6 +76,72 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
         {
             var environment = await model.EnvironmentAsync(model[name]);
             Assert.Equal("{taskqueue.connectionString}", environment["ConnectionStrings__taskqueue"]);
+        }
+    }
+
+    [Fact]
+    public async Task Each_service_gets_its_own_key_with_its_scopes_and_the_brokers_get_only_the_keys_hashes()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable", "--Brokers=2");
+
+        var keys = new Dictionary<string, string>();
+        foreach (var (service, scopes) in new[] { ("worker", new[] { "consume:*" }), ("client", ["submit:*", "read:*"]) })
+        {
+            var environment = await model.EnvironmentAsync(model[service]);
+            Assert.Equal($"{{taskqueue-{service}-key.value}}", environment["TaskQueue__ApiKey"]);
+            var parameter = Assert.IsType<ParameterResource>(model[$"taskqueue-{service}-key"]);
+            Assert.True(parameter.Secret);
+            keys[service] = (await parameter.GetValueAsync(CancellationToken.None))!;
+            Assert.False(string.IsNullOrWhiteSpace(keys[service]));
+
+            foreach (var broker in model.All.OfType<TaskQueueBrokerResource>())
+            {
+                var settings = await model.EnvironmentAsync(broker);
+                Assert.Equal(ApiKeys.Hash(keys[service]), settings[$"TaskQueue__Security__ApiKeys__{service}__Sha256"]);
+                Assert.Equal(scopes, settings.Where(s => s.Key.StartsWith($"TaskQueue__Security__ApiKeys__{service}__Scopes__", StringComparison.Ordinal)).OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => s.Value));
+            }
+        }
+
+        Assert.NotEqual(keys["worker"], keys["client"]);
+        var taskQueue = Assert.IsType<TaskQueueResource>(model[TaskQueueApp.TaskQueueName]);
+        var adminKey = (await taskQueue.AdminKeyParameter.GetValueAsync(CancellationToken.None))!;
+        Assert.True(taskQueue.AdminKeyParameter.Secret);
+        foreach (var broker in model.All.OfType<TaskQueueBrokerResource>())
+        {
+            var settings = await model.EnvironmentAsync(broker);
+            Assert.Equal(ApiKeys.Hash(adminKey), settings["TaskQueue__Security__ApiKeys__taskqueue-admin__Sha256"]);
+            Assert.Contains("admin:*", settings.Where(s => s.Key.StartsWith("TaskQueue__Security__ApiKeys__taskqueue-admin__Scopes__", StringComparison.Ordinal)).Select(s => s.Value));
+            // Never a key itself, nor a reference to one.
+            Assert.DoesNotContain(settings.Values, value => value.Contains("-key", StringComparison.Ordinal) || keys.ContainsValue(value) || value == adminKey);
+            Assert.DoesNotContain("TaskQueue__ApiKey", settings.Keys);
+        }
+    }
+
+    [Fact]
+    public async Task The_local_redis_server_requires_a_generated_password_kept_off_its_command_line_and_only_brokers_get_it()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable");
+
+        var redis = Assert.IsType<RedisServerResource>(model[TaskQueueApp.RedisName]);
+        Assert.True(redis.PasswordParameter.Secret);
+        Assert.Same(redis.PasswordParameter, model[$"{TaskQueueApp.RedisName}-password"]);
+        var password = (await redis.PasswordParameter.GetValueAsync(CancellationToken.None))!;
+        Assert.True(password.Length >= 32, "a generated password of at least 32 characters");
+        Assert.EndsWith($",password={{{TaskQueueApp.RedisName}-password.value}}", redis.ConnectionStringExpression.ValueExpression, StringComparison.Ordinal);
+
+        // redis-server reads the password from a file given as its first argument, never from its command line.
+        var args = await model.ArgumentsAsync(redis);
+        Assert.Equal(Path.Combine(redis.WorkingDirectory, RedisServerResource.PasswordFileName), args[0]);
+        Assert.DoesNotContain(args, arg => arg.Contains("requirepass", StringComparison.Ordinal) || arg.Contains(password, StringComparison.Ordinal) || arg.Contains("-password", StringComparison.Ordinal));
+
+        // Only brokers hold Redis credentials: workers and the client get none.
+        Assert.Equal($"{{{TaskQueueApp.RedisName}.connectionString}}", (await model.EnvironmentAsync(model[TaskQueueApp.BrokerName]))["ConnectionStrings__redis"]);
+        foreach (var name in new[] { "worker", "client" })
+        {
+            var environment = await model.EnvironmentAsync(model[name]);
+            Assert.DoesNotContain(environment, e => e.Key.Contains("redis", StringComparison.OrdinalIgnoreCase)
+                                                    || e.Value.Contains(TaskQueueApp.RedisName, StringComparison.Ordinal)
+                                                    || e.Value.Contains(password, StringComparison.Ordinal));
         }
     }
 

@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -21,8 +23,9 @@ namespace TaskQueue.Tests.AppHost;
 
 /// <summary>
 /// The whole system as TaskQueue.AppHost defines it — Redis (a local redis-server resource), broker, worker
-/// replicas — started under Aspire's orchestrator by Aspire.Hosting.Testing. Tests talk to the broker the way
-/// any client does (raw gRPC stubs, GET /metrics) and read the ledger from the same Redis.
+/// replicas — started under Aspire's orchestrator by Aspire.Hosting.Testing, with security on. Tests talk to the broker
+/// the way an operator does (raw gRPC stubs and GET /metrics with the AppHost's operator key) and read the ledger from
+/// the same Redis (with its password, from the Redis resource's connection string).
 /// </summary>
 internal sealed class TaskQueueApp : IAsyncDisposable
 {
@@ -43,16 +46,22 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     private readonly string _dataDirectory;
     private readonly ResourceStates _states;
 
-    private TaskQueueApp(DistributedApplication app, ResourceStates states, ConnectionMultiplexer redis, string dataDirectory)
+    private TaskQueueApp(DistributedApplication app, ResourceStates states, ConnectionMultiplexer redis, string dataDirectory, string adminKey)
     {
         _app = app;
         _states = states;
         _redis = redis;
         _dataDirectory = dataDirectory;
         Store = new RedisTaskStore(redis, Options.Create(new TaskStoreOptions()), new RedisClockShift());
+        // As the operator: the AppHost's operator key (submit, read, admin on every queue) on every call.
         _channel = GrpcChannel.ForAddress(app.GetEndpoint(BrokerName, "grpc"));
-        Tasks = new TaskService.TaskServiceClient(_channel);
+        Tasks = new TaskService.TaskServiceClient(_channel.Intercept(headers =>
+        {
+            headers.Add("Authorization", $"Bearer {adminKey}");
+            return headers;
+        }));
         _http = new HttpClient { BaseAddress = app.GetEndpoint(BrokerName, "http"), Timeout = TimeSpan.FromSeconds(10) };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
     }
 
     /// <summary>From CreateAsync to a healthy broker with every worker replica connected.</summary>
@@ -104,9 +113,8 @@ internal sealed class TaskQueueApp : IAsyncDisposable
         {
             await app.StartAsync(timeout.Token);
             await app.ResourceNotifications.WaitForResourceHealthyAsync(TaskQueueName, timeout.Token);
-            var redis = await ConnectionMultiplexer.ConnectAsync(
-                (await app.GetConnectionStringAsync(RedisName, timeout.Token))! + ",abortConnect=false");
-            started = new TaskQueueApp(app, states, redis, dataDirectory);
+            var redis = await ConnectRedisAsync(app, timeout.Token);
+            started = new TaskQueueApp(app, states, redis, dataDirectory, await AdminKeyAsync(app, timeout.Token));
             await started.WaitForConnectedWorkersAsync(workers, StartTimeout - clock.Elapsed);
             started.StartupTime = clock.Elapsed;
             return started;
@@ -125,6 +133,33 @@ internal sealed class TaskQueueApp : IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// The app's Redis, with the password from its connection string; fails at once, saying why, when Redis refuses it
+    /// (rather than on the first command).
+    /// </summary>
+    private static async Task<ConnectionMultiplexer> ConnectRedisAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var connectionString = (await app.GetConnectionStringAsync(RedisName, cancellationToken))!;
+        var server = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<RedisServerResource>().Single(r => r.Name == RedisName);
+        var required = await File.ReadAllTextAsync(Path.Combine(server.WorkingDirectory, RedisServerResource.PasswordFileName), cancellationToken);
+        var options = ConfigurationOptions.Parse(connectionString);
+        Assert.True(
+            !string.IsNullOrEmpty(options.Password) && required.Contains($"\"{options.Password}\"", StringComparison.Ordinal),
+            "the Redis connection string's password is not the one redis-server was started with");
+        options.AbortOnConnectFail = false;
+        var redis = await ConnectionMultiplexer.ConnectAsync(options);
+        await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        return redis;
+    }
+
+    /// <summary>The operator key's value, read from the app model's parameter (what the dashboard's parameter view shows).</summary>
+    private static async Task<string> AdminKeyAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var taskQueue = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<TaskQueueResource>().Single(r => r.Name == TaskQueueName);
+        return await taskQueue.AdminKeyParameter.GetValueAsync(cancellationToken)
+               ?? throw new InvalidOperationException("The operator key parameter has no value.");
     }
 
     /// <summary>A load of the built-in task types: echo, short sleeps, a little CPU, and some that fail once then succeed.</summary>

@@ -7,11 +7,17 @@ namespace TaskQueue.Tests.Deployment;
 /// <summary>
 /// The repository's docker-compose.yml, read the way compose reads it for what these tests need:
 /// services, their environment (in map or list form), command, replicas, dependencies, health check,
-/// ports, volumes. <c>${NAME:-default}</c> resolves to its default, as with an empty shell environment.
+/// ports, volumes. Variables resolve as compose resolves them with an empty shell environment and the .env file
+/// scripts/compose-env.sh writes (<see cref="DotEnv"/>): a secret from that file, else <c>${NAME:-default}</c>'s default.
 /// </summary>
 internal sealed partial class ComposeFile
 {
     public const string FileName = "docker-compose.yml";
+
+    /// <summary>The script that writes the .env file with the secrets.</summary>
+    public const string DotEnvScript = "scripts/compose-env.sh";
+
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> s_dotEnv = new(WriteDotEnv);
 
     private ComposeFile(string path, YamlMappingNode root)
     {
@@ -63,9 +69,42 @@ internal sealed partial class ComposeFile
     public static IReadOnlyList<string> Interpolations() =>
         [.. InterpolationPattern().Matches(File.ReadAllText(System.IO.Path.Combine(RepositoryRoot, FileName))).Select(m => m.Value)];
 
-    /// <summary>Resolves <c>${NAME:-default}</c> and <c>${NAME-default}</c> to the default, <c>${NAME}</c> to empty, <c>$$</c> to <c>$</c>.</summary>
+    /// <summary>
+    /// The variables of a .env file written by <see cref="DotEnvScript"/> (once per test run, into a temporary file): new
+    /// random secrets, as a user gets them.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> DotEnv => s_dotEnv.Value;
+
+    /// <summary>
+    /// Resolves a variable from <see cref="DotEnv"/> when it is set there; else <c>${NAME:-default}</c> and
+    /// <c>${NAME-default}</c> to the default, <c>${NAME}</c> to empty, <c>$$</c> to <c>$</c>; <c>${NAME:?message}</c> fails.
+    /// </summary>
     public static string Interpolate(string value) =>
-        InterpolationPattern().Replace(value, match => match.Value == "$$" ? "$" : match.Groups["default"].Value);
+        InterpolationPattern().Replace(value, match =>
+        {
+            if (match.Value == "$$")
+            {
+                return "$";
+            }
+
+            var name = match.Groups["name"].Value;
+            if (DotEnv.TryGetValue(name, out var set) && set.Length > 0)
+            {
+                return set;
+            }
+
+            return match.Groups["op"].Value.EndsWith('?')
+                ? throw new InvalidDataException($"{FileName} requires {name}: {match.Groups["arg"].Value}")
+                : match.Groups["arg"].Value;
+        });
+
+    /// <summary>Parses KEY=VALUE lines (comments and blank lines skipped), as compose reads .env.</summary>
+    public static Dictionary<string, string> ParseDotEnv(string text) =>
+        text.Split('\n')
+            .Select(line => line.Trim())
+            .Where(line => line.Length > 0 && !line.StartsWith('#'))
+            .Select(line => line.Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 
     /// <summary>Compose durations: 45s, 1m30s, 500ms, 2h.</summary>
     public static TimeSpan ParseDuration(string value)
@@ -92,6 +131,32 @@ internal sealed partial class ComposeFile
         }
 
         return total;
+    }
+
+    private static IReadOnlyDictionary<string, string> WriteDotEnv()
+    {
+        var path = System.IO.Path.Combine(Directory.CreateTempSubdirectory("taskqueue-compose-env-").FullName, ".env");
+        var info = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(System.IO.Path.Combine(RepositoryRoot, DotEnvScript));
+        info.ArgumentList.Add(path);
+        using (var script = System.Diagnostics.Process.Start(info)!)
+        {
+            var error = script.StandardError.ReadToEndAsync();
+            _ = script.StandardOutput.ReadToEndAsync();
+            if (!script.WaitForExit(TimeSpan.FromSeconds(30)) || script.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"{DotEnvScript} failed: {error.Result}");
+            }
+        }
+
+        try
+        {
+            return ParseDotEnv(File.ReadAllText(path));
+        }
+        finally
+        {
+            Directory.Delete(System.IO.Path.GetDirectoryName(path)!, recursive: true);
+        }
     }
 
     private static ComposeService ParseService(string name, YamlMappingNode node)
@@ -192,7 +257,7 @@ internal sealed partial class ComposeFile
     private static string Scalar(YamlNode node) =>
         node is YamlScalarNode scalar ? scalar.Value ?? "" : throw new InvalidDataException($"Expected a plain value at {node.Start}.");
 
-    [GeneratedRegex(@"\$\$|\$\{(?<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?::?-)(?<default>[^}]*))?\}")]
+    [GeneratedRegex(@"\$\$|\$\{(?<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?<op>:?[-?])(?<arg>[^}]*))?\}")]
     private static partial Regex InterpolationPattern();
 
     [GeneratedRegex(@"(?<amount>\d+(?:\.\d+)?)(?<unit>ms|us|h|m|s)")]

@@ -10,7 +10,8 @@ namespace TaskQueue.Tests.Deployment;
 /// `docker compose --profile demo up` without Docker: Redis with the compose file's arguments, the broker,
 /// as many workers as the file's replicas and the client's command, each a plain process with exactly
 /// the environment the compose file gives its container, only the addresses moved to loopback (and the
-/// dashboard's OTLP endpoint to a listener that counts exporter connections).
+/// dashboard's OTLP endpoint to a listener that counts exporter connections). Security on: the secrets come from a
+/// .env file scripts/compose-env.sh wrote, Redis requires its password, every caller has its own key.
 /// </summary>
 [Collection(DistributedCollection.Name)]
 public sealed class ComposeProcessTests
@@ -22,10 +23,19 @@ public sealed class ComposeProcessTests
     {
         var compose = ComposeFile.Load();
         var (redisService, brokerService, workerService, clientService) = (compose["redis"], compose["broker"], compose["worker"], compose["client"]);
-        await using var redis = await RedisServer.StartAsync(null, null, [.. redisService.Command.Skip(1)]);
-        var server = redis.Connection.GetServer(redis.ConnectionString);
-        Assert.Equal("yes", (await server.ConfigGetAsync("appendonly")).Single().Value);
-        Assert.Equal("noeviction", (await server.ConfigGetAsync("maxmemory-policy")).Single().Value);
+        await using var redis = await RedisServerProcess.StartAsync(
+            extraArguments: [.. redisService.Command.Skip(1)], password: ComposeFile.DotEnv["REDIS_PASSWORD"]);
+        await using (var admin = await redis.ConnectAsync())
+        {
+            Assert.Equal(["appendonly", "yes"], (object?[])(await admin.CallAsync(CancellationToken.None, "CONFIG", "GET", "appendonly"))!);
+            Assert.Equal(["maxmemory-policy", "noeviction"], (object?[])(await admin.CallAsync(CancellationToken.None, "CONFIG", "GET", "maxmemory-policy"))!);
+        }
+
+        await using (var anonymous = await RespConnection.ConnectAsync(redis.Endpoint, CancellationToken.None))
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => anonymous.CallAsync(CancellationToken.None, "PING"));
+            Assert.Contains("NOAUTH", refused.Message, StringComparison.Ordinal);
+        }
 
         using var brokerTelemetry = new OtlpSink();
         using var workerTelemetry = new OtlpSink();
@@ -53,7 +63,9 @@ public sealed class ComposeProcessTests
         try
         {
             processes.Add(ChildProcess.StartService("TaskQueue.Broker", "compose-broker", brokerEnvironment));
+            // As the operator: /workers needs read.
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            http.DefaultRequestHeaders.Authorization = new("Bearer", ComposeFile.DotEnv["TASKQUEUE_OPERATOR_KEY"]);
             await Eventually.TrueAsync(() => IsHealthyAsync(http, healthUrl), StartTimeout, () => $"the broker never passed its health check:\n{Output(processes)}");
 
             for (var replica = 1; replica <= workerService.Replicas; replica++)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using TaskQueue.Broker;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Client;
+using TaskQueue.Protocol;
 using TaskQueue.Cli;
 using TaskQueue.Worker;
 
@@ -149,7 +150,7 @@ public sealed class ComposeSettingsTests
     }
 
     [Fact]
-    public void The_broker_listens_on_every_interface_and_publishes_both_endpoints()
+    public void The_broker_listens_on_every_interface_and_publishes_both_endpoints_on_loopback_only_by_default()
     {
         var broker = _compose["broker"];
 
@@ -159,6 +160,40 @@ public sealed class ComposeSettingsTests
             var host = url.Split("://")[1].Split(':')[0];
             Assert.True(AnyInterface.Contains(host), $"{endpoint} binds {url}: other containers cannot reach a loopback address");
             Assert.Contains(ListeningPort(broker, endpoint), broker.PublishedContainerPorts);
+        }
+
+        foreach (var service in new[] { broker, _compose["dashboard"] })
+        {
+            Assert.All(service.Ports, port => Assert.StartsWith("127.0.0.1:", port, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Only_the_broker_gets_the_redis_password_and_it_knows_each_callers_key_by_its_hash_alone()
+    {
+        var env = ComposeFile.DotEnv;
+        var (broker, worker, client) = (_compose["broker"], _compose["worker"], _compose["client"]);
+
+        Assert.Equal(env["REDIS_PASSWORD"], Flag(_compose["redis"], "--requirepass"));
+        Assert.Equal($"redis:6379,password={env["REDIS_PASSWORD"]}", broker.Get(ServiceSettings.RedisConnectionKey));
+        foreach (var (caller, scopes, service) in new[] { ("operator", "submit:* read:* admin:*", (ComposeService?)null), ("worker", "consume:*", worker), ("client", "submit:* read:*", client) })
+        {
+            var key = env[$"TASKQUEUE_{caller.ToUpperInvariant()}_KEY"];
+            Assert.StartsWith(ApiKeys.Prefix, key, StringComparison.Ordinal);
+            Assert.Equal(ApiKeys.Hash(key), env[$"TASKQUEUE_{caller.ToUpperInvariant()}_KEY_SHA256"]);
+            Assert.Equal(ApiKeys.Hash(key), broker.Get($"{ServiceSettings.BrokerSecurityPrefix}ApiKeys__{caller}__Sha256"));
+            Assert.Equal(scopes, broker.Get($"{ServiceSettings.BrokerSecurityPrefix}ApiKeys__{caller}__Scopes__0"));
+            Assert.DoesNotContain(key, broker.Environment.Values);
+            if (service is not null)
+            {
+                Assert.Equal(key, service.Get(ServiceSettings.ApiKeyKey));
+            }
+        }
+
+        Assert.NotEqual(worker.Get(ServiceSettings.ApiKeyKey), client.Get(ServiceSettings.ApiKeyKey));
+        foreach (var service in new[] { worker, client })
+        {
+            Assert.DoesNotContain(service.Environment.Values, value => value.Contains(env["REDIS_PASSWORD"], StringComparison.Ordinal) || value.Contains("redis:", StringComparison.Ordinal));
         }
     }
 
@@ -172,8 +207,10 @@ public sealed class ComposeSettingsTests
         Assert.Equal("yes", Flag(redis, "--appendonly"));
         Assert.Equal("everysec", Flag(redis, "--appendfsync"));
         Assert.Equal("noeviction", Flag(redis, "--maxmemory-policy"));
-        // The same settings the tests' and benchmarks' private servers start from (written once, in TaskQueue.Testing).
-        Assert.Equal(RedisServerSettings.Product, redis.Command.Skip(1));
+        // The same settings the tests' and benchmarks' private servers start from (written once, in TaskQueue.Testing),
+        // and a password.
+        Assert.Equal([.. RedisServerSettings.Product, .. RedisServerSettings.RequirePassword(ComposeFile.DotEnv["REDIS_PASSWORD"])], redis.Command.Skip(1));
+        Assert.Equal(ComposeFile.DotEnv["REDIS_PASSWORD"], redis.Get("REDISCLI_AUTH")); // the health check's redis-cli authenticates
         var volume = Assert.Single(redis.VolumeMounts).Split(':');
         Assert.Contains(volume[0], _compose.Volumes);
         Assert.Equal("/data", volume[1]);
@@ -241,11 +278,19 @@ public sealed class ComposeSettingsTests
     }
 
     [Fact]
-    public void Every_variable_the_file_reads_from_the_shell_has_a_default()
+    public void Every_variable_the_file_reads_has_a_default_or_is_a_secret_the_env_script_writes()
     {
-        var withoutDefault = ComposeFile.Interpolations().Where(text => text != "$$" && !text.Contains(":-", StringComparison.Ordinal)).ToList();
+        var secrets = ComposeFile.DotEnv.Keys.ToHashSet(StringComparer.Ordinal);
+        var unresolved = ComposeFile.Interpolations()
+            .Where(text => text != "$$" && !text.Contains(":-", StringComparison.Ordinal))
+            .Where(text => !(text.Contains(":?", StringComparison.Ordinal) && secrets.Contains(text[2..text.IndexOf(':', StringComparison.Ordinal)])))
+            .ToList();
 
-        Assert.Empty(withoutDefault);
+        Assert.Empty(unresolved);
+        Assert.Equal(
+            ["REDIS_PASSWORD", "TASKQUEUE_CLIENT_KEY", "TASKQUEUE_CLIENT_KEY_SHA256", "TASKQUEUE_OPERATOR_KEY", "TASKQUEUE_OPERATOR_KEY_SHA256", "TASKQUEUE_WORKER_KEY", "TASKQUEUE_WORKER_KEY_SHA256"],
+            secrets.Order(StringComparer.Ordinal));
+        Assert.Contains(".env", File.ReadAllLines(Path.Combine(ComposeFile.RepositoryRoot, ".gitignore")));
         Assert.Equal(4, ComposeFile.ParseDuration("4s").TotalSeconds);
         Assert.Equal(TimeSpan.FromSeconds(90), ComposeFile.ParseDuration("1m30s"));
     }

@@ -5,6 +5,7 @@ using TaskQueue.Broker;
 using TaskQueue.Broker.Extensions;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Client;
+using TaskQueue.Protocol;
 using TaskQueue.Worker;
 
 namespace TaskQueue.Tests.Deployment;
@@ -68,6 +69,12 @@ internal sealed class ServiceSettings
 
     public static string RedisConnectionKey => $"ConnectionStrings__{BrokerExtensions.RedisConnectionName}";
 
+    /// <summary>Where clients and workers read their API key (TaskQueue:ApiKey).</summary>
+    public static string ApiKeyKey => ApiKeys.ConfigurationKey.Replace(":", "__", StringComparison.Ordinal);
+
+    /// <summary>The broker's security settings (API keys by name, their hashes and scopes).</summary>
+    public const string BrokerSecurityPrefix = "TaskQueue__Security__";
+
     public static string WorkerBrokerAddressKey => Key(WorkerOptions.SectionName, nameof(WorkerOptions.BrokerAddress));
 
     public static string ClientBrokerAddressKey => Key(TaskQueueClientOptions.SectionName, nameof(TaskQueueClientOptions.BrokerAddress));
@@ -94,6 +101,7 @@ internal sealed class ServiceSettings
         settings.AddOptions(BrokerOptions.SectionName, typeof(BrokerOptions));
         settings.AddOptions(TaskStoreOptions.SectionName, typeof(TaskStoreOptions));
         settings._exact.Add(RedisConnectionKey);
+        settings._prefixes.Add(BrokerSecurityPrefix);
         // AddRedisClient's own settings section.
         settings._prefixes.Add("Aspire__StackExchange__Redis__");
         settings._prefixes.Add("ASPNETCORE_");
@@ -112,7 +120,9 @@ internal sealed class ServiceSettings
     {
         var settings = new ServiceSettings("worker", "TaskQueue.WorkerService");
         settings.AddOptions(WorkerOptions.SectionName, typeof(WorkerOptions));
+        settings._exact.Add(ApiKeyKey);
         settings.Required.Add(WorkerBrokerAddressKey);
+        settings.Required.Add(ApiKeyKey);
         return settings;
     }
 
@@ -122,7 +132,9 @@ internal sealed class ServiceSettings
         settings.AddOptions(TaskQueueClientOptions.SectionName, typeof(TaskQueueClientOptions));
         // What an AppHost that references TaskQueue gives every project.
         settings._exact.Add($"ConnectionStrings__{TaskQueueClientOptions.ConnectionStringName}");
+        settings._exact.Add(ApiKeyKey);
         settings.Required.Add(ClientBrokerAddressKey);
+        settings.Required.Add(ApiKeyKey);
         return settings;
     }
 

@@ -1,6 +1,7 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Tests.Hosting;
 
@@ -21,6 +22,7 @@ public sealed class TaskQueueHostingTests
             .WithRedis(cache);
 
         Assert.DoesNotContain(builder.Resources, r => r.Name == "jobs-redis");
+        Assert.DoesNotContain(builder.Resources, r => r.Name == "jobs-redis-password"); // its password went with it
         Assert.Same(cache.Resource, taskQueue.Resource.Redis);
         foreach (var broker in taskQueue.Resource.Brokers)
         {
@@ -46,6 +48,44 @@ public sealed class TaskQueueHostingTests
             taskQueue.Resource.ConnectionStringExpression.ValueExpression);
         Assert.All(taskQueue.Resource.Brokers, broker => Assert.Same(taskQueue.Resource, broker.Parent));
         Assert.Equal("{jobs-redis.connectionString}", (await EnvironmentAsync(taskQueue.Resource.Brokers[1]))["ConnectionStrings__redis"]);
+    }
+
+    [Fact]
+    public async Task A_service_referenced_with_scopes_gets_its_own_key_and_every_broker_its_hash_under_the_services_name()
+    {
+        await using var builder = await ModelAsync();
+        var taskQueue = builder.AddTaskQueue("jobs", redis => redis.Mode = TaskQueueRedisMode.Executable).WithBrokers(2);
+        var billing = builder.AddExecutable("billing", "billing", ".").WithReference(taskQueue, scopes: ["submit:billing-*", "read:billing-*"]);
+
+        var key = Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "jobs-billing-key");
+        Assert.True(key.Secret);
+        var value = (await key.GetValueAsync(CancellationToken.None))!;
+        var environment = await EnvironmentAsync(billing.Resource);
+        Assert.Equal("{jobs-billing-key.value}", environment["TaskQueue__ApiKey"]);
+        Assert.Equal("{jobs.connectionString}", environment["ConnectionStrings__jobs"]);
+        foreach (var broker in taskQueue.Resource.Brokers)
+        {
+            var settings = await EnvironmentAsync(broker);
+            Assert.Equal(ApiKeys.Hash(value), settings["TaskQueue__Security__ApiKeys__billing__Sha256"]);
+            Assert.Equal("submit:billing-*", settings["TaskQueue__Security__ApiKeys__billing__Scopes__0"]);
+            Assert.Equal("read:billing-*", settings["TaskQueue__Security__ApiKeys__billing__Scopes__1"]);
+            Assert.DoesNotContain(value, settings.Values);
+        }
+    }
+
+    [Theory]
+    [InlineData("consume")]
+    [InlineData("delete:*")]
+    [InlineData("read: *")]
+    public async Task A_reference_with_a_scope_that_is_no_scope_is_refused_at_once(string scope)
+    {
+        await using var builder = await ModelAsync();
+        var taskQueue = builder.AddTaskQueue("jobs", redis => redis.Mode = TaskQueueRedisMode.Executable);
+        var service = builder.AddExecutable("billing", "billing", ".");
+
+        var refused = Assert.Throws<ArgumentException>(() => service.WithReference(taskQueue, scopes: [scope]));
+        Assert.Contains(scope, refused.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => service.WithReference(taskQueue, scopes: []));
     }
 
     /// <summary>TaskQueue.AppHost's model, built not started, to add a second TaskQueue ("jobs") to.</summary>

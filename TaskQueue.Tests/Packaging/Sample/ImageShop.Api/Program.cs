@@ -3,7 +3,8 @@ using TaskQueue.Client;
 
 var builder = WebApplication.CreateBuilder(args);
 
-// Finds the broker from ConnectionStrings:taskqueue, which the AppHost's WithReference(taskQueue) sets.
+// Finds the broker from ConnectionStrings:taskqueue and its API key from TaskQueue:ApiKey, which the AppHost's
+// WithReference(taskQueue, scopes: [...]) sets.
 builder.AddTaskQueueClient();
 
 var app = builder.Build();

@@ -5,6 +5,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using ImageShop.Contracts;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ImageShop.Tests;
 
@@ -31,11 +32,14 @@ public sealed class ResizeTests
         Assert.Equal("https://images.example/cat.png?w=128&h=96", resized.ThumbnailUrl);
         Assert.Equal((128, 96), (resized.Width, resized.Height));
 
-        // The operator's view: TaskQueue's CLI (a dotnet tool; its path in TASKQUEUE_CLI) reads the queue's counts.
+        // The operator's view: TaskQueue's CLI (a dotnet tool; its path in TASKQUEUE_CLI) reads the queue's counts, with
+        // the operator key the AppHost generated (the taskqueue-admin-key parameter).
         if (Environment.GetEnvironmentVariable("TASKQUEUE_CLI") is { Length: > 0 } cli)
         {
             var brokers = await app.GetConnectionStringAsync("taskqueue", timeout.Token);
-            var stats = await RunAsync(cli, ["stats", "--json", "--broker", brokers!.Split(',')[0]], timeout.Token);
+            var taskQueue = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<TaskQueueResource>().Single();
+            var adminKey = await taskQueue.AdminKeyParameter.GetValueAsync(timeout.Token);
+            var stats = await RunAsync(cli, ["stats", "--json", "--broker", brokers!.Split(',')[0]], adminKey!, timeout.Token);
             using var json = JsonDocument.Parse(stats);
             Assert.Contains("\"completed\"", stats, StringComparison.Ordinal);
         }
@@ -60,9 +64,10 @@ public sealed class ResizeTests
         }
     }
 
-    private static async Task<string> RunAsync(string command, string[] args, CancellationToken cancellationToken)
+    private static async Task<string> RunAsync(string command, string[] args, string apiKey, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.Environment["TaskQueue__ApiKey"] = apiKey;
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
