@@ -51,6 +51,7 @@ internal static class WorkerBrokerChannel
         GrpcChannelOptions options, IReadOnlyList<Uri> brokers, IServiceProvider services,
         Func<CancellationToken, ValueTask<string>>? bearer, WorkerTlsOptions? tls = null) =>
         BrokerBalancing.Configure(options, brokers, services, () => CreateHandler(tls), bearer);
+
     /// <summary>The client's TLS section, the worker's fallback for each of its own "Worker:Tls" settings: "TaskQueue:Tls".</summary>
     public const string SharedTlsSection = "TaskQueue:" + BrokerTls.SectionName;
 
