@@ -14,9 +14,6 @@ internal sealed partial class BrokerTlsOptions
 {
     public const string SectionName = "TaskQueue:Security";
 
-    /// <summary>The scope claim's type, one claim per granted scope (the principal every scheme makes).</summary>
-    public const string ScopeClaimType = "scope";
-
     /// <summary>True: the broker refuses to start while any of its endpoints is plaintext (http://).</summary>
     public bool RequireTls { get; set; }
 

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -50,9 +49,7 @@ internal sealed class ClientCertificateAuthenticationHandler(
             return AuthenticateResult.Fail("The client certificate is expired or not yet valid.");
         }
 
-        var claims = new List<Claim> { new(ClaimTypes.Name, IdentityPrefix + name) };
-        claims.AddRange(pin.GrantedScopes().Select(scope => new Claim(BrokerTlsOptions.ScopeClaimType, scope)));
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, ClaimTypes.Name, ClaimTypes.Role));
+        var principal = CallerIdentity.Create(IdentityPrefix + name, pin.GrantedScopes(), SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Client;
 using TaskQueue.Client.Internal;
@@ -53,7 +54,7 @@ public sealed class ClientCertificateAuthenticationTests : IAsyncLifetime
         _app.UseAuthentication();
         _app.UseAuthorization();
         _app.MapGet("/whoami", (HttpContext context) =>
-                $"{context.User.Identity?.Name} {string.Join(',', context.User.FindAll(BrokerTlsOptions.ScopeClaimType).Select(claim => claim.Value))}")
+                $"{context.User.Identity?.Name} {string.Join(',', context.User.FindAll(CallerIdentity.ScopeClaim).Select(claim => claim.Value))}")
             .RequireAuthorization();
         await _app.StartAsync();
     }
