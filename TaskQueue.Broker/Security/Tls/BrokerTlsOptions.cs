@@ -12,7 +12,7 @@ namespace TaskQueue.Broker.Security.Tls;
 /// </summary>
 internal sealed partial class BrokerTlsOptions
 {
-    public const string SectionName = "TaskQueue:Security";
+    public const string SectionName = SecurityOptions.SectionName;
 
     /// <summary>True: the broker refuses to start while any of its endpoints is plaintext (http://).</summary>
     public bool RequireTls { get; set; }
