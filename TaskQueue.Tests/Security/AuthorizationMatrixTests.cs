@@ -76,6 +76,13 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
             ("ReplayDeadLetters", "admin", "reader", c => c.ReplayDeadLettersAsync(new ReplayDeadLettersRequest { Queue = queue, All = true }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("PurgeDeadLetters", "admin", "submitter", c => c.PurgeDeadLettersAsync(new PurgeDeadLettersRequest { Queue = queue, All = true }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             // Its implementation is another part of the work: any answer but a refusal shows the call got past authorisation.
+            ("Watch", "reader", "submitter", async c =>
+            {
+                using var watch = c.Watch(new WatchTaskRequest { TaskId = existing }, deadline: Deadline());
+                await watch.ResponseStream.MoveNext(CancellationToken.None);
+            }, StatusCode.OK),
+            ("Explain", "reader", "consumer", c => c.ExplainAsync(new ExplainTaskRequest { TaskId = existing }, deadline: Deadline()).ResponseAsync, null),
+            ("ListTasks", "reader", "submitter", c => c.ListTasksAsync(new ListTasksRequest { Queue = queue, State = Protocol.V1.TaskState.Ready }, deadline: Deadline()).ResponseAsync, null),
             ("ListAuditEntries", "admin", "reader", c => c.ListAuditEntriesAsync(new ListAuditEntriesRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, null),
         };
         Assert.Equal(TaskService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal), rpcs.Select(r => r.Name).Order(StringComparer.Ordinal));
