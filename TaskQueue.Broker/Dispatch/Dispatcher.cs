@@ -171,7 +171,8 @@ internal sealed class Dispatcher(
             ClaimResult claim;
             try
             {
-                claim = await _owner._store.ClaimAsync(_queue, session.WorkerId, reserved, _owner._options.LeaseDuration, cancellationToken);
+                claim = await _owner._store.ClaimAsync(
+                    _queue, session.WorkerId, session.TaskTypes, reserved, _owner._options.LeaseDuration, cancellationToken);
             }
             catch
             {

@@ -1,5 +1,7 @@
--- claim: leases up to N ready tasks of one queue to a worker, highest priority first, after promoting
--- due scheduled work. A task is leased at the moment it is claimed: fresh token, deadline = now + lease.
+-- claim: leases up to N ready tasks of one queue to a worker, of the task types it handles, highest
+-- priority first, after promoting due scheduled work. It reads only the lanes (lib/common.lua) of those
+-- types, and the old layout's lanes of every type; a task found there that the worker does not handle is
+-- moved to its own lane, not leased. A task is leased at the moment it is claimed: fresh token, deadline = now + lease.
 -- A task that never started and whose expiry passed is expired instead (expiry only bounds the wait
 -- for a first start: retries, hand-backs and replays of a started task do not expire).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
@@ -12,6 +14,7 @@
 -- ARGV[7]  retention in ms for tasks that expire here
 -- ARGV[8]  priority ageing step in ms (0 = strict priority): a level's effective priority rises by one
 --          for every step its oldest waiting task has waited, so low priority never starves
+-- ARGV[9..] the task types the worker handles; none = every type
 -- Returns  {promoted, expired, then 12 values per leased task: id, type, payload, attempt, max_attempts,
 --          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority}
 --!include lib/common.lua
@@ -22,7 +25,12 @@ local wanted = tonumber(ARGV[3])
 local lease_ms = tonumber(ARGV[4])
 local token_prefix = ARGV[5]
 local retention_ms = ARGV[7]
-local promoted, expired = promote_due(now, tonumber(ARGV[6]), retention_ms)
+local promoted, expired, promoted_lanes = promote_due(now, tonumber(ARGV[6]), retention_ms)
+local handles = nil -- task type -> true; nil: every type
+if #ARGV >= 9 then
+  handles = {}
+  for i = 9, #ARGV do handles[ARGV[i]] = true end
+end
 
 -- How long the oldest undelivered entry of a stream has waited (stream ids carry Redis's clock), or nil.
 local function head_wait(stream, real_now)
@@ -36,20 +44,29 @@ local function head_wait(stream, real_now)
   return real_now - tonumber(string.match(head[1][1], '^(%d+)'))
 end
 
-local levels = redis.call('SMEMBERS', LEVELS)
-local ageing_ms = tonumber(ARGV[8]) or 0
-local rank = {}
-for _, level in ipairs(levels) do rank[level] = tonumber(level) end
-if ageing_ms > 0 and #levels > 1 then
-  local real_now = now_ms(0)
-  for _, level in ipairs(levels) do
-    local waited = head_wait(ready_key(level), real_now)
-    if waited then rank[level] = rank[level] + math.floor(math.max(waited, 0) / ageing_ms) end
+-- The lanes this worker reads, by effective priority; at equal rank the higher priority, then the old
+-- layout's lanes (so they drain), then by name.
+local lanes, priority, typed, rank = {}, {}, {}, {}
+for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do
+  local level, lane_type = parse_lane(lane)
+  if not handles or not lane_type or handles[lane_type] then
+    lanes[#lanes + 1] = lane
+    priority[lane], typed[lane], rank[lane] = level, lane_type ~= nil, level
   end
 end
-table.sort(levels, function(a, b)
+local ageing_ms = tonumber(ARGV[8]) or 0
+if ageing_ms > 0 and #lanes > 1 then
+  local real_now = now_ms(0)
+  for _, lane in ipairs(lanes) do
+    local waited = head_wait(ready_key(lane), real_now)
+    if waited then rank[lane] = rank[lane] + math.floor(math.max(waited, 0) / ageing_ms) end
+  end
+end
+table.sort(lanes, function(a, b)
   if rank[a] ~= rank[b] then return rank[a] > rank[b] end
-  return tonumber(a) > tonumber(b)
+  if priority[a] ~= priority[b] then return priority[a] > priority[b] end
+  if typed[a] ~= typed[b] then return typed[b] end
+  return a < b
 end)
 
 local out = { promoted, expired }
@@ -58,8 +75,9 @@ local deadline = now + lease_ms
 -- Formatted once per call: Lua turns a number into a string with sprintf every time it is passed on.
 local now_text, deadline_text = string.format('%d', now), string.format('%d', deadline)
 local leases = {}
-for _, level in ipairs(levels) do
-  local stream = ready_key(level)
+local moved = false
+for _, lane in ipairs(lanes) do
+  local stream = ready_key(lane)
   while leased < wanted do
     local reply = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', wanted - leased, 'STREAMS', stream, '>')
     if not reply then break end
@@ -82,6 +100,13 @@ for _, level in ipairs(levels) do
           finish(id, key, 'expired', now, retention_ms, 'expired')
           expired = expired + 1
           out[2] = expired
+        elseif handles and not typed[lane] and not handles[t[6]] then
+          -- The old layout's lane: a task of a type this worker does not handle goes to its own lane.
+          redis.call('XACK', stream, GROUP, sid)
+          redis.call('XDEL', stream, sid)
+          local own = lane_of(priority[lane], t[6])
+          redis.call('HSET', key, 'sid', append_to_lane(id, own), 'lane', own)
+          moved = true
         else
           leased = leased + 1
           local attempt = (tonumber(t[4]) or 0) + 1
@@ -101,7 +126,7 @@ for _, level in ipairs(levels) do
           out[#out + 1] = token
           out[#out + 1] = deadline
           out[#out + 1] = t[12]
-          out[#out + 1] = level
+          out[#out + 1] = priority[lane]
         end
       end
     end
@@ -112,4 +137,12 @@ end
 for i = 1, #leases, 1000 do
   redis.call('ZADD', LEASES, unpack(leases, i, math.min(i + 999, #leases)))
 end
+-- Work this call made ready in lanes this worker does not read is for other workers: wake their dispatchers.
+if handles and not moved then
+  for lane in pairs(promoted_lanes) do
+    local _, lane_type = parse_lane(lane)
+    if not handles[lane_type] then moved = true end
+  end
+end
+if moved then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
 return out

@@ -22,7 +22,7 @@ for n = 1, #ids do
   local i = 3 + (n - 1) * 3
   local id, token = ids[n], ARGV[i + 1]
   local key = task_key(id)
-  local t = redis.call('HMGET', key, 'state', 'token', 'prio', 'sid', 'ikey')
+  local t = redis.call('HMGET', key, 'state', 'token', 'prio', 'sid', 'ikey', 'lane')
   local code = OK
   if not t[1] then
     code = MISSING
@@ -36,7 +36,7 @@ for n = 1, #ids do
   if code == OK then
     done[#done + 1] = id
     if t[4] and t[4] ~= '' then
-      local stream = ready_key(t[3])
+      local stream = ready_key(task_lane(t[6], t[3]))
       entries[stream] = entries[stream] or {}
       table.insert(entries[stream], t[4])
     end

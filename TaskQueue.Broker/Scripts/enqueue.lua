@@ -14,7 +14,7 @@ local now_text = string.format('%d', now)
 local queue = ARGV[2]
 local out = {}
 local added = 0
-local levels_seen = {}
+local lanes_seen = {}
 for i = 3, #ARGV, FIELDS do
   local id, ikey = ARGV[i], ARGV[i + 9]
   local existing = false
@@ -28,6 +28,7 @@ for i = 3, #ARGV, FIELDS do
   else
     local key = task_key(id)
     local priority = ARGV[i + 3]
+    local lane = lane_of(priority, ARGV[i + 1])
     local due = math.max(now + tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]))
     local expires_after = tonumber(ARGV[i + 8])
     local expires = 0
@@ -36,10 +37,10 @@ for i = 3, #ARGV, FIELDS do
     if due > now then
       redis.call('ZADD', SCHEDULED, due, id)
     else
-      local stream = ready_key(priority)
-      if not levels_seen[priority] then
-        levels_seen[priority] = true
-        if redis.call('SADD', LEVELS, priority) == 1 then
+      local stream = ready_key(lane)
+      if not lanes_seen[lane] then
+        lanes_seen[lane] = true
+        if redis.call('SADD', LEVELS, lane) == 1 then
           redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
         end
       end
@@ -48,7 +49,7 @@ for i = 3, #ARGV, FIELDS do
     -- One write per task with every field (the entry is added first so its id is known). The fields
     -- every transition reads or writes come first: a small hash is a list that lookups scan from the head.
     local fields = {
-      'state', state, 'token', '', 'sid', sid, 'prio', priority, 'attempt', 0, 'worker', '', 'ikey', ikey,
+      'state', state, 'token', '', 'sid', sid, 'lane', lane, 'prio', priority, 'attempt', 0, 'worker', '', 'ikey', ikey,
       'expires', expires, 'type', ARGV[i + 1], 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'tp', ARGV[i + 10],
       'ts', ARGV[i + 11], 'cancel', '0', 'created', now_text, 'due', due, 'id', id, 'queue', queue,
       'payload', ARGV[i + 2] }

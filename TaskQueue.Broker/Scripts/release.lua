@@ -21,7 +21,8 @@ for i = 3, #ARGV, 2 do
       finish(id, key, 'cancelled', now, ARGV[2], 'cancelled')
       code = CANCELLED
     else
-      push_ready(id, key, redis.call('HGET', key, 'prio'), now)
+      local t = redis.call('HMGET', key, 'prio', 'type')
+      push_ready(id, key, t[1], t[2], now)
     end
   end
   if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end

@@ -17,7 +17,8 @@ for _, id in ipairs(ids) do
   if redis.call('ZREM', DEAD, id) == 1 then
     local key = task_key(id)
     redis.call('HSET', key, 'attempt', 0, 'cancel', '0', 'finished', '', 'due', now)
-    push_ready(id, key, redis.call('HGET', key, 'prio'), now)
+    local t = redis.call('HMGET', key, 'prio', 'type')
+    push_ready(id, key, t[1], t[2], now)
     replayed = replayed + 1
   end
 end

@@ -3,8 +3,8 @@
 -- Returns  {ready, leased, scheduled, dead, counter name, counter value, ...}
 --!include lib/common.lua
 local in_streams = 0
-for _, level in ipairs(redis.call('SMEMBERS', LEVELS)) do
-  in_streams = in_streams + redis.call('XLEN', ready_key(level))
+for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do
+  in_streams = in_streams + redis.call('XLEN', ready_key(lane))
 end
 local leased = redis.call('ZCARD', LEASES)
 local out = { in_streams - leased, leased, redis.call('ZCARD', SCHEDULED), redis.call('ZCARD', DEAD) }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace TaskQueue.Broker.Storage;
 
 /// <summary>
@@ -26,8 +28,34 @@ public static class RedisKeys
 
     public static string Task(TaskId id) => QueuePrefix(id.Queue) + "t:" + id.LocalId;
 
-    public static string Ready(string queue, int priority) => QueuePrefix(queue) + "ready:" + priority;
+    /// <summary>
+    /// The ready stream of one lane: a queue's ready work of one priority and task type
+    /// (<see cref="Lane(int, string)"/>). A worker's claim reads only the lanes of the types it handles.
+    /// </summary>
+    public static string Ready(string queue, int priority, string type) => ReadyLane(queue, Lane(priority, type));
 
+    /// <summary>
+    /// The ready stream of a priority in the layout before lanes, which held every type: still read by every
+    /// worker until it drains (a task there is leased by a worker that handles it, or moved to its lane).
+    /// </summary>
+    public static string Ready(string queue, int priority) => ReadyLane(queue, priority.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The ready stream of a lane named as <see cref="Levels"/> lists it.</summary>
+    public static string ReadyLane(string queue, string lane) => QueuePrefix(queue) + "ready:" + lane;
+
+    /// <summary>A lane's name, "priority:type", as <see cref="Levels"/> lists it and a task's <see cref="TaskFields.Lane"/> holds it.</summary>
+    public static string Lane(int priority, string type) => priority.ToString(CultureInfo.InvariantCulture) + ":" + type;
+
+    /// <summary>A lane's priority and task type; the type is null for a lane of the old layout (every type).</summary>
+    public static (int Priority, string? Type) ParseLane(string lane)
+    {
+        var colon = lane.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0
+            ? (int.Parse(lane, CultureInfo.InvariantCulture), null)
+            : (int.Parse(lane.AsSpan(0, colon), CultureInfo.InvariantCulture), lane[(colon + 1)..]);
+    }
+
+    /// <summary>The set of a queue's lanes that ever held ready work (<see cref="ReadyLane"/>): "priority:type", or "priority" for the old layout.</summary>
     public static string Levels(string queue) => QueuePrefix(queue) + "levels";
 
     public static string Leases(string queue) => QueuePrefix(queue) + "leases";

@@ -154,19 +154,38 @@ public sealed class RedisTaskStore : IClaimStore
 
     // ---- claim and leases ----
 
-    /// <summary>Leases up to <paramref name="max"/> ready tasks of a queue to a worker, highest priority first.</summary>
+    /// <summary>Leases up to <paramref name="max"/> ready tasks of a queue, of any type, to a worker, highest priority first.</summary>
+    public Task<ClaimResult> ClaimAsync(
+        string queue, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken = default) =>
+        ClaimAsync(queue, workerId, [], max, lease, cancellationToken);
+
+    /// <summary>
+    /// Leases up to <paramref name="max"/> ready tasks of a queue to a worker, highest priority first, only of the
+    /// <paramref name="taskTypes"/> it handles (empty: every type). Tasks of other types stay ready.
+    /// </summary>
     public async Task<ClaimResult> ClaimAsync(
-        string queue, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken = default)
+        string queue, string workerId, IReadOnlyList<string> taskTypes, int max, TimeSpan lease, CancellationToken cancellationToken = default)
     {
         TaskValidation.ValidateQueueName(queue);
+        ArgumentNullException.ThrowIfNull(taskTypes);
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lease, TimeSpan.Zero);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
-            ScriptLibrary.Claim,
-            Prefix(queue),
-            [Shift, workerId, max, (long)lease.TotalMilliseconds, NewTokenPrefix(), _options.PromoteBatchSize, RetentionMs,
-                (long)_options.PriorityAgeingStep.TotalMilliseconds]))!;
+        var args = new RedisValue[8 + taskTypes.Count];
+        args[0] = Shift;
+        args[1] = workerId;
+        args[2] = max;
+        args[3] = (long)lease.TotalMilliseconds;
+        args[4] = NewTokenPrefix();
+        args[5] = _options.PromoteBatchSize;
+        args[6] = RetentionMs;
+        args[7] = (long)_options.PriorityAgeingStep.TotalMilliseconds;
+        for (var i = 0; i < taskTypes.Count; i++)
+        {
+            args[8 + i] = taskTypes[i];
+        }
+
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Claim, Prefix(queue), args))!;
 
         const int fields = 12;
         var tasks = new List<LeasedTask>((reply.Length - 2) / fields);

@@ -31,11 +31,14 @@ public static class TaskFields
     public const string Result = "result";
     public const string Error = "error";
 
+    /// <summary>The lane whose ready stream holds the task's entry (<see cref="RedisKeys.Lane"/>); missing on tasks stored before lanes, whose lane is their priority.</summary>
+    public const string Lane = "lane";
+
     /// <summary>Every field above, in the order the enqueue script writes them (then those written later).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
-        Result, Error,
+        Result, Error, Lane,
     ];
 }

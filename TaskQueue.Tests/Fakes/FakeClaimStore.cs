@@ -39,15 +39,27 @@ internal sealed class FakeClaimStore : IClaimStore
         return task;
     }
 
-    public Task<ClaimResult> ClaimAsync(string queue, string workerId, int max, TimeSpan lease, CancellationToken cancellationToken)
+    public Task<ClaimResult> ClaimAsync(
+        string queue, string workerId, IReadOnlyList<string> taskTypes, int max, TimeSpan lease, CancellationToken cancellationToken)
     {
         var tasks = new List<LeasedTask>();
         lock (_lock)
         {
             _claims.Add((queue, workerId, max));
-            while (tasks.Count < max && _ready.TryGetValue(queue, out var ready) && ready.TryDequeue(out var task))
+            if (_ready.TryGetValue(queue, out var ready))
             {
-                tasks.Add(task);
+                // Tasks of types the worker does not handle keep their places, as in the lanes of the claim script.
+                var others = new List<LeasedTask>();
+                while (ready.TryDequeue(out var task))
+                {
+                    var handled = taskTypes.Count == 0 || taskTypes.Contains(task.Type, StringComparer.Ordinal);
+                    (handled && tasks.Count < max ? tasks : others).Add(task);
+                }
+
+                foreach (var task in others)
+                {
+                    ready.Enqueue(task);
+                }
             }
         }
 

@@ -7,7 +7,7 @@
 --   state     ready | scheduled | leased | completed | dead | cancelled | expired
 --   token     the current lease's token ('' when not leased)
 --   sid       the task's entry in its ready stream ('' when it has none)
---   prio      its priority level (which ready stream)
+--   prio      its priority level
 --   attempt   attempts started so far
 --   worker    the worker holding the lease ('' when none)
 --   ikey      its idempotency key ('' when none)
@@ -28,6 +28,12 @@
 --   finished  ms when it reached a final state
 --   result    the handler's output, once completed
 --   error     the last attempt's error
+--   lane      its ready stream's lane, "<prio>:<type>" (missing on tasks stored before lanes: theirs is "<prio>")
+--
+-- Ready work lives in lanes: one stream per priority and task type, "ready:<prio>:<type>", so a worker
+-- reads only the lanes of the types it handles. LEVELS is the set of lanes that ever held work. A lane
+-- named by its priority alone ("ready:<prio>", the layout before lanes) holds work of any type: every
+-- worker reads it, and a worker that does not handle a task found there moves it to its own lane.
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'
@@ -46,7 +52,20 @@ local RETRYING, DEAD_LETTERED, CANCELLED, CANCEL_REQUESTED, ALREADY_FINISHED = 2
 local CONSUMER = 'leased'
 
 local function task_key(id) return base .. 't:' .. id end
-local function ready_key(priority) return base .. 'ready:' .. priority end
+-- A lane's stream; `lane` is "<prio>:<type>" (lane_of), or a bare priority for a stream of the old layout.
+local function ready_key(lane) return base .. 'ready:' .. lane end
+local function lane_of(priority, type) return priority .. ':' .. type end
+-- The lane a task's stream entry is in, from its 'lane' and 'prio' fields (no lane: stored before lanes).
+local function task_lane(lane, priority)
+  if lane then return lane end
+  return priority
+end
+-- A lane's priority and task type (nil: the old layout's lane of every type).
+local function parse_lane(lane)
+  local priority, type = string.match(lane, '^(%d+):(.*)$')
+  if priority then return tonumber(priority), type end
+  return tonumber(lane), nil
+end
 local function idem_key(key) return base .. 'idem:' .. key end
 
 -- Time comes from Redis, never from a broker's clock. `shift` (ms) is zero outside tests.
@@ -55,22 +74,28 @@ local function now_ms(shift)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(shift)
 end
 
--- Appends the task to its priority's ready stream and records where its entry lives.
-local function push_ready(id, key, priority, now)
-  local stream = ready_key(priority)
-  if redis.call('SADD', LEVELS, priority) == 1 then
+-- Appends an entry for the task to a lane's stream (creating the lane the first time); returns its id.
+local function append_to_lane(id, lane)
+  local stream = ready_key(lane)
+  if redis.call('SADD', LEVELS, lane) == 1 then
     redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
   end
-  local sid = redis.call('XADD', stream, '*', 'id', id)
-  redis.call('HSET', key, 'state', 'ready', 'sid', sid, 'enqueued', now)
+  return redis.call('XADD', stream, '*', 'id', id)
+end
+
+-- Appends the task to its lane's ready stream and records where its entry lives.
+local function push_ready(id, key, priority, type, now)
+  local lane = lane_of(priority, type)
+  local sid = append_to_lane(id, lane)
+  redis.call('HSET', key, 'state', 'ready', 'sid', sid, 'lane', lane, 'enqueued', now)
   return sid
 end
 
 -- Acknowledges and deletes the task's stream entry (XDEL alone is safe for undelivered entries too).
 local function drop_stream_entry(key)
-  local entry = redis.call('HMGET', key, 'prio', 'sid')
+  local entry = redis.call('HMGET', key, 'prio', 'sid', 'lane')
   if entry[2] and entry[2] ~= '' then
-    local stream = ready_key(entry[1])
+    local stream = ready_key(task_lane(entry[3], entry[1]))
     redis.call('XACK', stream, GROUP, entry[2])
     redis.call('XDEL', stream, entry[2])
     redis.call('HSET', key, 'sid', '')

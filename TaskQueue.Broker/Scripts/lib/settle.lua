@@ -4,10 +4,10 @@
 -- `policy` = { retention_ms, dead_max, dead_age_ms, schedule = {ms, ...}, jitter }.
 
 -- The fields settle_failure needs, in this order, for one HMGET by the caller.
-local FAILURE_FIELDS = { 'attempt', 'max', 'cancel', 'prio', 'sid' }
+local FAILURE_FIELDS = { 'attempt', 'max', 'cancel', 'prio', 'sid', 'type', 'lane' }
 
 local function new_failure_batch()
-  return { leases = {}, entries = {}, scheduled = {}, levels = {}, failed = 0, retried = 0, ready = 0 }
+  return { leases = {}, entries = {}, scheduled = {}, lanes = {}, failed = 0, retried = 0, ready = 0 }
 end
 
 -- `t` holds FAILURE_FIELDS from index `at`. Returns RETRYING, DEAD_LETTERED or CANCELLED.
@@ -17,7 +17,7 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
   local priority, sid = t[at + 3], t[at + 4]
   batch.leases[#batch.leases + 1] = id
   if sid and sid ~= '' then
-    local stream = ready_key(priority)
+    local stream = ready_key(task_lane(t[at + 6], priority))
     batch.entries[stream] = batch.entries[stream] or {}
     table.insert(batch.entries[stream], sid)
   end
@@ -33,15 +33,17 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
     delay = math.floor(delay * (1 - policy.jitter * unit_random))
     batch.retried = batch.retried + 1
     if delay <= 0 then
-      -- No backoff: ready again at once, without a detour through the scheduled set and the promoter.
-      if not batch.levels[priority] then
-        batch.levels[priority] = true
-        if redis.call('SADD', LEVELS, priority) == 1 then
-          redis.call('XGROUP', 'CREATE', ready_key(priority), GROUP, '0', 'MKSTREAM')
+      -- No backoff: ready again at once (in its own type's lane), without a detour through the scheduled
+      -- set and the promoter.
+      local lane = lane_of(priority, t[at + 5])
+      if not batch.lanes[lane] then
+        batch.lanes[lane] = true
+        if redis.call('SADD', LEVELS, lane) == 1 then
+          redis.call('XGROUP', 'CREATE', ready_key(lane), GROUP, '0', 'MKSTREAM')
         end
       end
-      local entry = redis.call('XADD', ready_key(priority), '*', 'id', id)
-      redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'state', 'ready', 'sid', entry, 'enqueued', now)
+      local entry = redis.call('XADD', ready_key(lane), '*', 'id', id)
+      redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'state', 'ready', 'sid', entry, 'lane', lane, 'enqueued', now)
       batch.ready = batch.ready + 1
     else
       redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '', 'state', 'scheduled', 'due', now + delay)
