@@ -8,9 +8,11 @@ namespace TaskQueue.Broker.Dispatch;
 
 /// <summary>
 /// Credit-based dispatch. One pump per queue claims work for the connected workers that have free
-/// slots, and sleeps when the queue is empty or every worker is full until a wake-up: a submit (here or,
-/// through Redis pub/sub, on another broker), promoted work, a freed slot or a new worker. No polling on
-/// the hot path; a slow re-check only guards against a lost wake-up.
+/// slots, each claim only of the task types its worker handles, and sleeps when no claim came back full
+/// (the queue holds nothing more for the workers with credit) until a wake-up: a submit (here or,
+/// through Redis pub/sub, on another broker), promoted work, a freed slot or a new worker. So ready work
+/// of a type no worker with credit handles waits without a claim until such a worker connects or frees
+/// a slot. No polling on the hot path; a slow re-check only guards against a lost wake-up.
 /// </summary>
 internal sealed class Dispatcher(
     IClaimStore store,

@@ -25,6 +25,9 @@ internal sealed class WorkerStreamService(
     IHostApplicationLifetime lifetime,
     ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
 {
+    // The most task types a hello may list.
+    private const int MaxTaskTypes = 1000;
+
     private readonly int _maxConcurrency = limits.Value.MaxWorkerConcurrency;
 
     public override async Task Connect(
@@ -163,7 +166,15 @@ internal sealed class WorkerStreamService(
             TaskValidation.ValidateQueueName(queue);
         }
 
-        return new WorkerHello(hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes], hello.Concurrency, hello.Batches, owner);
+        // Every claim for the worker carries its types to Redis: bounded like the tasks' own type names.
+        if (hello.TaskTypes.Count > MaxTaskTypes || hello.TaskTypes.Any(t => t.Length is 0 or > TaskValidation.MaxTypeLength))
+        {
+            throw new RpcException(new Status(
+                StatusCode.InvalidArgument, $"hello.task_types must list at most {MaxTaskTypes} types of 1 to {TaskValidation.MaxTypeLength} characters."));
+        }
+
+        return new WorkerHello(
+            hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes.Distinct(StringComparer.Ordinal)], hello.Concurrency, hello.Batches, owner);
     }
 
     private static List<RunningLease> Running(IReadOnlyCollection<RunningTask> running)

@@ -403,8 +403,8 @@ internal sealed class ModelRun
         var snapshotsTask = Task.WhenAll(tasks.Select(t => _h.Store.GetAsync(t.Id)));
         var sidsTask = Task.WhenAll(tasks.Select(t => db.HashGetAsync(RedisKeys.Task(t.Id), TaskFields.StreamEntry)));
         var levelsTask = db.SetMembersAsync(RedisKeys.Levels(_h.Queue));
-        var streamTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => db.StreamRangeAsync(RedisKeys.Ready(_h.Queue, p))).ToList();
-        var pendingTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => PendingAsync(db, RedisKeys.Ready(_h.Queue, p))).ToList();
+        var streamTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => db.StreamRangeAsync(ReadyStream(p))).ToList();
+        var pendingTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => PendingAsync(db, ReadyStream(p))).ToList();
         var leasesTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.Leases(_h.Queue));
         var scheduledTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.Scheduled(_h.Queue));
         var deadTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.DeadLetters(_h.Queue));
@@ -424,7 +424,7 @@ internal sealed class ModelRun
         }
 
         // Ready streams: undelivered entries are exactly the ready tasks in order; delivered ones the leased tasks.
-        var levels = (await levelsTask).Select(v => (int)v).Order().ToList();
+        var levels = (await levelsTask).Select(v => RedisKeys.ParseLane(v!).Priority).Order().ToList();
         Assert.Equal(_model.LevelsUsed, levels);
         var indexOfLocal = tasks.ToDictionary(t => t.Id.LocalId, t => t.Index, StringComparer.Ordinal);
         var undelivered = new HashSet<int>();
@@ -582,6 +582,9 @@ internal sealed class ModelRun
         throw new TimeoutException("Redis's clock did not advance.");
     }
 
+    /// <summary>The lane of a priority's tasks: the model gives each priority one type (<see cref="QueueModel.Add"/>).</summary>
+    private string ReadyStream(int priority) => RedisKeys.Ready(_h.Queue, priority, "job-" + priority);
+
     /// <summary>Everything of this queue in Redis, as text, to show that a refused report changed nothing.</summary>
     private async Task<string> DumpAsync()
     {
@@ -595,7 +598,7 @@ internal sealed class ModelRun
 
         foreach (var p in _model.LevelsUsed)
         {
-            var key = RedisKeys.Ready(_h.Queue, p);
+            var key = ReadyStream(p);
             text.AppendLine(CultureInfo.InvariantCulture, $"ready {p}: {string.Join(" ", (await db.StreamRangeAsync(key)).Select(e => $"{e.Id}={e["id"]}"))}");
             text.AppendLine(CultureInfo.InvariantCulture, $"pending {p}: {string.Join(" ", await PendingAsync(db, key))}");
         }

@@ -19,7 +19,7 @@ public sealed class CancelTests
         var snapshot = await SnapshotAsync(h, id);
         Assert.Equal(TaskState.Cancelled, snapshot.State);
         Assert.NotNull(snapshot.FinishedAt);
-        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 7)));
+        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 7, "echo")));
         var counts = await h.Store.GetCountsAsync(h.Queue);
         Assert.Equal((1, 1), (counts.Ready, counts.Cancelled));
         await AssertConsistentAsync(h);

@@ -32,7 +32,7 @@ public sealed class EnqueueTests
         Assert.Equal("vendor=1", snapshot.TraceState);
         Assert.InRange(snapshot.CreatedAt.ToUnixTimeMilliseconds(), before, await NowMsAsync(h));
         Assert.Null(snapshot.ExpiresAt);
-        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 3)));
+        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 3, "resize")));
         var counts = await h.Store.GetCountsAsync(h.Queue);
         Assert.Equal((1, 0, 0, 1), (counts.Ready, counts.Leased, counts.Scheduled, counts.Submitted));
         Assert.Contains(h.Queue, await h.Store.GetQueuesAsync());

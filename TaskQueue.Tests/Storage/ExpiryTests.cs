@@ -23,7 +23,7 @@ public sealed class ExpiryTests
         var snapshot = await SnapshotAsync(h, stale);
         Assert.Equal(TaskState.Expired, snapshot.State);
         Assert.NotNull(snapshot.FinishedAt);
-        Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 2)));
+        Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 2, "echo")));
         var counts = await h.Store.GetCountsAsync(h.Queue);
         Assert.Equal((1, 0, 1), (counts.Expired, counts.Ready, counts.Leased));
         await AssertConsistentAsync(h);

@@ -128,7 +128,7 @@ public sealed class LeaseTests
         var h = await StoreHarness.CreateAsync();
         await h.Store.EnqueueAsync(h.Task() with { Priority = 4 });
         var task = await ClaimOneAsync(h);
-        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 4)));
+        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 4, "echo")));
 
         var before = await NowMsAsync(h);
         Assert.Equal(TransitionResult.Ok, await CompleteAsync(h, task, "the answer"));
@@ -140,7 +140,7 @@ public sealed class LeaseTests
         Assert.Null(snapshot.LeaseToken);
         Assert.InRange(snapshot.FinishedAt!.Value.ToUnixTimeMilliseconds(), before, after);
         Assert.Null(await h.Db.SortedSetScoreAsync(RedisKeys.Leases(h.Queue), task.Id.LocalId));
-        Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 4)));
+        Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 4, "echo")));
         var counts = await h.Store.GetCountsAsync(h.Queue);
         Assert.Equal((0, 0, 1), (counts.Ready, counts.Leased, counts.Completed));
         await AssertConsistentAsync(h);

@@ -25,7 +25,7 @@ public sealed class RetentionTests
             TimeSpan.FromSeconds(10),
             "only the structural keys of the queue are left",
             Poll);
-        Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 0)));
+        Assert.Equal(0, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 0, "echo")));
         Assert.Equal(count, (await h.Store.GetCountsAsync(h.Queue)).Completed);
         Assert.False((await h.Store.EnqueueAsync(h.Task() with { IdempotencyKey = "key-0" })).Duplicate);
     }
@@ -89,7 +89,7 @@ public sealed class RetentionTests
         Assert.Equal((1, 2, 1), (counts.Completed, counts.Cancelled, counts.Expired));
     }
 
-    /// <summary>What a drained queue keeps: its ready streams (with their group), the levels set and the stats.</summary>
+    /// <summary>What a drained queue keeps: its lanes' ready streams (with their group; the harness's type "echo"), the lanes set and the stats.</summary>
     private static List<string> StructuralKeys(StoreHarness h, params int[] levels) =>
-        [.. levels.Select(l => RedisKeys.Ready(h.Queue, l)).Append(RedisKeys.Levels(h.Queue)).Append(RedisKeys.Stats(h.Queue)).Order(StringComparer.Ordinal)];
+        [.. levels.Select(l => RedisKeys.Ready(h.Queue, l, "echo")).Append(RedisKeys.Levels(h.Queue)).Append(RedisKeys.Stats(h.Queue)).Order(StringComparer.Ordinal)];
 }

@@ -27,11 +27,11 @@ public static class StoreChecks
         var taskPrefix = RedisKeys.QueuePrefix(queue) + "t:";
         var problems = new List<string>();
 
-        var undelivered = new Dictionary<string, List<(int Level, string Sid)>>(StringComparer.Ordinal);
-        var delivered = new Dictionary<string, List<(int Level, string Sid)>>(StringComparer.Ordinal);
-        foreach (var level in (await db.SetMembersAsync(RedisKeys.Levels(queue))).Select(v => (int)v))
+        var undelivered = new Dictionary<string, List<(string Lane, string Sid)>>(StringComparer.Ordinal);
+        var delivered = new Dictionary<string, List<(string Lane, string Sid)>>(StringComparer.Ordinal);
+        foreach (var lane in (await db.SetMembersAsync(RedisKeys.Levels(queue))).Select(v => (string)v!))
         {
-            var stream = RedisKeys.Ready(queue, level);
+            var stream = RedisKeys.ReadyLane(queue, lane);
             var pending = await PendingIdsAsync(db, stream);
             var entries = await db.StreamRangeAsync(stream);
             var present = entries.Select(e => (string)e.Id!).ToHashSet(StringComparer.Ordinal);
@@ -49,7 +49,7 @@ public static class StoreChecks
                     target[id] = list = [];
                 }
 
-                list.Add((level, (string)entry.Id!));
+                list.Add((lane, (string)entry.Id!));
             }
         }
 
@@ -70,7 +70,8 @@ public static class StoreChecks
             var state = fields.GetValueOrDefault(TaskFields.State, "");
             states[id] = state;
             var sid = fields.GetValueOrDefault(TaskFields.StreamEntry, "");
-            var level = int.Parse(fields.GetValueOrDefault(TaskFields.Priority, "-1"), CultureInfo.InvariantCulture);
+            // A task stored before lanes has no lane field: its stream is its priority's.
+            var lane = fields.GetValueOrDefault(TaskFields.Lane) ?? fields.GetValueOrDefault(TaskFields.Priority, "-1");
             var inReady = undelivered.GetValueOrDefault(id) ?? [];
             var inDelivered = delivered.GetValueOrDefault(id) ?? [];
             var places = new List<string>();
@@ -108,9 +109,9 @@ public static class StoreChecks
                 problems.Add($"task {id} is {state} but is in [{string.Join(",", places)}]");
             }
 
-            if (state == "ready" && inReady.Count == 1 && (inReady[0].Sid != sid || inReady[0].Level != level))
+            if (state == "ready" && inReady.Count == 1 && (inReady[0].Sid != sid || inReady[0].Lane != lane))
             {
-                problems.Add($"task {id} is ready at {level}/{sid} but its entry is {inReady[0].Level}/{inReady[0].Sid}");
+                problems.Add($"task {id} is ready at {lane}/{sid} but its entry is {inReady[0].Lane}/{inReady[0].Sid}");
             }
 
             var expectedDelivered = state == "leased" ? 1 : 0;

@@ -14,6 +14,9 @@ public sealed class RedisKeysTests
         { RedisKeys.Task(s_id), "tq:{orders}:t:0197a1b2c3d4e5f60718293a4b5c6d7e" },
         { RedisKeys.Ready(Queue, 0), "tq:{orders}:ready:0" },
         { RedisKeys.Ready(Queue, 9), "tq:{orders}:ready:9" },
+        { RedisKeys.Ready(Queue, 4, "resize-image"), "tq:{orders}:ready:4:resize-image" },
+        { RedisKeys.ReadyLane(Queue, RedisKeys.Lane(4, "resize-image")), "tq:{orders}:ready:4:resize-image" },
+        { RedisKeys.Lane(0, "a:b"), "0:a:b" },
         { RedisKeys.Levels(Queue), "tq:{orders}:levels" },
         { RedisKeys.Leases(Queue), "tq:{orders}:leases" },
         { RedisKeys.Scheduled(Queue), "tq:{orders}:scheduled" },
@@ -56,6 +59,17 @@ public sealed class RedisKeysTests
     [InlineData("ünïcödé")]
     public void Any_valid_queue_name_is_the_hash_tag_of_all_its_keys(string queue) =>
         Assert.All(QueueKeys(queue), key => Assert.Equal(queue, HashTag(key)));
+
+    [Theory]
+    [InlineData("4:resize-image", 4, "resize-image")]
+    [InlineData("0:a:b", 0, "a:b")]
+    [InlineData("7", 7, null)]
+    public void A_lane_name_gives_back_its_priority_and_type_and_the_old_layout_has_none(string lane, int priority, string? type) =>
+        Assert.Equal((priority, type), RedisKeys.ParseLane(lane));
+
+    [Fact]
+    public void Braces_inside_a_task_type_do_not_move_its_lane_to_another_slot() =>
+        Assert.Equal(Queue, HashTag(RedisKeys.Ready(Queue, 1, "{evil}")));
 
     [Fact]
     public void Braces_inside_an_idempotency_key_do_not_move_the_key_to_another_slot() =>
