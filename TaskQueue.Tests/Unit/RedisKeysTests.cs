@@ -15,7 +15,7 @@ public sealed class RedisKeysTests
         { RedisKeys.Ready(Queue, 0), "tq:{orders}:ready:0" },
         { RedisKeys.Ready(Queue, 9), "tq:{orders}:ready:9" },
         { RedisKeys.Ready(Queue, 4, "resize-image"), "tq:{orders}:ready:4:resize-image" },
-        { RedisKeys.ReadyLane(Queue, RedisKeys.Lane(4, "resize-image")), "tq:{orders}:ready:4:resize-image" },
+        { RedisKeys.ReadyLane(Queue, RedisKeys.Lane(2, "resize-image")), "tq:{orders}:ready:2:resize-image" },
         { RedisKeys.Lane(0, "a:b"), "0:a:b" },
         { RedisKeys.Levels(Queue), "tq:{orders}:levels" },
         { RedisKeys.Leases(Queue), "tq:{orders}:leases" },

@@ -57,14 +57,21 @@ public sealed class TypedDispatchTests : IAsyncDisposable
         var echoWorker = Attach("echo-worker", ["echo"]);
 
         await PumpAsleepAsync();
-        // One claim found nothing for the echo worker; the pump sleeps instead of asking again.
-        Assert.Equal([("q", "echo-worker")], _store.Claims.Select(c => (c.Queue, c.WorkerId)));
+        // The claims found nothing for the echo worker; the pump sleeps instead of asking again, and a
+        // wake-up (more work of that type) costs one claim before it sleeps again.
+        var asleep = _store.Claims.Count;
+        Assert.All(_store.Claims, c => Assert.Equal(("q", "echo-worker"), (c.Queue, c.WorkerId)));
+        _store.AddReady("q", "sleep");
+        _dispatcher.NotifyWork("q");
+        await Eventually.TrueAsync(() => _time.TimersCreated > 1, s_bound, "the pump sleeps again", s_poll);
+        Assert.Equal(asleep + 1, _store.Claims.Count);
         Assert.Equal(0, echoWorker.Busy);
 
         var sleepWorker = Attach("sleep-worker", ["sleep"]);
 
         using var timeout = new CancellationTokenSource(s_bound);
         Assert.Equal(sleep.Id.ToString(), (await sleepWorker.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
+        Assert.NotEmpty((await sleepWorker.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
         Assert.False(echoWorker.Outbox.TryRead(out _));
     }
 
