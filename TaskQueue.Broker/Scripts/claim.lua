@@ -1,7 +1,8 @@
 -- claim: leases up to N ready tasks of one queue to a worker, of the task types it handles, highest
 -- priority first, after promoting due scheduled work. It reads only the lanes (lib/common.lua) of those
 -- types, and the old layout's lanes of every type; a task found there that the worker does not handle is
--- moved to its own lane, not leased. A task is leased at the moment it is claimed: fresh token, deadline = now + lease.
+-- moved to its own lane, not leased, and such a lane, once empty, is deleted. A task is leased at the
+-- moment it is claimed: fresh token, deadline = now + lease.
 -- A task that never started and whose expiry passed is expired instead (expiry only bounds the wait
 -- for a first start: retries, hand-backs and replays of a started task do not expire).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
@@ -75,14 +76,24 @@ local deadline = now + lease_ms
 -- Formatted once per call: Lua turns a number into a string with sprintf every time it is passed on.
 local now_text, deadline_text = string.format('%d', now), string.format('%d', deadline)
 local leases = {}
-local moved = false
+-- Tasks moved out of the old layout's lanes, at most MAX_MOVES per call (the rest on the next: it is woken).
+local MAX_MOVES = 1000
+local moved = 0
 for _, lane in ipairs(lanes) do
   local stream = ready_key(lane)
-  while leased < wanted do
-    local reply = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', wanted - leased, 'STREAMS', stream, '>')
-    if not reply then break end
-    local entries = reply[1][2]
-    if #entries == 0 then break end
+  while leased < wanted and (typed[lane] or moved < MAX_MOVES) do
+    local count = wanted - leased
+    if not typed[lane] then count = math.min(count, MAX_MOVES - moved) end
+    local reply = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', count, 'STREAMS', stream, '>')
+    local entries = reply and reply[1][2] or {}
+    if #entries == 0 then
+      -- An old layout's lane with no entry left (none waiting, none leased) is retired: nothing writes it again.
+      if not typed[lane] and redis.call('XLEN', stream) == 0 then
+        redis.call('SREM', LEVELS, lane)
+        redis.call('DEL', stream)
+      end
+      break
+    end
     for _, entry in ipairs(entries) do
       local sid, id = entry[1], entry[2][2]
       local key = task_key(id)
@@ -106,7 +117,7 @@ for _, lane in ipairs(lanes) do
           redis.call('XDEL', stream, sid)
           local own = lane_of(priority[lane], t[6])
           redis.call('HSET', key, 'sid', append_to_lane(id, own), 'lane', own)
-          moved = true
+          moved = moved + 1
         else
           leased = leased + 1
           local attempt = (tonumber(t[4]) or 0) + 1
@@ -138,11 +149,12 @@ for i = 1, #leases, 1000 do
   redis.call('ZADD', LEASES, unpack(leases, i, math.min(i + 999, #leases)))
 end
 -- Work this call made ready in lanes this worker does not read is for other workers: wake their dispatchers.
-if handles and not moved then
+local foreign = moved > 0
+if handles and not foreign then
   for lane in pairs(promoted_lanes) do
     local _, lane_type = parse_lane(lane)
-    if not handles[lane_type] then moved = true end
+    if not handles[lane_type] then foreign = true end
   end
 end
-if moved then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
+if foreign then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
 return out

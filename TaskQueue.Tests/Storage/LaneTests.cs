@@ -197,6 +197,14 @@ public sealed class LaneTests
         var counts = await h.Store.GetCountsAsync(h.Queue);
         Assert.Equal((0, 0, 2), (counts.Ready, counts.Leased, counts.Completed));
         await AssertConsistentAsync(h);
+
+        // Drained, the old stream is retired by the next claim that reads it: claims stop paying for it.
+        Assert.True(await h.Db.SetContainsAsync(RedisKeys.Levels(h.Queue), "3"));
+        Assert.Empty((await h.Store.ClaimAsync(h.Queue, "any", 5, Lease)).Tasks);
+        Assert.False(await h.Db.SetContainsAsync(RedisKeys.Levels(h.Queue), "3"));
+        Assert.False(await h.Db.KeyExistsAsync(legacy));
+        Assert.True(await h.Db.KeyExistsAsync(RedisKeys.Ready(h.Queue, 3, "echo")));
+        await AssertConsistentAsync(h);
     }
 
     [Fact]

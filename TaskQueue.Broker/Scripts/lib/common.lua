@@ -33,7 +33,8 @@
 -- Ready work lives in lanes: one stream per priority and task type, "ready:<prio>:<type>", so a worker
 -- reads only the lanes of the types it handles. LEVELS is the set of lanes that ever held work. A lane
 -- named by its priority alone ("ready:<prio>", the layout before lanes) holds work of any type: every
--- worker reads it, and a worker that does not handle a task found there moves it to its own lane.
+-- worker reads it, a worker that does not handle a task found there moves it to its own lane, and the
+-- first claim that finds it empty deletes it (claim.lua).
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'
