@@ -1,5 +1,8 @@
+using Grpc.Core;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol.V1;
 using TaskQueue.Tests.Infrastructure;
+using TaskState = TaskQueue.Broker.Storage.TaskState;
 
 namespace TaskQueue.Tests.Distributed;
 
@@ -41,6 +44,32 @@ public sealed class RoutingTests
         Assert.Equal((1000, 1000), (final.Count(t => t.Type == "echo"), final.Count(t => t.Type == "sleep")));
         var counts = await cluster.Store.GetCountsAsync(cluster.Queue);
         Assert.Equal((2000, 2000, 0, 0, 0), (counts.Submitted, counts.Completed, counts.Failed, counts.DeadLettered, counts.DeadLetteredTotal));
+    }
+
+    [Fact]
+    public async Task A_hello_with_too_many_or_empty_task_types_is_refused()
+    {
+        await using var cluster = await TaskQueueCluster.StartAsync();
+        await cluster.StartBrokerAsync();
+
+        var many = new Hello { WorkerId = "many", Concurrency = 1, Queues = { cluster.Queue } };
+        many.TaskTypes.AddRange(Enumerable.Range(0, 1001).Select(i => "t" + i));
+        var empty = new Hello { WorkerId = "empty", Concurrency = 1, Queues = { cluster.Queue }, TaskTypes = { "echo", "" } };
+
+        foreach (var hello in new[] { many, empty })
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, hello));
+            Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        }
+    }
+
+    private static async Task HelloAsync(TaskQueueCluster cluster, Hello hello)
+    {
+        using var call = cluster.WorkerClient().Connect(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(30));
+        await call.RequestStream.WriteAsync(new WorkerMessage { Hello = hello });
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+        }
     }
 
     [Fact]
