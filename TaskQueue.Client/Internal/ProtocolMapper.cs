@@ -84,7 +84,7 @@ internal static class ProtocolMapper
 
     public static TaskExplanation ToExplanation(ExplainTaskResponse response) => new()
     {
-        Reason = Enum.IsDefined((TaskExplanationReason)(int)response.Reason) ? (TaskExplanationReason)(int)response.Reason : TaskExplanationReason.Unknown,
+        Reason = System.Enum.IsDefined((TaskExplanationReason)(int)response.Reason) ? (TaskExplanationReason)(int)response.Reason : TaskExplanationReason.Unknown,
         Detail = response.Detail,
         State = ToState(response.State),
         Until = response.Until?.ToDateTimeOffset(),
