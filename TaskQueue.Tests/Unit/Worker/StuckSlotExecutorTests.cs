@@ -45,8 +45,8 @@ public sealed class StuckSlotExecutorTests : IDisposable
         var refused = Assert.Single(Drain().OfType<OutcomeItem>());
         Assert.Equal("c", refused.Message.Released.TaskId);
 
-        _parts.Time.Advance(TimeSpan.FromSeconds(1));
-        await Eventually.TrueAsync(() => executor.SnapshotStuck().Count == 0, s_bound, "the spinning handler returned");
+        // The handler may start its clock only now: advance until it has spun its second.
+        await Eventually.AdvancingUntilAsync(_parts.Time, TimeSpan.FromMilliseconds(250), () => executor.SnapshotStuck().Count == 0, s_bound, "the spinning handler returned");
         var late = await Eventually.UntilAsync(
             () => Task.FromResult(Drain().OfType<OutcomeItem>().ToList()), items => items.Count > 0, s_bound, "the late outcome was queued");
 
@@ -63,9 +63,8 @@ public sealed class StuckSlotExecutorTests : IDisposable
 
         executor.OnLeaseLost("spinning", "the lease expired or moved on");
         Assert.Equal(["spinning"], executor.SnapshotStuck());
-        _parts.Time.Advance(TimeSpan.FromSeconds(1));
 
-        await Eventually.TrueAsync(() => executor.SnapshotStuck().Count == 0, s_bound, "the spinning handler returned");
+        await Eventually.AdvancingUntilAsync(_parts.Time, TimeSpan.FromMilliseconds(250), () => executor.SnapshotStuck().Count == 0, s_bound, "the spinning handler returned");
         Assert.Empty(Drain().OfType<OutcomeItem>());
     }
 
