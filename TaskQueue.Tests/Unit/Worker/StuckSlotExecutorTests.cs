@@ -1,5 +1,6 @@
 extern alias worker;
 
+using System.Diagnostics.Metrics;
 using Google.Protobuf;
 using TaskQueue.Tests.Infrastructure;
 using worker::TaskQueue.Protocol.V1;
@@ -33,6 +34,18 @@ public sealed class StuckSlotExecutorTests : IDisposable
     public async Task A_handler_that_lost_its_lease_to_a_timeout_keeps_its_slot_stuck_until_it_returns_then_sends_its_late_outcome()
     {
         var executor = _parts.Executor;
+        var scope = _parts.Get<IMeterFactory>();
+        long stuckGauge = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == scope && instrument.Name == "taskqueue.worker.slots.stuck")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref stuckGauge, value));
+        listener.Start();
         executor.OnAssignment(Assignment("spinning", "spin", "1000")); // spins on the fake clock, deaf to cancellation
 
         executor.OnLeaseLost("spinning", "timeout");
@@ -41,6 +54,7 @@ public sealed class StuckSlotExecutorTests : IDisposable
         executor.OnAssignment(Assignment("c", "sleep", "60000"));
 
         Assert.Equal(["spinning"], executor.SnapshotStuck());
+        Assert.Equal(1, Interlocked.Read(ref stuckGauge));
         Assert.Equal(["a", "b"], executor.SnapshotLeases().Select(t => t.TaskId).Order(StringComparer.Ordinal));
         var refused = Assert.Single(Drain().OfType<OutcomeItem>());
         Assert.Equal("c", refused.Message.Released.TaskId);
@@ -50,6 +64,7 @@ public sealed class StuckSlotExecutorTests : IDisposable
         var late = await Eventually.UntilAsync(
             () => Task.FromResult(Drain().OfType<OutcomeItem>().ToList()), items => items.Count > 0, s_bound, "the late outcome was queued");
 
+        Assert.Equal(0, Interlocked.Read(ref stuckGauge));
         var outcome = Assert.Single(late);
         Assert.Null(outcome.Execution); // held by no lease, never re-sent
         Assert.Equal(("spinning", "lease-spinning"), (outcome.Message.Completed.TaskId, outcome.Message.Completed.LeaseToken));
