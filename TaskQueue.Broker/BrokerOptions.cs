@@ -7,8 +7,18 @@ public sealed class BrokerOptions : IValidatableObject
 {
     public const string SectionName = "TaskQueue:Broker";
 
+    /// <summary>The default of <see cref="ExecutionTimeoutGrace"/>.</summary>
+    public static readonly TimeSpan DefaultExecutionTimeoutGrace = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a lease lasts without renewal; workers heartbeat every third of it.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A task's attempt may hold its lease this long past its execution timeout (the worker cancels the handler at
+    /// the timeout and reports it): later, the broker stops renewing the lease, the attempt fails ("timed out") and
+    /// the task is retried elsewhere, even when its handler ignores its cancellation token.
+    /// </summary>
+    public TimeSpan ExecutionTimeoutGrace { get; set; } = DefaultExecutionTimeoutGrace;
 
     /// <summary>After a worker's stream breaks, its leases end this soon unless it reconnects and renews them.</summary>
     public TimeSpan DisconnectGrace { get; set; } = TimeSpan.FromSeconds(2);
@@ -60,6 +70,7 @@ public sealed class BrokerOptions : IValidatableObject
                      (nameof(DisconnectGrace), DisconnectGrace), (nameof(ReapInterval), ReapInterval),
                      (nameof(PromoteInterval), PromoteInterval), (nameof(IdleRecheckInterval), IdleRecheckInterval),
                      (nameof(QuarantineDuration), QuarantineDuration), (nameof(MaxWait), MaxWait),
+                     (nameof(ExecutionTimeoutGrace), ExecutionTimeoutGrace),
                  })
         {
             if (value <= TimeSpan.Zero)

@@ -70,6 +70,7 @@ internal static class TaskQueueCli
             TaskCommands.CreateGet(host),
             TaskCommands.CreateWait(host),
             TaskCommands.CreateCancel(host),
+            WhyCommand.Create(host),
             DeadLetterCommand.Create(host),
             StatsCommand.Create(host),
             AuditCommand.Create(host),

@@ -224,6 +224,18 @@ public sealed class TaskQueueClient
         }
     }
 
+    /// <summary>
+    /// Why the task is not running, or what it is doing: one reason plus a sentence (scheduled until, waiting behind N tasks,
+    /// no worker for its queue or type, all slots busy, workers quarantined, leased by a worker until, or final).
+    /// NotFound when there is no such task (or it has passed its retention).
+    /// </summary>
+    public async Task<TaskExplanation> ExplainAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
+        var response = await _client.ExplainAsync(new ExplainTaskRequest { TaskId = taskId }, CallOptions(cancellationToken));
+        return ProtocolMapper.ToExplanation(response);
+    }
+
     /// <summary>Cancels a task: at once if it is waiting, through its worker if it is running.</summary>
     public async Task<CancelResult> CancelAsync(string taskId, CancellationToken cancellationToken = default)
     {

@@ -33,6 +33,9 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Worker {WorkerId} is quarantined until {Until}: its leases keep expiring without completions")]
     public static partial void WorkerQuarantined(ILogger logger, string workerId, DateTimeOffset until);
 
+    [LoggerMessage(8, LogLevel.Warning, "Task {TaskId} on worker {WorkerId} ran past its execution timeout and the grace: its lease was not renewed, the attempt failed, and its slot counts as stuck until the handler returns")]
+    public static partial void ExecutionTimedOut(ILogger logger, string workerId, TaskId taskId);
+
     // ---- dispatch and the batchers ----
 
     [LoggerMessage(20, LogLevel.Warning, "Dispatching queue {Queue} failed; retrying")]

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
+using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Limits;
@@ -57,6 +58,7 @@ public static class BrokerExtensions
         services.AddSingleton<RedisTaskStore>();
         services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());
         services.AddSingleton<WorkerRegistry>();
+        services.AddSingleton<TaskExplainer>();
         services.AddSingleton<BrokerTelemetry>();
         services.AddSingleton<SystemSnapshotReader>();
         services.AddHostedService<BrokerGauges>();

@@ -46,8 +46,26 @@ internal sealed class ParsingGuardMethodProvider(MalformedRequests malformed) : 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler) =>
             throw new NotSupportedException($"{method.FullName}: only unary methods are bound here.");
 
-        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler) =>
-            throw new NotSupportedException($"{method.FullName}: only unary methods are bound here.");
+        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
+        {
+            // Server streaming (Watch): bound like a unary method, the request parsed by the same guard.
+            var implementation = typeof(TaskApiService).GetMethod(
+                method.Name, BindingFlags.Public | BindingFlags.Instance, [typeof(TRequest), typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)])
+                ?? throw new InvalidOperationException($"{nameof(TaskApiService)} has no method {method.Name}.");
+            var invoker = implementation.CreateDelegate<ServerStreamingServerMethod<TaskApiService, TRequest, TResponse>>();
+            var metadata = new List<object>();
+            metadata.AddRange(typeof(TaskApiService).GetCustomAttributes(inherit: true));
+            metadata.AddRange(implementation.GetCustomAttributes(inherit: true));
+            metadata.Add(new HttpMethodMetadata(["POST"], acceptCorsPreflight: true));
+            var requests = method.RequestMarshaller;
+            var guarded = new Method<TRequest, TResponse>(
+                method.Type,
+                method.ServiceName,
+                method.Name,
+                new Marshaller<TRequest>(requests.ContextualSerializer, bytes => Parse(requests, bytes, method.FullName)),
+                method.ResponseMarshaller);
+            context.AddServerStreamingMethod(guarded, metadata, invoker);
+        }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler) =>
             throw new NotSupportedException($"{method.FullName}: only unary methods are bound here.");

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using TaskQueue.Broker.Audit;
+using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
@@ -147,4 +148,23 @@ internal static class ProtoMapping
         Target = entry.Record.Target,
         Outcome = entry.Record.Outcome,
     };
+
+    public static ExplainTaskResponse ToProto(TaskExplanation explanation)
+    {
+        var response = new ExplainTaskResponse
+        {
+            Reason = (ExplainReason)(int)explanation.Reason,
+            Detail = explanation.Detail,
+            State = ToProto(explanation.State),
+            Ahead = explanation.Ahead,
+            AheadIsLowerBound = explanation.AheadIsLowerBound,
+            WorkerId = explanation.WorkerId ?? "",
+        };
+        if (explanation.Until is { } until && until != DateTimeOffset.MaxValue)
+        {
+            response.Until = Timestamp.FromDateTimeOffset(until);
+        }
+
+        return response;
+    }
 }

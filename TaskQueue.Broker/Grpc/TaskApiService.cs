@@ -2,6 +2,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Audit;
 using TaskQueue.Broker.Diagnostics;
+using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Security;
@@ -24,6 +25,7 @@ internal sealed class TaskApiService(
     TaskWaiters waiters,
     WaitSlots waitSlots,
     AuditTrail audit,
+    TaskExplainer explainer,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     IHostApplicationLifetime lifetime,
@@ -153,6 +155,14 @@ internal sealed class TaskApiService(
         {
             await store.UnregisterWaiterAsync(id);
         }
+    }
+
+    public override async Task<ExplainTaskResponse> Explain(ExplainTaskRequest request, ServerCallContext context)
+    {
+        var id = TaskId.Parse(request.TaskId);
+        var explanation = await explainer.ExplainAsync(id, context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Task {id} does not exist (or its retention ended)."));
+        return ProtoMapping.ToProto(explanation);
     }
 
     public override Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context)

@@ -113,7 +113,7 @@ internal sealed class WorkerStreamService(
         switch (message.KindCase)
         {
             case WorkerMessage.KindOneofCase.Heartbeat:
-                return sessions.HeartbeatAsync(session, Running(message.Heartbeat.Running), cancellationToken);
+                return sessions.HeartbeatAsync(session, Running(message.Heartbeat.Running), message.Heartbeat.StuckTaskIds, cancellationToken);
             case WorkerMessage.KindOneofCase.Completed:
                 Settle(session, [message.Completed], [], []);
                 break;
@@ -195,15 +195,25 @@ internal sealed class WorkerStreamService(
     private void Settle(WorkerSession session, IEnumerable<TaskCompleted> completed, IEnumerable<TaskFailed> failed, IEnumerable<TaskReleased> released)
     {
         var completions = new List<TaskCompletion>();
+        var failures = new List<TaskFailure>();
         foreach (var report in completed)
         {
-            if (Parse(session, report.TaskId) is { } id)
+            if (Parse(session, report.TaskId) is not { } id)
+            {
+                continue;
+            }
+
+            if (report.Result.Length > store.Options.MaxResultBytes)
+            {
+                // The broker's cap is authoritative: a result over it fails the attempt for good, and nothing is stored.
+                failures.Add(new TaskFailure(id, report.LeaseToken, ProtocolLimits.ResultTooLarge(report.Result.Length, store.Options.MaxResultBytes), Retryable: false));
+            }
+            else
             {
                 completions.Add(new TaskCompletion(id, report.LeaseToken, report.Result.Memory));
             }
         }
 
-        var failures = new List<TaskFailure>();
         foreach (var report in failed)
         {
             var error = ProtocolLimits.TruncateError(report.Error);

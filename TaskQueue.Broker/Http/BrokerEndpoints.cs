@@ -65,7 +65,7 @@ public static class BrokerEndpoints
         var workers = await registry.ListAsync(time.GetUtcNow(), options.Value.WorkerSilenceLimit);
         return workers.ToDictionary(
             w => w.WorkerId,
-            w => new WorkerStatus(w.Status, w.TasksCompleted, w.LastHeartbeat, w.Slots, w.Busy, w.Queues, w.Broker, w.QuarantinedUntil));
+            w => new WorkerStatus(w.Status, w.TasksCompleted, w.LastHeartbeat, w.Slots, w.Busy, w.StuckSlots, w.Queues, w.Broker, w.QuarantinedUntil));
     }
 
     private static async Task<IResult> GetDeadLettersAsync(RedisTaskStore store, ClaimsPrincipal user, string? queue, int? limit, CancellationToken cancellationToken)
@@ -140,6 +140,7 @@ public static class BrokerEndpoints
         [property: JsonPropertyName("last_heartbeat")] DateTimeOffset? LastHeartbeat,
         [property: JsonPropertyName("slots")] int Slots,
         [property: JsonPropertyName("busy_slots")] int BusySlots,
+        [property: JsonPropertyName("stuck_slots")] int StuckSlots,
         [property: JsonPropertyName("queues")] IReadOnlyList<string> Queues,
         [property: JsonPropertyName("broker")] string Broker,
         [property: JsonPropertyName("quarantined_until")] DateTimeOffset? QuarantinedUntil);

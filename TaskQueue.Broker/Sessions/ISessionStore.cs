@@ -8,8 +8,8 @@ namespace TaskQueue.Broker.Sessions;
 /// </summary>
 internal interface ISessionStore
 {
-    /// <summary>Extends leases of one queue; each result says whether the token was still valid.</summary>
-    Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken);
+    /// <summary>Extends leases of one queue; each result says whether the token was still valid (or the attempt timed out, past its timeout plus <paramref name="timeoutGrace"/>).</summary>
+    Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, TimeSpan timeoutGrace, CancellationToken cancellationToken);
 
     /// <summary>Ends the given leases after a short grace (their worker's connection broke).</summary>
     Task ShortenLeasesAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan grace, CancellationToken cancellationToken);
@@ -30,9 +30,19 @@ internal interface ISessionStore
     Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held);
 
     Task<TransitionResult> ReleaseAsync(LeaseRef lease);
+
+    /// <summary>The largest result the store keeps (TaskQueue:Store:MaxResultBytes), told to workers in Welcome.</summary>
+    long MaxResultBytes { get; }
 }
 
 /// <summary>A worker's entry in the registry as one heartbeat states it.</summary>
 internal sealed record WorkerHeartbeat(
     string WorkerId, string Broker, IReadOnlyList<string> Queues, int Slots, int Busy, long CompletedDelta,
-    bool Connected, DateTimeOffset Now, DateTimeOffset? ConnectedAt = null);
+    bool Connected, DateTimeOffset Now, DateTimeOffset? ConnectedAt = null)
+{
+    /// <summary>Slots held by handlers whose lease was lost and that have not returned.</summary>
+    public int StuckSlots { get; init; }
+
+    /// <summary>The task types of its Hello (empty: every type), written when it connects; null leaves them as they are.</summary>
+    public IReadOnlyList<string>? TaskTypes { get; init; }
+}

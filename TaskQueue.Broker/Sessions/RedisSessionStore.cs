@@ -31,8 +31,8 @@ internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry reg
         return false;
     }
 
-    public Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken) =>
-        store.RenewAsync(queue, leases, lease, cancellationToken);
+    public Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, TimeSpan timeoutGrace, CancellationToken cancellationToken) =>
+        store.RenewAsync(queue, leases, lease, timeoutGrace, cancellationToken);
 
     public Task ShortenLeasesAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan grace, CancellationToken cancellationToken) =>
         store.ShortenLeasesAsync(queue, leases, grace, cancellationToken);
@@ -41,7 +41,7 @@ internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry reg
     {
         var (_, quarantinedUntil) = await registry.HeartbeatAsync(
             heartbeat.WorkerId, heartbeat.Broker, heartbeat.Queues, heartbeat.Slots, heartbeat.Busy, heartbeat.CompletedDelta,
-            heartbeat.Connected, heartbeat.Now, heartbeat.ConnectedAt);
+            heartbeat.Connected, heartbeat.Now, heartbeat.ConnectedAt, heartbeat.StuckSlots, heartbeat.TaskTypes);
         return quarantinedUntil;
     }
 
@@ -50,4 +50,6 @@ internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry reg
     public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held) => outcomes.FailAsync(failure, held);
 
     public Task<TransitionResult> ReleaseAsync(LeaseRef lease) => outcomes.ReleaseAsync(lease);
+
+    public long MaxResultBytes => store.Options.MaxResultBytes;
 }

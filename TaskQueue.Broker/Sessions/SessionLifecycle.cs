@@ -3,6 +3,7 @@ using StackExchange.Redis;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Sessions;
 
@@ -60,7 +61,7 @@ internal sealed class SessionLifecycle(
             Owner = hello.Owner,
         };
         var lost = await ReattachAsync(session, running, cancellationToken);
-        session.SendWelcome(identity.BrokerId, _options.LeaseDuration, _options.HeartbeatInterval, lost);
+        session.SendWelcome(identity.BrokerId, _options.LeaseDuration, _options.HeartbeatInterval, lost, store.MaxResultBytes);
         return session;
     }
 
@@ -94,11 +95,19 @@ internal sealed class SessionLifecycle(
     /// tasks it no longer lists, and records the heartbeat. While Redis is unreachable the session stays:
     /// hanging up would only make the worker reconnect into the same outage.
     /// </summary>
-    public async Task HeartbeatAsync(WorkerSession session, IReadOnlyList<RunningLease> running, CancellationToken cancellationToken)
+    public Task HeartbeatAsync(WorkerSession session, IReadOnlyList<RunningLease> running, CancellationToken cancellationToken) =>
+        HeartbeatAsync(session, running, [], cancellationToken);
+
+    /// <summary>
+    /// As above, with the tasks the worker lists as stuck (their lease is lost, their handler has not returned):
+    /// their slots count against its credit until a heartbeat no longer lists them.
+    /// </summary>
+    public async Task HeartbeatAsync(
+        WorkerSession session, IReadOnlyList<RunningLease> running, IReadOnlyCollection<string> stuck, CancellationToken cancellationToken)
     {
         try
         {
-            await RenewListedAsync(session, running, cancellationToken);
+            await RenewListedAsync(session, running, stuck, cancellationToken);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {
@@ -200,7 +209,8 @@ internal sealed class SessionLifecycle(
         return lost;
     }
 
-    private async Task RenewListedAsync(WorkerSession session, IReadOnlyList<RunningLease> running, CancellationToken cancellationToken)
+    private async Task RenewListedAsync(
+        WorkerSession session, IReadOnlyList<RunningLease> running, IReadOnlyCollection<string> stuck, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var listed = new HashSet<TaskId>();
@@ -214,10 +224,26 @@ internal sealed class SessionLifecycle(
             }
         }
 
+        var stuckIds = new List<TaskId>(stuck.Count);
+        foreach (var taskId in stuck)
+        {
+            if (TaskId.TryParse(taskId, out var id))
+            {
+                stuckIds.Add(id.Value);
+            }
+        }
+
+        var freed = session.UpdateStuck(stuckIds, listed);
         foreach (var (lease, result) in await RenewAsync(leases, cancellationToken))
         {
             switch (result)
             {
+                case TransitionResult.TimedOut:
+                    // Its handler ignored the cancellation: the slot stays taken until the worker says it returned.
+                    session.MarkStuck(lease.Id);
+                    Log.ExecutionTimedOut(logger, session.WorkerId, lease.Id);
+                    session.SendLeaseLost(lease.Id.ToString(), LeaseLostReasons.Timeout);
+                    break;
                 case TransitionResult.CancelRequested:
                     session.SendCancel(lease.Id.ToString());
                     break;
@@ -236,7 +262,7 @@ internal sealed class SessionLifecycle(
 
         // Tasks sent well before this heartbeat that the worker does not list: it does not have them.
         // Free their slots; their leases run out and the reaper retries them.
-        if (session.ForgetUnlisted(listed, now - (_options.HeartbeatInterval * 1.5)).Count > 0)
+        if (session.ForgetUnlisted(listed, now - (_options.HeartbeatInterval * 1.5)).Count > 0 || freed)
         {
             dispatcher.NotifyCredit(session);
         }
@@ -251,7 +277,7 @@ internal sealed class SessionLifecycle(
         foreach (var group in leases.GroupBy(l => l.Id.Queue, StringComparer.Ordinal))
         {
             var refs = group.ToList();
-            var renewed = await store.RenewAsync(group.Key, refs, _options.LeaseDuration, cancellationToken);
+            var renewed = await store.RenewAsync(group.Key, refs, _options.LeaseDuration, _options.ExecutionTimeoutGrace, cancellationToken);
             for (var i = 0; i < refs.Count; i++)
             {
                 results.Add((refs[i], renewed.Results[i]));
@@ -272,7 +298,11 @@ internal sealed class SessionLifecycle(
         var now = time.GetUtcNow();
         var quarantinedUntil = await store.HeartbeatAsync(new WorkerHeartbeat(
             session.WorkerId, identity.BrokerId, session.Queues, session.Concurrency, session.Busy,
-            session.TakeCompletedCount(), connected, now, connectedAt));
+            session.TakeCompletedCount(), connected, now, connectedAt)
+        {
+            StuckSlots = session.StuckSlots,
+            TaskTypes = connectedAt is null ? null : session.TaskTypes,
+        });
         quarantine.Refresh(session, quarantinedUntil, now);
     }
 
@@ -284,6 +314,9 @@ internal sealed class SessionLifecycle(
         foreach (var (id, outcome) in pending)
         {
             freed |= session.Release(id);
+            // A late report of a task whose lease timed out: its handler returned, the slot is free; its report is stale.
+            var wasStuck = session.ClearStuck(id);
+            freed |= wasStuck;
             if (!outcome.IsCompletedSuccessfully)
             {
                 continue; // Redis failed: the lease stays and expires; the batcher logged it.
@@ -293,7 +326,11 @@ internal sealed class SessionLifecycle(
             {
                 case TransitionResult.StaleLease or TransitionResult.NotFound:
                     Log.StaleReport(logger, session.WorkerId, id);
-                    session.SendLeaseLost(id.ToString(), "the lease is no longer yours");
+                    if (!wasStuck)
+                    {
+                        session.SendLeaseLost(id.ToString(), "the lease is no longer yours");
+                    }
+
                     break;
                 case TransitionResult.Ok or TransitionResult.Retrying or TransitionResult.DeadLettered:
                     session.CountCompleted();

@@ -16,6 +16,10 @@ internal sealed class WorkerSession
     private readonly Lock _lock = new();
     private readonly Dictionary<TaskId, InFlightTask> _inFlight = [];
     private readonly HashSet<string> _starved = new(StringComparer.Ordinal);
+
+    // Tasks whose lease this broker refused to renew (timed out) or that the worker lists as stuck: their handler
+    // has not returned, so each holds a slot the worker does not reuse, and counts against its credit.
+    private readonly HashSet<TaskId> _stuck = [];
     private readonly Channel<BrokerMessage> _outbox = Channel.CreateUnbounded<BrokerMessage>(
         new UnboundedChannelOptions { SingleReader = true });
     private int _reserved;
@@ -82,7 +86,7 @@ internal sealed class WorkerSession
                 return 0;
             }
 
-            var free = Concurrency - _inFlight.Count - _reserved;
+            var free = Concurrency - _inFlight.Count - _reserved - _stuck.Count;
             var granted = Math.Clamp(free, 0, max);
             if (granted == 0 && _reserved > 0)
             {
@@ -169,6 +173,71 @@ internal sealed class WorkerSession
         }
     }
 
+    /// <summary>Slots held by handlers that lost their lease and have not returned (<see cref="MarkStuck"/>).</summary>
+    public int StuckSlots
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _stuck.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The broker refused to renew the task's lease (it timed out): its handler still holds the slot, which
+    /// stays taken until the worker's heartbeat no longer lists the task or a late report of it arrives.
+    /// </summary>
+    public void MarkStuck(TaskId id)
+    {
+        lock (_lock)
+        {
+            _inFlight.Remove(id);
+            if (_stuck.Count < Concurrency)
+            {
+                _stuck.Add(id);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A heartbeat's view: the tasks it lists as stuck are (at most one per slot), and a task marked stuck
+    /// earlier stays so while the heartbeat still lists it (as stuck, or as running when it was sent before the
+    /// worker heard its lease was lost). Returns true when slots came free.
+    /// </summary>
+    public bool UpdateStuck(IReadOnlyCollection<TaskId> listedStuck, IReadOnlySet<TaskId> listedRunning)
+    {
+        lock (_lock)
+        {
+            var before = _stuck.Count;
+            _stuck.RemoveWhere(id => !listedRunning.Contains(id) && !listedStuck.Contains(id));
+            foreach (var id in listedStuck)
+            {
+                if (_stuck.Count >= Concurrency)
+                {
+                    break;
+                }
+
+                if (!_inFlight.ContainsKey(id))
+                {
+                    _stuck.Add(id);
+                }
+            }
+
+            return _stuck.Count < before;
+        }
+    }
+
+    /// <summary>A late report of a stuck task arrived: its handler returned, the slot is free. True when it was stuck.</summary>
+    public bool ClearStuck(TaskId id)
+    {
+        lock (_lock)
+        {
+            return _stuck.Remove(id);
+        }
+    }
+
     /// <summary>Tasks the broker thinks the worker runs but that it left out of heartbeats sent after <paramref name="before"/>.</summary>
     public IReadOnlyList<InFlightTask> ForgetUnlisted(IReadOnlySet<TaskId> listed, DateTimeOffset before)
     {
@@ -189,7 +258,7 @@ internal sealed class WorkerSession
     public long TakeCompletedCount() => Interlocked.Exchange(ref _completedSinceCheck, 0);
 
     /// <summary>The first message of a session: the broker's settings and the re-attached leases it could not renew.</summary>
-    public void SendWelcome(string brokerId, TimeSpan leaseDuration, TimeSpan heartbeatInterval, IEnumerable<string> lostTaskIds) =>
+    public void SendWelcome(string brokerId, TimeSpan leaseDuration, TimeSpan heartbeatInterval, IEnumerable<string> lostTaskIds, long maxResultBytes) =>
         Send(new BrokerMessage
         {
             Welcome = new Welcome
@@ -199,6 +268,7 @@ internal sealed class WorkerSession
                 HeartbeatInterval = Duration.FromTimeSpan(heartbeatInterval),
                 LostTaskIds = { lostTaskIds },
                 Batches = true,
+                MaxResultBytes = maxResultBytes,
             },
         });
 

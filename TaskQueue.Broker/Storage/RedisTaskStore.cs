@@ -210,12 +210,27 @@ public sealed class RedisTaskStore : IClaimStore
         return new ClaimResult(tasks, (int)reply[0], (int)reply[1]);
     }
 
-    /// <summary>Extends leases of one queue; each result says whether the token was still valid.</summary>
+    /// <summary>
+    /// Extends leases of one queue; each result says whether the token was still valid. An attempt past its
+    /// execution timeout plus <see cref="BrokerOptions.DefaultExecutionTimeoutGrace"/> is failed instead
+    /// (<see cref="TransitionResult.TimedOut"/>).
+    /// </summary>
+    public Task<RenewResult> RenewAsync(
+        string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken = default) =>
+        RenewAsync(queue, leases, lease, BrokerOptions.DefaultExecutionTimeoutGrace, cancellationToken);
+
+    /// <summary>
+    /// Extends leases of one queue; each result says whether the token was still valid. An attempt that has run
+    /// past its execution timeout plus <paramref name="timeoutGrace"/> is not renewed: it ends as a failed attempt
+    /// (retried or dead-lettered) and its result is <see cref="TransitionResult.TimedOut"/>.
+    /// </summary>
     public async Task<RenewResult> RenewAsync(
-        string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken = default)
+        string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, TimeSpan timeoutGrace, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new List<RedisValue>(2 + (2 * leases.Count)) { Shift, (long)lease.TotalMilliseconds };
+        var args = new List<RedisValue>(9 + (2 * leases.Count)) { Shift, (long)lease.TotalMilliseconds, (long)timeoutGrace.TotalMilliseconds };
+        AddPolicy(args);
+        args.Add(Random.Shared.NextDouble());
         AddLeaseRefs(args, queue, leases);
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Renew, Prefix(queue), [.. args]))!;
         return new RenewResult(FromMs((long)reply[0]), [.. reply.Skip(1).Select(r => ScriptCodes.ToResult((long)r))]);

@@ -19,13 +19,19 @@ public enum TransitionResult
 
     /// <summary>The task already reached a final state: nothing changed.</summary>
     AlreadyFinished = 6,
+
+    /// <summary>
+    /// Not renewed: the attempt ran past its execution timeout plus the grace and ended as failed (retried or
+    /// dead-lettered); its holder is told its lease is lost (reason "timeout").
+    /// </summary>
+    TimedOut = 7,
 }
 
 /// <summary>Maps script return codes (Scripts/lib/common.lua) to results: the one place they are read.</summary>
 public static class ScriptCodes
 {
     public static TransitionResult ToResult(long code) =>
-        code is >= -1 and <= 6
+        code is >= -1 and <= 7
             ? (TransitionResult)code
             : throw new InvalidOperationException($"A TaskQueue script returned the unknown code {code}.");
 

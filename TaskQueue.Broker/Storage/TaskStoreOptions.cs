@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Storage;
 
@@ -17,6 +18,13 @@ public sealed class TaskStoreOptions
 
     [Range(0, 64 * 1024 * 1024)]
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The largest result a task may return: a larger one fails the attempt as non-retryable, and nothing is
+    /// stored (workers are told the limit and do not send one).
+    /// </summary>
+    [Range(1, ProtocolLimits.MaxMessageBytes)]
+    public int MaxResultBytes { get; set; } = 1024 * 1024;
 
     [Range(1, 1000)]
     public int DefaultMaxAttempts { get; set; } = 10;

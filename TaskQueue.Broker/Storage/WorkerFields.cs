@@ -32,4 +32,10 @@ public static class WorkerFields
 
     /// <summary>Unix ms until which it gets no work.</summary>
     public const string QuarantinedUntil = "quarantined_until";
+
+    /// <summary>Slots held by handlers whose lease was lost (timed out) and that have not returned, at its last heartbeat.</summary>
+    public const string Stuck = "stuck";
+
+    /// <summary>The task types its Hello listed, comma-separated; empty: every type. Written when it connects.</summary>
+    public const string Types = "types";
 }

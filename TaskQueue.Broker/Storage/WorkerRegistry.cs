@@ -13,7 +13,20 @@ public sealed record WorkerRecord(
     int Busy,
     long TasksCompleted,
     DateTimeOffset? LastHeartbeat,
-    DateTimeOffset? QuarantinedUntil);
+    DateTimeOffset? QuarantinedUntil)
+{
+    /// <summary>Slots held by handlers whose lease was lost and that have not returned.</summary>
+    public int StuckSlots { get; init; }
+
+    /// <summary>The task types it handles; empty: every type.</summary>
+    public IReadOnlyList<string> TaskTypes { get; init; } = [];
+
+    /// <summary>Connected and heartbeating (not disconnected, not silent); it may still be quarantined.</summary>
+    public bool IsAlive => Status != WorkerStatuses.Disconnected;
+
+    /// <summary>Whether it runs tasks of <paramref name="type"/>.</summary>
+    public bool Handles(string type) => TaskTypes.Count == 0 || TaskTypes.Contains(type, StringComparer.Ordinal);
+}
 
 /// <summary>
 /// The worker registry in Redis, shared by all brokers: a hash per worker (kept a day after it was last
@@ -27,12 +40,13 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>
-    /// Records a heartbeat. Returns the worker's run of consecutive lease expiries (reset to zero when
+    /// Records a heartbeat (with its stuck slots, and at registration, <paramref name="connectedAt"/> set, the task types of
+    /// the worker's Hello). Returns the worker's run of consecutive lease expiries (reset to zero when
     /// it completed something since the last heartbeat) and its quarantine deadline.
     /// </summary>
     public async Task<(long ExpiredStreak, DateTimeOffset? QuarantinedUntil)> HeartbeatAsync(
         string workerId, string broker, IReadOnlyList<string> queues, int slots, int busy, long completedDelta,
-        bool connected, DateTimeOffset now, DateTimeOffset? connectedAt = null)
+        bool connected, DateTimeOffset now, DateTimeOffset? connectedAt = null, int stuckSlots = 0, IReadOnlyList<string>? taskTypes = null)
     {
         var key = RedisKeys.Worker(workerId);
         var batch = Db.CreateBatch();
@@ -42,7 +56,13 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
             new(WorkerFields.Broker, broker), new(WorkerFields.Queues, string.Join(',', queues)),
             new(WorkerFields.Slots, slots), new(WorkerFields.Busy, busy),
             new(WorkerFields.LastHeartbeat, now.ToUnixTimeMilliseconds()), new(WorkerFields.Connected, connected ? 1 : 0),
+            new(WorkerFields.Stuck, stuckSlots),
         ]);
+        if (taskTypes is not null)
+        {
+            _ = batch.HashSetAsync(key, WorkerFields.Types, string.Join(',', taskTypes));
+        }
+
         if (connectedAt is { } since)
         {
             _ = batch.HashSetAsync(key, WorkerFields.ConnectedAt, since.ToUnixTimeMilliseconds());
@@ -123,7 +143,11 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis)
                 busy,
                 ToLong(fields.GetValueOrDefault(WorkerFields.Completed)),
                 lastHeartbeat,
-                quarantinedUntil));
+                quarantinedUntil)
+            {
+                StuckSlots = (int)ToLong(fields.GetValueOrDefault(WorkerFields.Stuck)),
+                TaskTypes = ((string?)fields.GetValueOrDefault(WorkerFields.Types) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            });
         }
 
         return [.. records.OrderBy(r => r.WorkerId, StringComparer.Ordinal)];

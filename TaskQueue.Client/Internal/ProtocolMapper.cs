@@ -82,6 +82,17 @@ internal static class ProtocolMapper
         Cancelled = stats.Cancelled,
     };
 
+    public static TaskExplanation ToExplanation(ExplainTaskResponse response) => new()
+    {
+        Reason = System.Enum.IsDefined((TaskExplanationReason)(int)response.Reason) ? (TaskExplanationReason)(int)response.Reason : TaskExplanationReason.Unknown,
+        Detail = response.Detail,
+        State = ToState(response.State),
+        Until = response.Until?.ToDateTimeOffset(),
+        Ahead = response.Ahead,
+        AheadIsLowerBound = response.AheadIsLowerBound,
+        WorkerId = NullIfEmpty(response.WorkerId),
+    };
+
     public static TaskState ToState(ProtoTaskState state) => state switch
     {
         ProtoTaskState.Ready => TaskState.Ready,

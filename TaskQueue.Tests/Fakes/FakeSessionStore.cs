@@ -39,7 +39,7 @@ internal sealed class FakeSessionStore : ISessionStore
         }
     }
 
-    public Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken cancellationToken)
+    public Task<RenewResult> RenewAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, TimeSpan timeoutGrace, CancellationToken cancellationToken)
     {
         if (Outage is { } outage)
         {
@@ -100,4 +100,6 @@ internal sealed class FakeSessionStore : ISessionStore
     {
         public TaskCompletionSource<TransitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+
+    public long MaxResultBytes { get; set; } = 1024 * 1024;
 }

@@ -55,6 +55,15 @@ internal sealed class RawWorker : IAsyncDisposable
         return (worker, first.Welcome ?? throw new InvalidOperationException($"Expected welcome, got {first}"));
     }
 
+    /// <summary>Connects with a Hello of the test's own (task types, say); returns the worker and the broker's Welcome.</summary>
+    public static async Task<(RawWorker Worker, Welcome Welcome)> ConnectAsync(Protocol.V1.WorkerService.WorkerServiceClient client, Hello hello)
+    {
+        var worker = new RawWorker(client.Connect());
+        await worker.SendAsync(new WorkerMessage { Hello = hello });
+        var first = await worker.NextAsync(TimeSpan.FromSeconds(10));
+        return (worker, first.Welcome ?? throw new InvalidOperationException($"Expected welcome, got {first}"));
+    }
+
     /// <summary>Completes with the status the broker ended the stream with.</summary>
     public Task<Status> Closed => _closed.Task;
 

@@ -1,3 +1,4 @@
+using TaskQueue.Broker;
 using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Tests.Model;
@@ -264,6 +265,14 @@ internal sealed class QueueModel(TaskStoreOptions options)
         if (code != TransitionResult.Ok)
         {
             return code;
+        }
+
+        // renew.lua: an attempt past its execution timeout plus the grace (the store's default) is failed, not renewed.
+        if (task.Timeout is { } timeout && task.Started is { } started
+            && Now > started + (long)timeout.TotalMilliseconds + (long)BrokerOptions.DefaultExecutionTimeoutGrace.TotalMilliseconds)
+        {
+            SettleFailure(task, $"execution timed out after {timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (the handler did not stop)", retryable: true);
+            return TransitionResult.TimedOut;
         }
 
         task.Deadline = Now + leaseMs;

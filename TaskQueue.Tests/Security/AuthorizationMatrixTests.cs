@@ -81,7 +81,7 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
                 using var watch = c.Watch(new WatchTaskRequest { TaskId = existing }, deadline: Deadline());
                 await watch.ResponseStream.MoveNext(CancellationToken.None);
             }, StatusCode.OK),
-            ("Explain", "reader", "consumer", c => c.ExplainAsync(new ExplainTaskRequest { TaskId = existing }, deadline: Deadline()).ResponseAsync, null),
+            ("Explain", "reader", "consumer", c => c.ExplainAsync(new ExplainTaskRequest { TaskId = existing }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("ListTasks", "reader", "submitter", c => c.ListTasksAsync(new ListTasksRequest { Queue = queue, State = Protocol.V1.TaskState.Ready }, deadline: Deadline()).ResponseAsync, null),
             ("ListAuditEntries", "admin", "reader", c => c.ListAuditEntriesAsync(new ListAuditEntriesRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, null),
         };

@@ -14,6 +14,7 @@ public sealed partial class ScriptCodesTests
     [InlineData(4, TransitionResult.Cancelled)]
     [InlineData(5, TransitionResult.CancelRequested)]
     [InlineData(6, TransitionResult.AlreadyFinished)]
+    [InlineData(7, TransitionResult.TimedOut)]
     public void Every_script_code_maps_to_its_result(long code, TransitionResult expected) =>
         Assert.Equal(expected, ScriptCodes.ToResult(code));
 
@@ -23,7 +24,7 @@ public sealed partial class ScriptCodesTests
 
     [Theory]
     [InlineData(-2)]
-    [InlineData(7)]
+    [InlineData(8)]
     [InlineData(100)]
     [InlineData(long.MinValue)]
     [InlineData(long.MaxValue)]
@@ -39,6 +40,7 @@ public sealed partial class ScriptCodesTests
     [InlineData("CANCELLED", TransitionResult.Cancelled)]
     [InlineData("CANCEL_REQUESTED", TransitionResult.CancelRequested)]
     [InlineData("ALREADY_FINISHED", TransitionResult.AlreadyFinished)]
+    [InlineData("TIMED_OUT", TransitionResult.TimedOut)]
     public void The_lua_constants_have_the_values_the_store_maps(string name, TransitionResult expected)
     {
         var constants = LuaConstants(ScriptLibrary.Get("stats"));

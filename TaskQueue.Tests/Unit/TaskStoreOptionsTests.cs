@@ -43,6 +43,8 @@ public sealed class TaskStoreOptionsTests
         { "constant backoff", o => o.BackoffMax = o.BackoffInitial },
         { "tiny dead-letter age", o => o.DeadLetterMaxAge = TimeSpan.FromTicks(1) },
         { "strict priority", o => o.PriorityAgeingStep = TimeSpan.Zero },
+        { "one-byte results", o => o.MaxResultBytes = 1 },
+        { "results up to the protocol's message size", o => o.MaxResultBytes = 16 * 1024 * 1024 },
     };
 
     [Theory]
@@ -77,6 +79,8 @@ public sealed class TaskStoreOptionsTests
         { "promote none", o => o.PromoteBatchSize = 0 },
         { "promote too many", o => o.PromoteBatchSize = 10_001 },
         { "negative priority ageing", o => o.PriorityAgeingStep = TimeSpan.FromSeconds(-1) },
+        { "no results at all", o => o.MaxResultBytes = 0 },
+        { "results over the protocol's message size", o => o.MaxResultBytes = (16 * 1024 * 1024) + 1 },
     };
 
     [Theory]

@@ -78,6 +78,30 @@ public sealed class BuiltInHandlerTests
             () => new SleepTaskHandler(TimeProvider.System).HandleAsync(Context("sleep", "soon"), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Spin_ignores_its_cancellation_token_until_its_time_is_up_and_later_attempts_return_at_once()
+    {
+        var handler = new SpinTaskHandler(TimeProvider.System);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        var spun = await handler.HandleAsync(Context("spin", "30,1"), cancelled.Token);
+        var retried = await handler.HandleAsync(Context("spin", "60000,1", attempt: 2), CancellationToken.None);
+
+        Assert.Equal("spun 30 ms on attempt 1", Encoding.UTF8.GetString(spun.Span));
+        Assert.Equal("attempt 2 did not spin", Encoding.UTF8.GetString(retried.Span));
+        await Assert.ThrowsAsync<NonRetryableTaskException>(() => handler.HandleAsync(Context("spin", "soon"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Bytes_returns_as_many_bytes_as_its_payload_says()
+    {
+        var result = await new BytesTaskHandler().HandleAsync(Context("bytes", "5000000"), CancellationToken.None);
+
+        Assert.Equal(5_000_000, result.Length);
+        await Assert.ThrowsAsync<NonRetryableTaskException>(() => new BytesTaskHandler().HandleAsync(Context("bytes", "-1"), CancellationToken.None));
+    }
+
     private static TaskContext Context(string type, string payload, int attempt = 1) =>
         new("task-1", "default", type, Encoding.UTF8.GetBytes(payload), attempt, maxAttempts: 5);
 }

@@ -61,4 +61,13 @@ internal static partial class Log
 
     [LoggerMessage(24, LogLevel.Warning, "Could not append task {TaskId} to the execution log")]
     public static partial void ExecutionLogFailed(ILogger logger, Exception exception, string taskId);
+
+    [LoggerMessage(25, LogLevel.Warning, "Task {TaskId} lost its lease ({Reason}) but its handler has not returned: its slot stays stuck (not reused) until it does")]
+    public static partial void SlotStuck(ILogger logger, string taskId, string reason);
+
+    [LoggerMessage(26, LogLevel.Information, "The handler of task {TaskId} returned after its lease was lost: its slot is free again")]
+    public static partial void SlotUnstuck(ILogger logger, string taskId);
+
+    [LoggerMessage(27, LogLevel.Warning, "Task {TaskId} returned a result of {Size} bytes, over the broker's limit of {Limit} bytes: reported as a non-retryable failure")]
+    public static partial void ResultTooLarge(ILogger logger, string taskId, int size, long limit);
 }

@@ -14,6 +14,7 @@ internal sealed class WorkerMetrics
     private readonly Counter<long> _tasksProcessed;
     private readonly Histogram<double> _taskDuration;
     private readonly UpDownCounter<long> _busySlots;
+    private readonly UpDownCounter<long> _stuckSlots;
     private readonly Counter<long> _reconnects;
 
     public WorkerMetrics(IMeterFactory meterFactory)
@@ -26,6 +27,8 @@ internal sealed class WorkerMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = s_secondsBuckets });
         _busySlots = meter.CreateUpDownCounter<long>(
             WorkerTelemetry.BusySlotsInstrument, "{slot}", "Execution slots running a handler.");
+        _stuckSlots = meter.CreateUpDownCounter<long>(
+            WorkerTelemetry.StuckSlotsInstrument, "{slot}", "Execution slots held by a handler whose lease was lost and that has not returned.");
         _reconnects = meter.CreateCounter<long>(
             WorkerTelemetry.ReconnectsInstrument, "{connection}", "Broker connections opened after the first one.");
     }
@@ -50,6 +53,10 @@ internal sealed class WorkerMetrics
     public void SlotTaken() => _busySlots.Add(1);
 
     public void SlotFreed() => _busySlots.Add(-1);
+
+    public void SlotStuck() => _stuckSlots.Add(1);
+
+    public void SlotUnstuck() => _stuckSlots.Add(-1);
 
     public void Reconnected() => _reconnects.Add(1);
 }

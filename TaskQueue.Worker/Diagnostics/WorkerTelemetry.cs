@@ -32,6 +32,8 @@ public static class WorkerTelemetry
     public const string TaskDurationInstrument = "messaging.process.duration";
     /// <summary>Up-down counter of execution slots running a handler.</summary>
     public const string BusySlotsInstrument = "taskqueue.worker.slots.busy";
+    /// <summary>Up-down counter of execution slots held by a handler whose lease was lost and that has not returned (not reused until it does).</summary>
+    public const string StuckSlotsInstrument = "taskqueue.worker.slots.stuck";
     /// <summary>Counter of broker connections opened after the first one.</summary>
     public const string ReconnectsInstrument = "taskqueue.worker.reconnects";
 

@@ -165,6 +165,7 @@ internal sealed class BrokerSession(
         session.BrokerId = welcome.BrokerId;
         session.Batches = welcome.Batches;
         session.HeartbeatInterval = HeartbeatLoop.IntervalFor(welcome);
+        executor.SetResultLimit(welcome.MaxResultBytes);
         foreach (var taskId in welcome.LostTaskIds)
         {
             executor.OnLeaseLost(taskId, "not re-attached after reconnect");

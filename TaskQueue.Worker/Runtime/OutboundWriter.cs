@@ -173,7 +173,7 @@ internal sealed class OutboundWriter(OutboundQueue outbound, ResendBuffer resend
                 };
             case HeartbeatItem:
                 outbound.HeartbeatTaken();
-                return new WorkerMessage { Heartbeat = new Heartbeat { Running = { executor.SnapshotLeases() } } };
+                return new WorkerMessage { Heartbeat = new Heartbeat { Running = { executor.SnapshotLeases() }, StuckTaskIds = { executor.SnapshotStuck() } } };
             case DrainingItem:
                 if (session.DrainingSent)
                 {

@@ -8,15 +8,31 @@ using TaskQueue.Worker.Handlers;
 namespace TaskQueue.Worker.Runtime;
 
 /// <summary>How a handler's run ended: the outcome label, the message for the broker, and for a failure its description.</summary>
-internal sealed record MappedOutcome(string Outcome, WorkerMessage Message, string? Error, bool Retryable);
+internal sealed record MappedOutcome(string Outcome, WorkerMessage Message, string? Error, bool Retryable)
+{
+    /// <summary>The handler's result was over the broker's limit: reported as a failure instead.</summary>
+    public bool TooLarge { get; init; }
+}
 
 /// <summary>Builds the protobuf outcome messages the worker reports, and maps a handler's result or exception to one.</summary>
 internal static class OutcomeMapper
 {
 
-    /// <summary>A result is a completion; an exception a failure, described by why the task's token was cancelled, if it was.</summary>
-    public static MappedOutcome Map(TaskExecution execution, ReadOnlyMemory<byte> result, Exception? error)
+    /// <summary>
+    /// A result is a completion (a failure, not retryable, when it is over <paramref name="maxResultBytes"/>, the broker's
+    /// limit; 0: none); an exception a failure, described by why the task's token was cancelled, if it was.
+    /// </summary>
+    public static MappedOutcome Map(TaskExecution execution, ReadOnlyMemory<byte> result, Exception? error, long maxResultBytes = 0)
     {
+        if (error is null && maxResultBytes > 0 && result.Length > maxResultBytes)
+        {
+            var tooLarge = ProtocolLimits.ResultTooLarge(result.Length, maxResultBytes);
+            return new MappedOutcome(TaskOutcomes.Failed, Failed(execution.TaskId, execution.LeaseToken, tooLarge, retryable: false), tooLarge, Retryable: false)
+            {
+                TooLarge = true,
+            };
+        }
+
         if (error is null)
         {
             var completed = new WorkerMessage

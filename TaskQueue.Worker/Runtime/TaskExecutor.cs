@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Worker.Diagnostics;
 using TaskQueue.Worker.Handlers;
@@ -8,7 +9,9 @@ namespace TaskQueue.Worker.Runtime;
 
 /// <summary>
 /// Runs assignments on handlers within the concurrency limit and queues exactly one outcome per execution
-/// (or none when its lease is lost).
+/// (or none when its lease is lost). A handler that lost its lease and has not returned keeps its slot, marked
+/// stuck (listed in heartbeats, not reused) until it does; one whose attempt the broker timed out then sends its
+/// late outcome, which the broker rejects as stale and takes as the sign that the slot is free.
 /// </summary>
 internal sealed class TaskExecutor(
     HandlerCatalog handlers,
@@ -28,6 +31,11 @@ internal sealed class TaskExecutor(
     private int _busy;
     private bool _draining;
 
+    // Handlers that have not returned yet, and those of them whose lease is lost (value: send the late outcome).
+    private readonly HashSet<TaskExecution> _handlersRunning = [];
+    private readonly ConcurrentDictionary<TaskExecution, bool> _stuck = new();
+    private long _maxResultBytes;
+
     public IReadOnlyList<string> TaskTypes => handlers.TaskTypes;
 
     public bool IsDraining
@@ -44,6 +52,12 @@ internal sealed class TaskExecutor(
     /// <summary>Leases this worker holds: running, or finished with the outcome not yet written.</summary>
     public List<RunningTask> SnapshotLeases() =>
         [.. _tasks.Values.Where(task => !task.IsDiscarded).Select(task => task.ToRunningTask())];
+
+    /// <summary>Tasks whose lease was lost while their handler still runs (Heartbeat.stuck_task_ids).</summary>
+    public List<string> SnapshotStuck() => [.. _stuck.Keys.Select(task => task.TaskId).Distinct(StringComparer.Ordinal)];
+
+    /// <summary>The broker's Welcome stated its result limit: a larger result is reported as a failure, never sent (0: none stated).</summary>
+    public void SetResultLimit(long maxResultBytes) => Interlocked.Exchange(ref _maxResultBytes, maxResultBytes);
 
     public void OnAssignment(TaskAssignment assignment)
     {
@@ -79,6 +93,7 @@ internal sealed class TaskExecutor(
                 _busy++;
                 execution = new TaskExecution(assignment);
                 _tasks[assignment.TaskId] = execution;
+                _handlersRunning.Add(execution);
             }
         }
 
@@ -132,11 +147,25 @@ internal sealed class TaskExecutor(
             Log.LeaseLost(logger, taskId, reason);
             execution.Discard();
             _tasks.TryRemove(KeyValuePair.Create(taskId, execution));
+            MarkStuck(execution, reason);
             execution.Stop(StopReason.LeaseLost);
         }
         else
         {
             Log.UnknownTaskMessage(logger, taskId, "lease lost");
+        }
+    }
+
+    /// <summary>The handler still runs: its slot stays taken (and listed as stuck) until it returns.</summary>
+    private void MarkStuck(TaskExecution execution, string reason)
+    {
+        lock (_gate)
+        {
+            if (_handlersRunning.Contains(execution) && _stuck.TryAdd(execution, reason == LeaseLostReasons.Timeout))
+            {
+                metrics.SlotStuck();
+                Log.SlotStuck(logger, execution.TaskId, reason);
+            }
         }
     }
 
@@ -277,16 +306,35 @@ internal sealed class TaskExecutor(
         {
             // The slot frees before the outcome is queued: the broker may answer it with new work at once.
             _busy--;
+            _handlersRunning.Remove(execution);
+            if (_stuck.TryRemove(execution, out var reportLate))
+            {
+                metrics.SlotUnstuck();
+                Log.SlotUnstuck(logger, execution.TaskId);
+                if (reportLate)
+                {
+                    // Held by no lease and never re-sent: the broker rejects it as stale and frees the slot's credit.
+                    outbound.Enqueue(new OutcomeItem(OutcomeMapper.Map(execution, result, error, MaxResultBytes).Message, Execution: null));
+                }
+            }
+
             if (!execution.TryClaimOutcome())
             {
                 return (execution.IsDiscarded ? TaskOutcomes.Lost : TaskOutcomes.Released, null, false);
             }
 
-            var mapped = OutcomeMapper.Map(execution, result, error);
+            var mapped = OutcomeMapper.Map(execution, result, error, MaxResultBytes);
+            if (mapped.TooLarge)
+            {
+                Log.ResultTooLarge(logger, execution.TaskId, result.Length, MaxResultBytes);
+            }
+
             outbound.Enqueue(new OutcomeItem(mapped.Message, execution));
             return (mapped.Outcome, mapped.Error, mapped.Retryable);
         }
     }
+
+    private long MaxResultBytes => Interlocked.Read(ref _maxResultBytes);
 
     private ValueTask ReportProgress(TaskExecution execution, int percent, string? message)
     {

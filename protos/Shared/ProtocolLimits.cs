@@ -15,6 +15,10 @@ internal static class ProtocolLimits
     /// <summary>The longest error text of a failed attempt: the worker cuts longer ones, the broker too.</summary>
     public const int MaxErrorLength = 4096;
 
+    /// <summary>The error of an attempt whose result is over the broker's limit (the worker and the broker word it alike).</summary>
+    public static string ResultTooLarge(long size, long limit) =>
+        $"the result is {size} bytes, over the limit of {limit} bytes (TaskQueue:Store:MaxResultBytes): not stored";
+
     /// <summary>Cuts <paramref name="error"/> to <see cref="MaxErrorLength"/> characters.</summary>
     public static string TruncateError(string error) => error.Length <= MaxErrorLength ? error : error[..MaxErrorLength];
 }

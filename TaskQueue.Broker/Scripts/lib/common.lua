@@ -50,6 +50,7 @@ local GROUP = 'tq'
 -- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.
 local OK, STALE, MISSING = 1, 0, -1
 local RETRYING, DEAD_LETTERED, CANCELLED, CANCEL_REQUESTED, ALREADY_FINISHED = 2, 3, 4, 5, 6
+local TIMED_OUT = 7
 local CONSUMER = 'leased'
 
 local function task_key(id) return base .. 't:' .. id end

@@ -39,6 +39,9 @@ public sealed class BrokerOptionsValidationTests
     [InlineData("TaskQueue:Store:DefaultMaxAttempts", "0", "DefaultMaxAttempts")]
     [InlineData("TaskQueue:Store:Retention", "-00:00:01", "Retention")]
     [InlineData("TaskQueue:Store:BackoffInitial", "00:10:00", "Backoff")]
+    [InlineData("TaskQueue:Broker:ExecutionTimeoutGrace", "00:00:00", "ExecutionTimeoutGrace")]
+    [InlineData("TaskQueue:Broker:ExecutionTimeoutGrace", "-00:00:05", "ExecutionTimeoutGrace")]
+    [InlineData("TaskQueue:Store:MaxResultBytes", "0", "MaxResultBytes")]
     public void A_setting_out_of_bounds_stops_the_start_naming_the_setting(string key, string value, string named)
     {
         using var services = Services((key, value));

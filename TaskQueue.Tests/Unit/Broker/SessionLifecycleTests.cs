@@ -154,6 +154,47 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_timed_out_lease_is_answered_lease_lost_timeout_and_its_slot_stays_taken_until_the_late_report()
+    {
+        var (timedOut, fine) = (TaskId.New("q"), TaskId.New("q"));
+        var session = await OpenHoldingAsync(timedOut, fine);
+        _store.RenewAnswer = lease => lease.Id == timedOut ? TransitionResult.TimedOut : TransitionResult.Ok;
+
+        await _lifecycle.HeartbeatAsync(session, [Running(timedOut), Running(fine)], CancellationToken.None);
+
+        var lost = (await NextAsync(session.Outbox)).LeaseLost;
+        Assert.Equal((timedOut.ToString(), "timeout"), (lost.TaskId, lost.Reason));
+        Assert.Equal((1, 1), (session.Busy, session.StuckSlots));
+        Assert.Equal(1, _store.Heartbeats[^1].StuckSlots);
+        Assert.Equal(2, session.Reserve("q", max: 10));
+        session.Commit(2, [], _time.GetUtcNow(), out _);
+
+        // The handler returned: its late completion is stale, and frees the slot without another LeaseLost.
+        var settling = _lifecycle.SettleAsync(session, new WorkerReports([new TaskCompletion(timedOut, "token", ReadOnlyMemory<byte>.Empty)], [], []));
+        Assert.Single(_store.Reports).Result.SetResult(TransitionResult.StaleLease);
+        await settling.WaitAsync(s_bound);
+
+        Assert.Equal(0, session.StuckSlots);
+        Assert.Equal(3, session.Reserve("q", max: 10));
+        Assert.False(session.Outbox.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task Stuck_tasks_a_heartbeat_lists_count_against_the_credit_until_a_heartbeat_leaves_them_out()
+    {
+        var session = await OpenHoldingAsync();
+        var stuck = TaskId.New("q");
+
+        await _lifecycle.HeartbeatAsync(session, [], [stuck.ToString(), "not a task id"], CancellationToken.None);
+        Assert.Equal(1, session.StuckSlots);
+        Assert.Equal(1, _store.Heartbeats[^1].StuckSlots);
+        await _lifecycle.HeartbeatAsync(session, [], [], CancellationToken.None);
+
+        Assert.Equal(0, session.StuckSlots);
+        Assert.Equal(0, _store.Heartbeats[^1].StuckSlots);
+    }
+
+    [Fact]
     public async Task A_task_left_out_of_heartbeats_for_one_and_a_half_intervals_loses_its_slot()
     {
         var unlisted = TaskId.New("q");

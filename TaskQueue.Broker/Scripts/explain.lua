@@ -1,0 +1,28 @@
+-- explain: what Explain needs beyond the task's hash, in one read (writes nothing): how many tasks wait ahead
+-- of a ready task in its ready stream (undelivered entries before its own; counting stops past ARGV[2]) and
+-- a leased task's lease deadline.
+-- KEYS[1]  queue key prefix "tq:{queue}:"
+-- ARGV[1]  task id
+-- ARGV[2]  the most tasks to count ahead
+-- Returns  {ahead, 1 when counting stopped at the bound (else 0), lease deadline ms (-1: none)}
+--!include lib/common.lua
+local id = ARGV[1]
+local bound = tonumber(ARGV[2])
+local t = redis.call('HMGET', task_key(id), 'state', 'prio', 'sid')
+local ahead, stopped = 0, 0
+if t[1] == 'ready' and t[3] and t[3] ~= '' and redis.call('SISMEMBER', LEVELS, t[2]) == 1 then
+  local stream = ready_key(t[2])
+  local last = '0-0'
+  local group = redis.call('XINFO', 'GROUPS', stream)[1]
+  for i = 1, #group, 2 do
+    if group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  -- Bounded: at most bound + 1 entries are read, whatever the stream's length.
+  local entries = redis.call('XRANGE', stream, '(' .. last, '(' .. t[3], 'COUNT', bound + 1)
+  ahead = #entries
+  if ahead > bound then
+    ahead, stopped = bound, 1
+  end
+end
+local deadline = redis.call('ZSCORE', LEASES, id)
+return { ahead, stopped, deadline and tonumber(deadline) or -1 }

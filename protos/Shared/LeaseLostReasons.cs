@@ -1,0 +1,8 @@
+namespace TaskQueue.Protocol;
+
+/// <summary>The reasons in LeaseLost that a worker acts on (others are human text). Compiled into the broker and the worker.</summary>
+internal static class LeaseLostReasons
+{
+    /// <summary>The attempt ran past its execution timeout plus the broker's grace: the broker failed it and retries the task.</summary>
+    public const string Timeout = "timeout";
+}
