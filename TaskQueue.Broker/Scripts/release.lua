@@ -22,6 +22,7 @@ for i = 3, #ARGV, 2 do
       code = CANCELLED
     else
       push_ready(id, key, redis.call('HGET', key, 'prio'), now)
+      notify_changed(id, false)
     end
   end
   if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end

@@ -18,6 +18,7 @@ for _, id in ipairs(ids) do
     local key = task_key(id)
     redis.call('HSET', key, 'attempt', 0, 'cancel', '0', 'finished', '', 'due', now)
     push_ready(id, key, redis.call('HGET', key, 'prio'), now)
+    notify_changed(id, false)
     replayed = replayed + 1
   end
 end

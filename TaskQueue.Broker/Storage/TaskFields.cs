@@ -31,11 +31,19 @@ public static class TaskFields
     public const string Result = "result";
     public const string Error = "error";
 
+    /// <summary>The last progress percent a lease holder reported (fenced by its token).</summary>
+    public const string Progress = "progress";
+    public const string ProgressMessage = "pmsg";
+    public const string ProgressAt = "pat";
+
+    /// <summary>The last checkpoint a lease holder stored (fenced); the next attempt receives it.</summary>
+    public const string Checkpoint = "checkpoint";
+
     /// <summary>Every field above, in the order the enqueue script writes them (then those written later).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
-        Result, Error,
+        Result, Error, Progress, ProgressMessage, ProgressAt, Checkpoint,
     ];
 }

@@ -171,6 +171,14 @@ internal sealed class OutboundWriter(OutboundQueue outbound, ResendBuffer resend
                         Message = report.Message ?? string.Empty,
                     },
                 };
+            case CheckpointItem { Execution: var owner, Checkpoint: var checkpoint }:
+                if (owner.IsOutcomeDecided)
+                {
+                    owner.CheckpointAnswered(checkpoint.Sequence, accepted: false, "the attempt is over: the checkpoint was not sent");
+                    return null;
+                }
+
+                return new WorkerMessage { Checkpoint = checkpoint };
             case HeartbeatItem:
                 outbound.HeartbeatTaken();
                 return new WorkerMessage { Heartbeat = new Heartbeat { Running = { executor.SnapshotLeases() } } };

@@ -14,6 +14,7 @@ local function promote_due(now, max, retention_ms)
         expired = expired + 1
       else
         push_ready(id, key, t[2], now)
+        notify_changed(id, false)
         promoted = promoted + 1
       end
     end
