@@ -6,7 +6,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the handlers the runnable worker ships with.</summary>
 internal static class BuiltInTaskHandlerExtensions
 {
-    /// <summary>Registers echo, noop, sleep, cpu, fail and crash.</summary>
+    /// <summary>Registers echo, noop, sleep, cpu, fail, crash and count.</summary>
     public static IServiceCollection AddBuiltInTaskHandlers(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -17,7 +17,8 @@ internal static class BuiltInTaskHandlerExtensions
             .AddTaskHandler<SleepTaskHandler>()
             .AddTaskHandler<CpuTaskHandler>()
             .AddTaskHandler<FailTaskHandler>()
-            .AddTaskHandler<CrashTaskHandler>();
+            .AddTaskHandler<CrashTaskHandler>()
+            .AddTaskHandler<CountTaskHandler>();
     }
 
     /// <inheritdoc cref="AddBuiltInTaskHandlers(IServiceCollection)"/>
