@@ -218,6 +218,12 @@ internal sealed class WorkerStreamService(
             }
         }
 
+        // A last progress report of these tasks goes to Redis before their outcomes (one volatile read while none waits).
+        if (progress.Waiting > 0)
+        {
+            progress.WriteBefore(completions.Select(c => c.Id).Concat(failures.Select(f => f.Id)).Concat(releases.Select(r => r.Id)));
+        }
+
         // Completes once settled and never faults: nothing to wait for on the read loop.
         _ = sessions.SettleAsync(session, new WorkerReports(completions, failures, releases));
     }

@@ -22,18 +22,10 @@ internal sealed class ProgressWriter(RedisTaskStore store, TimeProvider time, IL
     private readonly Lock _gate = new();
     private Dictionary<TaskId, Pending> _pending = [];
     private bool _flushScheduled;
+    private int _waiting;
 
     /// <summary>Reports waiting for the window to end.</summary>
-    public int Waiting
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _pending.Count;
-            }
-        }
-    }
+    public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>Takes the report of <paramref name="session"/>'s worker; replaces one of the same task still waiting.</summary>
     public void Report(WorkerSession session, TaskProgressReport report)
@@ -41,6 +33,7 @@ internal sealed class ProgressWriter(RedisTaskStore store, TimeProvider time, IL
         lock (_gate)
         {
             _pending[report.Id] = new Pending(session, report);
+            Volatile.Write(ref _waiting, _pending.Count);
             if (_flushScheduled)
             {
                 return;
@@ -62,6 +55,39 @@ internal sealed class ProgressWriter(RedisTaskStore store, TimeProvider time, IL
         lock (_gate)
         {
             _pending.Remove(id);
+            Volatile.Write(ref _waiting, _pending.Count);
+        }
+    }
+
+    /// <summary>
+    /// The tasks' outcomes are about to be settled: their reports still waiting are written now, ahead of the outcomes
+    /// (commands reach Redis in the order they are issued), so a handler's last progress is not lost to its own
+    /// completion. Costs nothing while no report waits.
+    /// </summary>
+    public void WriteBefore(IEnumerable<TaskId> settling)
+    {
+        if (Volatile.Read(ref _waiting) == 0)
+        {
+            return;
+        }
+
+        List<Pending>? due = null;
+        lock (_gate)
+        {
+            foreach (var id in settling)
+            {
+                if (_pending.Remove(id, out var pending))
+                {
+                    (due ??= []).Add(pending);
+                }
+            }
+
+            Volatile.Write(ref _waiting, _pending.Count);
+        }
+
+        foreach (var queue in due?.GroupBy(p => p.Report.Id.Queue, StringComparer.Ordinal) ?? [])
+        {
+            _ = WriteAsync(queue.Key, [.. queue]);
         }
     }
 
@@ -74,6 +100,7 @@ internal sealed class ProgressWriter(RedisTaskStore store, TimeProvider time, IL
             batch = _pending;
             _pending = [];
             _flushScheduled = false;
+            Volatile.Write(ref _waiting, 0);
         }
 
         await Task.WhenAll(batch.Values
