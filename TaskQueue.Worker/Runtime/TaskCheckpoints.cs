@@ -38,6 +38,11 @@ internal static class TaskCheckpoints
         {
             result = await answer.WaitAsync(AnswerTimeout, time, cancellationToken);
         }
+        catch (OperationCanceledException) when (answer.IsCompletedSuccessfully)
+        {
+            // A lost lease refuses the checkpoint, then cancels the handler: the refusal is the news.
+            result = await answer;
+        }
         catch (TimeoutException)
         {
             throw new CheckpointRejectedException(
