@@ -13,18 +13,6 @@ internal sealed class TaskWatchers
     private readonly Dictionary<TaskId, List<AsyncSignal>> _watches = [];
     private readonly Lock _gate = new();
 
-    /// <summary>Watches on this broker now.</summary>
-    public int Open
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _watches.Values.Sum(signals => signals.Count);
-            }
-        }
-    }
-
     /// <summary>Starts watching the task: the returned watch's signal is set on every change; dispose it when done.</summary>
     public Watch Start(TaskId id)
     {

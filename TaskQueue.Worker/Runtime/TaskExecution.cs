@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Worker.Runtime;
@@ -33,7 +34,7 @@ internal sealed class TaskExecution : IDisposable
     private int _stopReason;
     private ProgressReport? _pendingProgress;
     private long _checkpointSequence;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, PendingCheckpoint> _checkpoints = new();
+    private readonly ConcurrentDictionary<long, PendingCheckpoint> _checkpoints = new();
 
     public TaskExecution(TaskAssignment assignment)
     {
