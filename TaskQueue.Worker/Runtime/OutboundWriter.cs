@@ -156,7 +156,9 @@ internal sealed class OutboundWriter(OutboundQueue outbound, ResendBuffer resend
                 return outcome.Execution is { IsDiscarded: true } ? null : outcome.Message;
             case ProgressItem { Execution: var execution }:
                 var report = execution.TakeProgress();
-                if (report is null || execution.IsOutcomeDecided)
+                // A report queued before the handler returned goes out ahead of its outcome (queued after it): the
+                // task's last progress is not lost to its own completion. Only a lost lease drops it.
+                if (report is null || execution.IsDiscarded)
                 {
                     return null;
                 }
