@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Grpc.Net.Client;
 using TaskQueue.Client.Diagnostics;
@@ -205,8 +206,8 @@ public sealed class TaskQueueClient
             try
             {
                 var snapshot = ProtocolMapper.ToSnapshot(await _client.WaitAsync(request, CallOptions(cancellationToken, left)));
-                // A broker answers early, unfinished, when it shuts down (or caps the wait): wait on for the
-                // rest, after a pause so a broker still stopping is not asked again and again.
+                // A broker answers early, unfinished, when it caps the wait (a stopping one answers UNAVAILABLE): wait on
+                // for the rest, after a pause so the broker is not asked again and again.
                 left = deadline - _timeProvider.GetUtcNow();
                 if (snapshot.IsFinal || left <= TimeSpan.Zero)
                 {
@@ -234,6 +235,54 @@ public sealed class TaskQueueClient
         ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
         var response = await _client.ExplainAsync(new ExplainTaskRequest { TaskId = taskId }, CallOptions(cancellationToken));
         return ProtocolMapper.ToExplanation(response);
+    }
+
+    /// <summary>
+    /// Streams the task's changes: first its state now (<see cref="TaskWatchEventKind.Snapshot"/>), then one event per
+    /// state change and per progress update, until and including its final state, where the sequence ends. Changes that
+    /// follow each other faster than the broker reads the task arrive as one event with the later state. Rides out a
+    /// broker restart: an unavailable broker is asked again for up to <see cref="TaskQueueClientOptions.RequestTimeout"/>,
+    /// and the watch resumes with a new Snapshot event. Cancel <paramref name="cancellationToken"/> to stop watching.
+    /// NotFound when there is no such task (or its retention ended while it was watched).
+    /// </summary>
+    public async IAsyncEnumerable<TaskWatchEvent> WatchAsync(string taskId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
+        var brokeAt = (DateTimeOffset?)null;
+        while (true)
+        {
+            // No deadline: a watch lasts as long as its task runs.
+            using var call = _client.Watch(new WatchTaskRequest { TaskId = taskId }, new CallOptions(cancellationToken: cancellationToken));
+            while (true)
+            {
+                bool moved;
+                try
+                {
+                    moved = await call.ResponseStream.MoveNext(cancellationToken);
+                }
+                catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable
+                                              && _timeProvider.GetUtcNow() - (brokeAt ??= _timeProvider.GetUtcNow()) < _options.RequestTimeout)
+                {
+                    // The broker stopped or cannot be reached: watching is a read, so watch again.
+                    break;
+                }
+
+                if (!moved)
+                {
+                    yield break;
+                }
+
+                brokeAt = null;
+                var watched = ProtocolMapper.ToEvent(call.ResponseStream.Current);
+                yield return watched;
+                if (watched.Task.IsFinal)
+                {
+                    yield break;
+                }
+            }
+
+            await Task.Delay(s_waitAgainPause, _timeProvider, cancellationToken);
+        }
     }
 
     /// <summary>Cancels a task: at once if it is waiting, through its worker if it is running.</summary>

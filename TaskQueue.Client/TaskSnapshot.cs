@@ -53,6 +53,21 @@ public sealed record TaskSnapshot
     /// <summary>When a scheduled (delayed or retrying) task becomes ready.</summary>
     public DateTimeOffset? DueAt { get; init; }
 
+    /// <summary>The last progress its running (or last) attempt reported, 0..100; null when none did.</summary>
+    public int? ProgressPercent { get; init; }
+
+    /// <summary>The status line reported with <see cref="ProgressPercent"/>, if any.</summary>
+    public string? ProgressMessage { get; init; }
+
+    /// <summary>When the broker stored <see cref="ProgressPercent"/>.</summary>
+    public DateTimeOffset? ProgressAt { get; init; }
+
+    /// <summary>The last checkpoint an attempt stored (the next attempt resumes from it); empty when none.</summary>
+    public ReadOnlyMemory<byte> Checkpoint { get; init; }
+
+    /// <summary>When the running attempt's lease ends unless its worker renews it; null when not leased.</summary>
+    public DateTimeOffset? LeaseDeadline { get; init; }
+
     /// <summary>True when <see cref="State"/> is one the task never leaves (see <see cref="TaskStateExtensions.IsFinal"/>).</summary>
     public bool IsFinal => State.IsFinal();
 

@@ -51,6 +51,12 @@ internal static partial class Log
     [LoggerMessage(23, LogLevel.Debug, "Enqueueing {Count} coalesced submits on queue {Queue} failed; each caller gets the error")]
     public static partial void EnqueueFailed(ILogger logger, Exception exception, string queue, int count);
 
+    [LoggerMessage(28, LogLevel.Warning, "Storing {Count} progress reports on queue {Queue} failed (Redis unavailable); later reports carry the progress on")]
+    public static partial void ProgressFailed(ILogger logger, Exception exception, string queue, int count);
+
+    [LoggerMessage(29, LogLevel.Warning, "Storing a checkpoint ({Bytes} bytes) of task {TaskId} failed (Redis unavailable); its worker was told it is not stored")]
+    public static partial void CheckpointFailed(ILogger logger, Exception exception, string taskId, int bytes);
+
     // ---- pub/sub ----
 
     [LoggerMessage(30, LogLevel.Debug, "Publishing a ready wake-up for queue {Queue} failed")]

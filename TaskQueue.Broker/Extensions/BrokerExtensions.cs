@@ -5,6 +5,7 @@ using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Limits;
+using TaskQueue.Broker.Progress;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Broker.Services;
@@ -70,6 +71,10 @@ public static class BrokerExtensions
         services.AddSingleton<ISessionStore, RedisSessionStore>();
         services.AddSingleton<SessionLifecycle>();
         services.AddSingleton<TaskWaiters>();
+        services.AddSingleton<TaskWatchers>();
+        services.AddSingleton<TaskWatch>();
+        services.AddSingleton<ProgressWriter>();
+        services.AddSingleton<CheckpointWriter>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHostedService<ReaperService>();

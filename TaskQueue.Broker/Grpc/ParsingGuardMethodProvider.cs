@@ -22,53 +22,53 @@ internal sealed class ParsingGuardMethodProvider(MalformedRequests malformed) : 
     {
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
         {
-            var implementation = typeof(TaskApiService).GetMethod(
-                method.Name, BindingFlags.Public | BindingFlags.Instance, [typeof(TRequest), typeof(ServerCallContext)])
-                ?? throw new InvalidOperationException($"{nameof(TaskApiService)} has no method {method.Name}.");
+            var implementation = Implementation(method, [typeof(TRequest), typeof(ServerCallContext)]);
             var invoker = implementation.CreateDelegate<UnaryServerMethod<TaskApiService, TRequest, TResponse>>();
+            context.AddUnaryMethod(Guarded(method), Metadata(implementation), invoker);
+        }
 
-            // The endpoint metadata the default binder gives: the type's attributes, then the method's (which win).
+        /// <summary>A server stream (Watch): its one request is parsed before the handler runs too, so it is guarded the same way.</summary>
+        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
+        {
+            var implementation = Implementation(method, [typeof(TRequest), typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)]);
+            var invoker = implementation.CreateDelegate<ServerStreamingServerMethod<TaskApiService, TRequest, TResponse>>();
+            context.AddServerStreamingMethod(Guarded(method), Metadata(implementation), invoker);
+        }
+
+        private static MethodInfo Implementation<TRequest, TResponse>(Method<TRequest, TResponse> method, Type[] parameters)
+            where TRequest : class
+            where TResponse : class =>
+            typeof(TaskApiService).GetMethod(method.Name, BindingFlags.Public | BindingFlags.Instance, parameters)
+            ?? throw new InvalidOperationException($"{nameof(TaskApiService)} has no method {method.Name}.");
+
+        /// <summary>The endpoint metadata the default binder gives: the type's attributes, then the method's (which win).</summary>
+        private static List<object> Metadata(MethodInfo implementation)
+        {
             var metadata = new List<object>();
             metadata.AddRange(typeof(TaskApiService).GetCustomAttributes(inherit: true));
             metadata.AddRange(implementation.GetCustomAttributes(inherit: true));
             metadata.Add(new HttpMethodMetadata(["POST"], acceptCorsPreflight: true));
+            return metadata;
+        }
 
+        private Method<TRequest, TResponse> Guarded<TRequest, TResponse>(Method<TRequest, TResponse> method)
+            where TRequest : class
+            where TResponse : class
+        {
             var requests = method.RequestMarshaller;
-            var guarded = new Method<TRequest, TResponse>(
+            return new Method<TRequest, TResponse>(
                 method.Type,
                 method.ServiceName,
                 method.Name,
                 new Marshaller<TRequest>(requests.ContextualSerializer, bytes => Parse(requests, bytes, method.FullName)),
                 method.ResponseMarshaller);
-            context.AddUnaryMethod(guarded, metadata, invoker);
         }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler) =>
-            throw new NotSupportedException($"{method.FullName}: only unary methods are bound here.");
-
-        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
-        {
-            // Server streaming (Watch): bound like a unary method, the request parsed by the same guard.
-            var implementation = typeof(TaskApiService).GetMethod(
-                method.Name, BindingFlags.Public | BindingFlags.Instance, [typeof(TRequest), typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)])
-                ?? throw new InvalidOperationException($"{nameof(TaskApiService)} has no method {method.Name}.");
-            var invoker = implementation.CreateDelegate<ServerStreamingServerMethod<TaskApiService, TRequest, TResponse>>();
-            var metadata = new List<object>();
-            metadata.AddRange(typeof(TaskApiService).GetCustomAttributes(inherit: true));
-            metadata.AddRange(implementation.GetCustomAttributes(inherit: true));
-            metadata.Add(new HttpMethodMetadata(["POST"], acceptCorsPreflight: true));
-            var requests = method.RequestMarshaller;
-            var guarded = new Method<TRequest, TResponse>(
-                method.Type,
-                method.ServiceName,
-                method.Name,
-                new Marshaller<TRequest>(requests.ContextualSerializer, bytes => Parse(requests, bytes, method.FullName)),
-                method.ResponseMarshaller);
-            context.AddServerStreamingMethod(guarded, metadata, invoker);
-        }
+            throw new NotSupportedException($"{method.FullName}: only unary and server-streaming methods are bound here.");
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler) =>
-            throw new NotSupportedException($"{method.FullName}: only unary methods are bound here.");
+            throw new NotSupportedException($"{method.FullName}: only unary and server-streaming methods are bound here.");
 
         private TRequest Parse<TRequest>(Marshaller<TRequest> requests, DeserializationContext bytes, string method)
         {

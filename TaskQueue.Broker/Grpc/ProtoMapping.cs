@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using TaskQueue.Broker.Audit;
 using TaskQueue.Broker.Explain;
+using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
@@ -66,6 +67,7 @@ internal static class ProtoMapping
             TraceParent = task.TraceParent ?? "",
             TraceState = task.TraceState ?? "",
             EnqueuedAt = Timestamp.FromDateTimeOffset(task.EnqueuedAt),
+            Checkpoint = UnsafeByteOperations.UnsafeWrap(task.Checkpoint),
         };
         if (task.ExecutionTimeout is { } timeout)
         {
@@ -108,7 +110,44 @@ internal static class ProtoMapping
             info.DueAt = Timestamp.FromDateTimeOffset(due);
         }
 
+        AddProgress(info, task);
         return info;
+    }
+
+    /// <summary>The progress, checkpoint and lease deadline of the task (TaskInfo fields 17–21).</summary>
+    private static void AddProgress(TaskInfo info, TaskSnapshot task)
+    {
+        info.ProgressPercent = task.ProgressPercent ?? 0;
+        info.ProgressMessage = task.ProgressMessage ?? "";
+        info.Checkpoint = UnsafeByteOperations.UnsafeWrap(task.Checkpoint);
+        if (task.ProgressAt is { } progressAt)
+        {
+            info.ProgressAt = Timestamp.FromDateTimeOffset(progressAt);
+        }
+
+        if (task.LeaseDeadline is { } leaseDeadline)
+        {
+            info.LeaseDeadline = Timestamp.FromDateTimeOffset(leaseDeadline);
+        }
+    }
+
+    /// <summary>A Watch event: the task after the change, without its payload, result and checkpoint.</summary>
+    public static TaskEvent ToEvent(TaskWatchEventKind kind, TaskSnapshot task)
+    {
+        var info = ToInfo(task);
+        info.Payload = ByteString.Empty;
+        info.Result = ByteString.Empty;
+        info.Checkpoint = ByteString.Empty;
+        return new TaskEvent
+        {
+            Kind = kind switch
+            {
+                TaskWatchEventKind.Snapshot => TaskEventKind.Snapshot,
+                TaskWatchEventKind.StateChanged => TaskEventKind.StateChanged,
+                _ => TaskEventKind.Progress,
+            },
+            Task = info,
+        };
     }
 
     public static ProtoTaskState ToProto(StoreTaskState state) => state switch

@@ -15,7 +15,7 @@ namespace TaskQueue.Broker.Grpc;
 
 /// <summary>
 /// The client-facing task API: a thin adapter from protobuf to the store. Admin actions go on the audit trail;
-/// Wait calls hold a slot (<see cref="WaitSlots"/>). Its methods are bound by <see cref="ParsingGuardMethodProvider"/>.
+/// Wait and Watch calls hold a slot (<see cref="WaitSlots"/>); a Watch runs in <see cref="TaskWatch"/>. Its methods are bound by <see cref="ParsingGuardMethodProvider"/>.
 /// </summary>
 [BindServiceMethod(typeof(TaskApiService), nameof(BindThroughParsingGuard))]
 internal sealed class TaskApiService(
@@ -23,6 +23,7 @@ internal sealed class TaskApiService(
     SubmitBatcher submits,
     ClusterEvents cluster,
     TaskWaiters waiters,
+    TaskWatch watch,
     WaitSlots waitSlots,
     AuditTrail audit,
     TaskExplainer explainer,
@@ -118,8 +119,8 @@ internal sealed class TaskApiService(
         using var slot = waitSlots.Enter(CallerIdentity.ConnectionOf(context));
         var deadline = time.GetUtcNow() + (timeout > _options.MaxWait ? _options.MaxWait : timeout);
         var cancellationToken = context.CancellationToken;
-        // A stopping broker answers at once with the current state rather than holding its shutdown for
-        // the whole wait: the client waits on for the rest of its timeout, on this broker or another.
+        // A stopping broker answers at once rather than holding its shutdown for the whole wait: UNAVAILABLE
+        // unless the task is final (never OK with a state that is not), so every client asks again, anywhere.
         var stopping = lifetime.ApplicationStopping;
         // Register first, then read: a finish in between still publishes.
         await store.RegisterWaiterAsync(id);
@@ -133,7 +134,7 @@ internal sealed class TaskApiService(
                 if (task.IsFinal || left <= TimeSpan.Zero || stopping.IsCancellationRequested)
                 {
                     waiters.Forget(id, finished);
-                    return ProtoMapping.ToInfo(task);
+                    return task.IsFinal || left <= TimeSpan.Zero ? ProtoMapping.ToInfo(task) : throw Stopping("wait");
                 }
 
                 try
@@ -164,6 +165,34 @@ internal sealed class TaskApiService(
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"Task {id} does not exist (or its retention ended)."));
         return ProtoMapping.ToProto(explanation);
     }
+
+    public override async Task Watch(WatchTaskRequest request, IServerStreamWriter<TaskEvent> responseStream, ServerCallContext context)
+    {
+        var id = TaskId.Parse(request.TaskId);
+        // A watch holds a Wait slot for its whole life: together they stay within the Wait caps.
+        using var slot = waitSlots.Enter(CallerIdentity.ConnectionOf(context));
+        // Headers at once: clients' resilience handlers time out streams whose headers come late.
+        await context.WriteResponseHeadersAsync([]);
+        try
+        {
+            await watch.RunAsync(
+                id,
+                (kind, task) => responseStream.WriteAsync(ProtoMapping.ToEvent(kind, task), context.CancellationToken),
+                context.CancellationToken);
+        }
+        catch (TaskGoneException gone)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, gone.Message));
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw Stopping("watch");
+        }
+    }
+
+    /// <summary>A blocked Wait or Watch on a stopping broker: UNAVAILABLE, so the caller asks again (on any broker).</summary>
+    private static RpcException Stopping(string call) =>
+        new(new Status(StatusCode.Unavailable, $"The broker is stopping: {call} again (on any broker)."));
 
     public override Task<CancelTaskResponse> Cancel(CancelTaskRequest request, ServerCallContext context)
     {

@@ -2,6 +2,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Limits;
+using TaskQueue.Broker.Progress;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
@@ -21,6 +22,8 @@ internal sealed class WorkerStreamService(
     SessionLifecycle sessions,
     WorkerAccess access,
     RedisTaskStore store,
+    ProgressWriter progress,
+    CheckpointWriter checkpoints,
     IOptions<LimitOptions> limits,
     IHostApplicationLifetime lifetime,
     ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
@@ -130,6 +133,10 @@ internal sealed class WorkerStreamService(
                 sessions.Drain(session);
                 break;
             case WorkerMessage.KindOneofCase.Progress:
+                Report(session, message.Progress);
+                break;
+            case WorkerMessage.KindOneofCase.Checkpoint:
+                Checkpoint(session, message.Checkpoint);
                 break;
             default:
                 throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Unexpected {message.KindCase} on an open worker stream."));
@@ -232,8 +239,40 @@ internal sealed class WorkerStreamService(
             }
         }
 
+        // A last progress report of these tasks goes to Redis before their outcomes (one volatile read while none waits).
+        if (progress.Waiting > 0)
+        {
+            progress.WriteBefore(completions.Select(c => c.Id).Concat(failures.Select(f => f.Id)).Concat(releases.Select(r => r.Id)));
+        }
+
         // Completes once settled and never faults: nothing to wait for on the read loop.
         _ = sessions.SettleAsync(session, new WorkerReports(completions, failures, releases));
+    }
+
+    /// <summary>Progress goes to the coalescing writer; a stale one is answered LeaseLost from there.</summary>
+    private void Report(WorkerSession session, TaskProgress report)
+    {
+        if (Parse(session, report.TaskId) is { } id)
+        {
+            progress.Report(session, new TaskProgressReport(id, report.LeaseToken, Math.Clamp(report.Percent, 0, 100), ProtocolLimits.TruncateError(report.Message)));
+        }
+    }
+
+    /// <summary>Stored and answered (CheckpointSaved) while the read loop goes on; the worker awaits the answer.</summary>
+    private void Checkpoint(WorkerSession session, TaskCheckpoint checkpoint)
+    {
+        if (!TaskId.TryParse(checkpoint.TaskId, out var id))
+        {
+            session.SendCheckpointSaved(checkpoint.TaskId, checkpoint.Sequence, accepted: false, "not a task id");
+            session.SendLeaseLost(checkpoint.TaskId, "not a task id");
+            return;
+        }
+
+        var report = new TaskCheckpointReport(
+            id.Value, checkpoint.LeaseToken, checkpoint.State.Memory, checkpoint.Percent < 0 ? -1 : Math.Min(checkpoint.Percent, 100),
+            ProtocolLimits.TruncateError(checkpoint.Message));
+        // Completes once answered and never faults: nothing to wait for on the read loop.
+        _ = checkpoints.SaveAsync(session, report, checkpoint.Sequence);
     }
 
     private static TaskId? Parse(WorkerSession session, string taskId)

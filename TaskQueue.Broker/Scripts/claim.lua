@@ -16,8 +16,8 @@
 -- ARGV[8]  priority ageing step in ms (0 = strict priority): a level's effective priority rises by one
 --          for every step its oldest waiting task has waited, so low priority never starves
 -- ARGV[9..] the task types the worker handles; none = every type
--- Returns  {promoted, expired, then 12 values per leased task: id, type, payload, attempt, max_attempts,
---          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority}
+-- Returns  {promoted, expired, then 13 values per leased task: id, type, payload, attempt, max_attempts,
+--          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority, checkpoint}
 --!include lib/common.lua
 --!include lib/promote.lua
 local now = now_ms(ARGV[1])
@@ -99,7 +99,7 @@ for _, lane in ipairs(lanes) do
       local key = task_key(id)
       -- One read per task: everything the checks and the assignment need.
       local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started',
-        'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued')
+        'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued', 'checkpoint')
       if t[1] ~= 'ready' or t[2] ~= sid then
         -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
         redis.call('XACK', stream, GROUP, sid)
@@ -138,6 +138,8 @@ for _, lane in ipairs(lanes) do
           out[#out + 1] = deadline
           out[#out + 1] = t[12]
           out[#out + 1] = priority[lane]
+          out[#out + 1] = t[13] or ''
+          notify_changed(id, false)
         end
       end
     end

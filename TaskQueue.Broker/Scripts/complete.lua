@@ -60,6 +60,7 @@ if #done > 0 then
   if redis.call('EXISTS', WAITERS) == 1 then
     for _, id in ipairs(done) do notify_finished(id) end
   end
+  for _, id in ipairs(done) do notify_changed(id, true) end
 end
 if stale > 0 then redis.call('HINCRBY', STATS, 'stale', stale) end
 return out

@@ -23,6 +23,7 @@ for i = 3, #ARGV, 2 do
     else
       local t = redis.call('HMGET', key, 'prio', 'type')
       push_ready(id, key, t[1], t[2], now)
+      notify_changed(id, false)
     end
   end
   if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end

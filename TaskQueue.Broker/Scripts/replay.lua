@@ -19,6 +19,7 @@ for _, id in ipairs(ids) do
     redis.call('HSET', key, 'attempt', 0, 'cancel', '0', 'finished', '', 'due', now)
     local t = redis.call('HMGET', key, 'prio', 'type')
     push_ready(id, key, t[1], t[2], now)
+    notify_changed(id, false)
     replayed = replayed + 1
   end
 end

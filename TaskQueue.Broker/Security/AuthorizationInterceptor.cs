@@ -12,7 +12,7 @@ namespace TaskQueue.Broker.Security;
 /// </summary>
 internal sealed class AuthorizationInterceptor(ILogger<AuthorizationInterceptor> logger) : Interceptor
 {
-    /// <summary>The one streaming method there is; it authorises its own first message.</summary>
+    /// <summary>The one bidirectional stream there is; it authorises its own first message.</summary>
     private const string WorkerConnect = "/taskqueue.v1.WorkerService/Connect";
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
@@ -42,11 +42,15 @@ internal sealed class AuthorizationInterceptor(ILogger<AuthorizationInterceptor>
         throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} is not open to any scope."));
     }
 
+    /// <summary>A server stream (Watch) has one request, authorised as a unary call's is.</summary>
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        Authenticated(context);
-        throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} is not open to any scope."));
+        var user = Authenticated(context);
+        var permission = RpcPermissions.For(request)
+            ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} is not open to any scope."));
+        Demand(logger, user, permission, context.Method);
+        return continuation(request, responseStream, context);
     }
 
     /// <summary>Throws PERMISSION_DENIED unless the caller's scopes allow <paramref name="permission"/>.</summary>

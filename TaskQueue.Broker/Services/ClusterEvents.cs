@@ -8,14 +8,15 @@ using TaskQueue.Broker.Storage;
 namespace TaskQueue.Broker.Services;
 
 /// <summary>
-/// Wake-ups between brokers over Redis pub/sub: work became ready, a waited-on task finished, a running
+/// Wake-ups between brokers over Redis pub/sub: work became ready, a waited-on task finished, a watched task changed, a running
 /// task was cancelled, a worker was quarantined. This class only subscribes and publishes: what a message
-/// means here belongs to the dispatcher, the Wait waiters, the sessions and the quarantine. Pub/sub is only
+/// means here belongs to the dispatcher, the Wait waiters, the Watch watchers, the sessions and the quarantine. Pub/sub is only
 /// a wake-up: every decision is re-read from Redis, and every waiter also re-checks on a timer, so a lost
 /// message delays and never loses.
 /// </summary>
 internal sealed class ClusterEvents(
-    IConnectionMultiplexer redis, Dispatcher dispatcher, SessionRegistry sessions, TaskWaiters waiters, WorkerQuarantine quarantine, ILogger<ClusterEvents> logger)
+    IConnectionMultiplexer redis, Dispatcher dispatcher, SessionRegistry sessions, TaskWaiters waiters, TaskWatchers watchers, WorkerQuarantine quarantine,
+    ILogger<ClusterEvents> logger)
     : IHostedService
 {
     private const string QuarantineChannel = "tq:quarantine";
@@ -29,6 +30,7 @@ internal sealed class ClusterEvents(
         var subscriber = _redis.GetSubscriber();
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ReadyChannel), (_, queue) => dispatcher.NotifyWork(queue!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.FinishedChannel), (_, message) => OnFinished(message!));
+        await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ChangedChannel), (_, message) => OnChanged(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelChannel), (_, message) => OnCancel(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(QuarantineChannel), (_, message) => OnQuarantine(message!));
     }
@@ -71,6 +73,14 @@ internal sealed class ClusterEvents(
         if (RedisKeys.ParseFinished(message) is { } id)
         {
             waiters.Finished(id);
+        }
+    }
+
+    private void OnChanged(string message)
+    {
+        if (RedisKeys.ParseFinished(message) is { } id)
+        {
+            watchers.OnChanged(id);
         }
     }
 

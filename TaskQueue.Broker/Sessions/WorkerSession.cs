@@ -279,6 +279,10 @@ internal sealed class WorkerSession
     public void SendLeaseLost(string taskId, string reason) =>
         Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = taskId, Reason = reason } });
 
+    /// <summary>Answers a checkpoint: stored, or refused with the reason.</summary>
+    public void SendCheckpointSaved(string taskId, long sequence, bool accepted, string reason) =>
+        Send(new BrokerMessage { CheckpointSaved = new CheckpointSaved { TaskId = taskId, Sequence = sequence, Accepted = accepted, Reason = reason } });
+
     /// <summary>This broker is stopping: the worker keeps its tasks and reconnects elsewhere.</summary>
     public void SendDrain() => Send(new BrokerMessage { Drain = new Drain() });
 

@@ -78,6 +78,15 @@ public static class RedisKeys
     /// <summary>Ids of tasks some broker waits on; finishing one publishes it on <see cref="FinishedChannel"/>.</summary>
     public static string Waiters(string queue) => QueuePrefix(queue) + "waiters";
 
+    /// <summary>
+    /// A hash of the tasks some broker watches (TaskService.Watch): id → open watches. While a task is in it, the
+    /// scripts publish its changes on <see cref="ChangedChannel"/>; it leaves when the count is zero or the task final.
+    /// </summary>
+    public static string Watchers(string queue) => QueuePrefix(queue) + "watchers";
+
+    /// <summary>Pub/sub: "tq:{queue}:localid" of each watched task whose state or progress changed.</summary>
+    public const string ChangedChannel = "tq:changed";
+
     /// <summary>Pub/sub: "tq:{queue}:localid" of each waited-on task that reached a final state.</summary>
     public const string FinishedChannel = "tq:finished";
 
@@ -87,7 +96,7 @@ public static class RedisKeys
     /// <summary>Pub/sub: "workerId taskId" of a running task whose cancellation was requested.</summary>
     public const string CancelChannel = "tq:cancel";
 
-    /// <summary>Parses a <see cref="FinishedChannel"/> message back into a task id.</summary>
+    /// <summary>Parses a <see cref="FinishedChannel"/> (or <see cref="ChangedChannel"/>) message back into a task id.</summary>
     public static TaskId? ParseFinished(string message)
     {
         var open = message.IndexOf('{', StringComparison.Ordinal);

@@ -17,6 +17,13 @@ public sealed class RedisTaskStore : IClaimStore
     private const int EnqueueFields = 12;
     private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
+    // What a Watch event reads: all but the payload, result and checkpoint; state first (none: no such task).
+    private static readonly RedisValue[] s_watchedFields =
+    [
+        .. TaskFields.All.Where(f => f is not (TaskFields.Payload or TaskFields.Result or TaskFields.Checkpoint))
+            .OrderBy(f => f == TaskFields.State ? 0 : 1).Select(f => (RedisValue)f),
+    ];
+
     private readonly IConnectionMultiplexer _redis;
     private readonly TaskStoreOptions _options;
     private readonly RedisClockShift _clockShift;
@@ -187,7 +194,7 @@ public sealed class RedisTaskStore : IClaimStore
 
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Claim, Prefix(queue), args))!;
 
-        const int fields = 12;
+        const int fields = 13;
         var tasks = new List<LeasedTask>((reply.Length - 2) / fields);
         for (var i = 2; i < reply.Length; i += fields)
         {
@@ -204,7 +211,10 @@ public sealed class RedisTaskStore : IClaimStore
                 EmptyToNull((string?)reply[i + 7]),
                 (string)reply[i + 8]!,
                 FromMs((long)reply[i + 9]),
-                FromMs((long)reply[i + 10])));
+                FromMs((long)reply[i + 10]))
+            {
+                Checkpoint = (byte[]?)reply[i + 12] ?? [],
+            });
         }
 
         return new ClaimResult(tasks, (int)reply[0], (int)reply[1]);
@@ -346,12 +356,101 @@ public sealed class RedisTaskStore : IClaimStore
         return new CancelResult(ScriptCodes.ToResult((long)reply[0]), EmptyToNull((string?)reply[1]));
     }
 
+    /// <summary>The task with everything stored, and its lease deadline (read in the same round trip).</summary>
     public async Task<TaskSnapshot?> GetAsync(TaskId id, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var entries = await Db.HashGetAllAsync(RedisKeys.Task(id));
-        return entries.Length == 0 ? null : ToSnapshot(id, entries);
+        var db = Db;
+        var read = db.HashGetAllAsync(RedisKeys.Task(id));
+        var deadline = db.SortedSetScoreAsync(RedisKeys.Leases(id.Queue), id.LocalId);
+        var entries = await read;
+        return entries.Length == 0 ? null : WithLeaseDeadline(ToSnapshot(id, entries), await deadline);
     }
+
+    /// <summary>
+    /// The task without its payload, result and checkpoint (what a Watch event carries), and its lease deadline,
+    /// in one round trip; null when it does not exist.
+    /// </summary>
+    public async Task<TaskSnapshot?> GetWatchedAsync(TaskId id, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = Db;
+        var read = db.HashGetAsync(RedisKeys.Task(id), s_watchedFields);
+        var deadline = db.SortedSetScoreAsync(RedisKeys.Leases(id.Queue), id.LocalId);
+        var values = await read;
+        if (values[0].IsNull)
+        {
+            return null;
+        }
+
+        var entries = new List<HashEntry>(values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!values[i].IsNull)
+            {
+                entries.Add(new HashEntry(s_watchedFields[i], values[i]));
+            }
+        }
+
+        return WithLeaseDeadline(ToSnapshot(id, [.. entries]), await deadline);
+    }
+
+    private static TaskSnapshot WithLeaseDeadline(TaskSnapshot task, double? deadline) =>
+        task.State == TaskState.Leased && deadline is { } ms ? task with { LeaseDeadline = FromMs((long)ms) } : task;
+
+    /// <summary>
+    /// Stores the progress of lease holders (one call for a queue's coalesced reports); each result says whether
+    /// the token was still valid (a stale report changed nothing).
+    /// </summary>
+    public async Task<IReadOnlyList<TransitionResult>> ReportProgressAsync(
+        string queue, IReadOnlyList<TaskProgressReport> reports, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(1 + (4 * reports.Count)) { Shift };
+        foreach (var report in reports)
+        {
+            EnsureQueue(queue, report.Id);
+            args.Add(report.Id.LocalId);
+            args.Add(report.Token);
+            args.Add(Math.Clamp(report.Percent, 0, 100));
+            args.Add(report.Message);
+        }
+
+        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Progress, Prefix(queue), [.. args]));
+    }
+
+    /// <summary>
+    /// Stores a lease holder's checkpoint (and its progress, unless the percent is -1) if the token is still
+    /// valid: Ok, or StaleLease / NotFound with nothing changed. A checkpoint over
+    /// <see cref="TaskStoreOptions.MaxCheckpointBytes"/> throws <see cref="ArgumentException"/>, storing nothing.
+    /// </summary>
+    public async Task<TransitionResult> CheckpointAsync(TaskCheckpointReport checkpoint, CancellationToken cancellationToken = default)
+    {
+        if (checkpoint.State.Length > _options.MaxCheckpointBytes)
+        {
+            throw new ArgumentException(
+                $"The checkpoint is {checkpoint.State.Length} bytes, over the broker's limit of {_options.MaxCheckpointBytes} "
+                + "(TaskQueue:Store:MaxCheckpointBytes); nothing was stored. Keep a checkpoint small: a cursor, not the work.",
+                nameof(checkpoint));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var percent = checkpoint.Percent < 0 ? -1 : Math.Min(checkpoint.Percent, 100);
+        var reply = await Db.ScriptEvaluateAsync(
+            ScriptLibrary.Checkpoint, Prefix(checkpoint.Id.Queue),
+            [Shift, checkpoint.Id.LocalId, checkpoint.Token, checkpoint.State, percent, checkpoint.Message]);
+        return ScriptCodes.ToResult((long)reply);
+    }
+
+    /// <summary>
+    /// Counts a Watch on the task, so the scripts publish its changes on <see cref="RedisKeys.ChangedChannel"/>.
+    /// Register before reading the task, so a change in between is never missed; unregister when the watch ends.
+    /// </summary>
+    public Task RegisterWatchAsync(TaskId id) =>
+        Db.ScriptEvaluateAsync(ScriptLibrary.Watch, Prefix(id.Queue), [id.LocalId, 1]);
+
+    public Task UnregisterWatchAsync(TaskId id) =>
+        Db.ScriptEvaluateAsync(ScriptLibrary.Watch, Prefix(id.Queue), [id.LocalId, -1], CommandFlags.FireAndForget);
 
     /// <summary>
     /// Asks the scripts to publish the task on <see cref="RedisKeys.FinishedChannel"/> when it reaches a
@@ -518,6 +617,12 @@ public sealed class RedisTaskStore : IClaimStore
             Time(TaskFields.Created) ?? DateTimeOffset.UnixEpoch,
             Time(TaskFields.Started),
             Time(TaskFields.Finished),
-            Time(TaskFields.Due));
+            Time(TaskFields.Due))
+        {
+            ProgressPercent = Text(TaskFields.ProgressAt) is null ? null : (int)Number(TaskFields.Progress),
+            ProgressMessage = Text(TaskFields.ProgressMessage),
+            ProgressAt = Time(TaskFields.ProgressAt),
+            Checkpoint = (byte[]?)Field(TaskFields.Checkpoint) ?? [],
+        };
     }
 }

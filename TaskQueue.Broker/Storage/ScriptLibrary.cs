@@ -29,6 +29,9 @@ public static class ScriptLibrary
     public static string Promote => Get("promote");
     public static string Stats => Get("stats");
     public static string Explain => Get("explain");
+    public static string Progress => Get("progress");
+    public static string Checkpoint => Get("checkpoint");
+    public static string Watch => Get("watch");
 
     /// <summary>Names of every transition script (not the lib/ includes).</summary>
     public static IEnumerable<string> Names => s_scripts.Keys;

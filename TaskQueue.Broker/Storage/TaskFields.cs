@@ -33,12 +33,19 @@ public static class TaskFields
 
     /// <summary>The lane whose ready stream holds the task's entry (<see cref="RedisKeys.Lane"/>); missing on tasks stored before lanes, whose lane is their priority.</summary>
     public const string Lane = "lane";
+    /// <summary>The last progress percent a lease holder reported (fenced by its token).</summary>
+    public const string Progress = "progress";
+    public const string ProgressMessage = "pmsg";
+    public const string ProgressAt = "pat";
+
+    /// <summary>The last checkpoint a lease holder stored (fenced); the next attempt receives it.</summary>
+    public const string Checkpoint = "checkpoint";
 
     /// <summary>Every field above, in the order the enqueue script writes them (then those written later).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
-        Result, Error, Lane,
+        Result, Error, Lane, Progress, ProgressMessage, ProgressAt, Checkpoint,
     ];
 }

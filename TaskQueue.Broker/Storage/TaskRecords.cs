@@ -41,7 +41,11 @@ public sealed record LeasedTask(
     string? TraceState,
     string LeaseToken,
     DateTimeOffset LeaseDeadline,
-    DateTimeOffset EnqueuedAt);
+    DateTimeOffset EnqueuedAt)
+{
+    /// <summary>The last checkpoint an earlier attempt stored; empty when none.</summary>
+    public ReadOnlyMemory<byte> Checkpoint { get; init; }
+}
 
 /// <summary>What a claim did: the tasks leased, and the scheduled work it promoted or expired on the way.</summary>
 public sealed record ClaimResult(IReadOnlyList<LeasedTask> Tasks, int Promoted, int Expired);
@@ -103,7 +107,26 @@ public sealed record TaskSnapshot(
     DateTimeOffset? DueAt)
 {
     public bool IsFinal => State is TaskState.Completed or TaskState.DeadLettered or TaskState.Cancelled or TaskState.Expired;
+
+    /// <summary>The last progress a lease holder reported (0..100), with its status line and when it was stored; null when none.</summary>
+    public int? ProgressPercent { get; init; }
+
+    public string? ProgressMessage { get; init; }
+
+    public DateTimeOffset? ProgressAt { get; init; }
+
+    /// <summary>The last checkpoint a lease holder stored; empty when none (or when it was not read: Watch leaves it out).</summary>
+    public ReadOnlyMemory<byte> Checkpoint { get; init; }
+
+    /// <summary>When the current lease ends unless renewed; null when the task is not leased (or it was not read).</summary>
+    public DateTimeOffset? LeaseDeadline { get; init; }
 }
+
+/// <summary>A progress report of a lease holder, as the broker coalesced it (the latest of its task).</summary>
+public sealed record TaskProgressReport(TaskId Id, string Token, int Percent, string Message);
+
+/// <summary>A checkpoint of a lease holder; <paramref name="Percent"/> -1 leaves the progress as it is.</summary>
+public sealed record TaskCheckpointReport(TaskId Id, string Token, ReadOnlyMemory<byte> State, int Percent, string Message);
 
 /// <summary>A queue's depth (from its Redis structures) and lifetime counters.</summary>
 public sealed record QueueCounts(

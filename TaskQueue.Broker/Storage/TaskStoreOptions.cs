@@ -50,6 +50,14 @@ public sealed class TaskStoreOptions
     /// </summary>
     public TimeSpan PriorityAgeingStep { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The largest checkpoint a worker may store with a task (TaskContext.CheckpointAsync); a larger one is
+    /// refused with a clear error and nothing is stored. A checkpoint lives in the task's hash and travels with
+    /// every later assignment: keep it small (a cursor, an offset), not the work itself.
+    /// </summary>
+    [Range(1, 16 * 1024 * 1024)]
+    public int MaxCheckpointBytes { get; set; } = 64 * 1024;
+
     public BackoffPolicy Backoff => new(BackoffInitial, BackoffMultiplier, BackoffMax, BackoffJitter);
 
     public void Validate()

@@ -65,7 +65,21 @@ internal static class ProtocolMapper
         StartedAt = info.StartedAt?.ToDateTimeOffset(),
         FinishedAt = info.FinishedAt?.ToDateTimeOffset(),
         DueAt = info.DueAt?.ToDateTimeOffset(),
+        ProgressPercent = info.ProgressAt is null ? null : info.ProgressPercent,
+        ProgressMessage = info.ProgressAt is null ? null : NullIfEmpty(info.ProgressMessage),
+        ProgressAt = info.ProgressAt?.ToDateTimeOffset(),
+        Checkpoint = info.Checkpoint.Memory,
+        LeaseDeadline = info.LeaseDeadline?.ToDateTimeOffset(),
     };
+
+    public static TaskWatchEvent ToEvent(TaskEvent message) => new(
+        message.Kind switch
+        {
+            TaskEventKind.StateChanged => TaskWatchEventKind.StateChanged,
+            TaskEventKind.Progress => TaskWatchEventKind.Progress,
+            _ => TaskWatchEventKind.Snapshot,
+        },
+        ToSnapshot(message.Task ?? new TaskInfo()));
 
     public static QueueStatistics ToStatistics(QueueStats stats) => new()
     {

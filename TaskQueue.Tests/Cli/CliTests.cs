@@ -63,6 +63,41 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Wait_with_progress_prints_a_bar_line_per_change_when_not_on_a_terminal_then_the_task()
+    {
+        var at = Timestamp.FromDateTimeOffset(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        TaskInfo Info(TaskState state, int percent) => new()
+        {
+            TaskId = "t-3", Queue = "emails", Type = "count", State = state, Attempt = 1, MaxAttempts = 3, ProgressPercent = percent, ProgressMessage = percent > 0 ? $"{percent / 10}/10" : "",
+            ProgressAt = percent > 0 ? at : null,
+        };
+        _fake.OnWatch = _ =>
+        [
+            new TaskEvent { Kind = TaskEventKind.Snapshot, Task = Info(TaskState.Ready, 0) },
+            new TaskEvent { Kind = TaskEventKind.StateChanged, Task = Info(TaskState.Leased, 0) },
+            new TaskEvent { Kind = TaskEventKind.Progress, Task = Info(TaskState.Leased, 40) },
+            new TaskEvent { Kind = TaskEventKind.StateChanged, Task = Info(TaskState.Completed, 90) },
+        ];
+        _fake.OnGet = _ => Info(TaskState.Completed, 90);
+
+        var (exitCode, output, _) = await RunAsync("wait", "t-3", "--progress", "--timeout", "10s");
+
+        Assert.Equal(0, exitCode);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.TrimEnd('\r')).ToList();
+        Assert.Equal(
+            [
+                "[------------------------------]   0% ready 1/3",
+                "[------------------------------]   0% leased 1/3",
+                "[############------------------]  40% leased 1/3 4/10",
+                "[##############################] 100% completed 1/3 9/10",
+            ],
+            lines.Take(4));
+        Assert.DoesNotContain('\r', output.Replace(Environment.NewLine, "\n", StringComparison.Ordinal));
+        Assert.Contains("state:            Completed", output, StringComparison.Ordinal);
+        Assert.Empty(_fake.Requests.OfType<WaitTaskRequest>());
+    }
+
+    [Fact]
     public async Task Get_with_json_prints_one_document_with_every_field_of_the_task()
     {
         var created = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);

@@ -172,6 +172,51 @@ public sealed class TaskQueueClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_maps_each_event_and_after_an_unavailable_broker_watches_again_from_a_new_snapshot()
+    {
+        var calls = 0;
+        var progressAt = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        Fake.OnWatch = request => Interlocked.Increment(ref calls) == 1 ? FirstWatch(request.TaskId) : SecondWatch(request.TaskId);
+
+        var events = new List<TaskWatchEvent>();
+        await foreach (var watched in Client.WatchAsync("t-8"))
+        {
+            events.Add(watched);
+        }
+
+        Assert.Equal(
+            [
+                (TaskWatchEventKind.Snapshot, TaskState.Leased, (int?)null),
+                (TaskWatchEventKind.Progress, TaskState.Leased, 50),
+                (TaskWatchEventKind.Snapshot, TaskState.Leased, 60),
+                (TaskWatchEventKind.StateChanged, TaskState.Completed, 60),
+            ],
+            events.Select(e => (e.Kind, e.Task.State, e.Task.ProgressPercent)));
+        Assert.Equal(("half", progressAt), (events[1].Task.ProgressMessage, events[1].Task.ProgressAt));
+        Assert.Equal(2, Fake.Requests.OfType<WatchTaskRequest>().Count());
+
+        IEnumerable<TaskEvent> FirstWatch(string id)
+        {
+            yield return new TaskEvent { Kind = TaskEventKind.Snapshot, Task = new TaskInfo { TaskId = id, State = ProtoTaskState.Leased } };
+            yield return new TaskEvent
+            {
+                Kind = TaskEventKind.Progress,
+                Task = new TaskInfo { TaskId = id, State = ProtoTaskState.Leased, ProgressPercent = 50, ProgressMessage = "half", ProgressAt = Timestamp.FromDateTimeOffset(progressAt) },
+            };
+            throw new RpcException(new Status(StatusCode.Unavailable, "The broker is stopping: watch again (on any broker)."));
+        }
+
+        IEnumerable<TaskEvent> SecondWatch(string id)
+        {
+            var at = Timestamp.FromDateTimeOffset(progressAt.AddSeconds(1));
+            yield return new TaskEvent { Kind = TaskEventKind.Snapshot, Task = new TaskInfo { TaskId = id, State = ProtoTaskState.Leased, ProgressPercent = 60, ProgressAt = at } };
+            yield return new TaskEvent { Kind = TaskEventKind.StateChanged, Task = new TaskInfo { TaskId = id, State = ProtoTaskState.Completed, ProgressPercent = 60, ProgressAt = at } };
+            // Never read: the watch ends at the final state.
+            yield return new TaskEvent { Kind = TaskEventKind.Progress, Task = new TaskInfo { TaskId = id, State = ProtoTaskState.Completed } };
+        }
+    }
+
+    [Fact]
     public async Task Queue_stats_and_dead_letter_calls_map_their_fields()
     {
         Fake.OnStats = queue => new QueueStats { Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10 };

@@ -35,7 +35,7 @@ public sealed class BrokerLifecycleTests
     }
 
     [Fact]
-    public async Task A_stopping_broker_answers_open_waits_with_the_current_state_instead_of_holding_its_shutdown()
+    public async Task A_stopping_broker_answers_open_waits_and_watches_unavailable_at_once_never_ok_with_an_unfinished_state()
     {
         await using var cluster = await TaskQueueCluster.StartAsync();
         var broker = await cluster.StartBrokerAsync();
@@ -43,16 +43,21 @@ public sealed class BrokerLifecycleTests
         var id = (await cluster.SubmitAsync([cluster.Task("echo", "nobody runs this")]))[0];
         var wait = client.WaitAsync(new WaitTaskRequest { TaskId = id, Timeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMinutes(2)) })
             .ResponseAsync;
+        using var watch = client.Watch(new WatchTaskRequest { TaskId = id });
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(TaskEventKind.Snapshot, watch.ResponseStream.Current.Kind);
+        var db = cluster.Redis.Connection.GetDatabase();
         await Eventually.TrueAsync(
-            async () => await cluster.Redis.Connection.GetDatabase().SetLengthAsync($"tq:{{{cluster.Queue}}}:waiters") == 1,
+            async () => await db.SetLengthAsync($"tq:{{{cluster.Queue}}}:waiters") == 1 && await db.HashLengthAsync(RedisKeys.Watchers(cluster.Queue)) == 1,
             TimeSpan.FromSeconds(10),
             cluster.Diagnostics);
 
         broker.Process.Terminate();
-        var info = await wait.WaitAsync(TimeSpan.FromSeconds(20));
+        var waited = await Assert.ThrowsAsync<RpcException>(() => wait.WaitAsync(TimeSpan.FromSeconds(20)));
+        var watched = await Assert.ThrowsAsync<RpcException>(() => watch.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20)));
 
-        Assert.Equal(id, info.TaskId);
-        Assert.Equal(Protocol.V1.TaskState.Ready, info.State);
+        Assert.Equal(StatusCode.Unavailable, waited.StatusCode);
+        Assert.Equal(StatusCode.Unavailable, watched.StatusCode);
         Assert.True(await broker.Process.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the broker exited");
     }
 

@@ -185,7 +185,8 @@ internal sealed class FakeWorkerSession(Hello hello, IServerStreamWriter<BrokerM
         TimeSpan? executionTimeout = null,
         string traceParent = "",
         string queue = "default",
-        int attempt = 1)
+        int attempt = 1,
+        string checkpoint = "")
     {
         var leaseToken = "lease-" + taskId;
         await SendAsync(new BrokerMessage
@@ -202,6 +203,7 @@ internal sealed class FakeWorkerSession(Hello hello, IServerStreamWriter<BrokerM
                 ExecutionTimeout = executionTimeout is { } timeout ? Duration.FromTimeSpan(timeout) : null,
                 TraceParent = traceParent,
                 EnqueuedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+                Checkpoint = Google.Protobuf.ByteString.CopyFromUtf8(checkpoint),
             },
         });
         return leaseToken;

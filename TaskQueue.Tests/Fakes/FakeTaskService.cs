@@ -26,6 +26,10 @@ internal sealed class FakeTaskService
 
     public Func<ListAuditEntriesRequest, ListAuditEntriesResponse> OnListAuditEntries { get; set; } = _ => new ListAuditEntriesResponse();
 
+    /// <summary>The events of one Watch call, written in order; an exception thrown while enumerating ends the call with it.</summary>
+    public Func<WatchTaskRequest, IEnumerable<TaskEvent>> OnWatch { get; set; } = request =>
+        [new TaskEvent { Kind = TaskEventKind.Snapshot, Task = new TaskInfo { TaskId = request.TaskId, State = TaskState.Completed } }];
+
     /// <summary>The Authorization header of every call, in order (null when a call had none).</summary>
     public ConcurrentQueue<string?> Authorizations { get; } = new();
 
@@ -63,6 +67,16 @@ internal sealed class FakeTaskService
 
         public override Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context) =>
             Answer(request, context, fake.OnListAuditEntries);
+
+        public override async Task Watch(WatchTaskRequest request, IServerStreamWriter<TaskEvent> responseStream, ServerCallContext context)
+        {
+            fake.Authorizations.Enqueue(context.RequestHeaders.GetValue("authorization"));
+            fake.Requests.Enqueue(request);
+            foreach (var watched in fake.OnWatch(request))
+            {
+                await responseStream.WriteAsync(watched, context.CancellationToken);
+            }
+        }
 
         private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, ServerCallContext context, Func<TRequest, TResponse> answer)
             where TRequest : class

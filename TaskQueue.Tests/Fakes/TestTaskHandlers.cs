@@ -43,6 +43,9 @@ internal sealed class TaskSignals
     /// <summary>The handler saw its token cancelled.</summary>
     public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The "checkpoint" handler's CheckpointAsync threw: the exception's message.</summary>
+    public TaskCompletionSource<string> CheckpointRefused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Set by the test to let a gate task finish.</summary>
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -91,6 +94,30 @@ internal sealed class ProgressTaskHandler(TaskProbe probe) : ITaskHandler
         signals.Started.TrySetResult(context);
         await signals.Release.Task.WaitAsync(cancellationToken);
         return TaskResults.Empty;
+    }
+}
+
+/// <summary>"checkpoint": checkpoints "next after {the checkpoint it resumed from}" at 30 % (not catching a refusal), then returns what it resumed from.</summary>
+internal sealed class CheckpointTaskHandler(TaskProbe probe) : ITaskHandler
+{
+    public string TaskType => "checkpoint";
+
+    public async Task<ReadOnlyMemory<byte>> HandleAsync(TaskContext context, CancellationToken cancellationToken)
+    {
+        var signals = probe.For(context.TaskId);
+        signals.Started.TrySetResult(context);
+        var resumedFrom = context.HasCheckpoint ? System.Text.Encoding.UTF8.GetString(context.Checkpoint.Span) : "nothing";
+        try
+        {
+            await context.CheckpointAsync(System.Text.Encoding.UTF8.GetBytes("next after " + resumedFrom), 30, "stored", cancellationToken);
+        }
+        catch (CheckpointRejectedException ex)
+        {
+            signals.CheckpointRefused.TrySetResult(ex.Message);
+            throw;
+        }
+
+        return TaskResults.FromText("resumed from " + resumedFrom);
     }
 }
 

@@ -67,6 +67,18 @@ internal sealed record ShortenOp(int[] Picks, int GraceUnits) : ModelOp
     public override string ToString() => $"Shorten leased [{string.Join(", ", Picks)}] to {GraceUnits}u";
 }
 
+/// <summary>Progress of leased tasks with their current tokens (refused if the lease ran out meanwhile).</summary>
+internal sealed record ProgressOp(int[] Picks, int Percent) : ModelOp
+{
+    public override string ToString() => $"Progress leased [{string.Join(", ", Picks)}] {Percent}%";
+}
+
+/// <summary>A checkpoint of a leased task with its current token; <paramref name="Percent"/> -1 leaves the progress alone.</summary>
+internal sealed record CheckpointOp(int Pick, int Percent) : ModelOp
+{
+    public override string ToString() => $"Checkpoint leased {Pick}" + (Percent >= 0 ? $" at {Percent}%" : "");
+}
+
 internal enum StaleKind
 {
     Complete,
@@ -74,6 +86,8 @@ internal enum StaleKind
     Renew,
     Release,
     Shorten,
+    Progress,
+    Checkpoint,
 }
 
 /// <summary>A report for any task with a token that is not its current one: an earlier lease's, or a forged one.</summary>
@@ -138,6 +152,8 @@ internal static class ModelGen
         (1, s_picks.Select(picks => (ModelOp)new ReleaseOp(picks))),
         (1, Gen.Select(s_picks, Gen.OneOfConst(1, 3), (picks, grace) => (ModelOp)new ShortenOp(picks, grace))),
         (2, Gen.Select(Gen.Enum<StaleKind>(), s_pick, Gen.Bool, (kind, pick, forged) => (ModelOp)new StaleOp(kind, pick, forged))),
+        (1, Gen.Select(s_picks, Gen.Int[0, 100], (picks, percent) => (ModelOp)new ProgressOp(picks, percent))),
+        (1, Gen.Select(s_pick, Gen.Frequency((1, Gen.Const(-1)), (2, Gen.Int[0, 100])), (pick, percent) => (ModelOp)new CheckpointOp(pick, percent))),
         (4, Gen.OneOfConst(2, 4, 6, 10, 20, 60).Select(units => (ModelOp)new AdvanceOp(units))),
         (3, Gen.Const((ModelOp)new ReapOp())),
         (1, Gen.Const((ModelOp)new PromoteOp())),

@@ -97,6 +97,8 @@ internal sealed class ModelRun
         RenewOp r => RenewAsync(r),
         ReleaseOp r => ReleaseAsync(r),
         ShortenOp s => ShortenAsync(s),
+        ProgressOp p => ProgressAsync(p),
+        CheckpointOp c => CheckpointAsync(c),
         StaleOp s => StaleAsync(s),
         AdvanceOp a => AdvanceAsync(a),
         ReapOp => ReapAsync(),
@@ -171,6 +173,7 @@ internal sealed class ModelRun
             Assert.Equal(task.MaxAttempts, leased.MaxAttempts);
             Assert.Equal(task.Priority, leased.Priority);
             Assert.Equal(task.Timeout, leased.ExecutionTimeout);
+            Assert.Equal(Encoding.UTF8.GetString(task.Checkpoint), Encoding.UTF8.GetString(leased.Checkpoint.Span));
             Assert.Null(leased.TraceParent);
             Assert.Null(leased.TraceState);
             AssertAt("lease deadline", leased.LeaseDeadline, task.Deadline, now);
@@ -267,6 +270,40 @@ internal sealed class ModelRun
         return $"{actual} shortened";
     }
 
+    private async Task<string> ProgressAsync(ProgressOp op)
+    {
+        if (PickLeased(op.Picks) is not { } tasks)
+        {
+            return "skipped: nothing leased";
+        }
+
+        var reports = tasks.Select(t => new TaskProgressReport(t.Id, t.Token!, op.Percent, $"step {_model.Step}")).ToList();
+        var expected = reports.Zip(tasks, (r, t) => _model.ReportProgress(t, r.Token, r.Percent, r.Message)).ToList();
+
+        var actual = await _h.Store.ReportProgressAsync(_h.Queue, reports);
+
+        Assert.Equal(expected, actual);
+        return Describe(tasks, actual);
+    }
+
+    private async Task<string> CheckpointAsync(CheckpointOp op)
+    {
+        if (PickLeased([op.Pick]) is not [var task])
+        {
+            return "skipped: nothing leased";
+        }
+
+        var state = Encoding.UTF8.GetBytes($"checkpoint {task.Index} at step {_model.Step}");
+        var message = $"step {_model.Step}";
+        var expected = _model.Checkpoint(task, task.Token!, state, op.Percent, message);
+
+        var actual = await _h.Store.CheckpointAsync(new TaskCheckpointReport(task.Id, task.Token!, state, op.Percent, message));
+
+        Assert.Equal(expected, actual);
+        Note($"checkpoint: {actual}");
+        return Describe([task], [actual]);
+    }
+
     /// <summary>A report with a token that is not the task's current one is refused and changes nothing at all.</summary>
     private async Task<string> StaleAsync(StaleOp op)
     {
@@ -287,6 +324,8 @@ internal sealed class ModelRun
             StaleKind.Fail => (await _h.Store.FailAsync(_h.Queue, [new TaskFailure(task.Id, token, "stale", Retryable: false)]))[0],
             StaleKind.Renew => (await _h.Store.RenewAsync(_h.Queue, [new LeaseRef(task.Id, token)], Units(5))).Results[0],
             StaleKind.Release => (await _h.Store.ReleaseAsync(_h.Queue, [new LeaseRef(task.Id, token)]))[0],
+            StaleKind.Progress => (await _h.Store.ReportProgressAsync(_h.Queue, [new TaskProgressReport(task.Id, token, 99, "stale")]))[0],
+            StaleKind.Checkpoint => await _h.Store.CheckpointAsync(new TaskCheckpointReport(task.Id, token, "stale"u8.ToArray(), 99, "stale")),
             _ => await _h.Store.ShortenLeasesAsync(_h.Queue, [new LeaseRef(task.Id, token)], Units(1)) == 0
                 ? expected
                 : TransitionResult.Ok,
@@ -527,6 +566,9 @@ internal sealed class ModelRun
         AssertAt(what + " expires", snapshot.ExpiresAt, task.ExpiresAt, now);
         AssertAt(what + " started", snapshot.StartedAt, task.Started, now);
         AssertAt(what + " finished", snapshot.FinishedAt, task.Finished, now);
+        Assert.Equal((what, "progress", task.Progress, task.ProgressMessage), (what, "progress", snapshot.ProgressPercent, snapshot.ProgressMessage));
+        AssertAt(what + " progress at", snapshot.ProgressAt, task.ProgressAt, now);
+        Assert.Equal((what, "checkpoint", Encoding.UTF8.GetString(task.Checkpoint)), (what, "checkpoint", Encoding.UTF8.GetString(snapshot.Checkpoint.Span)));
     }
 
     private HashSet<int> AssertZset(string name, SortedSetEntry[] entries, ModelState state, Func<ModelTask, long> time, long now)

@@ -48,6 +48,14 @@ internal sealed class ModelTask
     public long DeadAt { get; set; }
     public long DeadStep { get; set; }
 
+    /// <summary>The last progress a lease holder stored (percent, message, when); null when none.</summary>
+    public int? Progress { get; set; }
+    public string? ProgressMessage { get; set; }
+    public long? ProgressAt { get; set; }
+
+    /// <summary>The last checkpoint a lease holder stored; every later attempt receives it.</summary>
+    public byte[] Checkpoint { get; set; } = [];
+
     /// <summary>Every token this task was ever leased with, the current one last.</summary>
     public List<string> Tokens { get; } = [];
 
@@ -227,6 +235,34 @@ internal sealed class QueueModel(TaskStoreOptions options)
             task.Result = result;
             task.Token = null;
             Finish(task, ModelState.Completed, "completed");
+        }
+
+        return code;
+    }
+
+    /// <summary>progress.lua: stored only while the lease token matches; a refused one changes nothing (not even "stale").</summary>
+    public TransitionResult ReportProgress(ModelTask task, string token, int percent, string message)
+    {
+        var code = CheckLease(task, token);
+        if (code == TransitionResult.Ok)
+        {
+            (task.Progress, task.ProgressMessage, task.ProgressAt) = (percent, message, Now);
+        }
+
+        return code;
+    }
+
+    /// <summary>checkpoint.lua: fenced like progress; with a percent the progress is stored too.</summary>
+    public TransitionResult Checkpoint(ModelTask task, string token, byte[] state, int percent, string message)
+    {
+        var code = CheckLease(task, token);
+        if (code == TransitionResult.Ok)
+        {
+            task.Checkpoint = state;
+            if (percent >= 0)
+            {
+                (task.Progress, task.ProgressMessage, task.ProgressAt) = (percent, message, Now);
+            }
         }
 
         return code;

@@ -26,6 +26,7 @@ public sealed class RedisKeysTests
         { RedisKeys.Stats(Queue), "tq:{orders}:stats" },
         { RedisKeys.Idempotency(Queue, "order-17"), "tq:{orders}:idem:order-17" },
         { RedisKeys.Waiters(Queue), "tq:{orders}:waiters" },
+        { RedisKeys.Watchers(Queue), "tq:{orders}:watchers" },
         { RedisKeys.Queues, "tq:queues" },
         { RedisKeys.Workers, "tq:workers" },
         { RedisKeys.Worker("w-1"), "tq:worker:w-1" },
@@ -95,6 +96,7 @@ public sealed class RedisKeysTests
     [InlineData("ready:")]
     [InlineData("idem:")]
     [InlineData("waiters")]
+    [InlineData("watchers")]
     public void The_scripts_build_the_same_key_suffixes_as_the_store(string suffix)
     {
         var common = ScriptLibrary.Get("stats");
@@ -104,6 +106,10 @@ public sealed class RedisKeysTests
     [Fact]
     public void The_scripts_publish_finished_tasks_on_the_channel_the_store_listens_to() =>
         Assert.Contains($"local FINISHED_CHANNEL = '{RedisKeys.FinishedChannel}'", ScriptLibrary.Get("complete"), StringComparison.Ordinal);
+
+    [Fact]
+    public void The_scripts_publish_watched_changes_on_the_channel_the_brokers_listen_to() =>
+        Assert.Contains($"local CHANGED_CHANNEL = '{RedisKeys.ChangedChannel}'", ScriptLibrary.Get("progress"), StringComparison.Ordinal);
 
     [Fact]
     public void A_finished_message_parses_back_into_the_task_id()

@@ -9,6 +9,7 @@ public sealed class ScriptLibraryTests
     private static readonly string[] s_transitions =
     [
         "cancel", "claim", "complete", "enqueue", "fail", "promote", "purge", "reap", "release", "renew", "replay", "shorten", "stats",
+        "progress", "checkpoint", "watch",
     ];
 
     public static TheoryData<string> Transitions => new(s_transitions);

@@ -27,7 +27,11 @@ public sealed partial class TaskFieldsTests
     public void The_enqueue_script_writes_every_field_a_new_task_has()
     {
         var enqueue = ScriptLibrary.Get("enqueue");
-        string[] writtenLater = [TaskFields.Started, TaskFields.Finished, TaskFields.Result, TaskFields.Error];
+        string[] writtenLater =
+        [
+            TaskFields.Started, TaskFields.Finished, TaskFields.Result, TaskFields.Error,
+            TaskFields.Progress, TaskFields.ProgressMessage, TaskFields.ProgressAt, TaskFields.Checkpoint,
+        ];
 
         Assert.All(TaskFields.All.Except(writtenLater), field => Assert.Contains($"'{field}', ", enqueue, StringComparison.Ordinal));
     }

@@ -17,7 +17,7 @@ public sealed class WorkerConnectionTests(ITestOutputHelper output)
         Assert.Equal(WorkerHarness.WorkerId, hello.WorkerId);
         Assert.Equal(["default", "reports"], hello.Queues);
         Assert.Equal(3, hello.Concurrency);
-        Assert.Equal(["bytes", "cpu", "crash", "echo", "fail", "gate", "noop", "progress", "reject", "sleep", "spin", "throw"], hello.TaskTypes);
+        Assert.Equal(["bytes", "checkpoint", "count", "cpu", "crash", "echo", "fail", "gate", "noop", "progress", "reject", "sleep", "spin", "throw"], hello.TaskTypes);
         Assert.Empty(hello.Running);
     }
 

@@ -186,4 +186,54 @@ public sealed class WorkerExecutionTests(ITestOutputHelper output)
         Assert.Equal("halfway", progress.Progress.Message);
         Assert.Equal(WorkerMessage.KindOneofCase.Completed, outcome.KindCase);
     }
+
+    [Fact]
+    public async Task A_checkpoint_carries_the_lease_and_a_sequence_and_the_handler_goes_on_once_the_broker_stored_it()
+    {
+        await using var worker = await WorkerHarness.StartAsync(output);
+
+        var lease = await worker.Session.AssignAsync("t-ckpt", "checkpoint", checkpoint: "item 50");
+        var sent = (await worker.Session.WaitForAsync(
+            message => message.KindCase == WorkerMessage.KindOneofCase.Checkpoint && message.Checkpoint.TaskId == "t-ckpt", "checkpoint")).Checkpoint;
+        await worker.Session.SendAsync(new BrokerMessage { CheckpointSaved = new CheckpointSaved { TaskId = "t-ckpt", Sequence = sent.Sequence, Accepted = true } });
+        var outcome = await worker.Session.WaitForOutcomeAsync("t-ckpt");
+
+        Assert.Equal((lease, "next after item 50", 30, "stored"), (sent.LeaseToken, sent.State.ToStringUtf8(), sent.Percent, sent.Message));
+        Assert.True(sent.Sequence > 0);
+        Assert.Equal(WorkerMessage.KindOneofCase.Completed, outcome.KindCase);
+        Assert.Equal("resumed from item 50", outcome.Completed.Result.ToStringUtf8());
+    }
+
+    [Fact]
+    public async Task A_refused_checkpoint_throws_in_the_handler_with_the_brokers_reason()
+    {
+        await using var worker = await WorkerHarness.StartAsync(output);
+
+        await worker.Session.AssignAsync("t-refused", "checkpoint");
+        var sent = (await worker.Session.WaitForAsync(
+            message => message.KindCase == WorkerMessage.KindOneofCase.Checkpoint && message.Checkpoint.TaskId == "t-refused", "checkpoint")).Checkpoint;
+        await worker.Session.SendAsync(new BrokerMessage
+        {
+            CheckpointSaved = new CheckpointSaved { TaskId = "t-refused", Sequence = sent.Sequence, Accepted = false, Reason = "the checkpoint is 19 bytes, over the broker's limit" },
+        });
+        var outcome = await worker.Session.WaitForOutcomeAsync("t-refused");
+
+        Assert.Equal("next after nothing", sent.State.ToStringUtf8());
+        Assert.Equal(WorkerMessage.KindOneofCase.Failed, outcome.KindCase);
+        Assert.Contains("over the broker's limit", outcome.Failed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_lost_lease_refuses_at_once_the_checkpoint_a_handler_awaits()
+    {
+        await using var worker = await WorkerHarness.StartAsync(output);
+
+        await worker.Session.AssignAsync("t-lost", "checkpoint");
+        await worker.Session.WaitForAsync(message => message.KindCase == WorkerMessage.KindOneofCase.Checkpoint && message.Checkpoint.TaskId == "t-lost", "checkpoint");
+        await worker.Session.LoseLeaseAsync("t-lost");
+
+        // Refused as soon as the lease is lost (well within the 30 s a checkpoint may wait for its answer).
+        var refusal = await worker.Probe.For("t-lost").CheckpointRefused.Task.WaitAsync(FakeBroker.DefaultWait);
+        Assert.Contains("the lease was lost", refusal, StringComparison.Ordinal);
+    }
 }

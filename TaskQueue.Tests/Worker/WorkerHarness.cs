@@ -51,7 +51,8 @@ internal sealed class WorkerHarness : IAsyncDisposable
             .AddTaskHandler<GateTaskHandler>()
             .AddTaskHandler<ProgressTaskHandler>()
             .AddTaskHandler<ThrowingTaskHandler>()
-            .AddTaskHandler<RejectingTaskHandler>();
+            .AddTaskHandler<RejectingTaskHandler>()
+            .AddTaskHandler<CheckpointTaskHandler>();
         services?.Invoke(builder.Services);
 
         var host = builder.Build();

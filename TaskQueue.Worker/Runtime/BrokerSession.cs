@@ -71,6 +71,8 @@ internal sealed class BrokerSession(
                 hello.Running.Count - welcome.LostTaskIds.Count,
                 welcome.LostTaskIds.Count);
 
+            // Checkpoints the last connection may have lost before their answer: storing one twice is harmless.
+            executor.ResendCheckpoints();
             heartbeatTask = HeartbeatLoop.RunAsync(outbound, session.HeartbeatInterval, timeProvider, abort);
             writeTask = writer.RunAsync(call.RequestStream, session, stopWriting.Token, abort);
 
@@ -134,6 +136,9 @@ internal sealed class BrokerSession(
                         break;
                     case BrokerMessage.KindOneofCase.Cancel:
                         executor.OnCancel(message.Cancel.TaskId);
+                        break;
+                    case BrokerMessage.KindOneofCase.CheckpointSaved:
+                        executor.OnCheckpointSaved(message.CheckpointSaved);
                         break;
                     case BrokerMessage.KindOneofCase.LeaseLost:
                         executor.OnLeaseLost(message.LeaseLost.TaskId, message.LeaseLost.Reason);

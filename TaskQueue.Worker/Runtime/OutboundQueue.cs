@@ -12,6 +12,9 @@ internal sealed record OutcomeItem(WorkerMessage Message, TaskExecution? Executi
 /// <summary>The task has a progress report waiting; the writer sends the latest one.</summary>
 internal sealed record ProgressItem(TaskExecution Execution) : OutboundItem;
 
+/// <summary>A checkpoint the handler awaits the broker's answer to (dropped, and refused, once the attempt is over).</summary>
+internal sealed record CheckpointItem(TaskExecution Execution, TaskCheckpoint Checkpoint) : OutboundItem;
+
 internal sealed record HeartbeatItem : OutboundItem
 {
     public static HeartbeatItem Instance { get; } = new();

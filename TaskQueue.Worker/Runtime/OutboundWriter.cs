@@ -156,7 +156,9 @@ internal sealed class OutboundWriter(OutboundQueue outbound, ResendBuffer resend
                 return outcome.Execution is { IsDiscarded: true } ? null : outcome.Message;
             case ProgressItem { Execution: var execution }:
                 var report = execution.TakeProgress();
-                if (report is null || execution.IsOutcomeDecided)
+                // A report queued before the handler returned goes out ahead of its outcome (queued after it): the
+                // task's last progress is not lost to its own completion. Only a lost lease drops it.
+                if (report is null || execution.IsDiscarded)
                 {
                     return null;
                 }
@@ -171,6 +173,14 @@ internal sealed class OutboundWriter(OutboundQueue outbound, ResendBuffer resend
                         Message = report.Message ?? string.Empty,
                     },
                 };
+            case CheckpointItem { Execution: var owner, Checkpoint: var checkpoint }:
+                if (owner.IsOutcomeDecided)
+                {
+                    owner.CheckpointAnswered(checkpoint.Sequence, accepted: false, "the attempt is over: the checkpoint was not sent");
+                    return null;
+                }
+
+                return new WorkerMessage { Checkpoint = checkpoint };
             case HeartbeatItem:
                 outbound.HeartbeatTaken();
                 return new WorkerMessage { Heartbeat = new Heartbeat { Running = { executor.SnapshotLeases() }, StuckTaskIds = { executor.SnapshotStuck() } } };

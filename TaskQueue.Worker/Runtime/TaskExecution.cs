@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Worker.Runtime;
@@ -14,6 +15,9 @@ internal enum StopReason
 
 internal sealed record ProgressReport(int Percent, string? Message);
 
+/// <summary>The broker's answer to a checkpoint: stored, or why not.</summary>
+internal sealed record CheckpointAnswer(bool Accepted, string Reason);
+
 /// <summary>
 /// One leased task on this worker, from assignment until its outcome is written to a broker stream
 /// (it is listed in heartbeats and in the Hello of a reconnect until then).
@@ -29,6 +33,8 @@ internal sealed class TaskExecution : IDisposable
     private int _state;
     private int _stopReason;
     private ProgressReport? _pendingProgress;
+    private long _checkpointSequence;
+    private readonly ConcurrentDictionary<long, PendingCheckpoint> _checkpoints = new();
 
     public TaskExecution(TaskAssignment assignment)
     {
@@ -40,7 +46,11 @@ internal sealed class TaskExecution : IDisposable
         ExecutionTimeout = assignment.ExecutionTimeout is { } timeout && timeout.ToTimeSpan() > TimeSpan.Zero
             ? timeout.ToTimeSpan()
             : null;
+        PriorCheckpoint = assignment.Checkpoint.Memory;
     }
+
+    /// <summary>The checkpoint an earlier attempt stored (the handler's TaskContext.Checkpoint); empty when none.</summary>
+    public ReadOnlyMemory<byte> PriorCheckpoint { get; }
 
     public string TaskId { get; }
 
@@ -92,8 +102,42 @@ internal sealed class TaskExecution : IDisposable
 
     public ProgressReport? TakeProgress() => Interlocked.Exchange(ref _pendingProgress, null);
 
+    /// <summary>A checkpoint to send (<paramref name="message"/> makes it for its sequence) and the answer to await (<see cref="CheckpointAnswered"/>).</summary>
+    public (TaskCheckpoint Message, Task<CheckpointAnswer> Answer) BeginCheckpoint(Func<long, TaskCheckpoint> message)
+    {
+        var sequence = Interlocked.Increment(ref _checkpointSequence);
+        var pending = new PendingCheckpoint(message(sequence));
+        _checkpoints[sequence] = pending;
+        return (pending.Message, pending.Answer.Task);
+    }
+
+    /// <summary>Checkpoints sent and not answered yet (re-sent on a new connection: storing one twice is harmless).</summary>
+    public IEnumerable<TaskCheckpoint> UnansweredCheckpoints => _checkpoints.Values.Select(pending => pending.Message);
+
+    public void CheckpointAnswered(long sequence, bool accepted, string reason)
+    {
+        if (_checkpoints.TryRemove(sequence, out var pending))
+        {
+            pending.Answer.TrySetResult(new CheckpointAnswer(accepted, reason));
+        }
+    }
+
+    /// <summary>The attempt is over (lease lost, handed back): no checkpoint still waiting will be stored.</summary>
+    public void RefuseCheckpoints(string reason)
+    {
+        foreach (var sequence in _checkpoints.Keys)
+        {
+            CheckpointAnswered(sequence, accepted: false, reason);
+        }
+    }
+
     /// <summary>Called once the handler has returned; a later Stop is a no-op.</summary>
     public void Dispose() => _cancellation.Dispose();
 
     public RunningTask ToRunningTask() => new() { TaskId = TaskId, LeaseToken = LeaseToken };
+
+    private sealed record PendingCheckpoint(TaskCheckpoint Message)
+    {
+        public TaskCompletionSource<CheckpointAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }

@@ -146,6 +146,7 @@ internal sealed class TaskExecutor(
         {
             Log.LeaseLost(logger, taskId, reason);
             execution.Discard();
+            execution.RefuseCheckpoints($"the lease was lost ({reason}): the checkpoint was not stored");
             _tasks.TryRemove(KeyValuePair.Create(taskId, execution));
             MarkStuck(execution, reason);
             execution.Stop(StopReason.LeaseLost);
@@ -165,6 +166,31 @@ internal sealed class TaskExecutor(
             {
                 metrics.SlotStuck();
                 Log.SlotStuck(logger, execution.TaskId, reason);
+            }
+        }
+    }
+
+    /// <summary>The broker answered a checkpoint.</summary>
+    public void OnCheckpointSaved(CheckpointSaved saved)
+    {
+        if (_tasks.TryGetValue(saved.TaskId, out var execution))
+        {
+            execution.CheckpointAnswered(saved.Sequence, saved.Accepted, saved.Reason);
+        }
+        else
+        {
+            Log.UnknownTaskMessage(logger, saved.TaskId, "checkpoint saved");
+        }
+    }
+
+    /// <summary>A new connection: sends again the checkpoints the last one may have lost before their answers came.</summary>
+    public void ResendCheckpoints()
+    {
+        foreach (var execution in _tasks.Values.Where(task => !task.IsOutcomeDecided))
+        {
+            foreach (var checkpoint in execution.UnansweredCheckpoints)
+            {
+                outbound.Enqueue(new CheckpointItem(execution, checkpoint));
             }
         }
     }
@@ -272,7 +298,9 @@ internal sealed class TaskExecutor(
                 assignment.Payload.Memory,
                 execution.Attempt,
                 assignment.MaxAttempts,
-                (percent, message, _) => ReportProgress(execution, percent, message));
+                (percent, message, _) => ReportProgress(execution, percent, message),
+                execution.PriorCheckpoint,
+                (state, percent, message, token) => TaskCheckpoints.SaveAsync(execution, outbound, timeProvider, state, percent, message, token));
             result = await handler.HandleAsync(context, execution.Token);
         }
         catch (Exception ex)

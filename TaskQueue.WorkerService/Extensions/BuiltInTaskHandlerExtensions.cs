@@ -6,7 +6,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the handlers the runnable worker ships with.</summary>
 internal static class BuiltInTaskHandlerExtensions
 {
-    /// <summary>Registers echo, noop, sleep, cpu, fail, crash, spin and bytes.</summary>
+    /// <summary>Registers echo, noop, sleep, cpu, fail, crash, spin, bytes and count.</summary>
     public static IServiceCollection AddBuiltInTaskHandlers(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -19,7 +19,8 @@ internal static class BuiltInTaskHandlerExtensions
             .AddTaskHandler<FailTaskHandler>()
             .AddTaskHandler<CrashTaskHandler>()
             .AddTaskHandler<SpinTaskHandler>()
-            .AddTaskHandler<BytesTaskHandler>();
+            .AddTaskHandler<BytesTaskHandler>()
+            .AddTaskHandler<CountTaskHandler>();
     }
 
     /// <inheritdoc cref="AddBuiltInTaskHandlers(IServiceCollection)"/>

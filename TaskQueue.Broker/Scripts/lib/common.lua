@@ -29,6 +29,10 @@
 --   result    the handler's output, once completed
 --   error     the last attempt's error
 --   lane      its ready stream's lane, "<prio>:<type>" (missing on tasks stored before lanes: theirs is "<prio>")
+--   progress  the last progress percent (0..100) a lease holder reported
+--   pmsg      its status line
+--   pat       ms when it was stored
+--   checkpoint the last checkpoint a lease holder stored (the next attempt receives it)
 --
 -- Ready work lives in lanes: one stream per priority and task type, "ready:<prio>:<type>", so a worker
 -- reads only the lanes of the types it handles. LEVELS is the set of lanes that ever held work. A lane
@@ -42,7 +46,9 @@ local DEAD = base .. 'dead'
 local LEVELS = base .. 'levels'
 local STATS = base .. 'stats'
 local WAITERS = base .. 'waiters'
+local WATCHERS = base .. 'watchers' -- a hash: task id -> open Watch calls on it
 local FINISHED_CHANNEL = 'tq:finished'
+local CHANGED_CHANNEL = 'tq:changed'
 local READY_CHANNEL = 'tq:ready' -- its messages are queue names: KEYS[1] is "tq:{" .. queue .. "}:"
 local QUEUE = string.sub(base, 5, -3)
 local GROUP = 'tq'
@@ -138,9 +144,22 @@ local function notify_finished(id)
   end
 end
 
+-- Tells brokers watching a task (TaskService.Watch) that its state or progress changed. Whether the queue
+-- has any watched task is read once per script call: an unwatched queue pays one EXISTS per call, not per
+-- task. `final`: the task will not change again, so its entry goes (a watch that is still open ends on it).
+local queue_watched = nil
+local function notify_changed(id, final)
+  if queue_watched == nil then queue_watched = redis.call('EXISTS', WATCHERS) == 1 end
+  if not queue_watched then return end
+  local watched
+  if final then watched = redis.call('HDEL', WATCHERS, id) == 1 else watched = redis.call('HEXISTS', WATCHERS, id) == 1 end
+  if watched then redis.call('PUBLISH', CHANGED_CHANNEL, base .. id) end
+end
+
 -- Moves a task to a final state and starts its retention clock (its idempotency key expires with it).
 local function finish(id, key, state, now, retention_ms, counter)
   notify_finished(id)
+  notify_changed(id, true)
   redis.call('HSET', key, 'state', state, 'finished', now)
   redis.call('HINCRBY', STATS, counter, 1)
   local ikey = redis.call('HGET', key, 'ikey')

@@ -16,6 +16,7 @@ local function promote_due(now, max, retention_ms)
       else
         push_ready(id, key, t[2], t[5], now)
         lanes[lane_of(t[2], t[5])] = true
+        notify_changed(id, false)
         promoted = promoted + 1
       end
     end

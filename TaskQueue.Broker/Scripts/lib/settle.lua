@@ -50,12 +50,14 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
       batch.scheduled[#batch.scheduled + 1] = now + delay
       batch.scheduled[#batch.scheduled + 1] = id
     end
+    notify_changed(id, false)
     return RETRYING
   end
   redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '', 'state', 'dead', 'finished', now)
   redis.call('ZADD', DEAD, now, id)
   redis.call('HINCRBY', STATS, 'dead', 1)
   notify_finished(id)
+  notify_changed(id, true)
   trim_dead(now, policy.dead_max, policy.dead_age_ms)
   return DEAD_LETTERED
 end

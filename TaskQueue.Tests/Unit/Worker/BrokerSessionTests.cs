@@ -38,7 +38,7 @@ public sealed class BrokerSessionTests : IDisposable
         Assert.Equal(WorkerId, hello.WorkerId);
         Assert.Equal(3, hello.Concurrency);
         Assert.Equal(["default", "reports"], hello.Queues);
-        Assert.Equal(["bytes", "cpu", "crash", "echo", "fail", "noop", "sleep", "spin"], hello.TaskTypes);
+        Assert.Equal(["bytes", "count", "cpu", "crash", "echo", "fail", "noop", "sleep", "spin"], hello.TaskTypes);
         Assert.Equal(["held"], hello.Running.Select(task => task.TaskId));
         Assert.Equal("lease-held", hello.Running[0].LeaseToken);
         Assert.True(hello.Batches);
