@@ -53,6 +53,12 @@ public sealed record TaskSnapshot
     /// <summary>When a scheduled (delayed or retrying) task becomes ready.</summary>
     public DateTimeOffset? DueAt { get; init; }
 
+    /// <summary>Its <see cref="TaskRequest.UniqueKey"/>, if it was given one.</summary>
+    public string? UniqueKey { get; init; }
+
+    /// <summary>Its <see cref="TaskRequest.DebounceKey"/>, if it was given one.</summary>
+    public string? DebounceKey { get; init; }
+
     /// <summary>True when <see cref="State"/> is one the task never leaves (see <see cref="TaskStateExtensions.IsFinal"/>).</summary>
     public bool IsFinal => State.IsFinal();
 

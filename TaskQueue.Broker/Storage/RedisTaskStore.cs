@@ -14,7 +14,7 @@ namespace TaskQueue.Broker.Storage;
 /// </summary>
 public sealed class RedisTaskStore : IClaimStore
 {
-    private const int EnqueueFields = 12;
+    private const int EnqueueFields = 15;
     private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     private readonly IConnectionMultiplexer _redis;
@@ -85,12 +85,15 @@ public sealed class RedisTaskStore : IClaimStore
             args[n++] = task.IdempotencyKey ?? "";
             args[n++] = task.TraceParent ?? "";
             args[n++] = task.TraceState ?? "";
+            args[n++] = task.UniqueKey ?? "";
+            args[n++] = task.DebounceKey ?? "";
+            args[n++] = Millis(task.DebounceWindow);
         }
 
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
         for (var i = 0; i < indexes.Length; i++)
         {
-            results[indexes[i]] = new EnqueueResult(new TaskId(queue, (string)reply[2 * i]!), (long)reply[(2 * i) + 1] == 1);
+            results[indexes[i]] = new EnqueueResult(new TaskId(queue, (string)reply[2 * i]!), ScriptCodes.ToOutcome((long)reply[(2 * i) + 1]));
         }
     }
 
@@ -454,7 +457,7 @@ public sealed class RedisTaskStore : IClaimStore
 
     private static string? EmptyToNull(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    private static TaskSnapshot ToSnapshot(TaskId id, HashEntry[] entries)
+    internal static TaskSnapshot ToSnapshot(TaskId id, HashEntry[] entries)
     {
         var fields = entries.ToDictionary(e => (string)e.Name!, e => e.Value, StringComparer.Ordinal);
         RedisValue Field(string name) => fields.GetValueOrDefault(name);
@@ -484,6 +487,10 @@ public sealed class RedisTaskStore : IClaimStore
             Time(TaskFields.Created) ?? DateTimeOffset.UnixEpoch,
             Time(TaskFields.Started),
             Time(TaskFields.Finished),
-            Time(TaskFields.Due));
+            Time(TaskFields.Due))
+        {
+            UniqueKey = Text(TaskFields.UniqueKey),
+            DebounceKey = Text(TaskFields.DebounceKey),
+        };
     }
 }

@@ -28,6 +28,7 @@ public static class ScriptLibrary
     public static string Purge => Get("purge");
     public static string Promote => Get("promote");
     public static string Stats => Get("stats");
+    public static string List => Get("list");
 
     /// <summary>Names of every transition script (not the lib/ includes).</summary>
     public static IEnumerable<string> Names => s_scripts.Keys;

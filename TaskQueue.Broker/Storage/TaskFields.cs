@@ -30,12 +30,14 @@ public static class TaskFields
     public const string Finished = "finished";
     public const string Result = "result";
     public const string Error = "error";
+    public const string UniqueKey = "ukey";
+    public const string DebounceKey = "dkey";
 
     /// <summary>Every field above, in the order the enqueue script writes them (then those written later).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
-        Result, Error,
+        Result, Error, UniqueKey, DebounceKey,
     ];
 }

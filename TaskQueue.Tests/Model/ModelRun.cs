@@ -128,7 +128,7 @@ internal sealed class ModelRun
             var item = op.Items[n];
             if (_model.Duplicate(Key(item)) is { } first)
             {
-                Assert.Equal(new EnqueueResult(first.Id, Duplicate: true), results[n]);
+                Assert.Equal(new EnqueueResult(first.Id, EnqueueOutcome.IdempotentDuplicate), results[n]);
                 outcome.Add($"duplicate of #{first.Index}");
                 Note("enqueue: duplicate key");
             }
