@@ -26,6 +26,8 @@ internal sealed class FakeTaskService
 
     public Func<ListAuditEntriesRequest, ListAuditEntriesResponse> OnListAuditEntries { get; set; } = _ => new ListAuditEntriesResponse();
 
+    public Func<ListTasksRequest, ListTasksResponse> OnListTasks { get; set; } = _ => new ListTasksResponse();
+
     /// <summary>The Authorization header of every call, in order (null when a call had none).</summary>
     public ConcurrentQueue<string?> Authorizations { get; } = new();
 
@@ -60,6 +62,9 @@ internal sealed class FakeTaskService
 
         public override Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
             Answer(request, context, r => fake.OnStats(r.Queue));
+
+        public override Task<ListTasksResponse> ListTasks(ListTasksRequest request, ServerCallContext context) =>
+            Answer(request, context, fake.OnListTasks);
 
         public override Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context) =>
             Answer(request, context, fake.OnListAuditEntries);
