@@ -53,7 +53,7 @@ local function idem_key(key) return base .. 'idem:' .. key end
 local function uniq_key(key) return base .. 'uniq:' .. key end
 local function debounce_key(key) return base .. 'debounce:' .. key end
 -- Retained finished tasks of one final state (completed | cancelled | expired), scored by finish time: the
--- listing's index, trimmed by the retention whenever a task joins it.
+-- listing's index, trimmed by the retention whenever a task joins it (and expiring with its newest entry).
 local function finished_key(state) return base .. 'finished:' .. state end
 
 -- Time comes from Redis, never from a broker's clock. `shift` (ms) is zero outside tests.
@@ -125,13 +125,15 @@ local function release_keys(id, ukey, dkey)
   if dkey and dkey ~= '' and redis.call('GET', debounce_key(dkey)) == id then redis.call('DEL', debounce_key(dkey)) end
 end
 
--- Adds finished tasks ({score, id, ...}) to their state's index and drops the entries past the retention.
+-- Adds finished tasks ({score, id, ...}) to their state's index and drops the entries past the retention. The
+-- index itself expires a retention after its newest entry, so a queue that stops finishing tasks keeps none.
 local function index_finished(state, entries, now, retention_ms)
   local index = finished_key(state)
   for i = 1, #entries, 1000 do
     redis.call('ZADD', index, unpack(entries, i, math.min(i + 999, #entries)))
   end
   redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%d', now - tonumber(retention_ms)))
+  redis.call('PEXPIRE', index, retention_ms)
 end
 
 -- Moves a task to a final state and starts its retention clock (its idempotency key expires with it; its
