@@ -97,7 +97,10 @@ public sealed class TaskQueueClient
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
-    /// <summary>Submits one task; returns its id (or the earlier task's, for a repeated idempotency key).</summary>
+    /// <summary>
+    /// Submits one task; returns its id, or the id of the task that answered instead (a repeated idempotency key, a
+    /// unique key held by a waiting or running task, a debounce key of a task that still waits): see <see cref="SubmitResult.Outcome"/>.
+    /// </summary>
     public async Task<SubmitResult> SubmitAsync(TaskRequest request, CancellationToken cancellationToken = default)
     {
         var spec = ProtocolMapper.ToSpec(request);
