@@ -28,6 +28,11 @@ internal static class JsonOutput
             new DeadLetterPageJson(queue, offset, page.Total, [.. page.Tasks.Select(Task)]),
             CliJsonContext.Default.DeadLetterPageJson));
 
+    public static Task WriteTaskPageAsync(TextWriter output, string queue, TaskState state, TaskListOrder order, TaskPage page) =>
+        output.WriteLineAsync(JsonSerializer.Serialize(
+            new TaskPageJson(queue, Name(state), JsonNamingPolicy.CamelCase.ConvertName(order.ToString()), [.. page.Tasks.Select(Task)], page.NextCursor),
+            CliJsonContext.Default.TaskPageJson));
+
     /// <summary>"DeadLettered" → "deadLettered": enum values in the documents' own casing.</summary>
     public static string Name(TaskState state) => JsonNamingPolicy.CamelCase.ConvertName(state.ToString());
 
@@ -92,8 +97,12 @@ internal sealed record QueueStatsJson(
 /// <summary><c>dlq list --json</c>: the page asked for and the total.</summary>
 internal sealed record DeadLetterPageJson(string Queue, int Offset, long Total, IReadOnlyList<TaskJson> Tasks);
 
+/// <summary><c>list --json</c>: the page (payload and result empty: <c>get</c> has them) and the cursor of the next, null at the end.</summary>
+internal sealed record TaskPageJson(string Queue, string State, string Order, IReadOnlyList<TaskJson> Tasks, string? NextCursor);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(TaskJson))]
 [JsonSerializable(typeof(QueueStatsJson))]
 [JsonSerializable(typeof(DeadLetterPageJson))]
+[JsonSerializable(typeof(TaskPageJson))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

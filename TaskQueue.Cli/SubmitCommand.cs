@@ -24,11 +24,27 @@ internal static class SubmitCommand
         var timeout = TaskQueueCli.DurationOption("--timeout", "Execution timeout of one attempt");
         var expiresAfter = TaskQueueCli.DurationOption("--expires-after", "Drop the task if not started within this time");
         var idempotencyKey = new Option<string?>("--idempotency-key") { Description = "Submitting the same key again returns the first task." };
+        var uniqueKey = new Option<string?>("--unique-key")
+        {
+            Description = "While a task with this key is waiting or running, submitting it again returns that task.",
+        };
+        var debounceKey = new Option<string?>("--debounce-key")
+        {
+            Description = "While a task with this key still waits, submitting it again replaces its payload and restarts its --debounce window.",
+        };
+        var debounce = TaskQueueCli.DurationOption("--debounce", "With --debounce-key: start no earlier than this after the last submit");
 
         var command = new Command("submit", "Submit a task and print its id.")
         {
-            queue, type, payload, priority, delay, maxAttempts, timeout, expiresAfter, idempotencyKey,
+            queue, type, payload, priority, delay, maxAttempts, timeout, expiresAfter, idempotencyKey, uniqueKey, debounceKey, debounce,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(debounceKey) is { Length: > 0 } != result.GetValue(debounce) is not null)
+            {
+                result.AddError("--debounce-key and --debounce go together.");
+            }
+        });
         command.SetAction((parseResult, cancellationToken) => host.RunAsync(parseResult, async (cli, token) =>
         {
             var request = new TaskRequest
@@ -42,12 +58,22 @@ internal static class SubmitCommand
                 ExecutionTimeout = parseResult.GetValue(timeout),
                 ExpiresAfter = parseResult.GetValue(expiresAfter),
                 IdempotencyKey = parseResult.GetValue(idempotencyKey),
+                UniqueKey = parseResult.GetValue(uniqueKey),
+                DebounceKey = parseResult.GetValue(debounceKey),
+                DebounceWindow = parseResult.GetValue(debounce),
             };
             var result = await cli.Client.SubmitAsync(request, token);
             await cli.Output.WriteLineAsync(result.TaskId);
-            if (result.Duplicate)
+            var note = result.Outcome switch
             {
-                await cli.Error.WriteLineAsync("duplicate: the idempotency key matched an earlier task");
+                SubmitOutcome.IdempotentDuplicate => "duplicate: the idempotency key matched an earlier task",
+                SubmitOutcome.UniqueExisting => "duplicate: a task with this unique key is waiting or running",
+                SubmitOutcome.Debounced => "debounced: the waiting task with this debounce key now has this payload and starts later",
+                _ => null,
+            };
+            if (note is not null)
+            {
+                await cli.Error.WriteLineAsync(note);
             }
 
             return CliHost.ExitOk;

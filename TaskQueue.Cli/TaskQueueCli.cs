@@ -6,7 +6,7 @@ using TaskQueue.Protocol;
 
 namespace TaskQueue.Cli;
 
-/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, stats, audit, load, demo, keys.</summary>
+/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, list, stats, audit, load, demo, keys.</summary>
 internal static class TaskQueueCli
 {
     public static async Task<int> InvokeAsync(
@@ -72,6 +72,7 @@ internal static class TaskQueueCli
             TaskCommands.CreateCancel(host),
             WhyCommand.Create(host),
             DeadLetterCommand.Create(host),
+            ListCommand.Create(host),
             StatsCommand.Create(host),
             AuditCommand.Create(host),
             LoadCommand.Create(host),

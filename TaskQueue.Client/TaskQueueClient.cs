@@ -98,7 +98,10 @@ public sealed class TaskQueueClient
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
-    /// <summary>Submits one task; returns its id (or the earlier task's, for a repeated idempotency key).</summary>
+    /// <summary>
+    /// Submits one task; returns its id, or the id of the task that answered instead (a repeated idempotency key, a
+    /// unique key held by a waiting or running task, a debounce key of a task that still waits): see <see cref="SubmitResult.Outcome"/>.
+    /// </summary>
     public async Task<SubmitResult> SubmitAsync(TaskRequest request, CancellationToken cancellationToken = default)
     {
         var spec = ProtocolMapper.ToSpec(request);
@@ -110,7 +113,7 @@ public sealed class TaskQueueClient
             var response = await _client.SubmitAsync(new SubmitRequest { Task = spec }, CallOptions(cancellationToken));
             activity?.SetTag(MessagingTags.MessagingMessageId, response.TaskId);
             ClientTelemetry.Submitted(request.Queue, 1);
-            return new SubmitResult(response.TaskId, response.Duplicate);
+            return ProtocolMapper.ToResult(response);
         }
         catch (Exception ex)
         {
@@ -154,7 +157,7 @@ public sealed class TaskQueueClient
                     throw new InvalidOperationException($"The broker answered {response.Results.Count} results for a batch of {count} tasks.");
                 }
 
-                results.AddRange(response.Results.Select(result => new SubmitResult(result.TaskId, result.Duplicate)));
+                results.AddRange(response.Results.Select(ProtocolMapper.ToResult));
                 for (var i = 0; creates is not null && i < count; i++)
                 {
                     creates[i]?.SetTag(MessagingTags.MessagingMessageId, response.Results[i].TaskId);
@@ -302,6 +305,36 @@ public sealed class TaskQueueClient
         var request = new ListDeadLettersRequest { Queue = queue, Offset = offset, Limit = limit };
         var response = await _client.ListDeadLettersAsync(request, CallOptions(cancellationToken));
         return new DeadLetterPage([.. response.Tasks.Select(ProtocolMapper.ToSnapshot)], response.Total);
+    }
+
+    /// <summary>
+    /// One page of the queue's tasks in <paramref name="state"/> (Ready, Scheduled, Leased, DeadLettered, or the
+    /// retained Completed, Cancelled and Expired), at most <paramref name="limit"/> (1 to 1000), of one
+    /// <paramref name="type"/> or every type, from <paramref name="cursor"/> (a <see cref="TaskPage.NextCursor"/>; null
+    /// for the first page). Each call reads one page on the broker whatever the queue's size; with a type the page
+    /// may hold fewer tasks (even none) while more follow: go on while <see cref="TaskPage.NextCursor"/> is not null.
+    /// Ordered by the time the task entered the state (ready: its lane, then when it became ready; scheduled: when
+    /// it is due; leased: its lease deadline; dead letters and finished tasks: when they ended).
+    /// </summary>
+    public async Task<TaskPage> ListTasksAsync(
+        string queue, TaskState state, string? type = null, int limit = 100, string? cursor = null,
+        TaskListOrder order = TaskListOrder.NewestFirst, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 1000);
+        if (state == TaskState.Unknown)
+        {
+            throw new ArgumentException("Name the state to list.", nameof(state));
+        }
+
+        var request = new ListTasksRequest
+        {
+            Queue = queue, State = ProtocolMapper.ToProto(state), Type = type ?? "", Limit = limit, Cursor = cursor ?? "",
+            Order = ProtocolMapper.ToProto(order),
+        };
+        var response = await _client.ListTasksAsync(request, CallOptions(cancellationToken));
+        return new TaskPage([.. response.Tasks.Select(ProtocolMapper.ToSnapshot)], response.NextCursor.Length == 0 ? null : response.NextCursor);
     }
 
     /// <summary>Moves the given dead letters back to the queue; returns how many were replayed.</summary>

@@ -43,6 +43,25 @@ public sealed record TaskRequest
     /// <summary>Submitting the same key again returns the first task instead of enqueuing another.</summary>
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>
+    /// Unique while not final: while a task with this key in the queue is waiting or running, submitting the key
+    /// again creates nothing and returns that task (<see cref="SubmitOutcome.UniqueExisting"/>). Once that task is
+    /// final (completed, dead-lettered, cancelled, expired) the key is free. Up to 256 characters; not with
+    /// <see cref="DebounceKey"/>.
+    /// </summary>
+    public string? UniqueKey { get; init; }
+
+    /// <summary>
+    /// Debounce: the task starts no earlier than <see cref="DebounceWindow"/> after its last submit. While a task
+    /// with this key in the queue still waits (it has not started), submitting the key again replaces that task's
+    /// payload and pushes its start back to now + the window (<see cref="SubmitOutcome.Debounced"/>, the same task
+    /// id); once it started, a new task is created. Needs <see cref="DebounceWindow"/>; up to 256 characters.
+    /// </summary>
+    public string? DebounceKey { get; init; }
+
+    /// <summary>With <see cref="DebounceKey"/>: how long the task waits after its last submit (1 ms to 24 hours).</summary>
+    public TimeSpan? DebounceWindow { get; init; }
+
     /// <summary>A task of <paramref name="type"/> with <paramref name="payload"/> for <paramref name="queue"/>.</summary>
     public static TaskRequest Create(string type, ReadOnlyMemory<byte> payload, string queue = DefaultQueue) =>
         new() { Type = type, Payload = payload, Queue = queue };

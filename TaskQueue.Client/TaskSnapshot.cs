@@ -68,6 +68,12 @@ public sealed record TaskSnapshot
     /// <summary>When the running attempt's lease ends unless its worker renews it; null when not leased.</summary>
     public DateTimeOffset? LeaseDeadline { get; init; }
 
+    /// <summary>Its <see cref="TaskRequest.UniqueKey"/>, if it was given one.</summary>
+    public string? UniqueKey { get; init; }
+
+    /// <summary>Its <see cref="TaskRequest.DebounceKey"/>, if it was given one.</summary>
+    public string? DebounceKey { get; init; }
+
     /// <summary>True when <see cref="State"/> is one the task never leaves (see <see cref="TaskStateExtensions.IsFinal"/>).</summary>
     public bool IsFinal => State.IsFinal();
 

@@ -6,6 +6,7 @@ using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Progress;
+using TaskQueue.Broker.Listing;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Security.Tls;
 using TaskQueue.Broker.Services;
@@ -57,6 +58,7 @@ public static class BrokerExtensions
         services.AddHostedService<RedisCredentialsCheck>();
         services.AddSingleton<RedisClockShift>();
         services.AddSingleton<RedisTaskStore>();
+        services.AddSingleton<TaskLister>();
         services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<TaskExplainer>();

@@ -3,6 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using TaskQueue.Broker.Audit;
 using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Services;
+using TaskQueue.Broker.Listing;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol.V1;
 using ProtoTaskState = TaskQueue.Protocol.V1.TaskState;
@@ -25,7 +26,24 @@ internal static class ProtoMapping
             IdempotencyKey = string.IsNullOrEmpty(spec.IdempotencyKey) ? null : spec.IdempotencyKey,
             TraceParent = string.IsNullOrEmpty(spec.TraceParent) ? null : spec.TraceParent,
             TraceState = string.IsNullOrEmpty(spec.TraceState) ? null : spec.TraceState,
+            UniqueKey = string.IsNullOrEmpty(spec.UniqueKey) ? null : spec.UniqueKey,
+            DebounceKey = string.IsNullOrEmpty(spec.DebounceKey) ? null : spec.DebounceKey,
+            DebounceWindow = ToTimeSpan(spec.DebounceWindow, "task.debounce_window"),
         };
+
+    public static SubmitResponse ToResponse(EnqueueResult result) => new()
+    {
+        TaskId = result.Id.ToString(),
+        Duplicate = result.Duplicate,
+        Outcome = result.Outcome switch
+        {
+            EnqueueOutcome.Created => SubmitOutcome.Created,
+            EnqueueOutcome.IdempotentDuplicate => SubmitOutcome.IdempotentDuplicate,
+            EnqueueOutcome.UniqueExisting => SubmitOutcome.UniqueExisting,
+            EnqueueOutcome.Debounced => SubmitOutcome.Debounced,
+            _ => SubmitOutcome.Unspecified,
+        },
+    };
 
     /// <summary>A duration, or an ArgumentException (INVALID_ARGUMENT) for one protobuf cannot represent as a TimeSpan.</summary>
     public static TimeSpan? ToTimeSpan(Duration? duration, string field)
@@ -94,6 +112,8 @@ internal static class ProtoMapping
             WorkerId = task.WorkerId ?? "",
             CancelRequested = task.CancelRequested,
             CreatedAt = Timestamp.FromDateTimeOffset(task.CreatedAt),
+            UniqueKey = task.UniqueKey ?? "",
+            DebounceKey = task.DebounceKey ?? "",
         };
         if (task.StartedAt is { } started)
         {
@@ -149,6 +169,26 @@ internal static class ProtoMapping
             Task = info,
         };
     }
+
+    /// <summary>A ListTasks request as a query; an unspecified state or order is bad input the lister reports.</summary>
+    public static TaskListQuery ToQuery(ListTasksRequest request) =>
+        new(request.Queue, request.State switch
+        {
+            ProtoTaskState.Ready => StoreTaskState.Ready,
+            ProtoTaskState.Scheduled => StoreTaskState.Scheduled,
+            ProtoTaskState.Leased => StoreTaskState.Leased,
+            ProtoTaskState.Completed => StoreTaskState.Completed,
+            ProtoTaskState.DeadLettered => StoreTaskState.DeadLettered,
+            ProtoTaskState.Cancelled => StoreTaskState.Cancelled,
+            ProtoTaskState.Expired => StoreTaskState.Expired,
+            _ => throw new TaskValidationException("state", "state is required: READY, SCHEDULED, LEASED, DEAD_LETTERED, COMPLETED, CANCELLED or EXPIRED"),
+        })
+        {
+            Type = request.Type.Length == 0 ? null : request.Type,
+            Limit = request.Limit,
+            Cursor = request.Cursor.Length == 0 ? null : request.Cursor,
+            OldestFirst = request.Order == ListOrder.OldestFirst,
+        };
 
     public static ProtoTaskState ToProto(StoreTaskState state) => state switch
     {

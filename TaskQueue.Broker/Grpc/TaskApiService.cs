@@ -5,6 +5,7 @@ using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Limits;
+using TaskQueue.Broker.Listing;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
@@ -20,6 +21,7 @@ namespace TaskQueue.Broker.Grpc;
 [BindServiceMethod(typeof(TaskApiService), nameof(BindThroughParsingGuard))]
 internal sealed class TaskApiService(
     RedisTaskStore store,
+    TaskLister lister,
     SubmitBatcher submits,
     ClusterEvents cluster,
     TaskWaiters waiters,
@@ -66,7 +68,7 @@ internal sealed class TaskApiService(
 
         telemetry.Enqueued(tasks, spans, [result], null);
         cluster.PublishReady(tasks[0].Queue);
-        return new SubmitResponse { TaskId = result.Id.ToString(), Duplicate = result.Duplicate };
+        return ProtoMapping.ToResponse(result);
     }
 
     public override async Task<SubmitBatchResponse> SubmitBatch(SubmitBatchRequest request, ServerCallContext context)
@@ -100,7 +102,7 @@ internal sealed class TaskApiService(
             cluster.PublishReady(queue);
         }
 
-        return [.. results.Select(r => new SubmitResponse { TaskId = r.Id.ToString(), Duplicate = r.Duplicate })];
+        return [.. results.Select(ProtoMapping.ToResponse)];
     }
 
     public override async Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
@@ -219,6 +221,12 @@ internal sealed class TaskApiService(
                     return new CancelTaskResponse { State = Protocol.V1.TaskState.Cancelled };
             }
         }
+    }
+
+    public override async Task<ListTasksResponse> ListTasks(ListTasksRequest request, ServerCallContext context)
+    {
+        var page = await lister.ListAsync(ProtoMapping.ToQuery(request), context.CancellationToken);
+        return new ListTasksResponse { Tasks = { page.Tasks.Select(ProtoMapping.ToInfo) }, NextCursor = page.NextCursor ?? "" };
     }
 
     public override async Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context)

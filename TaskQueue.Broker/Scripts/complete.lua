@@ -7,7 +7,8 @@
 -- Returns  one code per task: OK, STALE (rejected, nothing changed) or MISSING (lib/common.lua)
 --!include lib/common.lua
 -- The hot path: one read per task plus one ZMSCORE for the whole call; one write per task (none but the
--- delete when finished tasks are not kept); the lease, stream, counter and waiter updates are batched.
+-- delete when finished tasks are not kept); the lease, stream, counter, waiter and finished-index updates
+-- are batched (one ZADD and one trim per call).
 local now = now_ms(ARGV[1])
 local now_text = string.format('%d', now)
 local retention_ms = tonumber(ARGV[2])
@@ -17,12 +18,13 @@ local deadlines = lease_deadlines(ids)
 local out = {}
 local done = {}
 local entries = {}
+local finished = {}
 local stale = 0
 for n = 1, #ids do
   local i = 3 + (n - 1) * 3
   local id, token = ids[n], ARGV[i + 1]
   local key = task_key(id)
-  local t = redis.call('HMGET', key, 'state', 'token', 'prio', 'sid', 'ikey', 'lane')
+  local t = redis.call('HMGET', key, 'state', 'token', 'prio', 'sid', 'ikey', 'ukey', 'dkey', 'lane')
   local code = OK
   if not t[1] then
     code = MISSING
@@ -36,12 +38,15 @@ for n = 1, #ids do
   if code == OK then
     done[#done + 1] = id
     if t[4] and t[4] ~= '' then
-      local stream = ready_key(task_lane(t[6], t[3]))
+      local stream = ready_key(task_lane(t[8], t[3]))
       entries[stream] = entries[stream] or {}
       table.insert(entries[stream], t[4])
     end
     local ikey = t[5]
+    release_keys(id, t[6], t[7])
     if retention_ms > 0 then
+      finished[#finished + 1] = now_text
+      finished[#finished + 1] = id
       redis.call('HSET', key, 'state', 'completed', 'finished', now_text, 'result', ARGV[i + 2], 'token', '', 'sid', '')
       redis.call('PEXPIRE', key, retention_ms)
       if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
@@ -57,6 +62,7 @@ end
 if #done > 0 then
   drop_settled(done, entries)
   redis.call('HINCRBY', STATS, 'completed', #done)
+  if #finished > 0 then index_finished('completed', finished, now, retention_ms) end
   if redis.call('EXISTS', WAITERS) == 1 then
     for _, id in ipairs(done) do notify_finished(id) end
   end

@@ -75,6 +75,18 @@ public static class RedisKeys
 
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 
+    /// <summary>The task holding a unique key while it is not final (a string: its local id).</summary>
+    public static string Unique(string queue, string key) => QueuePrefix(queue) + "uniq:" + key;
+
+    /// <summary>The last task created with a debounce key (a string: its local id), until it is final.</summary>
+    public static string Debounce(string queue, string key) => QueuePrefix(queue) + "debounce:" + key;
+
+    /// <summary>
+    /// Retained finished tasks in one final state ("completed", "cancelled", "expired"), scored by finish time:
+    /// the index ListTasks pages through, trimmed by the retention whenever a task joins it.
+    /// </summary>
+    public static string Finished(string queue, string state) => QueuePrefix(queue) + "finished:" + state;
+
     /// <summary>Ids of tasks some broker waits on; finishing one publishes it on <see cref="FinishedChannel"/>.</summary>
     public static string Waiters(string queue) => QueuePrefix(queue) + "waiters";
 

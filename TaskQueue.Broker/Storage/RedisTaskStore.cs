@@ -14,7 +14,7 @@ namespace TaskQueue.Broker.Storage;
 /// </summary>
 public sealed class RedisTaskStore : IClaimStore
 {
-    private const int EnqueueFields = 12;
+    private const int EnqueueFields = 15;
     private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     // What a Watch event reads: all but the payload, result and checkpoint; state first (none: no such task).
@@ -92,12 +92,15 @@ public sealed class RedisTaskStore : IClaimStore
             args[n++] = task.IdempotencyKey ?? "";
             args[n++] = task.TraceParent ?? "";
             args[n++] = task.TraceState ?? "";
+            args[n++] = task.UniqueKey ?? "";
+            args[n++] = task.DebounceKey ?? "";
+            args[n++] = Millis(task.DebounceWindow);
         }
 
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
         for (var i = 0; i < indexes.Length; i++)
         {
-            results[indexes[i]] = new EnqueueResult(new TaskId(queue, (string)reply[2 * i]!), (long)reply[(2 * i) + 1] == 1);
+            results[indexes[i]] = new EnqueueResult(new TaskId(queue, (string)reply[2 * i]!), ScriptCodes.ToOutcome((long)reply[(2 * i) + 1]));
         }
     }
 
@@ -587,7 +590,7 @@ public sealed class RedisTaskStore : IClaimStore
 
     private static string? EmptyToNull(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    private static TaskSnapshot ToSnapshot(TaskId id, HashEntry[] entries)
+    internal static TaskSnapshot ToSnapshot(TaskId id, HashEntry[] entries)
     {
         var fields = entries.ToDictionary(e => (string)e.Name!, e => e.Value, StringComparer.Ordinal);
         RedisValue Field(string name) => fields.GetValueOrDefault(name);
@@ -623,6 +626,8 @@ public sealed class RedisTaskStore : IClaimStore
             ProgressMessage = Text(TaskFields.ProgressMessage),
             ProgressAt = Time(TaskFields.ProgressAt),
             Checkpoint = (byte[]?)Field(TaskFields.Checkpoint) ?? [],
+            UniqueKey = Text(TaskFields.UniqueKey),
+            DebounceKey = Text(TaskFields.DebounceKey),
         };
     }
 }

@@ -35,6 +35,11 @@ public static class ScriptCodes
             ? (TransitionResult)code
             : throw new InvalidOperationException($"A TaskQueue script returned the unknown code {code}.");
 
+    public static EnqueueOutcome ToOutcome(long code) =>
+        code is >= 0 and <= 3
+            ? (EnqueueOutcome)code
+            : throw new InvalidOperationException($"The enqueue script returned the unknown outcome {code}.");
+
     public static TaskState ToState(string? state) => state switch
     {
         "ready" => TaskState.Ready,

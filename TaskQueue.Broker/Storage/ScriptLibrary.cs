@@ -32,6 +32,7 @@ public static class ScriptLibrary
     public static string Progress => Get("progress");
     public static string Checkpoint => Get("checkpoint");
     public static string Watch => Get("watch");
+    public static string List => Get("list");
 
     /// <summary>Names of every transition script (not the lib/ includes).</summary>
     public static IEnumerable<string> Names => s_scripts.Keys;

@@ -30,6 +30,8 @@ public static class TaskFields
     public const string Finished = "finished";
     public const string Result = "result";
     public const string Error = "error";
+    public const string UniqueKey = "ukey";
+    public const string DebounceKey = "dkey";
 
     /// <summary>The lane whose ready stream holds the task's entry (<see cref="RedisKeys.Lane"/>); missing on tasks stored before lanes, whose lane is their priority.</summary>
     public const string Lane = "lane";
@@ -46,6 +48,6 @@ public static class TaskFields
     [
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
-        Result, Error, Lane, Progress, ProgressMessage, ProgressAt, Checkpoint,
+        Result, Error, Lane, Progress, ProgressMessage, ProgressAt, Checkpoint, UniqueKey, DebounceKey,
     ];
 }

@@ -24,9 +24,38 @@ public sealed record NewTask(string Queue, string Type, ReadOnlyMemory<byte> Pay
     public string? TraceParent { get; init; }
 
     public string? TraceState { get; init; }
+
+    /// <summary>While a task with this key in the queue is not final, a submit with it creates nothing and returns that task.</summary>
+    public string? UniqueKey { get; init; }
+
+    /// <summary>While a task with this key in the queue still waits, a submit with it replaces that task's payload and pushes its start back.</summary>
+    public string? DebounceKey { get; init; }
+
+    /// <summary>With <see cref="DebounceKey"/>: the task starts no earlier than this long after its last submit.</summary>
+    public TimeSpan? DebounceWindow { get; init; }
 }
 
-public readonly record struct EnqueueResult(TaskId Id, bool Duplicate);
+/// <summary>What a submit did; the values are the enqueue script's outcome codes.</summary>
+public enum EnqueueOutcome
+{
+    /// <summary>A new task was created.</summary>
+    Created = 0,
+
+    /// <summary>The idempotency key named an earlier task: nothing was written.</summary>
+    IdempotentDuplicate = 1,
+
+    /// <summary>A task with the unique key is waiting or running: nothing was written.</summary>
+    UniqueExisting = 2,
+
+    /// <summary>A task with the debounce key still waited: its payload was replaced and its start pushed back.</summary>
+    Debounced = 3,
+}
+
+/// <summary>The task a submit answered with, and how: <see cref="Duplicate"/> whenever nothing new was created.</summary>
+public readonly record struct EnqueueResult(TaskId Id, EnqueueOutcome Outcome)
+{
+    public bool Duplicate => Outcome != EnqueueOutcome.Created;
+}
 
 /// <summary>A task leased to a worker by a claim.</summary>
 public sealed record LeasedTask(
@@ -120,6 +149,10 @@ public sealed record TaskSnapshot(
 
     /// <summary>When the current lease ends unless renewed; null when the task is not leased (or it was not read).</summary>
     public DateTimeOffset? LeaseDeadline { get; init; }
+
+    public string? UniqueKey { get; init; }
+
+    public string? DebounceKey { get; init; }
 }
 
 /// <summary>A progress report of a lease holder, as the broker coalesced it (the latest of its task).</summary>

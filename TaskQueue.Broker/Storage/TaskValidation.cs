@@ -17,6 +17,11 @@ public static class TaskValidation
     public const int MaxQueueNameLength = 128;
     public const int MaxTypeLength = 128;
     public const int MaxIdempotencyKeyLength = 256;
+    public const int MaxUniqueKeyLength = 256;
+    public const int MaxDebounceKeyLength = 256;
+
+    /// <summary>The longest debounce window: a task is pushed back at most this far by one submit.</summary>
+    public static readonly TimeSpan MaxDebounceWindow = TimeSpan.FromDays(1);
     public const int MaxPriority = 9;
 
     /// <summary>Why <paramref name="queue"/> is not a valid queue name, or null when it is.</summary>
@@ -105,6 +110,43 @@ public static class TaskValidation
         if (task.IdempotencyKey is { Length: > MaxIdempotencyKeyLength })
         {
             throw new TaskValidationException("idempotency_key", $"the idempotency key is longer than {MaxIdempotencyKeyLength} characters");
+        }
+
+        ValidateUniqueAndDebounce(task);
+    }
+
+    private static void ValidateUniqueAndDebounce(NewTask task)
+    {
+        if (task.UniqueKey is { Length: > MaxUniqueKeyLength })
+        {
+            throw new TaskValidationException("unique_key", $"the unique key is longer than {MaxUniqueKeyLength} characters");
+        }
+
+        if (task.DebounceKey is { Length: > MaxDebounceKeyLength })
+        {
+            throw new TaskValidationException("debounce_key", $"the debounce key is longer than {MaxDebounceKeyLength} characters");
+        }
+
+        if (!string.IsNullOrEmpty(task.UniqueKey) && !string.IsNullOrEmpty(task.DebounceKey))
+        {
+            // A debounced task already stands for its key while it waits; unique would refuse the very submits it merges.
+            throw new TaskValidationException("debounce_key", "a task takes a unique key or a debounce key, not both");
+        }
+
+        var debounced = !string.IsNullOrEmpty(task.DebounceKey);
+        if (debounced && task.DebounceWindow is null)
+        {
+            throw new TaskValidationException("debounce_window", "a debounce key needs a debounce window");
+        }
+
+        if (!debounced && task.DebounceWindow is not null)
+        {
+            throw new TaskValidationException("debounce_window", "a debounce window needs a debounce key");
+        }
+
+        if (task.DebounceWindow is { } window && (window < TimeSpan.FromMilliseconds(1) || window > MaxDebounceWindow))
+        {
+            throw new TaskValidationException("debounce_window", $"the debounce window must be 1 ms to {MaxDebounceWindow.TotalHours:0} hours");
         }
     }
 }

@@ -43,9 +43,40 @@ internal static class ProtocolMapper
             ExecutionTimeout = ToDuration(request.ExecutionTimeout, nameof(TaskRequest.ExecutionTimeout)),
             ExpiresAfter = ToDuration(request.ExpiresAfter, nameof(TaskRequest.ExpiresAfter)),
             IdempotencyKey = request.IdempotencyKey ?? string.Empty,
+            UniqueKey = request.UniqueKey ?? string.Empty,
+            DebounceKey = request.DebounceKey ?? string.Empty,
+            DebounceWindow = ToDuration(request.DebounceWindow, nameof(TaskRequest.DebounceWindow)),
         };
         return spec;
     }
+
+    public static SubmitResult ToResult(SubmitResponse response) => new(response.TaskId, response.Duplicate)
+    {
+        Outcome = response.Outcome switch
+        {
+            Protocol.V1.SubmitOutcome.Created => SubmitOutcome.Created,
+            Protocol.V1.SubmitOutcome.IdempotentDuplicate => SubmitOutcome.IdempotentDuplicate,
+            Protocol.V1.SubmitOutcome.UniqueExisting => SubmitOutcome.UniqueExisting,
+            Protocol.V1.SubmitOutcome.Debounced => SubmitOutcome.Debounced,
+            // An older broker: only idempotency keys answered with an earlier task.
+            _ => response.Duplicate ? SubmitOutcome.IdempotentDuplicate : SubmitOutcome.Created,
+        },
+    };
+
+    public static ListOrder ToProto(TaskListOrder order) =>
+        order == TaskListOrder.OldestFirst ? ListOrder.OldestFirst : ListOrder.NewestFirst;
+
+    public static ProtoTaskState ToProto(TaskState state) => state switch
+    {
+        TaskState.Ready => ProtoTaskState.Ready,
+        TaskState.Scheduled => ProtoTaskState.Scheduled,
+        TaskState.Leased => ProtoTaskState.Leased,
+        TaskState.Completed => ProtoTaskState.Completed,
+        TaskState.DeadLettered => ProtoTaskState.DeadLettered,
+        TaskState.Cancelled => ProtoTaskState.Cancelled,
+        TaskState.Expired => ProtoTaskState.Expired,
+        _ => ProtoTaskState.Unspecified,
+    };
 
     public static TaskSnapshot ToSnapshot(TaskInfo info) => new()
     {
@@ -70,6 +101,8 @@ internal static class ProtocolMapper
         ProgressAt = info.ProgressAt?.ToDateTimeOffset(),
         Checkpoint = info.Checkpoint.Memory,
         LeaseDeadline = info.LeaseDeadline?.ToDateTimeOffset(),
+        UniqueKey = NullIfEmpty(info.UniqueKey),
+        DebounceKey = NullIfEmpty(info.DebounceKey),
     };
 
     public static TaskWatchEvent ToEvent(TaskEvent message) => new(

@@ -30,6 +30,8 @@ internal sealed class FakeTaskService
     public Func<WatchTaskRequest, IEnumerable<TaskEvent>> OnWatch { get; set; } = request =>
         [new TaskEvent { Kind = TaskEventKind.Snapshot, Task = new TaskInfo { TaskId = request.TaskId, State = TaskState.Completed } }];
 
+    public Func<ListTasksRequest, ListTasksResponse> OnListTasks { get; set; } = _ => new ListTasksResponse();
+
     /// <summary>The Authorization header of every call, in order (null when a call had none).</summary>
     public ConcurrentQueue<string?> Authorizations { get; } = new();
 
@@ -64,6 +66,9 @@ internal sealed class FakeTaskService
 
         public override Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
             Answer(request, context, r => fake.OnStats(r.Queue));
+
+        public override Task<ListTasksResponse> ListTasks(ListTasksRequest request, ServerCallContext context) =>
+            Answer(request, context, fake.OnListTasks);
 
         public override Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context) =>
             Answer(request, context, fake.OnListAuditEntries);

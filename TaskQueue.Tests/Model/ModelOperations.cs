@@ -21,7 +21,10 @@ internal abstract record ModelOp
 /// <param name="MaxAttempts">0 = the store's default.</param>
 /// <param name="Key">-1 = no idempotency key; otherwise one of a few shared keys, so keys repeat.</param>
 /// <param name="ExpiryUnits">0 = never expires; otherwise expires that many units after submission (odd).</param>
-internal sealed record EnqueueItem(int Priority, int DelayUnits, int MaxAttempts, int Key, int ExpiryUnits, bool Timeout);
+/// <param name="Unique">-1 = no unique key; otherwise one of a few shared unique keys.</param>
+/// <param name="Debounce">-1 = no debounce key; otherwise one of a few shared debounce keys, with a window of <paramref name="WindowUnits"/> (odd).</param>
+internal sealed record EnqueueItem(
+    int Priority, int DelayUnits, int MaxAttempts, int Key, int ExpiryUnits, bool Timeout, int Unique = -1, int Debounce = -1, int WindowUnits = 0);
 
 internal sealed record EnqueueOp(EnqueueItem[] Items) : ModelOp
 {
@@ -33,7 +36,9 @@ internal sealed record EnqueueOp(EnqueueItem[] Items) : ModelOp
         (i.MaxAttempts > 0 ? $", max {i.MaxAttempts}" : "") +
         (i.Key >= 0 ? $", key k{i.Key}" : "") +
         (i.ExpiryUnits > 0 ? $", expires {i.ExpiryUnits}u" : "") +
-        (i.Timeout ? ", timeout" : "") + ")";
+        (i.Timeout ? ", timeout" : "") +
+        (i.Unique >= 0 ? $", unique u{i.Unique}" : "") +
+        (i.Debounce >= 0 ? $", debounce d{i.Debounce} {i.WindowUnits}u" : "") + ")";
 }
 
 internal sealed record ClaimOp(int Max, int Worker, int LeaseUnits) : ModelOp
@@ -143,8 +148,17 @@ internal static class ModelGen
         Gen.Frequency((4, Gen.Const(false)), (1, Gen.Const(true))),
         (priority, delay, max, key, expiry, timeout) => new EnqueueItem(priority, delay, max, key, expiry, timeout));
 
+    // Unique and debounce keys are few, so they repeat; a task has one or the other (or neither).
+    private static readonly Gen<EnqueueItem> s_keyedItem = Gen.Select(
+        s_item,
+        Gen.Frequency(
+            (6, Gen.Const((Unique: -1, Debounce: -1, Window: 0))),
+            (2, Gen.Int[0, 2].Select(u => (Unique: u, Debounce: -1, Window: 0))),
+            (2, Gen.Select(Gen.Int[0, 1], Gen.OneOfConst(1, 3), (d, w) => (Unique: -1, Debounce: d, Window: w)))),
+        (item, keys) => item with { Unique = keys.Unique, Debounce = keys.Debounce, WindowUnits = keys.Window });
+
     public static Gen<ModelOp> Operation { get; } = Gen.Frequency(
-        (6, s_item.Array[1, 4].Select(items => (ModelOp)new EnqueueOp(items))),
+        (6, s_keyedItem.Array[1, 4].Select(items => (ModelOp)new EnqueueOp(items))),
         (6, Gen.Select(Gen.Int[1, 4], Gen.Int[0, 2], s_leaseUnits, (max, worker, lease) => (ModelOp)new ClaimOp(max, worker, lease))),
         (3, s_picks.Select(picks => (ModelOp)new CompleteOp(picks))),
         (4, Gen.Select(s_picks, Gen.Bool, (picks, retryable) => (ModelOp)new FailOp(picks, retryable))),

@@ -119,6 +119,9 @@ internal sealed class ModelRun
             ExpiresAfter = item.ExpiryUnits > 0 ? Units(item.ExpiryUnits) : null,
             ExecutionTimeout = item.Timeout ? TimeSpan.FromSeconds(45) : null,
             IdempotencyKey = Key(item),
+            UniqueKey = item.Unique >= 0 ? "u" + item.Unique : null,
+            DebounceKey = item.Debounce >= 0 ? "d" + item.Debounce : null,
+            DebounceWindow = item.Debounce >= 0 ? Units(item.WindowUnits) : null,
         }).ToList();
 
         var results = await _h.Store.EnqueueBatchAsync(tasks);
@@ -130,17 +133,32 @@ internal sealed class ModelRun
             var item = op.Items[n];
             if (_model.Duplicate(Key(item)) is { } first)
             {
-                Assert.Equal(new EnqueueResult(first.Id, Duplicate: true), results[n]);
+                Assert.Equal(new EnqueueResult(first.Id, EnqueueOutcome.IdempotentDuplicate), results[n]);
                 outcome.Add($"duplicate of #{first.Index}");
                 Note("enqueue: duplicate key");
+            }
+            else if (_model.UniqueHolder(tasks[n].UniqueKey) is { } holder)
+            {
+                Assert.Equal(new EnqueueResult(holder.Id, EnqueueOutcome.UniqueExisting), results[n]);
+                outcome.Add($"unique: #{holder.Index}");
+                Note($"enqueue: unique key held by a {holder.State.ToString().ToLowerInvariant()} task");
+            }
+            else if (_model.DebounceTarget(tasks[n].DebounceKey) is { } target)
+            {
+                Assert.Equal(new EnqueueResult(target.Id, EnqueueOutcome.Debounced), results[n]);
+                _model.Debounce(target, item, Payload(n));
+                outcome.Add($"debounced into #{target.Index}");
+                Note("enqueue: debounced");
             }
             else
             {
                 Assert.False(results[n].Duplicate, $"item {n} was reported a duplicate");
                 Assert.Equal(_h.Queue, results[n].Id.Queue);
                 Assert.DoesNotContain(_model.Tasks, t => t.Id == results[n].Id);
+                Assert.Equal(EnqueueOutcome.Created, results[n].Outcome);
                 var task = _model.Add(results[n].Id, item, Key(item), Payload(n));
                 outcome.Add(task.ToString());
+                Note(task.UniqueKey is not null ? "enqueue: unique key taken" : task.DebounceKey is not null ? "enqueue: debounced task created" : null);
             }
         }
 
@@ -449,6 +467,10 @@ internal sealed class ModelRun
         var deadTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.DeadLetters(_h.Queue));
         var keys = _model.KeysEverUsed.Order(StringComparer.Ordinal).ToList();
         var idemTask = Task.WhenAll(keys.Select(k => db.StringGetAsync(RedisKeys.Idempotency(_h.Queue, k))));
+        var uniqueKeys = _model.UniqueKeysEverUsed.Order(StringComparer.Ordinal).ToList();
+        var uniqueTask = Task.WhenAll(uniqueKeys.Select(k => db.StringGetAsync(RedisKeys.Unique(_h.Queue, k))));
+        var debounceKeys = _model.DebounceKeysEverUsed.Order(StringComparer.Ordinal).ToList();
+        var debounceTask = Task.WhenAll(debounceKeys.Select(k => db.StringGetAsync(RedisKeys.Debounce(_h.Queue, k))));
         var countsTask = _h.Store.GetCountsAsync(_h.Queue);
         var deadListTask = _h.Store.ListDeadLettersAsync(_h.Queue, 0, 100);
         var registeredTask = db.SetContainsAsync(RedisKeys.Queues, _h.Queue);
@@ -513,6 +535,20 @@ internal sealed class ModelRun
                 $"idempotency key {keys[k]} holds '{idem[k]}', expected {(owner is null ? "nothing" : owner.ToString())}");
         }
 
+        // Unique keys name their holder while it is not final; debounce keys the last task created with them until it is final.
+        foreach (var (names, values, holders, what) in new[]
+                 {
+                     (uniqueKeys, await uniqueTask, _model.UniqueHolders, "unique"), (debounceKeys, await debounceTask, _model.DebounceHolders, "debounce"),
+                 })
+        {
+            for (var k = 0; k < names.Count; k++)
+            {
+                Assert.True(
+                    holders.TryGetValue(names[k], out var holder) ? values[k] == holder.Id.LocalId : values[k].IsNull,
+                    $"{what} key {names[k]} holds '{values[k]}', expected {(holder is null ? "nothing" : holder.ToString())}");
+            }
+        }
+
         // The dead-letter listing is oldest first, and the queue is registered once it has had a task.
         var (deadList, deadTotal) = await deadListTask;
         Assert.Equal(_model.DeadLetters.Select(t => t.Index), deadList.Select(t => IndexOf(t.Id)));
@@ -559,6 +595,7 @@ internal sealed class ModelRun
         Assert.Equal((what, "token", task.Token), (what, "token", snapshot.LeaseToken));
         Assert.Equal((what, "cancel", task.CancelRequested), (what, "cancel", snapshot.CancelRequested));
         Assert.Equal((what, "key", task.Key), (what, "key", snapshot.IdempotencyKey));
+        Assert.Equal((what, "unique", task.UniqueKey, "debounce", task.DebounceKey), (what, "unique", snapshot.UniqueKey, "debounce", snapshot.DebounceKey));
         Assert.Equal(task.Timeout, snapshot.ExecutionTimeout);
         Assert.Null(snapshot.TraceParent);
         AssertAt(what + " created", snapshot.CreatedAt, task.Created, now);

@@ -23,13 +23,15 @@ internal sealed class ModelTask
     public required int Index { get; init; }
     public required TaskId Id { get; init; }
     public required string Type { get; init; }
-    public required byte[] Payload { get; init; }
+    public required byte[] Payload { get; set; }
     public required int Priority { get; init; }
     public required int MaxAttempts { get; init; }
     public required string? Key { get; init; }
-    public required long? ExpiresAt { get; init; }
+    public required long? ExpiresAt { get; set; }
     public required TimeSpan? Timeout { get; init; }
     public required long Created { get; init; }
+    public string? UniqueKey { get; init; }
+    public string? DebounceKey { get; init; }
 
     public ModelState State { get; set; }
     public int Attempt { get; set; }
@@ -85,6 +87,16 @@ internal sealed class QueueModel(TaskStoreOptions options)
 
     public Dictionary<string, ModelTask> Idempotency { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The task each unique key names in Redis: set when a task with it is created (or replayed), gone once that task is final.</summary>
+    public Dictionary<string, ModelTask> UniqueHolders { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The last task created with each debounce key, until that task is final.</summary>
+    public Dictionary<string, ModelTask> DebounceHolders { get; } = new(StringComparer.Ordinal);
+
+    public HashSet<string> UniqueKeysEverUsed { get; } = new(StringComparer.Ordinal);
+
+    public HashSet<string> DebounceKeysEverUsed { get; } = new(StringComparer.Ordinal);
+
     public HashSet<string> KeysEverUsed { get; } = new(StringComparer.Ordinal);
 
     public Dictionary<string, long> Counters { get; } = new(StringComparer.Ordinal);
@@ -107,6 +119,32 @@ internal sealed class QueueModel(TaskStoreOptions options)
 
     public ModelTask? Duplicate(string? key) => key is not null && Idempotency.TryGetValue(key, out var task) ? task : null;
 
+    /// <summary>enqueue.lua: the task holding a unique key while it is not final.</summary>
+    public ModelTask? UniqueHolder(string? key) =>
+        key is not null && UniqueHolders.TryGetValue(key, out var task) && task.State is ModelState.Ready or ModelState.Scheduled or ModelState.Leased
+            ? task
+            : null;
+
+    /// <summary>enqueue.lua: the task a submit with this debounce key merges into, while it still waits.</summary>
+    public ModelTask? DebounceTarget(string? key) =>
+        key is not null && DebounceHolders.TryGetValue(key, out var task) && task.State is ModelState.Ready or ModelState.Scheduled ? task : null;
+
+    /// <summary>debounce_into in enqueue.lua: the waiting task takes the payload, due time and expiry of this submit.</summary>
+    public void Debounce(ModelTask task, EnqueueItem item, byte[] payload)
+    {
+        if (task.State == ModelState.Ready)
+        {
+            _ready[task.Priority].Remove(task);
+            Events.Add("debounce of a ready task");
+        }
+
+        task.State = ModelState.Scheduled;
+        task.Payload = payload;
+        task.Due = Now + (Math.Max(item.DelayUnits, item.WindowUnits) * ModelOp.UnitMs);
+        task.DueStep = Step;
+        task.ExpiresAt = item.ExpiryUnits > 0 ? Now + (item.ExpiryUnits * ModelOp.UnitMs) : null;
+    }
+
     public ModelTask Add(TaskId id, EnqueueItem item, string? key, byte[] payload)
     {
         var task = new ModelTask
@@ -121,8 +159,10 @@ internal sealed class QueueModel(TaskStoreOptions options)
             ExpiresAt = item.ExpiryUnits > 0 ? Now + (item.ExpiryUnits * ModelOp.UnitMs) : null,
             Timeout = item.Timeout ? TimeSpan.FromSeconds(45) : null,
             Created = Now,
-            Due = Now + (item.DelayUnits * ModelOp.UnitMs),
+            Due = Now + (Math.Max(item.DelayUnits, item.WindowUnits) * ModelOp.UnitMs),
             DueStep = Step,
+            UniqueKey = item.Unique >= 0 ? "u" + item.Unique : null,
+            DebounceKey = item.Debounce >= 0 ? "d" + item.Debounce : null,
         };
         Tasks.Add(task);
         if (key is not null)
@@ -131,8 +171,20 @@ internal sealed class QueueModel(TaskStoreOptions options)
             KeysEverUsed.Add(key);
         }
 
+        if (task.UniqueKey is { } unique)
+        {
+            UniqueHolders[unique] = task;
+            UniqueKeysEverUsed.Add(unique);
+        }
+
+        if (task.DebounceKey is { } debounce)
+        {
+            DebounceHolders[debounce] = task;
+            DebounceKeysEverUsed.Add(debounce);
+        }
+
         Count("submitted");
-        if (item.DelayUnits > 0)
+        if (item.DelayUnits > 0 || item.WindowUnits > 0)
         {
             task.State = ModelState.Scheduled;
         }
@@ -390,6 +442,18 @@ internal sealed class QueueModel(TaskStoreOptions options)
                 continue;
             }
 
+            // A dead letter takes its unique key again, unless another task that is not final holds it: then it stays.
+            if (task.UniqueKey is { } unique)
+            {
+                if (UniqueHolder(unique) is { } holder && holder != task)
+                {
+                    Events.Add("replay: a dead letter stays, its unique key is taken");
+                    continue;
+                }
+
+                UniqueHolders[unique] = task;
+            }
+
             task.Attempt = 0;
             task.CancelRequested = false;
             task.Finished = null;
@@ -453,6 +517,7 @@ internal sealed class QueueModel(TaskStoreOptions options)
         }
 
         task.State = ModelState.DeadLettered;
+        ReleaseKeys(task);
         task.Finished = Now;
         task.DeadAt = Now;
         task.DeadStep = Step;
@@ -501,8 +566,23 @@ internal sealed class QueueModel(TaskStoreOptions options)
         task.State = ModelState.Deleted;
     }
 
+    /// <summary>release_keys in lib/common.lua: a final task frees the keys it still holds.</summary>
+    private void ReleaseKeys(ModelTask task)
+    {
+        if (task.UniqueKey is { } unique && UniqueHolders.GetValueOrDefault(unique) == task)
+        {
+            UniqueHolders.Remove(unique);
+        }
+
+        if (task.DebounceKey is { } debounce && DebounceHolders.GetValueOrDefault(debounce) == task)
+        {
+            DebounceHolders.Remove(debounce);
+        }
+    }
+
     private void Finish(ModelTask task, ModelState state, string counter)
     {
+        ReleaseKeys(task);
         task.State = state;
         task.Finished = Now;
         Count(counter);

@@ -80,6 +80,32 @@ public sealed class StoreModelTests(ITestOutputHelper output)
         output.WriteLine);
 
     [Fact]
+    public Task Unique_keys_hold_until_final_and_debounced_submits_fold_into_the_waiting_task() =>
+        ModelRun.RunAsync(
+        [
+            new EnqueueOp([s_plain with { Unique = 0, MaxAttempts = 1 }, s_plain with { Unique = 0, Key = 0 }, s_plain with { Unique = 1, DelayUnits = 3 }]),
+            new EnqueueOp([s_plain with { Debounce = 0, WindowUnits = 3 }, s_plain with { Debounce = 0, WindowUnits = 1, Priority = 5 }]),
+            new ClaimOp(Max: 2, Worker: 0, LeaseUnits: 5),
+            new EnqueueOp([s_plain with { Unique = 0 }, s_plain with { Debounce = 0, WindowUnits = 3, ExpiryUnits = 9 }]),
+            new FailOp([0], Retryable: false),
+            new EnqueueOp([s_plain with { Unique = 0, Key = 1 }]),
+            new ReplayOp([]),
+            new CancelOp(5),
+            new ReplayOp([0]),
+            new AdvanceOp(4),
+            new PromoteOp(),
+            new EnqueueOp([s_plain with { Debounce = 0, WindowUnits = 1 }]),
+            new AdvanceOp(2),
+            new ClaimOp(Max: 4, Worker: 1, LeaseUnits: 3),
+            new EnqueueOp([s_plain with { Debounce = 0, WindowUnits = 1 }, s_plain with { Unique = 1 }]),
+            new CompleteOp([0, 1, 2]),
+            new AdvanceOp(6),
+            new ReapOp(),
+            new EnqueueOp([s_plain with { Unique = 0 }, s_plain with { Unique = 1 }, s_plain with { Debounce = 0, WindowUnits = 3 }]),
+        ],
+        output.WriteLine);
+
+    [Fact]
     public Task A_cancel_while_leased_waits_for_the_holder_and_refuses_nothing_else() =>
         ModelRun.RunAsync(
         [

@@ -82,7 +82,7 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
                 await watch.ResponseStream.MoveNext(CancellationToken.None);
             }, StatusCode.OK),
             ("Explain", "reader", "consumer", c => c.ExplainAsync(new ExplainTaskRequest { TaskId = existing }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
-            ("ListTasks", "reader", "submitter", c => c.ListTasksAsync(new ListTasksRequest { Queue = queue, State = Protocol.V1.TaskState.Ready }, deadline: Deadline()).ResponseAsync, null),
+            ("ListTasks", "reader", "submitter", c => c.ListTasksAsync(new ListTasksRequest { Queue = queue, State = Protocol.V1.TaskState.Ready }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("ListAuditEntries", "admin", "reader", c => c.ListAuditEntriesAsync(new ListAuditEntriesRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, null),
         };
         Assert.Equal(TaskService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal), rpcs.Select(r => r.Name).Order(StringComparer.Ordinal));

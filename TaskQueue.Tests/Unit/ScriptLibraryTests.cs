@@ -8,7 +8,7 @@ public sealed class ScriptLibraryTests
 
     private static readonly string[] s_transitions =
     [
-        "cancel", "claim", "complete", "enqueue", "fail", "promote", "purge", "reap", "release", "renew", "replay", "shorten", "stats",
+        "cancel", "claim", "complete", "enqueue", "fail", "list", "promote", "purge", "reap", "release", "renew", "replay", "shorten", "stats",
         "progress", "checkpoint", "watch",
     ];
 
@@ -85,6 +85,7 @@ public sealed class ScriptLibraryTests
         Assert.Equal(ScriptLibrary.Get("purge"), ScriptLibrary.Purge);
         Assert.Equal(ScriptLibrary.Get("promote"), ScriptLibrary.Promote);
         Assert.Equal(ScriptLibrary.Get("stats"), ScriptLibrary.Stats);
+        Assert.Equal(ScriptLibrary.Get("list"), ScriptLibrary.List);
     }
 
     [Theory]

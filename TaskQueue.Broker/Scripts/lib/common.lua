@@ -39,6 +39,8 @@
 -- named by its priority alone ("ready:<prio>", the layout before lanes) holds work of any type: every
 -- worker reads it, a worker that does not handle a task found there moves it to its own lane, and the
 -- first claim that finds it empty deletes it (claim.lua).
+--   ukey      its unique key (absent when none): held in uniq_key(ukey) while the task is not final
+--   dkey      its debounce key (absent when none): debounce_key(dkey) names the task until it is final
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'
@@ -75,6 +77,11 @@ local function parse_lane(lane)
   return tonumber(lane), nil
 end
 local function idem_key(key) return base .. 'idem:' .. key end
+local function uniq_key(key) return base .. 'uniq:' .. key end
+local function debounce_key(key) return base .. 'debounce:' .. key end
+-- Retained finished tasks of one final state (completed | cancelled | expired), scored by finish time: the
+-- listing's index, trimmed by the retention whenever a task joins it (and expiring with its newest entry).
+local function finished_key(state) return base .. 'finished:' .. state end
 
 -- Time comes from Redis, never from a broker's clock. `shift` (ms) is zero outside tests.
 local function now_ms(shift)
@@ -156,16 +163,38 @@ local function notify_changed(id, final)
   if watched then redis.call('PUBLISH', CHANGED_CHANNEL, base .. id) end
 end
 
--- Moves a task to a final state and starts its retention clock (its idempotency key expires with it).
+-- Frees the unique and debounce keys a task reaching a final state still holds (a key another task took
+-- over is left alone). Costs nothing for a task without them (both nil).
+local function release_keys(id, ukey, dkey)
+  if ukey and ukey ~= '' and redis.call('GET', uniq_key(ukey)) == id then redis.call('DEL', uniq_key(ukey)) end
+  if dkey and dkey ~= '' and redis.call('GET', debounce_key(dkey)) == id then redis.call('DEL', debounce_key(dkey)) end
+end
+
+-- Adds finished tasks ({score, id, ...}) to their state's index and drops the entries past the retention. The
+-- index itself expires a retention after its newest entry, so a queue that stops finishing tasks keeps none.
+local function index_finished(state, entries, now, retention_ms)
+  local index = finished_key(state)
+  for i = 1, #entries, 1000 do
+    redis.call('ZADD', index, unpack(entries, i, math.min(i + 999, #entries)))
+  end
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%d', now - tonumber(retention_ms)))
+  redis.call('PEXPIRE', index, retention_ms)
+end
+
+-- Moves a task to a final state and starts its retention clock (its idempotency key expires with it; its
+-- unique and debounce keys are freed at once).
 local function finish(id, key, state, now, retention_ms, counter)
   notify_finished(id)
   notify_changed(id, true)
   redis.call('HSET', key, 'state', state, 'finished', now)
   redis.call('HINCRBY', STATS, counter, 1)
-  local ikey = redis.call('HGET', key, 'ikey')
+  local keys = redis.call('HMGET', key, 'ikey', 'ukey', 'dkey')
+  local ikey = keys[1]
+  release_keys(id, keys[2], keys[3])
   if tonumber(retention_ms) > 0 then
     redis.call('PEXPIRE', key, retention_ms)
     if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
+    index_finished(state, { now, id }, now, retention_ms)
   else
     redis.call('DEL', key)
     if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end

@@ -54,6 +54,8 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
     return RETRYING
   end
   redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '', 'state', 'dead', 'finished', now)
+  local keys = redis.call('HMGET', key, 'ukey', 'dkey')
+  release_keys(id, keys[1], keys[2])
   redis.call('ZADD', DEAD, now, id)
   redis.call('HINCRBY', STATS, 'dead', 1)
   notify_finished(id)

@@ -1,0 +1,169 @@
+-- list: one page of a queue's tasks in one state, through the structure that orders them (writes nothing).
+-- Bounded whatever the queue's size: it reads at most limit + 1 index entries (plus a binary search of at
+-- most ~2·log2(n) single-entry reads to find a cursor among equal scores) and the hashes of the tasks on
+-- the page; never a payload, result or checkpoint.
+-- KEYS[1]  queue key prefix "tq:{queue}:"
+-- ARGV[1]  source: ready | scheduled | leased | dead | completed | cancelled | expired
+-- ARGV[2]  order: asc (oldest first) | desc (newest first)
+-- ARGV[3]  limit (1..1000)
+-- ARGV[4]  task type to keep ('' = every type)
+-- ARGV[5]  cursor position ('' = the first page): a score (sorted sets) or a lane (ready)
+-- ARGV[6]  cursor member: the task id (sorted sets) or the stream entry id (ready) of the last entry read
+-- ARGV[7..] fields left out of the rows (payload, result, checkpoint)
+-- Returns  {next position, next member ('' '' = no further page), then per task: id, n, then n values
+--          field, value, field, value, ...}
+-- Order: sorted sets by score (scheduled: due; leased: lease deadline; dead: when dead-lettered; finished: when
+-- finished), equal scores by id; ready tasks lane by lane in claim order (highest priority first), within a lane
+-- by stream entry (when they became ready). desc is the exact reverse of asc.
+--!include lib/common.lua
+local source, asc, limit, type_filter = ARGV[1], ARGV[2] == 'asc', tonumber(ARGV[3]), ARGV[4]
+local cursor_position, cursor_member = ARGV[5], ARGV[6]
+local left_out = {}
+for i = 7, #ARGV do left_out[ARGV[i]] = true end
+
+-- The row of one task (false when its hash is gone or another type was asked for).
+local function row(id, key)
+  if type_filter ~= '' and redis.call('HGET', key, 'type') ~= type_filter then return false end
+  local fields = {}
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if not left_out[field] then fields[#fields + 1] = field end
+  end
+  if #fields == 0 then return false end
+  local values = redis.call('HMGET', key, unpack(fields))
+  local out = { id, 2 * #fields }
+  for i = 1, #fields do
+    out[#out + 1] = fields[i]
+    out[#out + 1] = values[i] or ''
+  end
+  return out
+end
+
+-- ---- sorted sets: (score, member), equal scores ordered by member as Redis orders them ----
+
+-- The first ascending rank in [lo, hi) whose member is > member (or >= with `inclusive`); hi when none.
+local function first_tie_after(index, lo, hi, member, inclusive)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local m = redis.call('ZRANGE', index, mid, mid)[1]
+    if m > member or (inclusive and m == member) then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+local function zset_page(index)
+  local total = redis.call('ZCARD', index)
+  local start = 0 -- in the order's own ranks (REV for desc)
+  if cursor_position ~= '' then
+    local lo = redis.call('ZCOUNT', index, '-inf', '(' .. cursor_position)
+    local hi = redis.call('ZCOUNT', index, '-inf', cursor_position)
+    if asc then
+      start = first_tie_after(index, lo, hi, cursor_member, false)
+    else
+      start = total - first_tie_after(index, lo, hi, cursor_member, true)
+    end
+  end
+  local entries
+  if asc then
+    entries = redis.call('ZRANGE', index, start, start + limit, 'WITHSCORES')
+  else
+    entries = redis.call('ZRANGE', index, start, start + limit, 'REV', 'WITHSCORES')
+  end
+  local out = { '', '' }
+  local read = math.min(#entries / 2, limit)
+  if #entries / 2 > limit then
+    out[1], out[2] = entries[2 * read], entries[2 * read - 1]
+  end
+  for n = 1, read do
+    local id = entries[2 * n - 1]
+    local r = row(id, task_key(id))
+    if r then for _, v in ipairs(r) do out[#out + 1] = v end end
+  end
+  return out
+end
+
+-- ---- ready: the undelivered entries of each lane's stream ----
+
+-- Stream ids "ms-seq" compared as numbers.
+local function sid_less(a, b)
+  local a1, a2 = string.match(a, '^(%d+)-(%d+)$')
+  local b1, b2 = string.match(b, '^(%d+)-(%d+)$')
+  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
+  return a1 < b1 or (a1 == b1 and a2 < b2)
+end
+
+-- Claim order of lanes: higher priority first (lanes named by their level, as in LEVELS).
+local function lane_before(a, b)
+  local na, nb = tonumber(a), tonumber(b)
+  if na and nb and na ~= nb then return na > nb end
+  return a < b
+end
+
+local function last_delivered(stream)
+  local groups = redis.call('XINFO', 'GROUPS', stream)
+  for _, group in ipairs(groups) do
+    for i = 1, #group, 2 do
+      if group[i] == 'name' and group[i + 1] == GROUP then
+        for j = 1, #group, 2 do
+          if group[j] == 'last-delivered-id' then return group[j + 1] end
+        end
+      end
+    end
+  end
+  return '0-0'
+end
+
+local function ready_page()
+  local lanes = redis.call('SMEMBERS', LEVELS)
+  table.sort(lanes, lane_before)
+  if not asc then
+    for i = 1, math.floor(#lanes / 2) do lanes[i], lanes[#lanes - i + 1] = lanes[#lanes - i + 1], lanes[i] end
+  end
+  local function comes_before(a, b) if asc then return lane_before(a, b) else return lane_before(b, a) end end
+  local found = {} -- {lane, sid, id}
+  for _, lane in ipairs(lanes) do
+    if #found > limit then break end
+    local in_cursor_lane = cursor_position ~= '' and lane == cursor_position
+    if cursor_position == '' or in_cursor_lane or comes_before(cursor_position, lane) then
+      local stream = ready_key(lane)
+      local last = last_delivered(stream)
+      local want = limit + 1 - #found
+      local entries
+      if asc then
+        local from = last
+        if in_cursor_lane and sid_less(last, cursor_member) then from = cursor_member end
+        entries = redis.call('XRANGE', stream, '(' .. from, '+', 'COUNT', want)
+      else
+        local to = '+'
+        if in_cursor_lane then to = '(' .. cursor_member end
+        if in_cursor_lane and not sid_less(last, cursor_member) then
+          entries = {}
+        else
+          entries = redis.call('XREVRANGE', stream, to, '(' .. last, 'COUNT', want)
+        end
+      end
+      for _, entry in ipairs(entries) do
+        found[#found + 1] = { lane, entry[1], entry[2][2] }
+      end
+    end
+  end
+  local out = { '', '' }
+  local read = math.min(#found, limit)
+  if #found > limit then
+    out[1], out[2] = found[read][1], found[read][2]
+  end
+  for n = 1, read do
+    local lane, sid, id = found[n][1], found[n][2], found[n][3]
+    local key = task_key(id)
+    local t = redis.call('HMGET', key, 'state', 'sid')
+    -- A stale entry (its task moved on) is no ready task.
+    if t[1] == 'ready' and t[2] == sid then
+      local r = row(id, key)
+      if r then for _, v in ipairs(r) do out[#out + 1] = v end end
+    end
+  end
+  return out
+end
+
+if source == 'ready' then return ready_page() end
+local indexes = { scheduled = SCHEDULED, leased = LEASES, dead = DEAD }
+return zset_page(indexes[source] or finished_key(source))
