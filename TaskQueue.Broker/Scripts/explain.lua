@@ -1,5 +1,5 @@
 -- explain: what Explain needs beyond the task's hash, in one read (writes nothing): how many tasks wait ahead
--- of a ready task in its ready stream (undelivered entries before its own; counting stops past ARGV[2]) and
+-- of a ready task in its lane's ready stream (undelivered entries before its own; counting stops past ARGV[2]) and
 -- a leased task's lease deadline.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  task id
@@ -8,10 +8,11 @@
 --!include lib/common.lua
 local id = ARGV[1]
 local bound = tonumber(ARGV[2])
-local t = redis.call('HMGET', task_key(id), 'state', 'prio', 'sid')
+local t = redis.call('HMGET', task_key(id), 'state', 'prio', 'sid', 'lane')
 local ahead, stopped = 0, 0
-if t[1] == 'ready' and t[3] and t[3] ~= '' and redis.call('SISMEMBER', LEVELS, t[2]) == 1 then
-  local stream = ready_key(t[2])
+local lane = t[2] and task_lane(t[4], t[2])
+if t[1] == 'ready' and t[3] and t[3] ~= '' and redis.call('SISMEMBER', LEVELS, lane) == 1 then
+  local stream = ready_key(lane)
   local last = '0-0'
   local group = redis.call('XINFO', 'GROUPS', stream)[1]
   for i = 1, #group, 2 do

@@ -91,11 +91,21 @@ local function sid_less(a, b)
   return a1 < b1 or (a1 == b1 and a2 < b2)
 end
 
--- Claim order of lanes: higher priority first (lanes named by their level, as in LEVELS).
+-- Claim order of lanes (claim.lua): higher priority first, the old layout's lane of every type before the typed
+-- lanes of its priority, then by name.
 local function lane_before(a, b)
-  local na, nb = tonumber(a), tonumber(b)
-  if na and nb and na ~= nb then return na > nb end
+  local pa, ta = parse_lane(a)
+  local pb, tb = parse_lane(b)
+  if pa ~= pb then return pa > pb end
+  if (ta == nil) ~= (tb == nil) then return ta == nil end
   return a < b
+end
+
+-- A type filter reads only the lanes of that type (and the old layout's lanes, which hold every type).
+local function lane_wanted(lane)
+  if type_filter == '' then return true end
+  local _, lane_type = parse_lane(lane)
+  return lane_type == nil or lane_type == type_filter
 end
 
 local function last_delivered(stream)
@@ -123,7 +133,7 @@ local function ready_page()
   for _, lane in ipairs(lanes) do
     if #found > limit then break end
     local in_cursor_lane = cursor_position ~= '' and lane == cursor_position
-    if cursor_position == '' or in_cursor_lane or comes_before(cursor_position, lane) then
+    if lane_wanted(lane) and (cursor_position == '' or in_cursor_lane or comes_before(cursor_position, lane)) then
       local stream = ready_key(lane)
       local last = last_delivered(stream)
       local want = limit + 1 - #found
