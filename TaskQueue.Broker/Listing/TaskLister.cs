@@ -34,7 +34,7 @@ public sealed class TaskLister(IConnectionMultiplexer redis)
     internal const string ReadySource = "ready";
 
     /// <summary>Fields a listing never returns (Get has them). A new large field belongs here too.</summary>
-    private static readonly RedisValue[] s_leftOut = [TaskFields.Payload, TaskFields.Result];
+    private static readonly RedisValue[] s_leftOut = [TaskFields.Payload, TaskFields.Result, TaskFields.Checkpoint];
 
     public async Task<TaskListPage> ListAsync(TaskListQuery query, CancellationToken cancellationToken = default)
     {

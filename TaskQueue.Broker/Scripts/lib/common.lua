@@ -33,14 +33,14 @@
 --   pmsg      its status line
 --   pat       ms when it was stored
 --   checkpoint the last checkpoint a lease holder stored (the next attempt receives it)
+--   ukey      its unique key (absent when none): held in uniq_key(ukey) while the task is not final
+--   dkey      its debounce key (absent when none): debounce_key(dkey) names the task until it is final
 --
 -- Ready work lives in lanes: one stream per priority and task type, "ready:<prio>:<type>", so a worker
 -- reads only the lanes of the types it handles. LEVELS is the set of lanes that ever held work. A lane
 -- named by its priority alone ("ready:<prio>", the layout before lanes) holds work of any type: every
 -- worker reads it, a worker that does not handle a task found there moves it to its own lane, and the
 -- first claim that finds it empty deletes it (claim.lua).
---   ukey      its unique key (absent when none): held in uniq_key(ukey) while the task is not final
---   dkey      its debounce key (absent when none): debounce_key(dkey) names the task until it is final
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'
