@@ -43,13 +43,6 @@ public static class RedisKeys
     /// <summary>The ready stream of a lane named as <see cref="Levels"/> lists it.</summary>
     public static string ReadyLane(string queue, string lane) => QueuePrefix(queue) + "ready:" + lane;
 
-    /// <summary>
-    /// The ready stream a task's entry is in, from its <see cref="TaskFields.Lane"/> and <see cref="TaskFields.Priority"/>
-    /// fields (no lane: a task stored before lanes, in its priority's stream of the old layout).
-    /// </summary>
-    public static string ReadyOf(string queue, string? lane, int priority) =>
-        string.IsNullOrEmpty(lane) ? Ready(queue, priority) : ReadyLane(queue, lane);
-
     /// <summary>A lane's name, "priority:type", as <see cref="Levels"/> lists it and a task's <see cref="TaskFields.Lane"/> holds it.</summary>
     public static string Lane(int priority, string type) => priority.ToString(CultureInfo.InvariantCulture) + ":" + type;
 

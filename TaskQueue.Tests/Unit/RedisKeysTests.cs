@@ -17,8 +17,6 @@ public sealed class RedisKeysTests
         { RedisKeys.Ready(Queue, 4, "resize-image"), "tq:{orders}:ready:4:resize-image" },
         { RedisKeys.ReadyLane(Queue, RedisKeys.Lane(2, "resize-image")), "tq:{orders}:ready:2:resize-image" },
         { RedisKeys.Lane(0, "a:b"), "0:a:b" },
-        { RedisKeys.ReadyOf(Queue, "5:echo", 5), "tq:{orders}:ready:5:echo" },
-        { RedisKeys.ReadyOf(Queue, null, 5), "tq:{orders}:ready:5" },
         { RedisKeys.Levels(Queue), "tq:{orders}:levels" },
         { RedisKeys.Leases(Queue), "tq:{orders}:leases" },
         { RedisKeys.Scheduled(Queue), "tq:{orders}:scheduled" },
