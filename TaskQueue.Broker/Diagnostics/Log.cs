@@ -76,6 +76,9 @@ internal static partial class Log
     [LoggerMessage(43, LogLevel.Warning, "Reaping failed; retrying on the next tick")]
     public static partial void ReapFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(44, LogLevel.Information, "Marked {Count} registered queues due for a first visit (the due index at start)")]
+    public static partial void DueIndexSeeded(ILogger logger, long count);
+
     // ---- the promoter ----
 
     [LoggerMessage(50, LogLevel.Warning, "Promoting scheduled work failed; retrying shortly")]

@@ -150,6 +150,7 @@ end
 for i = 1, #leases, 1000 do
   redis.call('ZADD', LEASES, unpack(leases, i, math.min(i + 999, #leases)))
 end
+if #leases > 0 then mark_due(deadline) end
 -- Work this call made ready in lanes this worker does not read is for other workers: wake their dispatchers.
 local foreign = moved > 0
 if handles and not foreign then

@@ -10,6 +10,9 @@
 --          its unique key is waiting or running: that task), DEBOUNCED (a task with its debounce key still waits:
 --          that task, now with this payload, due window after now). Checked in that order; a submit that
 --          creates nothing does not take its idempotency key. A task without these keys pays one comparison each.
+--          {MISSING} alone: the registry does not hold the queue (never registered, or forgotten when it was empty:
+--          lib/due.lua); nothing was written, and the broker registers it (within the cap) and sends the batch again.
+--          Scheduled work marks the queue due (lib/common.lua mark_due).
 --!include lib/common.lua
 local FIELDS = 15
 local CREATED, IDEMPOTENT, UNIQUE_EXISTING, DEBOUNCED = 0, 1, 2, 3
@@ -19,6 +22,8 @@ local queue = ARGV[2]
 local out = {}
 local added = 0
 local lanes_seen = {}
+local earliest = nil -- the earliest due time of the work this call scheduled
+if redis.call('SISMEMBER', QUEUES, queue) == 0 then return { MISSING } end
 
 local function append(list, name, value)
   list[#list + 1] = name
@@ -48,6 +53,7 @@ local function debounce_into(dkey, payload, due, expires)
     return false
   end
   redis.call('ZADD', SCHEDULED, due, holder)
+  earliest = math.min(earliest or due, due)
   redis.call('HSET', key, 'state', 'scheduled', 'due', due, 'expires', expires, 'payload', payload)
   return holder
 end
@@ -83,6 +89,7 @@ for i = 3, #ARGV, FIELDS do
     local state, sid = 'scheduled', ''
     if due > now then
       redis.call('ZADD', SCHEDULED, due, id)
+      earliest = math.min(earliest or due, due)
     else
       local stream = ready_key(lane)
       if not lanes_seen[lane] then
@@ -114,4 +121,5 @@ for i = 3, #ARGV, FIELDS do
   end
 end
 if added > 0 then redis.call('HINCRBY', STATS, 'submitted', added) end
+if earliest then mark_due(earliest) end
 return out

@@ -1,14 +1,17 @@
 -- reap: expired leases take the failure path with the error "lease expired". Atomic, so when several
--- brokers reap at once each expired lease is reclaimed exactly once.
+-- brokers reap at once each expired lease is reclaimed exactly once. A visit of the due index (lib/due.lua):
+-- once the batch is not full, the queue's due time is set to its next one, or an empty queue is forgotten.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms
 -- ARGV[2..6] policy, as in fail.lua
 -- ARGV[7]  maximum number of leases to reap
 -- ARGV[8]  unit random (0..1) seeding the jitter of this batch
+-- ARGV[9]  idle expiry in ms (how long an empty queue is kept)
 -- Returns  {id, worker, leased at (ms), outcome, type, attempt, max attempts, traceparent, tracestate, ...}:
 --          outcome RETRYING, DEAD_LETTERED or CANCELLED (lib/common.lua); the rest is for telemetry
 --!include lib/common.lua
 --!include lib/settle.lua
+--!include lib/due.lua
 local GOLDEN = 0.6180339887498949
 local now = now_ms(ARGV[1])
 local policy = read_policy(2)
@@ -36,4 +39,5 @@ for n, id in ipairs(expired) do
   end
 end
 flush_failures(batch)
+if #expired < tonumber(ARGV[7]) then revisit(now, policy.dead_age_ms, ARGV[9]) end
 return out

@@ -4,7 +4,7 @@
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  grace in ms
 -- ARGV[3..] 2 values per task: id, lease token
--- Returns  the number of leases shortened
+-- Returns  the number of leases shortened (the queue is marked due at the new deadline when any was)
 --!include lib/common.lua
 local now = now_ms(ARGV[1])
 local deadline = now + tonumber(ARGV[2])
@@ -16,4 +16,5 @@ for i = 3, #ARGV, 2 do
     shortened = shortened + redis.call('ZADD', LEASES, 'XX', 'LT', 'CH', deadline, id)
   end
 end
+if shortened > 0 then mark_due(deadline) end
 return shortened

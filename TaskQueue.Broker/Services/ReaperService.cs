@@ -5,9 +5,11 @@ using TaskQueue.Broker.Storage;
 namespace TaskQueue.Broker.Services;
 
 /// <summary>
-/// Takes back expired leases in every queue. Runs in every broker: the reap script is atomic, so each
-/// expired lease is reclaimed exactly once. Counts expiries per worker and quarantines a worker whose
-/// leases keep expiring without completions while it keeps heartbeating.
+/// Takes back expired leases. Runs in every broker: the reap script is atomic, so each expired lease is
+/// reclaimed exactly once. Each tick visits only the queues the due index names as due (a queue with nothing
+/// due costs nothing); at start it marks every registered queue due once, so leases written before the index
+/// existed are found. Counts expiries per worker and quarantines a worker whose leases keep expiring without
+/// completions while it keeps heartbeating.
 /// </summary>
 internal sealed class ReaperService(
     RedisTaskStore store,
@@ -20,27 +22,59 @@ internal sealed class ReaperService(
     ILogger<ReaperService> logger) : BackgroundService
 {
     private const int BatchSize = 1000;
+
+    // The most queues one read of the due index returns; a full page is followed by another at once.
+    private const int DuePage = 1000;
+
     private readonly BrokerOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var blame = new OutageBlame(_options.HeartbeatInterval, time.GetUtcNow(), logger);
+        var seeded = false;
         using var timer = new PeriodicTimer(_options.ReapInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
-                var started = time.GetUtcNow();
-                var queues = await store.GetQueuesAsync(stoppingToken);
-                blame.Observe(started, time.GetUtcNow());
-                foreach (var queue in queues)
+                if (!seeded)
                 {
-                    await ReapQueueAsync(queue, blame, stoppingToken);
+                    Log.DueIndexSeeded(logger, await store.SeedDueIndexAsync(stoppingToken));
+                    seeded = true;
                 }
+
+                await ReapDueAsync(blame, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 Log.ReapFailed(logger, ex);
+            }
+        }
+    }
+
+    // Visits every queue that is due, a page at a time; a queue still due after its visit (its scheduled work waits
+    // for the promoter) is not visited twice in one tick.
+    private async Task ReapDueAsync(OutageBlame blame, CancellationToken cancellationToken)
+    {
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var started = time.GetUtcNow();
+            var due = await store.GetDueQueuesAsync(DuePage, cancellationToken);
+            blame.Observe(started, time.GetUtcNow());
+            var fresh = 0;
+            foreach (var queue in due.Queues)
+            {
+                if (visited.Add(queue))
+                {
+                    fresh++;
+                    await ReapQueueAsync(queue, blame, cancellationToken);
+                }
+            }
+
+            if (due.Queues.Count < DuePage || fresh == 0)
+            {
+                return;
             }
         }
     }

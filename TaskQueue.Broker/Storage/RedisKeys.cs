@@ -9,8 +9,19 @@ namespace TaskQueue.Broker.Storage;
 /// </summary>
 public static class RedisKeys
 {
-    /// <summary>The set of queue names that have ever received a task (read by the background loops).</summary>
+    /// <summary>
+    /// The registry of live queues: every queue that holds anything, and those a worker or submit named lately. An empty
+    /// queue leaves it after <see cref="TaskStoreOptions.QueueIdleExpiry"/>; <c>TaskQueue:Limits:MaxQueues</c> caps it.
+    /// </summary>
     public const string Queues = "tq:queues";
+
+    /// <summary>
+    /// The due index: a sorted set of queue names scored by the earliest ms (Redis time) at which something in the
+    /// queue may fall due — a lease deadline, scheduled work, a dead letter's end of age, an idle queue's expiry. The
+    /// scripts that create such things lower the score; the reaper's and the promoter's visits set the true one. The
+    /// background loops visit only the queues whose time has come.
+    /// </summary>
+    public const string Due = "tq:due";
 
     /// <summary>The worker registry: one hash per worker, shared by every broker.</summary>
     public static string Worker(string workerId) => "tq:worker:" + workerId;
@@ -65,6 +76,9 @@ public static class RedisKeys
     public static string DeadLetters(string queue) => QueuePrefix(queue) + "dead";
 
     public static string Stats(string queue) => QueuePrefix(queue) + "stats";
+
+    /// <summary>A hash {since, submitted}: when a visit first found the queue empty, and its submitted count then (the idle clock).</summary>
+    public static string Idle(string queue) => QueuePrefix(queue) + "idle";
 
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 

@@ -73,6 +73,29 @@ public sealed class RedisTaskStore : IClaimStore
 
     private async Task EnqueueQueueAsync(string queue, int[] indexes, IReadOnlyList<NewTask> tasks, EnqueueResult[] results)
     {
+        // The script writes only into a registered queue; one this broker remembers may have been forgotten since
+        // (it was empty for the idle expiry): register it again, within the cap, and send the batch again. A queue
+        // forgotten again in between (a whole idle expiry later) is refused as unregistered after a few tries.
+        const int Tries = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await TryEnqueueQueueAsync(queue, indexes, tasks, results))
+            {
+                return;
+            }
+
+            _registeredQueues.TryRemove(queue, out _);
+            if (attempt == Tries)
+            {
+                throw new InvalidOperationException($"Queue '{queue}' was forgotten while it was being registered again; submit again.");
+            }
+
+            await RegisterQueuesAsync([queue]);
+        }
+    }
+
+    private async Task<bool> TryEnqueueQueueAsync(string queue, int[] indexes, IReadOnlyList<NewTask> tasks, EnqueueResult[] results)
+    {
         var args = new RedisValue[2 + (indexes.Length * EnqueueFields)];
         args[0] = Shift;
         args[1] = queue;
@@ -98,18 +121,27 @@ public sealed class RedisTaskStore : IClaimStore
         }
 
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
+        if (reply.Length == 1)
+        {
+            return false; // {MISSING}: the registry does not hold the queue, and nothing was written
+        }
+
         for (var i = 0; i < indexes.Length; i++)
         {
             results[indexes[i]] = new EnqueueResult(new TaskId(queue, (string)reply[2 * i]!), ScriptCodes.ToOutcome((long)reply[(2 * i) + 1]));
         }
+
+        return true;
     }
 
     /// <summary>
     /// Adds the queues to the registry the background loops read, all or none: past
     /// <see cref="LimitOptions.MaxQueues"/> it throws <see cref="LimitExceededException"/> and adds nothing. A
     /// queue already registered always passes. The check and the add are one WATCH/MULTI transaction on the
-    /// registry alone (so the enqueue script still touches only its queue's slot), and the queues this
-    /// broker registered are remembered: the hot path pays nothing.
+    /// registry alone, and the queues this broker registered are remembered: the hot path pays nothing. A
+    /// remembered queue that was forgotten since (empty for <see cref="TaskStoreOptions.QueueIdleExpiry"/>) is
+    /// registered again when the enqueue script refuses it. A new entry is marked due at once in the due index, so a
+    /// queue named but never used is forgotten like an emptied one.
     /// </summary>
     public Task RegisterQueuesAsync(IEnumerable<string> queues)
     {
@@ -150,6 +182,7 @@ public sealed class RedisTaskStore : IClaimStore
             var transaction = db.CreateTransaction();
             transaction.AddCondition(Condition.SetLengthLessThan(RedisKeys.Queues, (long)_maxQueues - fresh.Count + 1));
             _ = transaction.SetAddAsync(RedisKeys.Queues, [.. fresh.Select(q => (RedisValue)q)]);
+            _ = transaction.SortedSetAddAsync(RedisKeys.Due, [.. fresh.Select(q => new SortedSetEntry(q, 0))], SortedSetWhen.LessThan);
             if (await transaction.ExecuteAsync())
             {
                 break;
@@ -313,10 +346,11 @@ public sealed class RedisTaskStore : IClaimStore
     public async Task<IReadOnlyList<ReapedLease>> ReapAsync(string queue, int max, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new List<RedisValue>(8) { Shift };
+        var args = new List<RedisValue>(9) { Shift };
         AddPolicy(args);
         args.Add(max);
         args.Add(Random.Shared.NextDouble());
+        args.Add(IdleExpiryMs);
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Reap, Prefix(queue), [.. args]))!;
         const int Fields = 9;
         var reaped = new List<ReapedLease>(reply.Length / Fields);
@@ -344,9 +378,57 @@ public sealed class RedisTaskStore : IClaimStore
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
             ScriptLibrary.Promote,
             Prefix(queue),
-            [Shift, _options.PromoteBatchSize, RetentionMs, _options.DeadLetterMaxCount, (long)_options.DeadLetterMaxAge.TotalMilliseconds]))!;
+            [Shift, _options.PromoteBatchSize, RetentionMs, _options.DeadLetterMaxCount, (long)_options.DeadLetterMaxAge.TotalMilliseconds, IdleExpiryMs]))!;
         var nextDue = (long)reply[2];
         return new PromoteResult((int)reply[0], (int)reply[1], nextDue < 0 ? null : TimeSpan.FromMilliseconds(nextDue));
+    }
+
+    /// <summary>
+    /// The queues whose time in the due index (<see cref="RedisKeys.Due"/>) has come, earliest first, at most
+    /// <paramref name="max"/>, and how long until the next queue not due yet falls due (by Redis's clock).
+    /// </summary>
+    public async Task<DueQueues> GetDueQueuesAsync(int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Due, [RedisKeys.Due], [Shift, max]))!;
+        var next = (long)reply[0];
+        return new DueQueues([.. reply.Skip(1).Select(r => (string)r!)], next < 0 ? null : TimeSpan.FromMilliseconds(next));
+    }
+
+    /// <summary>
+    /// Marks every registered queue due now (ZADD LT, so nothing due earlier moves): each is visited once and gets
+    /// its true due time. Run at start, so a Redis written by a broker without the due index (its leases and
+    /// scheduled work unmarked) loses nothing. Returns the number of queues marked.
+    /// </summary>
+    public async Task<long> SeedDueIndexAsync(CancellationToken cancellationToken = default)
+    {
+        var db = Db;
+        long marked = 0;
+        var chunk = new List<SortedSetEntry>(1000);
+        await foreach (var queue in db.SetScanAsync(RedisKeys.Queues, pageSize: 1000).WithCancellation(cancellationToken))
+        {
+            chunk.Add(new SortedSetEntry(queue, 0));
+            if (chunk.Count == 1000)
+            {
+                marked += await MarkAsync(chunk);
+            }
+        }
+
+        return marked + await MarkAsync(chunk);
+
+        async Task<long> MarkAsync(List<SortedSetEntry> entries)
+        {
+            if (entries.Count == 0)
+            {
+                return 0;
+            }
+
+            await db.SortedSetAddAsync(RedisKeys.Due, [.. entries], SortedSetWhen.LessThan);
+            var count = entries.Count;
+            entries.Clear();
+            return count;
+        }
     }
 
     // ---- management ----
@@ -539,7 +621,7 @@ public sealed class RedisTaskStore : IClaimStore
             Counter("dead"), Counter("expired"), Counter("cancelled"), Counter("replayed"), Counter("stale"));
     }
 
-    /// <summary>Every queue that has ever received a task.</summary>
+    /// <summary>Every live queue (the registry: a queue that stayed empty for the idle expiry is no longer in it).</summary>
     public async Task<IReadOnlyList<string>> GetQueuesAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -550,6 +632,8 @@ public sealed class RedisTaskStore : IClaimStore
     // ---- helpers ----
 
     private long RetentionMs => (long)_options.Retention.TotalMilliseconds;
+
+    private long IdleExpiryMs => (long)_options.QueueIdleExpiry.TotalMilliseconds;
 
     private static RedisKey[] Prefix(string queue) => [RedisKeys.QueuePrefix(queue)];
 

@@ -27,6 +27,7 @@ public static class ScriptLibrary
     public static string Replay => Get("replay");
     public static string Purge => Get("purge");
     public static string Promote => Get("promote");
+    public static string Due => Get("due");
     public static string Stats => Get("stats");
     public static string Explain => Get("explain");
     public static string Progress => Get("progress");

@@ -100,6 +100,9 @@ public sealed record ReapedLease(
 
 public sealed record PromoteResult(int Promoted, int Expired, TimeSpan? NextDueIn);
 
+/// <summary>Queues whose time in the due index has come (earliest first), and how long until the next one not due yet (null: none).</summary>
+public sealed record DueQueues(IReadOnlyList<string> Queues, TimeSpan? NextDueIn);
+
 public enum TaskState
 {
     Ready,

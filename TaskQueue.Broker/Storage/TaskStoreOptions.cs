@@ -58,6 +58,13 @@ public sealed class TaskStoreOptions
     [Range(1, 16 * 1024 * 1024)]
     public int MaxCheckpointBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// How long an empty queue (nothing ready, leased, scheduled, dead or kept finished, no open Wait or Watch, no
+    /// task submitted) keeps its registry entry and leftover keys (lanes, counters); then it is forgotten and stops
+    /// counting against <c>TaskQueue:Limits:MaxQueues</c>. A later submit registers it again.
+    /// </summary>
+    public TimeSpan QueueIdleExpiry { get; set; } = TimeSpan.FromHours(1);
+
     public BackoffPolicy Backoff => new(BackoffInitial, BackoffMultiplier, BackoffMax, BackoffJitter);
 
     public void Validate()
@@ -67,6 +74,11 @@ public sealed class TaskStoreOptions
         if (Retention < TimeSpan.Zero || DeadLetterMaxAge <= TimeSpan.Zero || PriorityAgeingStep < TimeSpan.Zero)
         {
             throw new ValidationException("Retention and PriorityAgeingStep must not be negative and DeadLetterMaxAge must be positive.");
+        }
+
+        if (QueueIdleExpiry < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ValidationException("QueueIdleExpiry must be at least 1 ms (an empty queue is forgotten that long after a visit found it empty).");
         }
     }
 }

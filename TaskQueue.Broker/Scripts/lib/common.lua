@@ -54,6 +54,12 @@ local CHANGED_CHANNEL = 'tq:changed'
 local READY_CHANNEL = 'tq:ready' -- its messages are queue names: KEYS[1] is "tq:{" .. queue .. "}:"
 local QUEUE = string.sub(base, 5, -3)
 local GROUP = 'tq'
+-- The two keys outside the queue's slot (Storage/RedisKeys.cs): the registry of live queues, and the due index,
+-- queue name -> the earliest ms at which something in the queue may fall due (a lower bound: lib/due.lua's visit
+-- sets the true time). The background loops visit only the queues whose time has come.
+local QUEUES = 'tq:queues'
+local DUE = 'tq:due'
+local IDLE = base .. 'idle' -- a hash {since, submitted}: when a visit first found the queue empty (lib/due.lua)
 
 -- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.
 local OK, STALE, MISSING = 1, 0, -1
@@ -88,6 +94,10 @@ local function now_ms(shift)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(shift)
 end
+
+-- Marks the queue due at `ms` unless it is due earlier already (ZADD LT keeps the earliest): every script that
+-- creates a lease, scheduled work or a dead letter calls it, so the reaper and the promoter come in time.
+local function mark_due(ms) redis.call('ZADD', DUE, 'LT', ms, QUEUE) end
 
 -- Appends an entry for the task to a lane's stream (creating the lane the first time); returns its id.
 local function append_to_lane(id, lane)

@@ -49,6 +49,7 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
       redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'sid', '', 'state', 'scheduled', 'due', now + delay)
       batch.scheduled[#batch.scheduled + 1] = now + delay
       batch.scheduled[#batch.scheduled + 1] = id
+      batch.due = math.min(batch.due or (now + delay), now + delay)
     end
     notify_changed(id, false)
     return RETRYING
@@ -61,11 +62,14 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
   notify_finished(id)
   notify_changed(id, true)
   trim_dead(now, policy.dead_max, policy.dead_age_ms)
+  batch.due = math.min(batch.due or math.huge, now + tonumber(policy.dead_age_ms))
   return DEAD_LETTERED
 end
 
--- Writes what the batch's settlements share; wakes every broker's dispatchers when work is ready again.
+-- Writes what the batch's settlements share; wakes every broker's dispatchers when work is ready again; marks
+-- the queue due when the earliest retry or dead letter of the batch needs a visit.
 local function flush_failures(batch)
+  if batch.due then mark_due(batch.due) end
   drop_settled(batch.leases, batch.entries)
   for i = 1, #batch.scheduled, 1000 do
     redis.call('ZADD', SCHEDULED, unpack(batch.scheduled, i, math.min(i + 999, #batch.scheduled)))
