@@ -75,10 +75,11 @@ public static class RedisKeys
 
     public static string DeadLetters(string queue) => QueuePrefix(queue) + "dead";
 
+    /// <summary>
+    /// A queue's lifetime counters (submitted, completed, ...), and while it is empty its idle clock (idle_since,
+    /// idle_submitted: when a visit first found it empty, and the submitted count then).
+    /// </summary>
     public static string Stats(string queue) => QueuePrefix(queue) + "stats";
-
-    /// <summary>A hash {since, submitted}: when a visit first found the queue empty, and its submitted count then (the idle clock).</summary>
-    public static string Idle(string queue) => QueuePrefix(queue) + "idle";
 
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 

@@ -59,7 +59,6 @@ local GROUP = 'tq'
 -- sets the true time). The background loops visit only the queues whose time has come.
 local QUEUES = 'tq:queues'
 local DUE = 'tq:due'
-local IDLE = base .. 'idle' -- a hash {since, submitted}: when a visit first found the queue empty (lib/due.lua)
 
 -- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.
 local OK, STALE, MISSING = 1, 0, -1

@@ -5,7 +5,8 @@
 --     time or dead letter's end of age.
 --   nothing pending, but ready work waits for a worker (whose claim marks the queue), finished tasks are kept, or
 --     a Wait or Watch is open: due again after the idle expiry, or when the last finished index expires if later.
---   nothing at all: the idle clock starts (IDLE); a visit that finds the queue still empty an idle expiry later,
+--   nothing at all: the idle clock starts (STATS fields idle_since, idle_submitted: when a visit first found the
+--     queue empty, and its submitted count then); a visit that finds the queue still empty an idle expiry later,
 --     with no task submitted in between, forgets it: its registry entry and its leftover keys (lanes, empty
 --     streams, counters) go. The enqueue script refuses a queue the registry does not hold, so the broker
 --     registers it again (within the cap) before its next task: a submit never writes into a forgotten queue.
@@ -37,7 +38,7 @@ end
 -- Deletes an empty queue's leftover keys and its registry and due index entries.
 local function forget_queue()
   for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do redis.call('DEL', ready_key(lane)) end
-  redis.call('DEL', LEVELS, STATS, IDLE)
+  redis.call('DEL', LEVELS, STATS)
   redis.call('SREM', QUEUES, QUEUE)
   redis.call('ZREM', DUE, QUEUE)
 end
@@ -54,15 +55,19 @@ local function revisit(now, dead_age_ms, idle_ms)
   end
   if due then
     redis.call('ZADD', DUE, due, QUEUE)
-    redis.call('DEL', IDLE)
+    redis.call('HDEL', STATS, 'idle_since', 'idle_submitted')
     return due
   end
-  local submitted = redis.call('HGET', STATS, 'submitted') or '0'
-  local idle = redis.call('HMGET', IDLE, 'since', 'submitted')
-  local since = tonumber(idle[1])
-  if not since or idle[2] ~= submitted then
+  if redis.call('SISMEMBER', QUEUES, QUEUE) == 0 then
+    forget_queue() -- forgotten already (by another visit): no clock starts again
+    return -1
+  end
+  local idle = redis.call('HMGET', STATS, 'submitted', 'idle_since', 'idle_submitted')
+  local submitted = idle[1] or '0'
+  local since = tonumber(idle[2])
+  if not since or idle[3] ~= submitted then
     since = now
-    redis.call('HSET', IDLE, 'since', since, 'submitted', submitted)
+    redis.call('HSET', STATS, 'idle_since', string.format('%d', since), 'idle_submitted', submitted)
   end
   if now >= since + idle_ms then
     forget_queue()
