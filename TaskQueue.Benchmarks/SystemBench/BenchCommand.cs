@@ -29,7 +29,7 @@ internal static class BenchCommand
         var single = Int("--single-tasks", "Tasks per single-submit run (default 20000; --quick 2000).");
         var submitConcurrency = Int("--submit-concurrency", "Single Submit calls in flight at once (default 64).");
         var rates = IntList("--rates", "Offered rates of the latency scenario, tasks/s (default 500,2000).");
-        var latencySeconds = Int("--latency-seconds", "Seconds per latency run (default 10; --quick 3).");
+        var latencySeconds = Int("--latency-seconds", "Seconds per latency run, and per idle-queues CPU window (default 10; --quick 3).");
         var retry = Int("--retry-tasks", "Tasks per retry run (default 50000; --quick 5000).");
         var backlog = Int("--backlog", "Queued tasks of the broker-memory scenario (default 1000000; --quick 50000).");
         var runs = Int("--runs", "Runs per figure; the table shows the median and range (default 3; --quick 1).");

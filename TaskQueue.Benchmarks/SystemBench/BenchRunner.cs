@@ -69,6 +69,17 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
                 }
 
                 await LatencyScenarioAsync(latencyBroker, cancellationToken);
+                primary = latencyBroker;
+            }
+
+            if (settings.Includes("idle-queues"))
+            {
+                if (!settings.Attached)
+                {
+                    await system.StopBrokerAsync(primary); // the scenario's broker must be the only one
+                }
+
+                await new IdleQueuesScenario(settings, system, redis, _report, log, time).RunAsync(cancellationToken);
             }
 
             return _report;
