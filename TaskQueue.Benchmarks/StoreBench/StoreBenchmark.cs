@@ -240,6 +240,7 @@ internal static class StoreBenchmark
             {
                 await DeleteAsync(RedisKeys.QueuePrefix(queue) + "*");
                 await _db.SetRemoveAsync(RedisKeys.Queues, queue);
+                await _db.SortedSetRemoveAsync(RedisKeys.Due, queue);
             }
         }
 

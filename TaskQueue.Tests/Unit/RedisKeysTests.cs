@@ -26,6 +26,7 @@ public sealed class RedisKeysTests
         { RedisKeys.Waiters(Queue), "tq:{orders}:waiters" },
         { RedisKeys.Watchers(Queue), "tq:{orders}:watchers" },
         { RedisKeys.Queues, "tq:queues" },
+        { RedisKeys.Due, "tq:due" },
         { RedisKeys.Workers, "tq:workers" },
         { RedisKeys.Worker("w-1"), "tq:worker:w-1" },
     };
@@ -80,6 +81,7 @@ public sealed class RedisKeysTests
     public void The_global_keys_are_outside_every_queue()
     {
         Assert.Null(HashTag(RedisKeys.Queues));
+        Assert.Null(HashTag(RedisKeys.Due));
         Assert.Null(HashTag(RedisKeys.Workers));
         Assert.Null(HashTag(RedisKeys.Worker("w-1")));
     }
@@ -99,6 +101,14 @@ public sealed class RedisKeysTests
     {
         var common = ScriptLibrary.Get("stats");
         Assert.Contains($"base .. '{suffix}'", common, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_scripts_name_the_registry_and_the_due_index_as_the_store_does()
+    {
+        var common = ScriptLibrary.Get("claim");
+        Assert.Contains($"local QUEUES = '{RedisKeys.Queues}'", common, StringComparison.Ordinal);
+        Assert.Contains($"local DUE = '{RedisKeys.Due}'", common, StringComparison.Ordinal);
     }
 
     [Fact]
