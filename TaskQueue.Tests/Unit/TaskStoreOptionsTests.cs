@@ -28,6 +28,7 @@ public sealed class TaskStoreOptionsTests
     public static TheoryData<string, Action<TaskStoreOptions>> SoundEdges => new()
     {
         { "zero retention (delete at once)", o => o.Retention = TimeSpan.Zero },
+        { "empty queues forgotten after 1 ms", o => o.QueueIdleExpiry = TimeSpan.FromMilliseconds(1) },
         { "one dead letter", o => o.DeadLetterMaxCount = 1 },
         { "ten million dead letters", o => o.DeadLetterMaxCount = 10_000_000 },
         { "no payload", o => o.MaxPayloadBytes = 0 },
@@ -77,6 +78,8 @@ public sealed class TaskStoreOptionsTests
         { "jitter over one", o => o.BackoffJitter = 1.1 },
         { "NaN jitter", o => o.BackoffJitter = double.NaN },
         { "promote none", o => o.PromoteBatchSize = 0 },
+        { "empty queues forgotten at once", o => o.QueueIdleExpiry = TimeSpan.Zero },
+        { "negative queue idle expiry", o => o.QueueIdleExpiry = TimeSpan.FromSeconds(-1) },
         { "promote too many", o => o.PromoteBatchSize = 10_001 },
         { "negative priority ageing", o => o.PriorityAgeingStep = TimeSpan.FromSeconds(-1) },
         { "no results at all", o => o.MaxResultBytes = 0 },
