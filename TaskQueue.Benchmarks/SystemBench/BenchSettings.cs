@@ -52,7 +52,7 @@ internal sealed record BenchSettings
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Every scenario, in the order they run.</summary>
-    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "priority-overload", "redispatch"];
 
     /// <summary>Scenarios to run (a subset of <see cref="AllScenarios"/>, e.g. to profile one).</summary>
     public IReadOnlyList<string> Scenarios { get; init; } = AllScenarios;
