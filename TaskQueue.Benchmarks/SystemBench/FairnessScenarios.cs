@@ -35,8 +35,9 @@ internal sealed partial class BenchRunner
     }
 
     /// <summary>
-    /// Priority-9 work arrives at 1.25× the workers' capacity for 30 s; one second in, five priority-0 tasks are
-    /// submitted. Figures: the worst of the five's submit→start, and how many started while the overload lasted.
+    /// Priority-9 work arrives at 1.25× the workers' capacity for 30 s; five seconds in (a backlog has built up), five
+    /// priority-0 tasks are submitted. Figures: the worst of the five's submit→start, and how many started while the
+    /// overload lasted.
     /// </summary>
     private async Task PriorityOverloadAsync(BrokerEndpoint broker, CancellationToken cancellationToken)
     {
@@ -47,13 +48,13 @@ internal sealed partial class BenchRunner
         var rate = 1.25 * Workers * FairnessSlots * 1000 / SleepMs;
         var workers = await system.StartWorkersAsync(broker, Queue, Workers, redis, cancellationToken, FairnessSlots);
         var client = Client(broker);
-        await Step($"priority-overload: priority 9 at {rate:N0} tasks/s (1.25x {Workers} workers x {FairnessSlots} slots of {SleepMs} ms sleeps) for {overload.TotalSeconds:0} s, five priority-0 tasks 1 s in");
+        await Step($"priority-overload: priority 9 at {rate:N0} tasks/s (1.25x {Workers} workers x {FairnessSlots} slots of {SleepMs} ms sleeps) for {overload.TotalSeconds:0} s, five priority-0 tasks 5 s in");
         var sleep = Encoding.UTF8.GetBytes(SleepMs.ToString(CultureInfo.InvariantCulture));
         for (var run = 0; run < settings.Runs; run++)
         {
             var completed = await CounterAsync(Queue, "completed", cancellationToken);
             var high = OfferAsync(client, Queue, rate, overload, sleep, priority: 9, cancellationToken);
-            await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
+            await Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
             var low = await client.SubmitBatchAsync(
                 [.. Enumerable.Range(0, 5).Select(_ => new TaskRequest { Queue = Queue, Type = "sleep", Payload = sleep, Priority = 0 })], cancellationToken);
             var offered = await high;
