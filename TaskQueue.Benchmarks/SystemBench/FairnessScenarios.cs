@@ -35,8 +35,8 @@ internal sealed partial class BenchRunner
     }
 
     /// <summary>
-    /// Priority-9 work arrives at 1.25× the workers' capacity for 30 s; five seconds in (a backlog has built up), five
-    /// priority-0 tasks are submitted. Figures: the worst of the five's submit→start, and how many started while the
+    /// Priority-9 work arrives at 1.25× the workers' capacity for 30 s (--overload-seconds); a sixth of the way in (a
+    /// backlog has built up), five priority-0 tasks are submitted. Figures: the worst of the five's submit→start, and how many started while the
     /// overload lasted.
     /// </summary>
     private async Task PriorityOverloadAsync(BrokerEndpoint broker, CancellationToken cancellationToken)
@@ -44,17 +44,18 @@ internal sealed partial class BenchRunner
         const string Queue = "bench-priority";
         const int Workers = 2;
         const int SleepMs = 50;
-        var overload = TimeSpan.FromSeconds(30);
+        var overload = settings.OverloadDuration;
+        var lowAt = overload / 6;
         var rate = 1.25 * Workers * FairnessSlots * 1000 / SleepMs;
         var workers = await system.StartWorkersAsync(broker, Queue, Workers, redis, cancellationToken, FairnessSlots);
         var client = Client(broker);
-        await Step($"priority-overload: priority 9 at {rate:N0} tasks/s (1.25x {Workers} workers x {FairnessSlots} slots of {SleepMs} ms sleeps) for {overload.TotalSeconds:0} s, five priority-0 tasks 5 s in");
+        await Step($"priority-overload: priority 9 at {rate:N0} tasks/s (1.25x {Workers} workers x {FairnessSlots} slots of {SleepMs} ms sleeps) for {overload.TotalSeconds:0} s, five priority-0 tasks {lowAt.TotalSeconds:0.#} s in");
         var sleep = Encoding.UTF8.GetBytes(SleepMs.ToString(CultureInfo.InvariantCulture));
         for (var run = 0; run < settings.Runs; run++)
         {
             var completed = await CounterAsync(Queue, "completed", cancellationToken);
             var high = OfferAsync(client, Queue, rate, overload, sleep, priority: 9, cancellationToken);
-            await Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
+            await Task.Delay(lowAt, time, cancellationToken);
             var low = await client.SubmitBatchAsync(
                 [.. Enumerable.Range(0, 5).Select(_ => new TaskRequest { Queue = Queue, Type = "sleep", Payload = sleep, Priority = 0 })], cancellationToken);
             var offered = await high;
@@ -73,18 +74,20 @@ internal sealed partial class BenchRunner
     }
 
     /// <summary>
-    /// Work arrives at the capacity of 4 workers (sleeps of 100 ms) for 15 s; 5 s in, one worker is SIGKILLed
-    /// (its connection breaks: its leases end after the disconnect grace). Figures: kill→restart of its tasks.
+    /// Work arrives at the capacity of 4 workers (--fixed-workers, at least 2; sleeps of 100 ms) for 15 s (half the
+    /// overload duration); a third of the way in, one worker is SIGKILLed (its connection breaks: its leases end after
+    /// the disconnect grace). Figures: kill→restart of its tasks.
     /// </summary>
     private async Task RedispatchAsync(BrokerEndpoint broker, CancellationToken cancellationToken)
     {
         const string Queue = "bench-redispatch";
         const int SleepMs = 100;
-        var duration = TimeSpan.FromSeconds(15);
-        var count = settings.FixedWorkers;
+        var duration = settings.OverloadDuration / 2;
+        var killAt = duration / 3;
+        var count = Math.Max(2, settings.FixedWorkers);
         var rate = (double)count * FairnessSlots * 1000 / SleepMs;
         var client = Client(broker);
-        await Step($"redispatch: {rate:N0} tasks/s (the capacity of {count} workers x {FairnessSlots} slots of {SleepMs} ms sleeps) for {duration.TotalSeconds:0} s, one worker SIGKILLed 5 s in");
+        await Step($"redispatch: {rate:N0} tasks/s (the capacity of {count} workers x {FairnessSlots} slots of {SleepMs} ms sleeps) for {duration.TotalSeconds:0.#} s, one worker SIGKILLed {killAt.TotalSeconds:0.#} s in");
         var sleep = Encoding.UTF8.GetBytes(SleepMs.ToString(CultureInfo.InvariantCulture));
         for (var run = 0; run < settings.Runs; run++)
         {
@@ -92,7 +95,7 @@ internal sealed partial class BenchRunner
             var completed = await CounterAsync(Queue, "completed", cancellationToken);
             var ids = new List<string>();
             var load = OfferAsync(client, Queue, rate, duration, sleep, priority: 0, cancellationToken, ids);
-            await Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken);
+            await Task.Delay(killAt, time, cancellationToken);
             var killedAt = UnixMicros() / 1000;
             workers[0].Kill();
             var offered = await load;
