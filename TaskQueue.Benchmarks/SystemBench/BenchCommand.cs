@@ -30,6 +30,7 @@ internal static class BenchCommand
         var submitConcurrency = Int("--submit-concurrency", "Single Submit calls in flight at once (default 64).");
         var rates = IntList("--rates", "Offered rates of the latency scenario, tasks/s (default 500,2000).");
         var latencySeconds = Int("--latency-seconds", "Seconds per latency run, and per idle-queues CPU window (default 10; --quick 3).");
+        var overloadSeconds = Int("--overload-seconds", "Seconds of the priority overload; the redispatch load runs half as long (default 30; --quick 6).");
         var retry = Int("--retry-tasks", "Tasks per retry run (default 50000; --quick 5000).");
         var backlog = Int("--backlog", "Queued tasks of the broker-memory scenario (default 1000000; --quick 50000).");
         var runs = Int("--runs", "Runs per figure; the table shows the median and range (default 3; --quick 1).");
@@ -56,7 +57,7 @@ internal static class BenchCommand
         var command = new Command("system", "Measure throughput, latency and cost of the whole system on this machine; print a table, write JSON.")
         {
             quick, redis, noPersistence, broker, workers, fixedWorkers, concurrency, tasks, batch, inFlight, single, submitConcurrency,
-            rates, latencySeconds, retry, backlog, runs, scenarios, environment, output, json, build,
+            rates, latencySeconds, overloadSeconds, retry, backlog, runs, scenarios, environment, output, json, build,
         };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -76,6 +77,7 @@ internal static class BenchCommand
                 SubmitConcurrency = parseResult.GetValue(submitConcurrency) ?? start.SubmitConcurrency,
                 Rates = parseResult.GetValue(rates) is { Length: > 0 } offered ? offered : start.Rates,
                 LatencyDuration = parseResult.GetValue(latencySeconds) is { } seconds ? TimeSpan.FromSeconds(seconds) : start.LatencyDuration,
+                OverloadDuration = parseResult.GetValue(overloadSeconds) is { } overload ? TimeSpan.FromSeconds(overload) : start.OverloadDuration,
                 RetryTasks = parseResult.GetValue(retry) ?? start.RetryTasks,
                 Backlog = parseResult.GetValue(backlog) ?? start.Backlog,
                 Runs = parseResult.GetValue(runs) ?? start.Runs,

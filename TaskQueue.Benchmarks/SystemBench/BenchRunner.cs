@@ -13,7 +13,7 @@ namespace TaskQueue.Benchmarks.SystemBench;
 /// broker without workers; drain with 1, 2, 4, 8 workers (added as it goes) and the retry path on it;
 /// drain over two brokers; then latency on a broker that keeps finished tasks, so their times can be read.
 /// </summary>
-internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, RespConnection redis, TextWriter log, TimeProvider time)
+internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem system, RespConnection redis, TextWriter log, TimeProvider time)
 {
     private const string NoopType = "noop";
     private static readonly TimeSpan s_pollInterval = TimeSpan.FromMilliseconds(5);
@@ -80,6 +80,11 @@ internal sealed class BenchRunner(BenchSettings settings, BenchSystem system, Re
                 }
 
                 await new IdleQueuesScenario(settings, system, redis, _report, log, time).RunAsync(cancellationToken);
+            }
+
+            if (settings.Includes("priority-overload") || settings.Includes("redispatch"))
+            {
+                await FairnessScenariosAsync(settings.Attached ? primary : null, cancellationToken); // FairnessScenarios.cs
             }
 
             return _report;

@@ -31,6 +31,9 @@ internal sealed record BenchSettings
 
     public TimeSpan LatencyDuration { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long the priority-overload scenario overloads the workers; the redispatch load lasts half as long.</summary>
+    public TimeSpan OverloadDuration { get; init; } = TimeSpan.FromSeconds(30);
+
     public int RetryTasks { get; init; } = 50_000;
 
     public int Backlog { get; init; } = 1_000_000;
@@ -52,7 +55,7 @@ internal sealed record BenchSettings
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Every scenario, in the order they run.</summary>
-    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "idle-queues"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "idle-queues", "priority-overload", "redispatch"];
 
     /// <summary>Scenarios to run (a subset of <see cref="AllScenarios"/>, e.g. to profile one).</summary>
     public IReadOnlyList<string> Scenarios { get; init; } = AllScenarios;
@@ -67,6 +70,7 @@ internal sealed record BenchSettings
         Tasks = 10_000,
         SingleTasks = 2_000,
         LatencyDuration = TimeSpan.FromSeconds(3),
+        OverloadDuration = TimeSpan.FromSeconds(6),
         RetryTasks = 5_000,
         Backlog = 50_000,
         Runs = 1,
@@ -102,6 +106,11 @@ internal sealed record BenchSettings
         if (LatencyDuration <= TimeSpan.Zero || Timeout <= TimeSpan.Zero)
         {
             yield return "--latency-duration and --timeout must be positive.";
+        }
+
+        if (OverloadDuration < TimeSpan.FromSeconds(3))
+        {
+            yield return "--overload-seconds must be at least 3.";
         }
 
         foreach (var (name, value) in new[]

@@ -138,9 +138,9 @@ internal sealed class BenchSystem : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts workers on a broker and waits until each is registered as connected in Redis.</summary>
+    /// <summary>Starts workers on a broker and waits until each is registered as connected in Redis (slots: --concurrency unless given).</summary>
     public async Task<IReadOnlyList<ChildProcess>> StartWorkersAsync(
-        BrokerEndpoint broker, string queue, int count, RespConnection redis, CancellationToken cancellationToken)
+        BrokerEndpoint broker, string queue, int count, RespConnection redis, CancellationToken cancellationToken, int? concurrency = null)
     {
         var started = new List<(string Id, ChildProcess Process)>();
         for (var i = 0; i < count; i++)
@@ -150,7 +150,7 @@ internal sealed class BenchSystem : IAsyncDisposable
             {
                 ["Worker__BrokerAddress"] = broker.GrpcAddress.ToString().TrimEnd('/'),
                 ["Worker__Queues"] = queue,
-                ["Worker__Concurrency"] = _settings.Concurrency.ToString(CultureInfo.InvariantCulture),
+                ["Worker__Concurrency"] = (concurrency ?? _settings.Concurrency).ToString(CultureInfo.InvariantCulture),
                 ["Worker__WorkerId"] = id,
                 ["Worker__DrainTimeout"] = "00:00:02",
                 ["TaskQueue__ApiKey"] = WorkerKey,

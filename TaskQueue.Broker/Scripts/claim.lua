@@ -1,8 +1,12 @@
--- claim: leases up to N ready tasks of one queue to a worker, of the task types it handles, highest
--- priority first, after promoting due scheduled work. It reads only the lanes (lib/common.lua) of those
--- types, and the old layout's lanes of every type; a task found there that the worker does not handle is
--- moved to its own lane, not leased, and such a lane, once empty, is deleted. A task is leased at the
--- moment it is claimed: fresh token, deadline = now + lease.
+-- claim: leases up to N ready tasks of one queue to a worker, of the task types it handles, after promoting
+-- due scheduled work. It reads only the lanes (lib/common.lua) of those types, and the old layout's lanes of
+-- every type; a task found there that the worker does not handle is moved to its own lane, not leased, and
+-- such a lane, once empty, is deleted. Order: first one task from each overdue lane (its oldest waiting task
+-- waited at least the priority max wait), the overdue lanes in an order that turns by one on every call
+-- that finds two or more (TURN), so one-slot claims serve each in turn; then the rest highest priority
+-- first. Within a lane, reclaimed work (a crashed worker's tasks: pending entries of the consumer
+-- FRONT_CONSUMER, reap.lua) goes before the lane's new entries. A task is leased at the moment it is
+-- claimed: fresh token, deadline = now + lease.
 -- A task that never started and whose expiry passed is expired instead (expiry only bounds the wait
 -- for a first start: retries, hand-backs and replays of a started task do not expire).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
@@ -13,8 +17,7 @@
 -- ARGV[5]  token prefix (random per call; the token of the n-th task is prefix .. n)
 -- ARGV[6]  maximum number of scheduled tasks to promote first
 -- ARGV[7]  retention in ms for tasks that expire here
--- ARGV[8]  priority ageing step in ms (0 = strict priority): a level's effective priority rises by one
---          for every step its oldest waiting task has waited, so low priority never starves
+-- ARGV[8]  priority max wait in ms (0 = strict priority)
 -- ARGV[9..] the task types the worker handles; none = every type
 -- Returns  {promoted, expired, then 13 values per leased task: id, type, payload, attempt, max_attempts,
 --          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority, checkpoint}
@@ -33,8 +36,8 @@ if #ARGV >= 9 then
   for i = 9, #ARGV do handles[ARGV[i]] = true end
 end
 
--- How long the oldest undelivered entry of a stream has waited (stream ids carry Redis's clock), or nil.
-local function head_wait(stream, real_now)
+-- How long the oldest undelivered entry of a stream has waited at `at` (stream ids carry Redis's clock), or nil.
+local function head_wait(stream, at)
   local group = redis.call('XINFO', 'GROUPS', stream)[1]
   local last = '0-0'
   for i = 1, #group, 2 do
@@ -42,33 +45,54 @@ local function head_wait(stream, real_now)
   end
   local head = redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', 1)
   if #head == 0 then return nil end
-  return real_now - tonumber(string.match(head[1][1], '^(%d+)'))
+  return at - tonumber(string.match(head[1][1], '^(%d+)'))
 end
 
--- The lanes this worker reads, by effective priority; at equal rank the higher priority, then the old
--- layout's lanes (so they drain), then by name.
-local lanes, priority, typed, rank = {}, {}, {}, {}
+-- The lanes this worker reads, the higher priority first, then the old layout's lanes (so they drain),
+-- then by name.
+local lanes, priority, typed = {}, {}, {}
 for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do
   local level, lane_type = parse_lane(lane)
   if not handles or not lane_type or handles[lane_type] then
     lanes[#lanes + 1] = lane
-    priority[lane], typed[lane], rank[lane] = level, lane_type ~= nil, level
-  end
-end
-local ageing_ms = tonumber(ARGV[8]) or 0
-if ageing_ms > 0 and #lanes > 1 then
-  local real_now = now_ms(0)
-  for _, lane in ipairs(lanes) do
-    local waited = head_wait(ready_key(lane), real_now)
-    if waited then rank[lane] = rank[lane] + math.floor(math.max(waited, 0) / ageing_ms) end
+    priority[lane], typed[lane] = level, lane_type ~= nil
   end
 end
 table.sort(lanes, function(a, b)
-  if rank[a] ~= rank[b] then return rank[a] > rank[b] end
   if priority[a] ~= priority[b] then return priority[a] > priority[b] end
   if typed[a] ~= typed[b] then return typed[b] end
   return a < b
 end)
+-- The lanes that may hold reclaimed work: one read per call (nothing when no worker crashed).
+local front = {}
+local marked = redis.call('HKEYS', FRONT)
+for _, lane in ipairs(marked) do front[lane] = true end
+
+-- The overdue lanes: the oldest waiting task (reclaimed, or the first undelivered entry) waited at least the
+-- max wait. Measured on the store's clock (stream ids carry Redis's time; the shift is zero outside tests);
+-- a reclaimed entry's wait is its idle time in the pending list (since it was reclaimed).
+local max_wait = tonumber(ARGV[8]) or 0
+local overdue = {}
+if max_wait > 0 and #lanes > 1 then
+  for _, lane in ipairs(lanes) do
+    local stream = ready_key(lane)
+    local late = front[lane] and
+      #redis.call('XPENDING', stream, GROUP, 'IDLE', max_wait, '-', '+', 1, FRONT_CONSUMER) > 0
+    if not late then
+      local waited = head_wait(stream, now)
+      late = waited ~= nil and waited >= max_wait
+    end
+    if late then overdue[#overdue + 1] = lane end
+  end
+  if #overdue > 1 then
+    -- Turn the order by one per call; the counter outlives a burst of overload by a minute at most.
+    local turn = redis.call('INCR', TURN)
+    redis.call('PEXPIRE', TURN, 60000)
+    local first, turned = turn % #overdue, {}
+    for i = 1, #overdue do turned[i] = overdue[(first + i - 1) % #overdue + 1] end
+    overdue = turned
+  end
+end
 
 local out = { promoted, expired }
 local leased = 0
@@ -79,10 +103,78 @@ local leases = {}
 -- Tasks moved out of the old layout's lanes, at most MAX_MOVES per call (the rest on the next: it is woken).
 local MAX_MOVES = 1000
 local moved = 0
-for _, lane in ipairs(lanes) do
+-- Leases (or drops, expires or moves) the entries read from a lane.
+local function lease_entries(lane, stream, entries)
+  for _, entry in ipairs(entries) do
+    local sid, id = entry[1], entry[2][2]
+    local key = task_key(id)
+    -- One read per task: everything the checks and the assignment need.
+    local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started',
+      'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued', 'checkpoint')
+    if t[1] ~= 'ready' or t[2] ~= sid then
+      -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
+      redis.call('XACK', stream, GROUP, sid)
+      redis.call('XDEL', stream, sid)
+    else
+      local expires = tonumber(t[3]) or 0
+      if expires > 0 and now >= expires and not t[5] then
+        drop_stream_entry(key)
+        finish(id, key, 'expired', now, retention_ms, 'expired')
+        expired = expired + 1
+        out[2] = expired
+      elseif handles and not typed[lane] and not handles[t[6]] then
+        -- The old layout's lane: a task of a type this worker does not handle goes to its own lane.
+        redis.call('XACK', stream, GROUP, sid)
+        redis.call('XDEL', stream, sid)
+        local own = lane_of(priority[lane], t[6])
+        redis.call('HSET', key, 'sid', append_to_lane(id, own), 'lane', own)
+        moved = moved + 1
+      else
+        leased = leased + 1
+        local attempt = (tonumber(t[4]) or 0) + 1
+        local token = token_prefix .. leased
+        redis.call('HSET', key, 'state', 'leased', 'token', token, 'worker', worker, 'started', now_text,
+          'attempt', attempt)
+        leases[#leases + 1] = deadline_text
+        leases[#leases + 1] = id
+        out[#out + 1] = id
+        out[#out + 1] = t[6]
+        out[#out + 1] = t[7]
+        out[#out + 1] = attempt
+        out[#out + 1] = t[8]
+        out[#out + 1] = t[9]
+        out[#out + 1] = t[10]
+        out[#out + 1] = t[11]
+        out[#out + 1] = token
+        out[#out + 1] = deadline
+        out[#out + 1] = t[12]
+        out[#out + 1] = priority[lane]
+        out[#out + 1] = t[13] or ''
+        notify_changed(id, false)
+      end
+    end
+  end
+end
+
+-- Leases tasks of one lane until `target` tasks are leased in this call (or the lane has none left).
+local function take(lane, target)
   local stream = ready_key(lane)
-  while leased < wanted and (typed[lane] or moved < MAX_MOVES) do
-    local count = wanted - leased
+  -- Reclaimed entries first: moved from the front consumer to CONSUMER, they keep their ids (so every
+  -- reader of a task's sid still finds it). An entry deleted meanwhile leaves the pending list with XCLAIM.
+  while front[lane] and leased < target and (typed[lane] or moved < MAX_MOVES) do
+    local pending = redis.call('XPENDING', stream, GROUP, '-', '+', target - leased, FRONT_CONSUMER)
+    if #pending == 0 then
+      redis.call('HDEL', FRONT, lane)
+      front[lane] = nil
+      break
+    end
+    local sids = {}
+    for i, p in ipairs(pending) do sids[i] = p[1] end
+    local entries = redis.call('XCLAIM', stream, GROUP, CONSUMER, 0, unpack(sids))
+    lease_entries(lane, stream, entries)
+  end
+  while leased < target and (typed[lane] or moved < MAX_MOVES) do
+    local count = target - leased
     if not typed[lane] then count = math.min(count, MAX_MOVES - moved) end
     local reply = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', count, 'STREAMS', stream, '>')
     local entries = reply and reply[1][2] or {}
@@ -91,60 +183,22 @@ for _, lane in ipairs(lanes) do
       if not typed[lane] and redis.call('XLEN', stream) == 0 then
         redis.call('SREM', LEVELS, lane)
         redis.call('DEL', stream)
+        redis.call('HDEL', FRONT, lane)
       end
       break
     end
-    for _, entry in ipairs(entries) do
-      local sid, id = entry[1], entry[2][2]
-      local key = task_key(id)
-      -- One read per task: everything the checks and the assignment need.
-      local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started',
-        'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued', 'checkpoint')
-      if t[1] ~= 'ready' or t[2] ~= sid then
-        -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
-        redis.call('XACK', stream, GROUP, sid)
-        redis.call('XDEL', stream, sid)
-      else
-        local expires = tonumber(t[3]) or 0
-        if expires > 0 and now >= expires and not t[5] then
-          drop_stream_entry(key)
-          finish(id, key, 'expired', now, retention_ms, 'expired')
-          expired = expired + 1
-          out[2] = expired
-        elseif handles and not typed[lane] and not handles[t[6]] then
-          -- The old layout's lane: a task of a type this worker does not handle goes to its own lane.
-          redis.call('XACK', stream, GROUP, sid)
-          redis.call('XDEL', stream, sid)
-          local own = lane_of(priority[lane], t[6])
-          redis.call('HSET', key, 'sid', append_to_lane(id, own), 'lane', own)
-          moved = moved + 1
-        else
-          leased = leased + 1
-          local attempt = (tonumber(t[4]) or 0) + 1
-          local token = token_prefix .. leased
-          redis.call('HSET', key, 'state', 'leased', 'token', token, 'worker', worker, 'started', now_text,
-            'attempt', attempt)
-          leases[#leases + 1] = deadline_text
-          leases[#leases + 1] = id
-          out[#out + 1] = id
-          out[#out + 1] = t[6]
-          out[#out + 1] = t[7]
-          out[#out + 1] = attempt
-          out[#out + 1] = t[8]
-          out[#out + 1] = t[9]
-          out[#out + 1] = t[10]
-          out[#out + 1] = t[11]
-          out[#out + 1] = token
-          out[#out + 1] = deadline
-          out[#out + 1] = t[12]
-          out[#out + 1] = priority[lane]
-          out[#out + 1] = t[13] or ''
-          notify_changed(id, false)
-        end
-      end
-    end
+    lease_entries(lane, stream, entries)
   end
+end
+
+-- One task from each overdue lane, in this call's turn; then the rest by priority.
+for _, lane in ipairs(overdue) do
   if leased >= wanted then break end
+  take(lane, leased + 1)
+end
+for _, lane in ipairs(lanes) do
+  if leased >= wanted then break end
+  take(lane, wanted)
 end
 -- All leases of the call in one ZADD (in chunks: Lua's unpack has a stack limit).
 for i = 1, #leases, 1000 do

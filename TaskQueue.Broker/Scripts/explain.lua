@@ -1,6 +1,6 @@
 -- explain: what Explain needs beyond the task's hash, in one read (writes nothing): how many tasks wait ahead
--- of a ready task in its lane's ready stream (undelivered entries before its own; counting stops past ARGV[2]) and
--- a leased task's lease deadline.
+-- of a ready task in its lane's ready stream (the lane's reclaimed entries before its own, then its undelivered
+-- entries before its own, as claim.lua takes them; counting stops past ARGV[2]) and a leased task's lease deadline.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  task id
 -- ARGV[2]  the most tasks to count ahead
@@ -18,9 +18,15 @@ if t[1] == 'ready' and t[3] and t[3] ~= '' and redis.call('SISMEMBER', LEVELS, l
   for i = 1, #group, 2 do
     if group[i] == 'last-delivered-id' then last = group[i + 1] end
   end
-  -- Bounded: at most bound + 1 entries are read, whatever the stream's length.
-  local entries = redis.call('XRANGE', stream, '(' .. last, '(' .. t[3], 'COUNT', bound + 1)
-  ahead = #entries
+  -- A crashed worker's reclaimed tasks (pending for FRONT_CONSUMER) go first; a reclaimed task's own entry is
+  -- among them. Bounded: at most bound + 1 entries are read, whatever the stream's length.
+  if redis.call('HEXISTS', FRONT, lane) == 1 then
+    ahead = #redis.call('XPENDING', stream, GROUP, '-', '(' .. t[3], bound + 1, FRONT_CONSUMER)
+  end
+  if ahead <= bound then
+    local entries = redis.call('XRANGE', stream, '(' .. last, '(' .. t[3], 'COUNT', bound + 1 - ahead)
+    ahead = ahead + #entries
+  end
   if ahead > bound then
     ahead, stopped = bound, 1
   end

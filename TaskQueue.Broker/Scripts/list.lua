@@ -1,7 +1,8 @@
 -- list: one page of a queue's tasks in one state, through the structure that orders them (writes nothing).
 -- Bounded whatever the queue's size: it reads at most limit + 1 index entries (plus a binary search of at
--- most ~2·log2(n) single-entry reads to find a cursor among equal scores) and the hashes of the tasks on
--- the page; never a payload, result or checkpoint.
+-- most ~2·log2(n) single-entry reads to find a cursor among equal scores, or, newest first, the ids of at
+-- most FRONT_READ reclaimed entries per lane) and the hashes of the tasks on the page; never a payload,
+-- result or checkpoint.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  source: ready | scheduled | leased | dead | completed | cancelled | expired
 -- ARGV[2]  order: asc (oldest first) | desc (newest first)
@@ -14,7 +15,8 @@
 --          field, value, field, value, ...}
 -- Order: sorted sets by score (scheduled: due; leased: lease deadline; dead: when dead-lettered; finished: when
 -- finished), equal scores by id; ready tasks lane by lane in claim order (highest priority first), within a lane
--- by stream entry (when they became ready). desc is the exact reverse of asc.
+-- by stream entry (when they became ready; a crashed worker's reclaimed tasks keep their entries, which come
+-- first, as claim.lua takes them). desc is the exact reverse of asc.
 --!include lib/common.lua
 local source, asc, limit, type_filter = ARGV[1], ARGV[2] == 'asc', tonumber(ARGV[3]), ARGV[4]
 local cursor_position, cursor_member = ARGV[5], ARGV[6]
@@ -81,7 +83,8 @@ local function zset_page(index)
   return out
 end
 
--- ---- ready: the undelivered entries of each lane's stream ----
+-- ---- ready: the undelivered entries of each lane's stream, after its reclaimed ones ----
+local found = {} -- {lane, sid, id}
 
 -- Stream ids "ms-seq" compared as numbers.
 local function sid_less(a, b)
@@ -122,37 +125,65 @@ local function last_delivered(stream)
   return '0-0'
 end
 
+-- The lanes that may hold reclaimed entries (a crashed worker's tasks, pending for FRONT_CONSUMER).
+local front = {}
+-- The most reclaimed entries of one lane a newest-first page reads (XPENDING reads oldest first).
+local FRONT_READ = 10000
+
+-- Adds the reclaimed entries named by XPENDING rows to the page (the task id is in the entry itself).
+local function add_reclaimed(lane, stream, pending)
+  for _, p in ipairs(pending) do
+    local entry = redis.call('XRANGE', stream, p[1], p[1])[1]
+    if entry then found[#found + 1] = { lane, entry[1], entry[2][2] } end
+  end
+end
+
 local function ready_page()
+  for _, lane in ipairs(redis.call('HKEYS', FRONT)) do front[lane] = true end
   local lanes = redis.call('SMEMBERS', LEVELS)
   table.sort(lanes, lane_before)
   if not asc then
     for i = 1, math.floor(#lanes / 2) do lanes[i], lanes[#lanes - i + 1] = lanes[#lanes - i + 1], lanes[i] end
   end
   local function comes_before(a, b) if asc then return lane_before(a, b) else return lane_before(b, a) end end
-  local found = {} -- {lane, sid, id}
   for _, lane in ipairs(lanes) do
     if #found > limit then break end
     local in_cursor_lane = cursor_position ~= '' and lane == cursor_position
     if lane_wanted(lane) and (cursor_position == '' or in_cursor_lane or comes_before(cursor_position, lane)) then
       local stream = ready_key(lane)
       local last = last_delivered(stream)
+      -- Reclaimed entries come first in a lane (claim.lua); their ids are below the last delivered one.
+      local reclaimed = front[lane] and (not asc or not in_cursor_lane or sid_less(cursor_member, last))
+      if asc and reclaimed then
+        local from = '-'
+        if in_cursor_lane then from = '(' .. cursor_member end
+        add_reclaimed(lane, stream, redis.call('XPENDING', stream, GROUP, from, '+', limit + 1 - #found, FRONT_CONSUMER))
+      end
       local want = limit + 1 - #found
-      local entries
-      if asc then
+      local entries = {}
+      if want > 0 and asc then
         local from = last
         if in_cursor_lane and sid_less(last, cursor_member) then from = cursor_member end
         entries = redis.call('XRANGE', stream, '(' .. from, '+', 'COUNT', want)
-      else
+      elseif want > 0 then
         local to = '+'
         if in_cursor_lane then to = '(' .. cursor_member end
-        if in_cursor_lane and not sid_less(last, cursor_member) then
-          entries = {}
-        else
+        if not in_cursor_lane or sid_less(last, cursor_member) then
           entries = redis.call('XREVRANGE', stream, to, '(' .. last, 'COUNT', want)
         end
       end
       for _, entry in ipairs(entries) do
         found[#found + 1] = { lane, entry[1], entry[2][2] }
+      end
+      if not asc and reclaimed and #found <= limit then
+        -- Newest first: the last ones before the cursor, of at most FRONT_READ reclaimed entries.
+        local to = '+'
+        if in_cursor_lane then to = '(' .. cursor_member end
+        local pending = redis.call('XPENDING', stream, GROUP, '-', to, FRONT_READ, FRONT_CONSUMER)
+        local newest = {}
+        for i = #pending, math.max(1, #pending - (limit - #found)), -1 do newest[#newest + 1] = pending[i] end
+        -- (limit + 1 - #found entries: the one past the page tells that another page follows.)
+        add_reclaimed(lane, stream, newest)
       end
     end
   end

@@ -1,6 +1,10 @@
 -- reap: expired leases take the failure path with the error "lease expired". Atomic, so when several
--- brokers reap at once each expired lease is reclaimed exactly once. A visit of the due index (lib/due.lua):
--- once the batch is not full, the queue's due time is set to its next one, or an empty queue is forgotten.
+-- brokers reap at once each expired lease is reclaimed exactly once. A lease runs out when its worker
+-- crashed, hung or lost its connection (the disconnect grace ended): not the task's failure, so a task with
+-- attempts left is ready again at once, ahead of newer work in its lane, without a backoff (settle_crash in
+-- lib/settle.lua); the attempt still counts, so a task that keeps crashing workers is dead-lettered.
+-- A visit of the due index (lib/due.lua): once the batch is not full, the queue's due time is set to its
+-- next one, or an empty queue is forgotten.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms
 -- ARGV[2..6] policy, as in fail.lua
@@ -30,7 +34,8 @@ for n, id in ipairs(expired) do
     out[#out + 1] = id
     out[#out + 1] = worker
     out[#out + 1] = tonumber(lease[2]) or 0
-    out[#out + 1] = settle_failure(batch, id, key, lease, 6, now, 'lease expired', true, unit, policy)
+    out[#out + 1] = settle_crash(batch, id, key, lease, 6, now, 'lease expired')
+      or settle_failure(batch, id, key, lease, 6, now, 'lease expired', true, unit, policy)
     out[#out + 1] = lease[3] or ''
     out[#out + 1] = tonumber(lease[6]) or 0
     out[#out + 1] = tonumber(lease[7]) or 0

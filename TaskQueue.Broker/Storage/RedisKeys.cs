@@ -81,6 +81,16 @@ public static class RedisKeys
     /// </summary>
     public static string Stats(string queue) => QueuePrefix(queue) + "stats";
 
+    /// <summary>
+    /// A hash of the lanes that may hold reclaimed work (lane → "1"): a crashed worker's tasks keep their stream
+    /// entries, moved to the group's consumer "front", and a claim leases those before the lane's new entries.
+    /// A claim that finds a lane's front empty removes the lane.
+    /// </summary>
+    public static string Front(string queue) => QueuePrefix(queue) + "front";
+
+    /// <summary>A counter turning the order in which a claim serves the lanes whose oldest task waited past the priority max wait.</summary>
+    public static string Turn(string queue) => QueuePrefix(queue) + "turn";
+
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 
     /// <summary>The task holding a unique key while it is not final (a string: its local id).</summary>

@@ -222,7 +222,7 @@ public sealed class RedisTaskStore : IClaimStore
         args[4] = NewTokenPrefix();
         args[5] = _options.PromoteBatchSize;
         args[6] = RetentionMs;
-        args[7] = (long)_options.PriorityAgeingStep.TotalMilliseconds;
+        args[7] = (long)_options.PriorityMaxWait.TotalMilliseconds;
         for (var i = 0; i < taskTypes.Count; i++)
         {
             args[8 + i] = taskTypes[i];

@@ -44,11 +44,12 @@ public sealed class TaskStoreOptions
     public int PromoteBatchSize { get; set; } = 100;
 
     /// <summary>
-    /// Priority ageing: a level's effective priority rises by one for every step its oldest task has
-    /// waited, so low-priority work is never starved by a steady stream of high-priority work.
+    /// The starvation bound: a lane (priority and task type) whose oldest waiting task has waited this long is
+    /// served before priority order, one task per claim, overdue lanes taking turns; so under any overload of
+    /// higher priorities a task starts within this wait plus a few claims (README, "Priorities").
     /// Zero: strict priority.
     /// </summary>
-    public TimeSpan PriorityAgeingStep { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan PriorityMaxWait { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// The largest checkpoint a worker may store with a task (TaskContext.CheckpointAsync); a larger one is
@@ -71,9 +72,9 @@ public sealed class TaskStoreOptions
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
         Backoff.Validate();
-        if (Retention < TimeSpan.Zero || DeadLetterMaxAge <= TimeSpan.Zero || PriorityAgeingStep < TimeSpan.Zero)
+        if (Retention < TimeSpan.Zero || DeadLetterMaxAge <= TimeSpan.Zero || PriorityMaxWait < TimeSpan.Zero)
         {
-            throw new ValidationException("Retention and PriorityAgeingStep must not be negative and DeadLetterMaxAge must be positive.");
+            throw new ValidationException("Retention and PriorityMaxWait must not be negative and DeadLetterMaxAge must be positive.");
         }
 
         if (QueueIdleExpiry < TimeSpan.FromMilliseconds(1))

@@ -20,6 +20,8 @@ public sealed class BenchModeTests : IDisposable
         "latency.200.offered", "latency.200.start.p50", "latency.200.start.p95", "latency.200.start.p99", "latency.200.start.max",
         "latency.200.completed.p50", "latency.200.completed.p95", "latency.200.completed.p99", "latency.200.completed.max",
         "memory.redis_per_retained_task",
+        "priority_overload.worst_start", "priority_overload.started_during", "priority_overload.offered",
+        "redispatch.p50", "redispatch.p99", "redispatch.tasks",
     ];
 
     private readonly string _output = Directory.CreateTempSubdirectory("taskqueue-bench-test-").FullName;
@@ -37,7 +39,7 @@ public sealed class BenchModeTests : IDisposable
         var exitCode = await BenchmarkCli.InvokeAsync(
         [
             "system", "--quick", "--workers", "1", "--fixed-workers", "1", "--concurrency", "8", "--tasks", "300", "--single-tasks", "100",
-            "--retry-tasks", "100", "--backlog", "500", "--rates", "200", "--latency-seconds", "1", "--runs", "1",
+            "--retry-tasks", "100", "--backlog", "500", "--rates", "200", "--latency-seconds", "1", "--overload-seconds", "3", "--runs", "1",
             "--output", _output, "--json", json,
         ], output, error, timeout.Token);
 

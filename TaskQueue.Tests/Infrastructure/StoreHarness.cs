@@ -29,8 +29,9 @@ public sealed class StoreHarness
     public static async Task<StoreHarness> CreateAsync(Action<TaskStoreOptions>? configure = null)
     {
         var redis = await RedisServer.Shared;
-        // Strict priority unless a test asks for ageing: ageing runs on real time, which tests do not control.
-        var options = new TaskStoreOptions { PriorityAgeingStep = TimeSpan.Zero };
+        // Strict priority unless a test asks for a max wait: stream entries carry Redis's real time, so a shift
+        // of the clock would make every waiting task look overdue.
+        var options = new TaskStoreOptions { PriorityMaxWait = TimeSpan.Zero };
         configure?.Invoke(options);
         var clock = new RedisClockShift();
         var store = new RedisTaskStore(redis.Connection, Options.Create(options), clock);

@@ -36,11 +36,11 @@ internal sealed class ModelRun
 
     /// <summary>
     /// Retention is long (nothing expires during a run); backoff has no jitter and only odd units; priority
-    /// is strict (ageing runs on Redis's real clock, which the shift does not move).
+    /// is strict (the max wait reads stream ids, which carry Redis's real clock; the shift does not move them).
     /// </summary>
     public static void Configure(TaskStoreOptions options)
     {
-        options.PriorityAgeingStep = TimeSpan.Zero;
+        options.PriorityMaxWait = TimeSpan.Zero;
         options.Retention = TimeSpan.FromDays(30);
         options.DefaultMaxAttempts = 4;
         options.BackoffInitial = TimeSpan.FromMilliseconds(ModelOp.UnitMs);
@@ -484,7 +484,8 @@ internal sealed class ModelRun
             AssertTask(tasks[i], snapshots[i], now);
         }
 
-        // Ready streams: undelivered entries are exactly the ready tasks in order; delivered ones the leased tasks.
+        // Ready streams: undelivered entries are exactly the ready tasks in order, the reclaimed ones (pending for the
+        // consumer "front") the reclaimed tasks in order; delivered ones (consumer "leased") the leased tasks.
         var levels = (await levelsTask).Select(v => RedisKeys.ParseLane(v!).Priority).Order().ToList();
         Assert.Equal(_model.LevelsUsed, levels);
         var indexOfLocal = tasks.ToDictionary(t => t.Id.LocalId, t => t.Index, StringComparer.Ordinal);
@@ -493,15 +494,21 @@ internal sealed class ModelRun
         for (var p = 0; p < QueueModel.Levels; p++)
         {
             var entries = await streamTasks[p];
-            var pending = (await pendingTasks[p]).ToHashSet(StringComparer.Ordinal);
+            var pendingEntries = await pendingTasks[p];
+            var pending = pendingEntries.Where(e => e.Consumer == "leased").Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+            var reclaimed = pendingEntries.Where(e => e.Consumer == "front").Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+            Assert.Equal(pendingEntries.Length, pending.Count + reclaimed.Count);
             var inStream = entries.Select(e => (Sid: (string)e.Id!, Index: indexOfLocal[(string)e["id"]!])).ToList();
             Assert.All(inStream, e => Assert.Equal(e.Sid, (string?)sids[e.Index]));
             Assert.Equal(pending.Count, inStream.Count(e => pending.Contains(e.Sid)));
-            var waiting = inStream.Where(e => !pending.Contains(e.Sid)).Select(e => e.Index).ToList();
+            Assert.Equal(reclaimed.Count, inStream.Count(e => reclaimed.Contains(e.Sid)));
+            var waiting = inStream.Where(e => !pending.Contains(e.Sid) && !reclaimed.Contains(e.Sid)).Select(e => e.Index).ToList();
             Assert.Equal(_model.Ready(p).Select(t => t.Index), waiting);
+            Assert.Equal(_model.Reclaimed(p).Select(t => t.Index), inStream.Where(e => reclaimed.Contains(e.Sid)).Select(e => e.Index));
             var delivered = inStream.Where(e => pending.Contains(e.Sid)).Select(e => e.Index).Order().ToList();
             Assert.Equal(tasks.Where(t => t.State == ModelState.Leased && t.Priority == p).Select(t => t.Index), delivered);
             undelivered.UnionWith(waiting);
+            undelivered.UnionWith(inStream.Where(e => reclaimed.Contains(e.Sid)).Select(e => e.Index));
             pendingAll.AddRange(delivered);
         }
 
@@ -510,7 +517,7 @@ internal sealed class ModelRun
         var scheduled = AssertZset("scheduled", await scheduledTask, ModelState.Scheduled, t => t.Due, now);
         AssertZset("dead letters", await deadTask, ModelState.DeadLettered, t => t.DeadAt, now);
 
-        // The invariant: a live task is in exactly one of the ready streams (undelivered), the leases, the schedule.
+        // The invariant: a live task is in exactly one of the ready streams (undelivered or reclaimed), the leases, the schedule.
         foreach (var task in tasks.Where(t => t.State != ModelState.Deleted))
         {
             var places = (undelivered.Contains(task.Index) ? 1 : 0) + (leases.Contains(task.Index) ? 1 : 0) + (scheduled.Contains(task.Index) ? 1 : 0);
@@ -705,7 +712,7 @@ internal sealed class ModelRun
         await _h.Db.SetRemoveAsync(RedisKeys.Queues, _h.Queue);
     }
 
-    private static async Task<string[]> PendingAsync(IDatabase db, string stream)
+    private static async Task<(string Id, string Consumer)[]> PendingAsync(IDatabase db, string stream)
     {
         if (!await db.KeyExistsAsync(stream))
         {
@@ -713,7 +720,7 @@ internal sealed class ModelRun
         }
 
         var pending = await db.StreamPendingMessagesAsync(stream, Group, 10_000, RedisValue.Null);
-        return [.. pending.Select(p => (string)p.MessageId!)];
+        return [.. pending.Select(p => ((string)p.MessageId!, (string)p.ConsumerName!))];
     }
 
     private static async Task<long> RedisTimeMsAsync(IDatabase db)

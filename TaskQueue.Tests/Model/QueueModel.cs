@@ -45,6 +45,9 @@ internal sealed class ModelTask
     public long Due { get; set; }
     public long DueStep { get; set; }
     public long Enqueued { get; set; }
+
+    /// <summary>The order of its ready stream entry (a stream id's order); a reclaimed task keeps its entry.</summary>
+    public long EntrySeq { get; set; }
     public long? Started { get; set; }
     public long? Finished { get; set; }
     public long DeadAt { get; set; }
@@ -77,6 +80,11 @@ internal sealed class QueueModel(TaskStoreOptions options)
 
     private readonly List<ModelTask>[] _ready = [.. Enumerable.Range(0, Levels).Select(_ => new List<ModelTask>())];
 
+    /// <summary>Reclaimed tasks of each priority (a crashed worker's: reap.lua), in entry order, claimed before <see cref="_ready"/>.</summary>
+    private readonly List<ModelTask>[] _front = [.. Enumerable.Range(0, Levels).Select(_ => new List<ModelTask>())];
+
+    private long _entries;
+
     /// <summary>The clock shift in ms.</summary>
     public long Now { get; set; }
 
@@ -107,7 +115,11 @@ internal sealed class QueueModel(TaskStoreOptions options)
     /// <summary>Priorities whose ready stream exists (created on first use, never removed).</summary>
     public SortedSet<int> LevelsUsed { get; } = [];
 
+    /// <summary>The undelivered entries of a priority's stream, in order.</summary>
     public IReadOnlyList<ModelTask> Ready(int priority) => _ready[priority];
+
+    /// <summary>The reclaimed entries of a priority's stream (pending for the consumer "front"), in entry order.</summary>
+    public IReadOnlyList<ModelTask> Reclaimed(int priority) => _front[priority];
 
     public IEnumerable<ModelTask> InState(ModelState state) => Tasks.Where(t => t.State == state);
 
@@ -134,7 +146,7 @@ internal sealed class QueueModel(TaskStoreOptions options)
     {
         if (task.State == ModelState.Ready)
         {
-            _ready[task.Priority].Remove(task);
+            RemoveReady(task);
             Events.Add("debounce of a ready task");
         }
 
@@ -222,18 +234,24 @@ internal sealed class QueueModel(TaskStoreOptions options)
         return (promoted, expired);
     }
 
-    /// <summary>claim.lua: the tasks leased, highest priority first, in stream order within a priority.</summary>
+    /// <summary>
+    /// claim.lua with strict priority: the tasks leased, highest priority first; within a priority the reclaimed
+    /// tasks first, then in stream order.
+    /// </summary>
     public (List<ModelTask> Leased, int Promoted, int Expired) Claim(int max, string worker, long leaseMs)
     {
         var (promoted, expired) = PromoteDue();
         var leased = new List<ModelTask>();
-        for (var level = Levels - 1; level >= 0 && leased.Count < max; level--)
+        foreach (var stream in Enumerable.Range(0, Levels).Reverse().SelectMany(level => new[] { _front[level], _ready[level] }))
         {
-            var stream = _ready[level];
             while (stream.Count > 0 && leased.Count < max)
             {
                 var task = stream[0];
                 stream.RemoveAt(0);
+                if (_front.Contains(stream))
+                {
+                    Events.Add("claim of a reclaimed task");
+                }
                 if (ExpiresNow(task))
                 {
                     Finish(task, ModelState.Expired, "expired");
@@ -384,7 +402,11 @@ internal sealed class QueueModel(TaskStoreOptions options)
         return true;
     }
 
-    /// <summary>reap.lua: expired leases, earliest deadline first, each down the failure path.</summary>
+    /// <summary>
+    /// reap.lua: expired leases, earliest deadline first. A worker's crash is not the task's failure: with attempts
+    /// left (and no cancel asked for) the task is ready again at once, ahead of newer work of its priority, keeping
+    /// its stream entry (settle_crash in lib/settle.lua); otherwise down the failure path.
+    /// </summary>
     public List<(ModelTask Task, string Worker, TransitionResult Outcome)> Reap(int max)
     {
         var expired = InState(ModelState.Leased)
@@ -392,7 +414,28 @@ internal sealed class QueueModel(TaskStoreOptions options)
             .OrderBy(t => t.Deadline).ThenBy(t => t.DeadlineStep).ThenBy(t => t.Id.LocalId, StringComparer.Ordinal)
             .Take(max)
             .ToList();
-        return [.. expired.Select(t => (t, t.Worker ?? "", SettleFailure(t, "lease expired", retryable: true)))];
+        return [.. expired.Select(t => (t, t.Worker ?? "", SettleCrash(t) ?? SettleFailure(t, "lease expired", retryable: true)))];
+    }
+
+    private TransitionResult? SettleCrash(ModelTask task)
+    {
+        if (task.CancelRequested || task.Attempt >= task.MaxAttempts)
+        {
+            return null;
+        }
+
+        task.Error = "lease expired";
+        task.Token = null;
+        task.Worker = null;
+        Count("failed");
+        Count("retried");
+        task.State = ModelState.Ready;
+        task.Enqueued = Now;
+        var front = _front[task.Priority];
+        var at = front.FindIndex(t => t.EntrySeq > task.EntrySeq);
+        front.Insert(at < 0 ? front.Count : at, task);
+        Events.Add("reap of a crashed worker's task");
+        return TransitionResult.Retrying;
     }
 
     /// <summary>promote.lua: promote due work, trim dead letters, report when the next scheduled task is due.</summary>
@@ -413,7 +456,8 @@ internal sealed class QueueModel(TaskStoreOptions options)
             case ModelState.Deleted:
                 return (TransitionResult.NotFound, null);
             case ModelState.Ready:
-                _ready[task.Priority].Remove(task);
+                Events.Add(_front[task.Priority].Contains(task) ? "cancel of a reclaimed task" : "cancel of a ready task");
+                RemoveReady(task);
                 break;
             case ModelState.Scheduled:
                 break;
@@ -588,10 +632,17 @@ internal sealed class QueueModel(TaskStoreOptions options)
         Count(counter);
     }
 
+    private void RemoveReady(ModelTask task)
+    {
+        _ready[task.Priority].Remove(task);
+        _front[task.Priority].Remove(task);
+    }
+
     private void PushReady(ModelTask task)
     {
         task.State = ModelState.Ready;
         task.Enqueued = Now;
+        task.EntrySeq = ++_entries;
         _ready[task.Priority].Add(task);
         LevelsUsed.Add(task.Priority);
     }

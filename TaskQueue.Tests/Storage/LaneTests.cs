@@ -126,16 +126,24 @@ public sealed class LaneTests
         var leased = Assert.Single((await h.Store.ClaimAsync(h.Queue, "s", ["sleep"], 5, TimeSpan.FromSeconds(1))).Tasks);
         h.Advance(TimeSpan.FromSeconds(2));
 
-        Assert.Single(await h.Store.ReapAsync(h.Queue, 10));
+        Assert.Single(await h.Store.ReapAsync(h.Queue, 10)); // a crash: ready again at once, its entry kept
+        Assert.Equal(TaskState.Ready, (await SnapshotAsync(h, id)).State);
+        Assert.Empty((await h.Store.ClaimAsync(h.Queue, "e", ["echo"], 5, Lease)).Tasks);
+        Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 6, "sleep")));
+        await AssertConsistentAsync(h);
+        var again = Assert.Single((await h.Store.ClaimAsync(h.Queue, "s", ["sleep"], 5, Lease)).Tasks);
+        Assert.Equal((leased.Id, 2), (again.Id, again.Attempt));
+
+        Assert.Equal(TransitionResult.Retrying, await FailAsync(h, again));
         Assert.Equal(TaskState.Scheduled, (await SnapshotAsync(h, id)).State);
-        h.Advance(TimeSpan.FromSeconds(10));
+        h.Advance(TimeSpan.FromMinutes(2));
         Assert.Empty((await h.Store.ClaimAsync(h.Queue, "e", ["echo"], 5, Lease)).Tasks); // promotes it, leases nothing
 
         Assert.Equal(TaskState.Ready, (await SnapshotAsync(h, id)).State);
         Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 6, "sleep")));
         await AssertConsistentAsync(h);
-        var again = Assert.Single((await h.Store.ClaimAsync(h.Queue, "s", ["sleep"], 5, Lease)).Tasks);
-        Assert.Equal((leased.Id, 2), (again.Id, again.Attempt));
+        var third = Assert.Single((await h.Store.ClaimAsync(h.Queue, "s", ["sleep"], 5, Lease)).Tasks);
+        Assert.Equal((leased.Id, 3), (third.Id, third.Attempt));
     }
 
     [Fact]

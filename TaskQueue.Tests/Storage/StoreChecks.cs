@@ -15,8 +15,8 @@ public static class StoreChecks
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Every non-final task is in exactly one of: its ready stream (undelivered, at the entry its hash
-    /// names), the leases zset (with one delivered entry), the scheduled zset; dead letters are only in the
+    /// Every non-final task is in exactly one of: its ready stream (undelivered, or reclaimed after a crash and
+    /// pending for the consumer "front", at the entry its hash names), the leases zset (with one delivered entry), the scheduled zset; dead letters are only in the
     /// dead zset; other final tasks are in none. No structure names a task that is missing or in another
     /// state, no delivered entry is left unacknowledged, and the queue's counts agree.
     /// </summary>
@@ -267,9 +267,13 @@ public static class StoreChecks
     private static async Task<HashSet<string>> MembersAsync(IDatabase db, string key) =>
         (await db.SortedSetRangeByRankAsync(key)).Select(v => (string)v!).ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>The entries delivered to leases (consumer "leased"); a reclaimed entry (consumer "front") is ready work.</summary>
     private static async Task<HashSet<string>> PendingIdsAsync(IDatabase db, string stream)
     {
         var reply = (RedisResult[])(await db.ExecuteAsync("XPENDING", stream, "tq", "-", "+", 1_000_000))!;
-        return reply.Select(r => (string)((RedisResult[])r!)[0]!).ToHashSet(StringComparer.Ordinal);
+        return reply.Select(r => (RedisResult[])r!)
+            .Where(r => (string?)r[1] != "front")
+            .Select(r => (string)r[0]!)
+            .ToHashSet(StringComparer.Ordinal);
     }
 }

@@ -22,6 +22,8 @@ public sealed class RedisKeysTests
         { RedisKeys.Scheduled(Queue), "tq:{orders}:scheduled" },
         { RedisKeys.DeadLetters(Queue), "tq:{orders}:dead" },
         { RedisKeys.Stats(Queue), "tq:{orders}:stats" },
+        { RedisKeys.Front(Queue), "tq:{orders}:front" },
+        { RedisKeys.Turn(Queue), "tq:{orders}:turn" },
         { RedisKeys.Idempotency(Queue, "order-17"), "tq:{orders}:idem:order-17" },
         { RedisKeys.Waiters(Queue), "tq:{orders}:waiters" },
         { RedisKeys.Watchers(Queue), "tq:{orders}:watchers" },

@@ -43,7 +43,7 @@ public sealed class TaskStoreOptionsTests
         { "promote ten thousand", o => o.PromoteBatchSize = 10_000 },
         { "constant backoff", o => o.BackoffMax = o.BackoffInitial },
         { "tiny dead-letter age", o => o.DeadLetterMaxAge = TimeSpan.FromTicks(1) },
-        { "strict priority", o => o.PriorityAgeingStep = TimeSpan.Zero },
+        { "strict priority", o => o.PriorityMaxWait = TimeSpan.Zero },
         { "one-byte results", o => o.MaxResultBytes = 1 },
         { "results up to the protocol's message size", o => o.MaxResultBytes = 16 * 1024 * 1024 },
     };
@@ -81,7 +81,7 @@ public sealed class TaskStoreOptionsTests
         { "empty queues forgotten at once", o => o.QueueIdleExpiry = TimeSpan.Zero },
         { "negative queue idle expiry", o => o.QueueIdleExpiry = TimeSpan.FromSeconds(-1) },
         { "promote too many", o => o.PromoteBatchSize = 10_001 },
-        { "negative priority ageing", o => o.PriorityAgeingStep = TimeSpan.FromSeconds(-1) },
+        { "negative priority max wait", o => o.PriorityMaxWait = TimeSpan.FromSeconds(-1) },
         { "no results at all", o => o.MaxResultBytes = 0 },
         { "results over the protocol's message size", o => o.MaxResultBytes = (16 * 1024 * 1024) + 1 },
     };

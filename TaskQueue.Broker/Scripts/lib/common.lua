@@ -49,6 +49,10 @@ local LEVELS = base .. 'levels'
 local STATS = base .. 'stats'
 local WAITERS = base .. 'waiters'
 local WATCHERS = base .. 'watchers' -- a hash: task id -> open Watch calls on it
+-- A hash: lane -> '1' while the lane may hold reclaimed entries (a crashed worker's tasks, reap.lua), which wait
+-- as pending entries of the consumer FRONT_CONSUMER, ahead of the lane's new entries (claim.lua reads them first).
+local FRONT = base .. 'front'
+local TURN = base .. 'turn' -- a counter: which overdue lane a claim serves first (claim.lua's rotation)
 local FINISHED_CHANNEL = 'tq:finished'
 local CHANGED_CHANNEL = 'tq:changed'
 local READY_CHANNEL = 'tq:ready' -- its messages are queue names: KEYS[1] is "tq:{" .. queue .. "}:"
@@ -65,6 +69,7 @@ local OK, STALE, MISSING = 1, 0, -1
 local RETRYING, DEAD_LETTERED, CANCELLED, CANCEL_REQUESTED, ALREADY_FINISHED = 2, 3, 4, 5, 6
 local TIMED_OUT = 7
 local CONSUMER = 'leased'
+local FRONT_CONSUMER = 'front'
 
 local function task_key(id) return base .. 't:' .. id end
 -- A lane's stream; `lane` is "<prio>:<type>" (lane_of), or a bare priority for a stream of the old layout.

@@ -8,7 +8,7 @@
 --   nothing at all: the idle clock starts (STATS fields idle_since, idle_submitted: when a visit first found the
 --     queue empty, and its submitted count then); a visit that finds the queue still empty an idle expiry later,
 --     with no task submitted in between, forgets it: its registry entry and its leftover keys (lanes, empty
---     streams, counters) go. The enqueue script refuses a queue the registry does not hold, so the broker
+--     streams, counters, the reclaimed-lane marks and the overdue turn) go. The enqueue script refuses a queue the registry does not hold, so the broker
 --     registers it again (within the cap) before its next task: a submit never writes into a forgotten queue.
 local FINISHED_STATES = { 'completed', 'cancelled', 'expired' }
 
@@ -38,7 +38,7 @@ end
 -- Deletes an empty queue's leftover keys and its registry and due index entries.
 local function forget_queue()
   for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do redis.call('DEL', ready_key(lane)) end
-  redis.call('DEL', LEVELS, STATS)
+  redis.call('DEL', LEVELS, STATS, FRONT, TURN)
   redis.call('SREM', QUEUES, QUEUE)
   redis.call('ZREM', DUE, QUEUE)
 end

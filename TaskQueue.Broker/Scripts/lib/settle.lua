@@ -7,7 +7,26 @@
 local FAILURE_FIELDS = { 'attempt', 'max', 'cancel', 'prio', 'sid', 'type', 'lane' }
 
 local function new_failure_batch()
-  return { leases = {}, entries = {}, scheduled = {}, lanes = {}, failed = 0, retried = 0, ready = 0 }
+  return { leases = {}, entries = {}, scheduled = {}, lanes = {}, front = {}, failed = 0, retried = 0, ready = 0 }
+end
+
+-- A crashed worker's attempt (its lease ran out: reap.lua) is not the task's failure: the task is ready again
+-- at once, without a backoff, ahead of newer work in its lane. Its stream entry stays (the same sid, so every
+-- reader of it still finds the task) and moves to the group's consumer FRONT_CONSUMER, which claim.lua reads
+-- before the lane's new entries. The attempt still counts. Returns RETRYING, or nil when settle_failure
+-- decides instead (cancel requested, attempts used up, no entry to keep).
+local function settle_crash(batch, id, key, t, at, now, err)
+  local attempt, max = tonumber(t[at]) or 0, tonumber(t[at + 1]) or 1
+  local sid = t[at + 4]
+  if t[at + 2] == '1' or attempt >= max or not sid or sid == '' then return nil end
+  local lane = task_lane(t[at + 6], t[at + 3])
+  if #redis.call('XCLAIM', ready_key(lane), GROUP, FRONT_CONSUMER, 0, sid, 'JUSTID') == 0 then return nil end
+  batch.leases[#batch.leases + 1] = id
+  batch.front[lane] = true
+  batch.failed, batch.retried, batch.ready = batch.failed + 1, batch.retried + 1, batch.ready + 1
+  redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'state', 'ready', 'enqueued', now)
+  notify_changed(id, false)
+  return RETRYING
 end
 
 -- `t` holds FAILURE_FIELDS from index `at`. Returns RETRYING, DEAD_LETTERED or CANCELLED.
@@ -71,6 +90,7 @@ end
 local function flush_failures(batch)
   if batch.due then mark_due(batch.due) end
   drop_settled(batch.leases, batch.entries)
+  for lane in pairs(batch.front) do redis.call('HSET', FRONT, lane, '1') end
   for i = 1, #batch.scheduled, 1000 do
     redis.call('ZADD', SCHEDULED, unpack(batch.scheduled, i, math.min(i + 999, #batch.scheduled)))
   end
