@@ -28,7 +28,7 @@ internal static class BenchCommand
         var inFlight = Int("--in-flight", "SubmitBatch calls in flight at once (default 4).");
         var single = Int("--single-tasks", "Tasks per single-submit run (default 20000; --quick 2000).");
         var submitConcurrency = Int("--submit-concurrency", "Single Submit calls in flight at once (default 64).");
-        var rates = IntList("--rates", "Offered rates of the latency scenario, tasks/s (default 500,2000).");
+        var rates = IntList("--rates", "Offered rates of the latency scenario, tasks/s (default 500,2000,5000).");
         var latencySeconds = Int("--latency-seconds", "Seconds per latency run, and per idle-queues CPU window (default 10; --quick 3).");
         var overloadSeconds = Int("--overload-seconds", "Seconds of the priority overload; the redispatch load runs half as long (default 30; --quick 6).");
         var retry = Int("--retry-tasks", "Tasks per retry run (default 50000; --quick 5000).");

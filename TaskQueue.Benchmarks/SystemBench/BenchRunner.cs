@@ -254,8 +254,10 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
             foreach (var rate in settings.Rates)
             {
                 var before = await InfoAsync(cancellationToken);
+                var cpuBefore = ReadCpu([broker], workers, before);
                 var samples = await OpenLoopAsync(client, Queue, rate, cancellationToken);
                 var after = await InfoAsync(cancellationToken);
+                var cpuAfter = ReadCpu([broker], workers, after);
                 _report.Add($"latency.{rate}.offered", $"latency @ {rate:N0}/s: rate actually offered", "tasks/s", samples.OfferedRate);
                 foreach (var (name, label, values) in new[] { ("start", "submit->start", samples.ToStart), ("completed", "submit->completed", samples.ToCompleted) })
                 {
@@ -263,6 +265,35 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
                     {
                         _report.Add($"latency.{rate}.{name}.{suffix}", $"latency @ {rate:N0}/s: {label} {suffix}", "ms", Quantile(values, quantile));
                     }
+                }
+
+                // Where submit->start goes, at the 1 ms resolution of the times Redis keeps (created, started).
+                foreach (var (name, label, values) in new[]
+                         {
+                             ("stored", "submit->stored (enqueue script ran)", samples.ToStored),
+                             ("claimed", "stored->claimed (wake-up + claim script ran)", samples.StoredToClaimed),
+                             ("delivered", "claimed->start (claim reply, stream, worker)", samples.ClaimedToStart),
+                         })
+                {
+                    foreach (var (suffix, quantile) in new[] { ("p50", 0.50), ("p99", 0.99) })
+                    {
+                        _report.Add($"latency.{rate}.{name}.{suffix}", $"latency @ {rate:N0}/s: {label} {suffix}", "ms", Quantile(values, quantile));
+                    }
+                }
+
+                // What the rate costs, per task: far steadier under a loaded machine than the latencies themselves.
+                var tasks = samples.ToStart.Length;
+                var calls = after.CallsSince(before);
+                _report.Add($"latency.{rate}.script_calls_per_task", $"latency @ {rate:N0}/s: Redis script calls per task", "calls",
+                    (calls.GetValueOrDefault("evalsha") + calls.GetValueOrDefault("eval")) / (double)tasks);
+                foreach (var (name, label, seconds) in new[]
+                         {
+                             ("broker", "broker", cpuAfter.Brokers - cpuBefore.Brokers),
+                             ("workers", "all workers", cpuAfter.Workers - cpuBefore.Workers),
+                             ("redis", "Redis", cpuAfter.Redis - cpuBefore.Redis),
+                         })
+                {
+                    _report.Add($"latency.{rate}.{name}_cpu_per_1000", $"latency @ {rate:N0}/s: {label} CPU per 1,000 tasks", "ms", seconds * 1000 / (tasks / 1000.0));
                 }
 
                 _report.Add("memory.redis_per_retained_task", "Redis memory per finished task kept for retention (24 h default)", "bytes",
@@ -367,7 +398,12 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
 
     // ---- latency ----
 
-    private sealed record LatencySamples(double[] ToStart, double[] ToCompleted, double OfferedRate);
+    /// <summary>
+    /// Per task, in ms: submit to start and to completion, and submit to start cut where Redis stamped the task
+    /// (created by the enqueue script, started by the claim script; whole ms, so each part is within ±1 ms).
+    /// </summary>
+    private sealed record LatencySamples(
+        double[] ToStart, double[] ToCompleted, double[] ToStored, double[] StoredToClaimed, double[] ClaimedToStart, double OfferedRate);
 
     /// <summary>
     /// Open loop: task i is sent at start + i/rate whether or not earlier ones finished (a 1 ms timer
@@ -409,11 +445,14 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
 
         var toStart = new double[count];
         var toCompleted = new double[count];
+        var toStored = new double[count];
+        var storedToClaimed = new double[count];
+        var claimedToStart = new double[count];
         const int chunk = 1000;
         for (var offset = 0; offset < count; offset += chunk)
         {
             var commands = ids.Skip(offset).Take(chunk)
-                .Select(id => new[] { "HMGET", $"tq:{{{queue}}}:t:{id[(id.LastIndexOf(':') + 1)..]}", "result", "finished" })
+                .Select(id => new[] { "HMGET", $"tq:{{{queue}}}:t:{id[(id.LastIndexOf(':') + 1)..]}", "result", "finished", "created", "started" })
                 .ToList();
             var replies = await redis.PipelineAsync(commands, cancellationToken);
             _ownCommands += commands.Count;
@@ -421,12 +460,18 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
             {
                 var fields = (object?[])replies[j]!;
                 var i = offset + j;
-                toStart[i] = (long.Parse((string)fields[0]!, CultureInfo.InvariantCulture) - sentAt[i]) / 1000.0;
+                var startedMicros = long.Parse((string)fields[0]!, CultureInfo.InvariantCulture);
+                var createdMs = long.Parse((string)fields[2]!, CultureInfo.InvariantCulture);
+                var claimedMs = long.Parse((string)fields[3]!, CultureInfo.InvariantCulture);
+                toStart[i] = (startedMicros - sentAt[i]) / 1000.0;
                 toCompleted[i] = ((long.Parse((string)fields[1]!, CultureInfo.InvariantCulture) * 1000) - sentAt[i]) / 1000.0;
+                toStored[i] = ((createdMs * 1000) - sentAt[i]) / 1000.0;
+                storedToClaimed[i] = claimedMs - createdMs;
+                claimedToStart[i] = (startedMicros - (claimedMs * 1000)) / 1000.0;
             }
         }
 
-        return new LatencySamples(toStart, toCompleted, offered);
+        return new LatencySamples(toStart, toCompleted, toStored, storedToClaimed, claimedToStart, offered);
 
         async Task SendAsync(int i) => ids[i] = (await client.SubmitAsync(request, cancellationToken)).TaskId;
     }

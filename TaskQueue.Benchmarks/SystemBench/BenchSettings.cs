@@ -27,7 +27,7 @@ internal sealed record BenchSettings
 
     public int SubmitConcurrency { get; init; } = 64;
 
-    public IReadOnlyList<int> Rates { get; init; } = [500, 2000];
+    public IReadOnlyList<int> Rates { get; init; } = [500, 2000, 5000];
 
     public TimeSpan LatencyDuration { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -13,6 +13,10 @@ namespace TaskQueue.Broker.Dispatch;
 /// through Redis pub/sub, on another broker), promoted work, a freed slot or a new worker. So ready work
 /// of a type no worker with credit handles waits without a claim until such a worker connects or frees
 /// a slot. No polling on the hot path; a slow re-check only guards against a lost wake-up.
+/// A pump that wakes from sleep first claims for one worker of each set of task types only, the one with
+/// the most free slots (equals take turns): a wake-up usually brings a few tasks, which one claim takes, so
+/// the other workers' claims would only come back empty (one script call per worker per wake-up). Only when
+/// a claim comes back full does the pump claim for every worker with free slots at once, until the queue is drained.
 /// </summary>
 internal sealed class Dispatcher(
     IClaimStore store,
@@ -79,6 +83,9 @@ internal sealed class Dispatcher(
         private readonly string _queue;
         private readonly AsyncSignal _signal = new();
 
+        // Which of the workers with the most free slots the next single claim is for (they take turns).
+        private int _turn;
+
         public QueuePump(Dispatcher owner, string queue)
         {
             _owner = owner;
@@ -98,12 +105,13 @@ internal sealed class Dispatcher(
         {
             var token = _owner._stopping.Token;
             var failures = 0;
+            var mayHaveMore = false;
             while (!token.IsCancellationRequested)
             {
-                bool mayHaveMore;
                 try
                 {
-                    mayHaveMore = await DispatchOnceAsync(token);
+                    // After a sleep (or at the start) one worker's claim finds out whether there is more than it takes.
+                    mayHaveMore = mayHaveMore ? await DispatchOnceAsync(token) : await DispatchToFewAsync(token);
                     failures = 0;
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -138,6 +146,41 @@ internal sealed class Dispatcher(
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// Claims for one worker of each set of task types served (the one with the most free slots); true when
+        /// the queue may hold more. Every worker of a set sees the same tasks, so no ready task is missed.
+        /// </summary>
+        private async Task<bool> DispatchToFewAsync(CancellationToken cancellationToken)
+        {
+            var now = _owner._time.GetUtcNow();
+            var candidates = _owner._sessions.Served
+                .Where(session => session.CanTakeWork(now) && session.Queues.Contains(_queue))
+                .ToList();
+            if (candidates.Count == 0)
+            {
+                return false;
+            }
+
+            // Rotated before the (stable) sort, so workers with equal free slots take turns.
+            var turn = (int)((uint)_turn++ % (uint)candidates.Count);
+            var claims = new List<Task<(int Asked, int Got)>>();
+            foreach (var kind in candidates.Skip(turn).Concat(candidates.Take(turn)).GroupBy(s => s.TaskTypeSet, StringComparer.Ordinal))
+            {
+                foreach (var session in kind.OrderByDescending(s => s.FreeSlots))
+                {
+                    var reserved = session.Reserve(_queue, _owner._options.MaxClaimBatch);
+                    if (reserved > 0)
+                    {
+                        claims.Add(ClaimForAsync(session, reserved, cancellationToken));
+                        break;
+                    }
+                }
+            }
+
+            var results = await Task.WhenAll(claims);
+            return results.Any(r => r.Got == r.Asked && r.Asked > 0);
         }
 
         /// <summary>Claims for every worker with free slots at once; true when the queue may hold more.</summary>

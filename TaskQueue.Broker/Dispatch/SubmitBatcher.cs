@@ -9,24 +9,31 @@ namespace TaskQueue.Broker.Dispatch;
 /// submission is never split between script calls, and every task of it is validated before any joins,
 /// so a call that fails stored nothing and one caller's bad task never fails another's. The lanes run
 /// outside the callers' requests, so Redis command tracing does not keep each request's commands.
+/// The queue's dispatchers are woken by the lane itself the moment the script has stored a batch, before
+/// the callers are answered: the claim then races the answers instead of waiting for a caller's thread.
 /// </summary>
 internal sealed class SubmitBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 500;
 
     private readonly RedisTaskStore _store;
+    private readonly IReadyAnnouncer _ready;
     private readonly ILogger _logger;
     private readonly QueueLanes<Pending> _lanes;
 
-    public SubmitBatcher(RedisTaskStore store, ILogger<SubmitBatcher> logger)
+    public SubmitBatcher(RedisTaskStore store, IReadyAnnouncer ready, ILogger<SubmitBatcher> logger)
     {
         _store = store;
+        _ready = ready;
         _logger = logger;
         // Whole submissions only, up to MaxBatch tasks (a larger submission goes alone).
         _lanes = new QueueLanes<Pending>(StoreBatchAsync, pending => pending.Tasks.Count, MaxBatch);
     }
 
-    /// <summary>Validates every task (throwing <see cref="TaskValidationException"/>), then enqueues them; results in input order.</summary>
+    /// <summary>
+    /// Validates every task (throwing <see cref="TaskValidationException"/>), then enqueues them; results in input order.
+    /// Every queue that stored tasks has been announced ready (<see cref="IReadyAnnouncer"/>) when this returns.
+    /// </summary>
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewTask> tasks, CancellationToken cancellationToken)
     {
         foreach (var task in tasks)
@@ -60,6 +67,7 @@ internal sealed class SubmitBatcher : IAsyncDisposable
         try
         {
             var results = await _store.EnqueueBatchAsync([.. batch.SelectMany(p => p.Tasks)]);
+            _ready.PublishReady(queue);
             var offset = 0;
             foreach (var pending in batch)
             {

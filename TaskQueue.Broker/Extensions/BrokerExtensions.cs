@@ -79,6 +79,7 @@ public static class BrokerExtensions
         services.AddSingleton<CheckpointWriter>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
+        services.AddSingleton<IReadyAnnouncer>(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHostedService<ReaperService>();
         services.AddSingleton<PromoterSignal>();
         services.AddHostedService<PromoterService>();

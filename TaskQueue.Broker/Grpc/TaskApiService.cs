@@ -67,7 +67,6 @@ internal sealed class TaskApiService(
         }
 
         telemetry.Enqueued(tasks, spans, [result], null);
-        cluster.PublishReady(tasks[0].Queue);
         return ProtoMapping.ToResponse(result);
     }
 
@@ -97,11 +96,6 @@ internal sealed class TaskApiService(
         }
 
         telemetry.Enqueued(tasks, spans, results, null);
-        foreach (var queue in tasks.Select(t => t.Queue).Distinct(StringComparer.Ordinal))
-        {
-            cluster.PublishReady(queue);
-        }
-
         return [.. results.Select(ProtoMapping.ToResponse)];
     }
 

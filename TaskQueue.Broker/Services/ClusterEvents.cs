@@ -17,7 +17,7 @@ namespace TaskQueue.Broker.Services;
 internal sealed class ClusterEvents(
     IConnectionMultiplexer redis, Dispatcher dispatcher, SessionRegistry sessions, TaskWaiters waiters, TaskWatchers watchers, WorkerQuarantine quarantine,
     ILogger<ClusterEvents> logger)
-    : IHostedService
+    : IHostedService, IReadyAnnouncer
 {
     private const string QuarantineChannel = "tq:quarantine";
 

@@ -31,6 +31,7 @@ internal sealed class WorkerSession
         WorkerId = workerId;
         Queues = queues;
         TaskTypes = taskTypes;
+        TaskTypeSet = string.Concat(taskTypes.Order(StringComparer.Ordinal).Select(t => $"{t.Length}:{t}"));
         Concurrency = concurrency;
         ConnectedAt = now;
         LastSeen = now;
@@ -39,6 +40,9 @@ internal sealed class WorkerSession
     public string WorkerId { get; }
     public IReadOnlyList<string> Queues { get; }
     public IReadOnlyList<string> TaskTypes { get; }
+
+    /// <summary>The task types as one ordinal key ("" for every type): workers with equal keys see the same tasks.</summary>
+    public string TaskTypeSet { get; }
     public int Concurrency { get; }
     public DateTimeOffset ConnectedAt { get; }
     public DateTimeOffset LastSeen { get; set; }
@@ -71,6 +75,18 @@ internal sealed class WorkerSession
     }
 
     public bool CanTakeWork(DateTimeOffset now) => !Draining && !IsQuarantined(now) && !_closed;
+
+    /// <summary>Slots neither running a task, reserved by a claim in flight, nor held by a stuck handler (a snapshot).</summary>
+    public int FreeSlots
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return Math.Max(0, Concurrency - _inFlight.Count - _reserved - _stuck.Count);
+            }
+        }
+    }
 
     /// <summary>
     /// Reserves up to <paramref name="max"/> free slots for a claim on <paramref name="queue"/>; returns

@@ -8,8 +8,9 @@
 --   nothing at all: the idle clock starts (STATS fields idle_since, idle_submitted: when a visit first found the
 --     queue empty, and its submitted count then); a visit that finds the queue still empty an idle expiry later,
 --     with no task submitted in between, forgets it: its registry entry and its leftover keys (lanes, empty
---     streams, counters, the reclaimed-lane marks and the overdue turn) go. The enqueue script refuses a queue the registry does not hold, so the broker
---     registers it again (within the cap) before its next task: a submit never writes into a forgotten queue.
+--     streams, counters, the reclaimed-lane marks and the overdue turn) go. The enqueue script refuses a queue
+--     the registry does not hold, so the broker registers it again (within the cap) before its next task: a
+--     submit never writes into a forgotten queue.
 local FINISHED_STATES = { 'completed', 'cancelled', 'expired' }
 
 -- The earliest ms at which a lease, scheduled task or dead letter needs a visit (nil: none pending).

@@ -35,9 +35,9 @@ public sealed class DispatcherTests : IAsyncDisposable
         _meters.Dispose();
     }
 
-    private WorkerSession Attach(int concurrency = 4)
+    private WorkerSession Attach(int concurrency = 4, string workerId = "worker-1", IReadOnlyList<string>? taskTypes = null)
     {
-        var session = new WorkerSession("worker-1", ["q"], [], concurrency, _time.GetUtcNow());
+        var session = new WorkerSession(workerId, ["q"], taskTypes ?? [], concurrency, _time.GetUtcNow());
         _sessions.Register(session);
         _dispatcher.Attach(session);
         return session;
@@ -49,6 +49,20 @@ public sealed class DispatcherTests : IAsyncDisposable
     /// <summary>Waits until the queue's pump has made its passes and sleeps (on the fake clock) until woken.</summary>
     private Task PumpAsleepAsync() =>
         Eventually.TrueAsync(() => _time.TimersCreated > 0, s_bound, "the pump sleeps on the fake clock", s_poll);
+
+    /// <summary>
+    /// Waits until the pump went to sleep once more than <paramref name="sleepsBefore"/> times: a sleep with no
+    /// wake-up pending is the only one that creates a timer, so every pass the last wake-up caused is over.
+    /// </summary>
+    private Task PumpAsleepAgainAsync(int sleepsBefore) =>
+        Eventually.TrueAsync(() => _time.TimersCreated > sleepsBefore, s_bound, "the pump sleeps again", s_poll);
+
+    private static async Task<(WorkerSession Session, string TaskId)> FirstAssignmentAsync(IEnumerable<WorkerSession> sessions)
+    {
+        using var timeout = new CancellationTokenSource(s_bound);
+        var reads = sessions.Select(async session => (session, (await session.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId)).ToList();
+        return await await Task.WhenAny(reads);
+    }
 
     [Fact]
     public async Task A_new_worker_gets_the_ready_work_of_its_queue()
@@ -104,5 +118,108 @@ public sealed class DispatcherTests : IAsyncDisposable
         session.Release(first.Id);
         _dispatcher.NotifyCredit(session);
         Assert.Equal(second.Id.ToString(), (await session.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
+    }
+
+    [Fact]
+    public async Task A_wake_up_for_one_task_claims_for_one_worker_not_for_every_worker()
+    {
+        var sessions = AttachQuietly(Enumerable.Range(1, 4).Select(i => NewSession($"worker-{i}")).ToList());
+        await PumpAsleepAsync();
+        var (claimsBefore, sleepsBefore) = (_store.Claims.Count, _time.TimersCreated);
+        var ready = _store.AddReady("q");
+
+        _dispatcher.NotifyWork("q");
+
+        Assert.Equal(ready.Id.ToString(), (await FirstAssignmentAsync(sessions)).TaskId);
+        await PumpAsleepAgainAsync(sleepsBefore);
+        Assert.Equal(claimsBefore + 1, _store.Claims.Count);
+    }
+
+    [Fact]
+    public async Task A_lone_task_goes_to_the_worker_with_the_most_free_slots()
+    {
+        var busy = new List<WorkerSession>();
+        for (var i = 1; i <= 3; i++)
+        {
+            var session = Attach(concurrency: 2, workerId: $"busy-{i}");
+            busy.Add(session);
+            _store.AddReady("q");
+            _dispatcher.NotifyWork("q");
+            await FirstAssignmentAsync([session]); // the newcomer has the most free slots: it takes one of its two
+        }
+
+        var idle = Attach(concurrency: 2, workerId: "idle");
+        var ready = _store.AddReady("q");
+
+        _dispatcher.NotifyWork("q");
+
+        var (winner, taskId) = await FirstAssignmentAsync([.. busy, idle]);
+        Assert.Equal((ready.Id.ToString(), "idle"), (taskId, winner.WorkerId));
+    }
+
+    [Fact]
+    public async Task A_wake_up_claims_for_one_worker_of_each_set_of_task_types()
+    {
+        // The image workers have more free slots, but only the mail worker handles the task: it must still be asked.
+        var mail = NewSession("mail", concurrency: 2, taskTypes: ["send"]);
+        var images = Enumerable.Range(1, 2).Select(i => NewSession($"images-{i}", taskTypes: ["resize"])).ToList();
+        AttachQuietly([mail, .. images]);
+        await PumpAsleepAsync();
+        var (claimsBefore, sleepsBefore) = (_store.Claims.Count, _time.TimersCreated);
+        var ready = _store.AddReady("q", type: "send");
+
+        _dispatcher.NotifyWork("q");
+
+        using var timeout = new CancellationTokenSource(s_bound);
+        Assert.Equal(ready.Id.ToString(), (await mail.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
+        await PumpAsleepAgainAsync(sleepsBefore);
+        Assert.Equal(
+            [("images", 1), ("mail", 1)],
+            _store.Claims.Skip(claimsBefore).GroupBy(c => c.WorkerId.Split('-')[0]).Select(g => (g.Key, g.Count())).OrderBy(g => g.Key, StringComparer.Ordinal));
+        Assert.All(images, session => Assert.Equal(0, session.Busy));
+    }
+
+    [Fact]
+    public async Task A_claim_that_comes_back_full_is_followed_by_claims_for_every_worker_with_free_slots()
+    {
+        _options.MaxClaimBatch = 2;
+        var sessions = AttachQuietly(Enumerable.Range(1, 4).Select(i => NewSession($"worker-{i}")).ToList());
+        await PumpAsleepAsync();
+        var claimsBefore = _store.Claims.Count;
+        for (var i = 0; i < 8; i++)
+        {
+            _store.AddReady("q");
+        }
+
+        _dispatcher.NotifyWork("q");
+
+        await Eventually.TrueAsync(() => sessions.Sum(s => s.Busy) == 8, s_bound, "the eight tasks are assigned", s_poll);
+        // One worker's claim came back full (2 of 2): then every worker was asked.
+        Assert.Equal(
+            sessions.Select(s => s.WorkerId).Order(StringComparer.Ordinal),
+            _store.Claims.Skip(claimsBefore).Select(c => c.WorkerId).Distinct().Order(StringComparer.Ordinal));
+    }
+
+    private WorkerSession NewSession(string workerId, int concurrency = 4, IReadOnlyList<string>? taskTypes = null) =>
+        new(workerId, ["q"], taskTypes ?? [], concurrency, _time.GetUtcNow());
+
+    /// <summary>
+    /// Attaches the first session (waking the pump once) and serves the others without a wake-up, so that
+    /// once the pump sleeps, no pass is left over.
+    /// </summary>
+    private List<WorkerSession> AttachQuietly(List<WorkerSession> sessions)
+    {
+        foreach (var session in sessions)
+        {
+            _sessions.Register(session);
+        }
+
+        foreach (var session in sessions.Skip(1))
+        {
+            _sessions.Serve(session);
+        }
+
+        _dispatcher.Attach(sessions[0]);
+        return sessions;
     }
 }
