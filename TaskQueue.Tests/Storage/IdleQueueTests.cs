@@ -27,7 +27,7 @@ public sealed class IdleQueueTests : IAsyncLifetime
     private RedisTaskStore Store(int maxQueues = 1000) =>
         new(
             _redis.Connection,
-            Options.Create(new TaskStoreOptions { Retention = TimeSpan.Zero, QueueIdleExpiry = s_idle, PriorityAgeingStep = TimeSpan.Zero }),
+            Options.Create(new TaskStoreOptions { Retention = TimeSpan.Zero, QueueIdleExpiry = s_idle, PriorityMaxWait = TimeSpan.Zero }),
             _clock,
             Options.Create(new LimitOptions { MaxQueues = maxQueues }));
 
