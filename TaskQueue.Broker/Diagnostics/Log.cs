@@ -91,8 +91,8 @@ internal static partial class Log
     [LoggerMessage(70, LogLevel.Warning, "A request to {Method} on connection {ConnectionId} is not valid protobuf: answered INVALID_ARGUMENT (logged once per connection)")]
     public static partial void MalformedRequest(ILogger logger, string method, string connectionId);
 
-    [LoggerMessage(71, LogLevel.Warning, "Worker {WorkerId} reported {Running} running tasks with {Concurrency} slots (and outcomes offered again): heartbeat dropped, its leases were not renewed (logged once per stream)")]
-    public static partial void HeartbeatOverConcurrency(ILogger logger, string workerId, int running, int concurrency);
+    [LoggerMessage(71, LogLevel.Warning, "Worker {WorkerId} listed {Running} running and {Stuck} stuck tasks in a heartbeat with {Concurrency} slots: refused (INVALID_ARGUMENT), nothing renewed, its stream ends")]
+    public static partial void HeartbeatOverConcurrency(ILogger logger, string workerId, int running, int stuck, int concurrency);
 
     // ---- the audit trail ----
 
