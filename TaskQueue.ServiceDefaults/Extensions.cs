@@ -49,7 +49,7 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource =>
             {
                 // Replicas of a service must not share one identity. Aspire names each replica in
@@ -64,7 +64,19 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(TaskQueueTelemetrySources))
+                .AddMeter(TaskQueueTelemetrySources));
+
+        // Sampling is the SDK's own: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the AppHost's TraceSampling:Ratio sets
+        // parentbased_traceidratio), read from configuration; unset, every span is kept. A process that exports no traces
+        // records none, so it makes no sampling decision for the tasks it submits: a CLI run from a terminal would
+        // otherwise mark every task sampled, and the parent-based samplers downstream would keep them all.
+        if (!ExportsTelemetry(builder))
+        {
+            builder.AddOpenTelemetryExporters();
+            return builder;
+        }
+
+        telemetry
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(TaskQueueTelemetrySources)
@@ -86,9 +98,16 @@ public static class Extensions
         return builder;
     }
 
+    /// <summary>An OTLP endpoint is configured: the services export (to the Aspire dashboard or a collector).</summary>
+    public static bool ExportsTelemetry(IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+    }
+
     private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (ExportsTelemetry(builder))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }

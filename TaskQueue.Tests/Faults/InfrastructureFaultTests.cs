@@ -109,10 +109,11 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
     [Fact]
     public async Task Reports_in_flight_when_Redis_is_killed_are_settled_after_its_restart_and_no_task_runs_again_after_its_lease()
     {
-        // Short tasks on many slots: completions reach the broker all through the outage. Each one Redis could not take
-        // is tried again until its lease would run out; before, it was dropped and its task ran again after a full lease.
+        // Short tasks on many slots, and Redis frozen before it is killed: every report sent while it is frozen is in flight
+        // (written, unanswered) when it dies, so each fails with the connection. Each is tried again until its lease would
+        // run out; before, it was dropped and its task ran again after a full lease.
         await using var run = await FaultRun.StartAsync(
-            "7b. Redis SIGKILLed under short-task load (reports tried again)",
+            "7b. Redis frozen, then SIGKILLed and restarted, under short-task load (reports tried again)",
             report,
             output,
             new() { Lease = TimeSpan.FromSeconds(20), OwnRedis = ["--appendonly", "yes", "--appendfsync", "always"] });
@@ -120,7 +121,9 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
 
         var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 20, 80), perSecond: 100, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
         await Task.Delay(TimeSpan.FromSeconds(3));
-        await run.KillAndRestartRedisAsync(TimeSpan.FromSeconds(1));
+        run.Redis.Freeze();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await run.KillAndRestartRedisAsync(TimeSpan.FromSeconds(0.5));
         await load;
         await run.SubmitUntilAcknowledgedAsync(TimeSpan.FromSeconds(30));
         var ledger = await run.SettleAsync(TimeSpan.FromSeconds(90));
