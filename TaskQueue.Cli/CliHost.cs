@@ -127,7 +127,8 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddServiceDefaults();
+        // Traces only when exported: from a terminal the CLI leaves each task's sampling to the broker's sampler.
+        builder.AddServiceDefaults(traceOnlyWhenExporting: true);
         builder.Services.AddSingleton<IHostLifetime, CommandLineLifetime>();
         if (caCertificate is not null)
         {

@@ -113,9 +113,30 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
             return;
         }
 
+        IReadOnlyList<TransitionResult> results;
         try
         {
-            var results = await settle();
+            results = await settle();
+        }
+        catch (Exception ex) when (SettleRetry.IsTransient(ex) && !_stopping.IsCancellationRequested)
+        {
+            RetryLater(queue, reports, ex);
+            return;
+        }
+        catch (Exception ex)
+        {
+            Log.SettleFailed(_logger, ex, queue, reports.Count);
+            foreach (var report in reports)
+            {
+                report.Result.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        // Settled: nothing after this point tries a report again (a wake-up that fails does not unsettle it).
+        try
+        {
             for (var i = 0; i < reports.Count; i++)
             {
                 Record(queue, reports[i], results[i]);
@@ -123,10 +144,6 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
             }
 
             settled?.Invoke(results);
-        }
-        catch (Exception ex) when (SettleRetry.IsTransient(ex) && !_stopping.IsCancellationRequested)
-        {
-            RetryLater(queue, reports, ex);
         }
         catch (Exception ex)
         {

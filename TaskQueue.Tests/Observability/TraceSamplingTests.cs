@@ -43,21 +43,23 @@ public sealed class TraceSamplingTests
     }
 
     [Fact]
-    public async Task A_process_that_exports_no_traces_records_none_so_it_decides_nothing_for_the_tasks_it_submits()
+    public async Task A_command_line_client_that_exports_no_traces_records_none_so_it_decides_nothing_for_the_tasks_it_submits()
     {
-        var (root, sampledChild, _) = await SampleAsync([]);
+        var (root, sampledChild, _) = await SampleAsync([], traceOnlyWhenExporting: true);
+        var (serviceRoot, _, _) = await SampleAsync([]);
 
         Assert.False(root);
         Assert.False(sampledChild);
+        Assert.True(serviceRoot); // a service keeps tracing, exported or not
     }
 
     /// <summary>Whether a root span, a span under a sampled parent and one under an unsampled parent are recorded.</summary>
-    private static async Task<(bool Root, bool SampledChild, bool UnsampledChild)> SampleAsync(Dictionary<string, string?> settings)
+    private static async Task<(bool Root, bool SampledChild, bool UnsampledChild)> SampleAsync(Dictionary<string, string?> settings, bool traceOnlyWhenExporting = false)
     {
         var name = "sampling-" + Guid.NewGuid().ToString("N");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = name, DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.ConfigureOpenTelemetry();
+        builder.ConfigureOpenTelemetry(traceOnlyWhenExporting);
         using var host = builder.Build();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await host.StartAsync(timeout.Token);
