@@ -167,12 +167,14 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
     {
         await using var cluster = await TaskQueueCluster.StartAsync();
         var broker = await cluster.StartBrokerAsync();
-        await cluster.SubmitAsync([cluster.Task("echo", "a"), cluster.Task("echo", "b")]);
+        // One task each, in turn: the only worker connected when a task is submitted gets it.
         var (honest, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-honest", cluster.Queue, 1);
         await using var _h = honest;
+        await cluster.SubmitAsync([cluster.Task("echo", "a")]);
+        var honestTask = Running((await honest.NextAsync(BrokerMessage.KindOneofCase.Assignment, Wait)).Assignment);
         var (forger, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-forger", cluster.Queue, 8);
         await using var _f = forger;
-        var honestTask = Running((await honest.NextAsync(BrokerMessage.KindOneofCase.Assignment, Wait)).Assignment);
+        await cluster.SubmitAsync([cluster.Task("echo", "b")]);
         var forgerTask = Running((await forger.NextAsync(BrokerMessage.KindOneofCase.Assignment, Wait)).Assignment);
         var before = await LeaseDeadlinesAsync(cluster, honestTask, forgerTask);
         await Task.Delay(TimeSpan.FromMilliseconds(50));
