@@ -49,6 +49,23 @@ public sealed class BrokerOptions : IValidatableObject
     [Range(1, 1024)]
     public int MaxBatchSubmit { get; set; } = 1000;
 
+    /// <summary>
+    /// A report (complete, fail, release) that Redis could not take because it was unreachable is tried again after
+    /// this delay, doubling up to <see cref="SettleRetryMaxDelay"/>, until its lease would run out; only then is the
+    /// worker told the lease is lost.
+    /// </summary>
+    public TimeSpan SettleRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between two tries of an unsettled report.</summary>
+    public TimeSpan SettleRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The most reports this broker holds for another try at once (each about 0.5 KB plus its result); past it a
+    /// report that could not be settled is given up at once (its lease runs out and the task runs again).
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int SettleRetryMaxPending { get; set; } = 100_000;
+
     public TimeSpan HeartbeatInterval => LeaseDuration / 3;
 
     /// <summary>Silence for this long (no message, no heartbeat) and the broker drops the worker's stream.</summary>
@@ -70,13 +87,18 @@ public sealed class BrokerOptions : IValidatableObject
                      (nameof(DisconnectGrace), DisconnectGrace), (nameof(ReapInterval), ReapInterval),
                      (nameof(PromoteInterval), PromoteInterval), (nameof(IdleRecheckInterval), IdleRecheckInterval),
                      (nameof(QuarantineDuration), QuarantineDuration), (nameof(MaxWait), MaxWait),
-                     (nameof(ExecutionTimeoutGrace), ExecutionTimeoutGrace),
+                     (nameof(ExecutionTimeoutGrace), ExecutionTimeoutGrace), (nameof(SettleRetryDelay), SettleRetryDelay),
                  })
         {
             if (value <= TimeSpan.Zero)
             {
                 yield return new ValidationResult($"{name} must be positive.", [name]);
             }
+        }
+
+        if (SettleRetryMaxDelay < SettleRetryDelay)
+        {
+            yield return new ValidationResult("SettleRetryMaxDelay must be at least SettleRetryDelay.", [nameof(SettleRetryMaxDelay)]);
         }
     }
 }

@@ -10,7 +10,14 @@ using TaskQueue.Client;
 namespace TaskQueue.Cli;
 
 /// <summary>What a command gets to work with.</summary>
-internal sealed record CliContext(TaskQueueClient Client, TextWriter Output, TextWriter Error, TimeProvider TimeProvider);
+internal sealed record CliContext(TaskQueueClient Client, TextWriter Output, TextWriter Error, TimeProvider TimeProvider)
+{
+    /// <summary>The CLI's configuration (environment variables included); empty when a test gives none.</summary>
+    public IConfiguration Configuration { get; init; } = new ConfigurationBuilder().Build();
+
+    /// <summary>The broker addresses the command talks to.</summary>
+    public IReadOnlyList<Uri> Brokers { get; init; } = [];
+}
 
 /// <summary>Builds a small host per invocation (service discovery, telemetry, the client) and runs one command on it.</summary>
 internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKeyOption)
@@ -79,7 +86,12 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
             try
             {
                 var client = host.Services.GetRequiredService<TaskQueueClient>();
-                return await command(new CliContext(client, output, error, TimeProvider.System), cancellationToken);
+                var context = new CliContext(client, output, error, TimeProvider.System)
+                {
+                    Configuration = host.Services.GetRequiredService<IConfiguration>(),
+                    Brokers = broker,
+                };
+                return await command(context, cancellationToken);
             }
             finally
             {
@@ -115,7 +127,8 @@ internal sealed class CliHost(Option<Uri[]> brokerOption, Option<string?> apiKey
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddServiceDefaults();
+        // Traces only when exported: from a terminal the CLI leaves each task's sampling to the broker's sampler.
+        builder.AddServiceDefaults(traceOnlyWhenExporting: true);
         builder.Services.AddSingleton<IHostLifetime, CommandLineLifetime>();
         if (caCertificate is not null)
         {

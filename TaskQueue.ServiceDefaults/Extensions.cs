@@ -26,9 +26,15 @@ public static class Extensions
         "TaskQueue.Client",
     ];
 
-    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    /// <param name="builder">The service's host builder.</param>
+    /// <param name="traceOnlyWhenExporting">
+    /// Record traces only when an OTLP endpoint is configured (a command-line client): a process that exports no
+    /// traces then makes no sampling decision for the tasks it submits, the first one that exports does. Services
+    /// keep tracing either way (false), as the benchmarks measure them.
+    /// </param>
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, bool traceOnlyWhenExporting = false) where TBuilder : IHostApplicationBuilder
     {
-        builder.ConfigureOpenTelemetry();
+        builder.ConfigureOpenTelemetry(traceOnlyWhenExporting);
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
 
@@ -41,7 +47,8 @@ public static class Extensions
         return builder;
     }
 
-    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    /// <summary>OpenTelemetry for the service; <paramref name="traceOnlyWhenExporting"/> as in <see cref="AddServiceDefaults"/>.</summary>
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder, bool traceOnlyWhenExporting = false) where TBuilder : IHostApplicationBuilder
     {
         builder.Logging.AddOpenTelemetry(logging =>
         {
@@ -49,7 +56,7 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource =>
             {
                 // Replicas of a service must not share one identity. Aspire names each replica in
@@ -64,7 +71,19 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(TaskQueueTelemetrySources))
+                .AddMeter(TaskQueueTelemetrySources));
+
+        // Sampling is the SDK's own: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the AppHost's TraceSampling:Ratio sets
+        // parentbased_traceidratio), read from configuration; unset, every span is kept. A CLI run from a terminal
+        // (traceOnlyWhenExporting) records no traces, or it would mark every task it submits sampled and the
+        // parent-based samplers downstream would keep them all.
+        if (traceOnlyWhenExporting && !ExportsTelemetry(builder))
+        {
+            builder.AddOpenTelemetryExporters();
+            return builder;
+        }
+
+        telemetry
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(TaskQueueTelemetrySources)
@@ -86,9 +105,16 @@ public static class Extensions
         return builder;
     }
 
+    /// <summary>An OTLP endpoint is configured: the services export (to the Aspire dashboard or a collector).</summary>
+    public static bool ExportsTelemetry(IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+    }
+
     private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (ExportsTelemetry(builder))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }

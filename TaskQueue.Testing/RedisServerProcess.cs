@@ -107,8 +107,10 @@ public sealed class RedisServerProcess : IAsyncDisposable
             return await probe.CallAsync(timeout.Token, "PING") is "PONG";
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException
-                                       || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                                       || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                                       || (ex is InvalidOperationException && ex.Message.Contains("LOADING", StringComparison.Ordinal)))
         {
+            // LOADING: a restarted server still reads its append-only file; it answers once that is done.
             return false;
         }
     }

@@ -41,8 +41,17 @@ internal static partial class Log
     [LoggerMessage(20, LogLevel.Warning, "Dispatching queue {Queue} failed; retrying")]
     public static partial void DispatchFailed(ILogger logger, Exception exception, string queue);
 
-    [LoggerMessage(21, LogLevel.Warning, "Settling {Count} reports on queue {Queue} failed; the workers' leases stay until they expire")]
+    [LoggerMessage(21, LogLevel.Warning, "Settling {Count} reports on queue {Queue} failed (not an outage: not tried again); their workers are told the leases are lost, which stay until they expire")]
     public static partial void SettleFailed(ILogger logger, Exception exception, string queue, int count);
+
+    [LoggerMessage(24, LogLevel.Warning, "Redis could not take {Count} reports on queue {Queue} ({Error}, try {Tries}): trying again in {DelayMs} ms, until their leases would run out")]
+    public static partial void SettleRetrying(ILogger logger, string error, string queue, int count, int tries, double delayMs);
+
+    [LoggerMessage(25, LogLevel.Error, "{Count} reports on queue {Queue} could not be settled before their leases ran out ({Tries} tries, Redis unreachable): their workers are told the leases are lost, the tasks run again")]
+    public static partial void SettleGivenUp(ILogger logger, Exception exception, string queue, int count, int tries);
+
+    [LoggerMessage(26, LogLevel.Warning, "{Count} unsettled reports on queue {Queue} cannot wait for another try: {Pending} already wait (TaskQueue:Broker:SettleRetryMaxPending)")]
+    public static partial void SettleRetryFull(ILogger logger, string queue, int count, int pending);
 
     // The worker's error text is not logged: handlers may quote their payload in it. It is kept on the task.
     [LoggerMessage(22, LogLevel.Warning, "Task {TaskId} ({TaskType}) on queue {Queue} was dead-lettered after attempt {Attempt}: its error ({ErrorLength} characters) is kept on the task, not logged")]
@@ -94,8 +103,8 @@ internal static partial class Log
     [LoggerMessage(70, LogLevel.Warning, "A request to {Method} on connection {ConnectionId} is not valid protobuf: answered INVALID_ARGUMENT (logged once per connection)")]
     public static partial void MalformedRequest(ILogger logger, string method, string connectionId);
 
-    [LoggerMessage(71, LogLevel.Warning, "Worker {WorkerId} reported {Running} running tasks with {Concurrency} slots (and outcomes offered again): heartbeat dropped, its leases were not renewed (logged once per stream)")]
-    public static partial void HeartbeatOverConcurrency(ILogger logger, string workerId, int running, int concurrency);
+    [LoggerMessage(71, LogLevel.Warning, "Worker {WorkerId} listed {Running} running and {Stuck} stuck tasks in a heartbeat with {Concurrency} slots: refused (INVALID_ARGUMENT), nothing renewed, its stream ends")]
+    public static partial void HeartbeatOverConcurrency(ILogger logger, string workerId, int running, int stuck, int concurrency);
 
     // ---- the audit trail ----
 

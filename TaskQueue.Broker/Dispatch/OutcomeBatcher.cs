@@ -8,6 +8,9 @@ namespace TaskQueue.Broker.Dispatch;
 /// <summary>
 /// Coalesces workers' reports per queue (<see cref="QueueLanes{T}"/>): while one batch is in Redis the next
 /// one gathers, so under load one script call settles many tasks and when idle a report waits for nothing.
+/// A batch Redis could not take because it was unreachable is posted again after a backoff
+/// (<see cref="SettleRetry"/>) until each report's lease deadline; a report still unsettled then fails with
+/// <see cref="ReportNotSettledException"/>. No report is dropped without its caller hearing of it.
 /// </summary>
 internal sealed class OutcomeBatcher : IAsyncDisposable
 {
@@ -20,11 +23,15 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly QueueLanes<Report> _lanes;
+    private readonly SettleRetry _retry;
+    private readonly CancellationTokenSource _stopping = new();
 
     public OutcomeBatcher(
-        RedisTaskStore store, BrokerTelemetry telemetry, ClusterEvents cluster, PromoterSignal promoter, TimeProvider time, ILogger<OutcomeBatcher> logger)
+        RedisTaskStore store, BrokerTelemetry telemetry, ClusterEvents cluster, PromoterSignal promoter, SettleRetry retry, TimeProvider time,
+        ILogger<OutcomeBatcher> logger)
     {
         _store = store;
+        _retry = retry;
         _telemetry = telemetry;
         _cluster = cluster;
         _promoter = promoter;
@@ -34,26 +41,42 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
     }
 
     /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
-    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held = null) =>
-        Enqueue(completion.Id.Queue, new Report(completion, null, null, held));
+    /// <param name="retryUntil">The lease's deadline as the broker knows it: while Redis is unreachable the report is tried again until then (null: tried once).</param>
+    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held = null, DateTimeOffset? retryUntil = null) =>
+        Enqueue(completion.Id.Queue, new Report(completion, null, null, held, retryUntil));
 
-    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held = null) =>
-        Enqueue(failure.Id.Queue, new Report(null, failure, null, held));
+    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held = null, DateTimeOffset? retryUntil = null) =>
+        Enqueue(failure.Id.Queue, new Report(null, failure, null, held, retryUntil));
 
-    public Task<TransitionResult> ReleaseAsync(LeaseRef lease) =>
-        Enqueue(lease.Id.Queue, new Report(null, null, lease, null));
+    public Task<TransitionResult> ReleaseAsync(LeaseRef lease, DateTimeOffset? retryUntil = null) =>
+        Enqueue(lease.Id.Queue, new Report(null, null, lease, null, retryUntil));
 
-    public ValueTask DisposeAsync() => _lanes.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        // Reports waiting for another try are given up (the broker stops; their leases run out as after a crash).
+        await _stopping.CancelAsync();
+        await _lanes.DisposeAsync();
+        _stopping.Dispose();
+    }
 
     private Task<TransitionResult> Enqueue(string queue, Report report)
     {
-        _lanes.Post(queue, report);
+        if (!_lanes.Post(queue, report))
+        {
+            report.Result.TrySetException(new ObjectDisposedException(nameof(OutcomeBatcher), "The broker is stopping."));
+        }
+
         return report.Result.Task;
     }
 
-    private sealed record Report(TaskCompletion? Completion, TaskFailure? Failure, LeaseRef? Release, InFlightTask? Held)
+    private sealed record Report(TaskCompletion? Completion, TaskFailure? Failure, LeaseRef? Release, InFlightTask? Held, DateTimeOffset? RetryUntil)
     {
         public TaskCompletionSource<TransitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Script calls that carried this report and failed because Redis was unreachable.</summary>
+        public int Tries { get; set; }
+
+        public TaskId Id => Completion?.Id ?? Failure?.Id ?? Release!.Value.Id;
     }
 
     private async Task SettleAsync(string queue, List<Report> batch)
@@ -90,9 +113,30 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
             return;
         }
 
+        IReadOnlyList<TransitionResult> results;
         try
         {
-            var results = await settle();
+            results = await settle();
+        }
+        catch (Exception ex) when (SettleRetry.IsTransient(ex) && !_stopping.IsCancellationRequested)
+        {
+            RetryLater(queue, reports, ex);
+            return;
+        }
+        catch (Exception ex)
+        {
+            Log.SettleFailed(_logger, ex, queue, reports.Count);
+            foreach (var report in reports)
+            {
+                report.Result.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        // Settled: nothing after this point tries a report again (a wake-up that fails does not unsettle it).
+        try
+        {
             for (var i = 0; i < reports.Count; i++)
             {
                 Record(queue, reports[i], results[i]);
@@ -108,6 +152,85 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
             {
                 report.Result.TrySetException(ex);
             }
+        }
+    }
+
+    /// <summary>
+    /// Redis was unreachable: the reports whose lease deadline has not passed wait and go to their queue's lane again
+    /// (batched with whatever came meanwhile); the others, and those past the cap on waiting reports, are given up.
+    /// </summary>
+    private void RetryLater(string queue, List<Report> reports, Exception error)
+    {
+        var now = _time.GetUtcNow();
+        var again = new List<Report>(reports.Count);
+        var givenUp = new List<Report>();
+        foreach (var report in reports)
+        {
+            report.Tries++;
+            (report.RetryUntil is { } until && until > now ? again : givenUp).Add(report);
+        }
+
+        var held = _retry.TryHold(again.Count);
+        if (held < again.Count)
+        {
+            Log.SettleRetryFull(_logger, queue, again.Count - held, _retry.Pending);
+            givenUp.AddRange(again.Skip(held));
+            again.RemoveRange(held, again.Count - held);
+        }
+
+        GiveUp(queue, givenUp, error);
+        if (again.Count == 0)
+        {
+            return;
+        }
+
+        // Not past the earliest deadline among them, so the last try comes before the lease runs out.
+        var delay = _retry.DelayAfter(again.Min(r => r.Tries));
+        var earliest = again.Min(r => r.RetryUntil!.Value) - now;
+        if (earliest < delay)
+        {
+            delay = earliest;
+        }
+
+        Log.SettleRetrying(_logger, error.GetType().Name, queue, again.Count, again.Max(r => r.Tries), delay.TotalMilliseconds);
+        _ = RepostAsync(queue, again, delay, error);
+    }
+
+    private async Task RepostAsync(string queue, List<Report> reports, TimeSpan delay, Exception error)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, _stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _retry.Free(reports.Count);
+            GiveUp(queue, reports, error);
+            return;
+        }
+
+        _retry.Free(reports.Count);
+        foreach (var report in reports)
+        {
+            if (!_lanes.Post(queue, report))
+            {
+                GiveUp(queue, [report], error);
+            }
+        }
+    }
+
+    private void GiveUp(string queue, List<Report> reports, Exception error)
+    {
+        if (reports.Count == 0)
+        {
+            return;
+        }
+
+        Log.SettleGivenUp(_logger, error, queue, reports.Count, reports.Max(r => r.Tries));
+        foreach (var report in reports)
+        {
+            report.Result.TrySetException(new ReportNotSettledException(
+                $"The report of task {report.Id} could not be settled before its lease ran out (Redis unreachable, {report.Tries} tries).", error));
         }
     }
 

@@ -17,7 +17,8 @@ internal sealed class QueueLanes<T>(Func<string, List<T>, Task> process, Func<T,
     private readonly int _maxWeight = maxWeight;
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
-    public void Post(string queue, T item) => _lanes.GetOrAdd(queue, q => new Lane(this, q)).Writer.TryWrite(item);
+    /// <summary>Queues the item for its queue's loop; false once disposed (the item will not be processed).</summary>
+    public bool Post(string queue, T item) => _lanes.GetOrAdd(queue, q => new Lane(this, q)).Writer.TryWrite(item);
 
     public async ValueTask DisposeAsync()
     {

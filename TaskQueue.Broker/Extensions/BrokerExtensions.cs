@@ -67,6 +67,7 @@ public static class BrokerExtensions
         services.AddHostedService<BrokerGauges>();
         services.AddSingleton<SessionRegistry>();
         services.AddSingleton<Dispatcher>();
+        services.AddSingleton<SettleRetry>();
         services.AddSingleton<OutcomeBatcher>();
         services.AddSingleton<SubmitBatcher>();
         services.AddSingleton<WorkerQuarantine>();

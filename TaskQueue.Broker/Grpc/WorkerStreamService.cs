@@ -69,7 +69,6 @@ internal sealed class WorkerStreamService(
         var reason = "stream ended";
         try
         {
-            var overReported = false;
             while (await requestStream.MoveNext(silence.Token))
             {
                 sessions.Seen(session);
@@ -80,16 +79,12 @@ internal sealed class WorkerStreamService(
                     throw new RpcException(revoked);
                 }
 
-                if (requestStream.Current.Heartbeat is { } heartbeat && heartbeat.Running.Count > session.Concurrency + LimitOptions.UnsettledReportAllowance)
+                if (requestStream.Current.Heartbeat is { } heartbeat && OverConcurrency(heartbeat, session) is { } refusal)
                 {
-                    // Far more running tasks than slots is no worker's honest report: dropped (no lease renewed), logged once per stream.
-                    if (!overReported)
-                    {
-                        overReported = true;
-                        Log.HeartbeatOverConcurrency(logger, session.WorkerId, heartbeat.Running.Count, session.Concurrency);
-                    }
-
-                    continue;
+                    // More running tasks than slots is no worker's honest report: nothing it lists is renewed, the stream ends.
+                    Log.HeartbeatOverConcurrency(logger, session.WorkerId, heartbeat.Running.Count, heartbeat.StuckTaskIds.Count, session.Concurrency);
+                    reason = "heartbeat over concurrency";
+                    throw new RpcException(refusal);
                 }
 
                 await HandleAsync(session, requestStream.Current, callToken);
@@ -183,6 +178,17 @@ internal sealed class WorkerStreamService(
         return new WorkerHello(
             hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes.Distinct(StringComparer.Ordinal)], hello.Concurrency, hello.Batches, owner);
     }
+
+    /// <summary>
+    /// A heartbeat lists at most one running task per slot of the Hello's concurrency (outcomes a worker offers again
+    /// after a broken connection go in Hello, not in heartbeats), and at most as many stuck ones; null when it does.
+    /// </summary>
+    internal static Status? OverConcurrency(Heartbeat heartbeat, WorkerSession session) =>
+        heartbeat.Running.Count > session.Concurrency || heartbeat.StuckTaskIds.Count > session.Concurrency
+            ? new Status(
+                StatusCode.InvalidArgument,
+                $"heartbeat lists {heartbeat.Running.Count} running and {heartbeat.StuckTaskIds.Count} stuck tasks, more than hello.concurrency ({session.Concurrency}): refused, no lease renewed.")
+            : null;
 
     private static List<RunningLease> Running(IReadOnlyCollection<RunningTask> running)
     {

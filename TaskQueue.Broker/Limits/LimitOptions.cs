@@ -36,9 +36,10 @@ public sealed class LimitOptions : IValidatableObject
     public int MaxWaits { get; set; } = 5_000;
 
     /// <summary>
-    /// How many more tasks than its slots a worker may list as running in a hello or heartbeat: an honest worker
-    /// also lists tasks whose outcomes it wrote shortly before a connection broke and offers again (the worker
-    /// library keeps up to 4,096 of them: TaskQueue.Worker's ResendBuffer.Capacity). More is refused.
+    /// How many more tasks than its slots a worker may list as running in a hello: an honest worker also lists
+    /// tasks whose outcomes it wrote shortly before a connection broke and offers again (the worker library keeps
+    /// up to 4,096 of them: TaskQueue.Worker's ResendBuffer.Capacity). More is refused. A heartbeat gets no
+    /// allowance: it lists at most one running task per slot, or it is refused and the stream ends.
     /// </summary>
     public const int UnsettledReportAllowance = 4096;
 

@@ -23,13 +23,19 @@ internal interface ISessionStore
     /// <summary>Records a heartbeat in the worker registry; returns the worker's quarantine deadline.</summary>
     Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat);
 
+    /// <summary>
+    /// Settles a completion; while Redis is unreachable it is tried again until <paramref name="retryUntil"/>, then fails
+    /// (<see cref="Dispatch.ReportNotSettledException"/>).
+    /// </summary>
     /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
-    Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held);
+    /// <param name="retryUntil">The lease's deadline as this broker knows it (null: one try).</param>
+    Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held, DateTimeOffset? retryUntil);
 
-    /// <param name="held">The lease as the reporting session holds it (for telemetry), if it does.</param>
-    Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held);
+    /// <summary>Settles a failure, tried again as <see cref="CompleteAsync"/>.</summary>
+    Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held, DateTimeOffset? retryUntil);
 
-    Task<TransitionResult> ReleaseAsync(LeaseRef lease);
+    /// <summary>Hands a lease back unfinished, tried again as <see cref="CompleteAsync"/>.</summary>
+    Task<TransitionResult> ReleaseAsync(LeaseRef lease, DateTimeOffset? retryUntil);
 
     /// <summary>The largest result the store keeps (TaskQueue:Store:MaxResultBytes), told to workers in Welcome.</summary>
     long MaxResultBytes { get; }

@@ -45,11 +45,13 @@ internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry reg
         return quarantinedUntil;
     }
 
-    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held) => outcomes.CompleteAsync(completion, held);
+    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held, DateTimeOffset? retryUntil) =>
+        outcomes.CompleteAsync(completion, held, retryUntil);
 
-    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held) => outcomes.FailAsync(failure, held);
+    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held, DateTimeOffset? retryUntil) =>
+        outcomes.FailAsync(failure, held, retryUntil);
 
-    public Task<TransitionResult> ReleaseAsync(LeaseRef lease) => outcomes.ReleaseAsync(lease);
+    public Task<TransitionResult> ReleaseAsync(LeaseRef lease, DateTimeOffset? retryUntil) => outcomes.ReleaseAsync(lease, retryUntil);
 
     public long MaxResultBytes => store.Options.MaxResultBytes;
 }

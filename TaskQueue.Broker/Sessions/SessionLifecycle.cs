@@ -117,28 +117,34 @@ internal sealed class SessionLifecycle(
 
     /// <summary>
     /// Sends the reports to Redis (batched with others by the outcome batcher) in order, now; the task
-    /// completes once Redis has settled them all and their slots are free, and never faults.
+    /// completes once Redis has settled them all and their slots are free, and never faults. While Redis is
+    /// unreachable a report is tried again until its lease would run out (the lease as this session holds it:
+    /// its last renewal plus the lease duration); a report of a lease the session does not hold is tried once.
     /// </summary>
     public Task SettleAsync(WorkerSession session, WorkerReports reports)
     {
         var pending = new List<(TaskId Id, Task<TransitionResult> Outcome)>(reports.Completed.Count + reports.Failed.Count + reports.Released.Count);
         foreach (var completion in reports.Completed)
         {
-            pending.Add((completion.Id, store.CompleteAsync(completion, session.Find(completion.Id, completion.Token))));
+            var held = session.Find(completion.Id, completion.Token);
+            pending.Add((completion.Id, store.CompleteAsync(completion, held, Deadline(held))));
         }
 
         foreach (var failure in reports.Failed)
         {
-            pending.Add((failure.Id, store.FailAsync(failure, session.Find(failure.Id, failure.Token))));
+            var held = session.Find(failure.Id, failure.Token);
+            pending.Add((failure.Id, store.FailAsync(failure, held, Deadline(held))));
         }
 
         foreach (var release in reports.Released)
         {
-            pending.Add((release.Id, store.ReleaseAsync(release)));
+            pending.Add((release.Id, store.ReleaseAsync(release, Deadline(session.Find(release.Id, release.Token)))));
         }
 
         return pending.Count == 0 ? Task.CompletedTask : FreeSettledAsync(session, pending);
     }
+
+    private DateTimeOffset? Deadline(InFlightTask? held) => held is null ? null : held.RenewedAt + _options.LeaseDuration;
 
     /// <summary>The worker is shutting down: it gets no new work.</summary>
     public void Drain(WorkerSession session)
@@ -234,7 +240,9 @@ internal sealed class SessionLifecycle(
         }
 
         var freed = session.UpdateStuck(stuckIds, listed);
-        foreach (var (lease, result) in await RenewAsync(leases, cancellationToken))
+        var renewals = await RenewAsync(leases, cancellationToken);
+        session.Renewed(renewals.Where(r => r.Result is TransitionResult.Ok or TransitionResult.CancelRequested).Select(r => r.Lease), now);
+        foreach (var (lease, result) in renewals)
         {
             switch (result)
             {
@@ -319,7 +327,14 @@ internal sealed class SessionLifecycle(
             freed |= wasStuck;
             if (!outcome.IsCompletedSuccessfully)
             {
-                continue; // Redis failed: the lease stays and expires; the batcher logged it.
+                // Not settled (Redis unreachable until the lease's deadline, or the script refused it; the batcher
+                // logged which): the outcome does not count, and the worker hears so. The lease runs out and the task runs again.
+                if (!wasStuck)
+                {
+                    session.SendLeaseLost(id.ToString(), LeaseLostReasons.NotSettled);
+                }
+
+                continue;
             }
 
             switch (outcome.Result)

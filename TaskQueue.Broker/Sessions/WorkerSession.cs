@@ -171,6 +171,24 @@ internal sealed class WorkerSession
         }
     }
 
+    /// <summary>
+    /// Redis renewed these leases no earlier than <paramref name="at"/>: each runs out no earlier than that plus the lease
+    /// duration (the deadline a report of it is retried until while Redis is unreachable).
+    /// </summary>
+    public void Renewed(IEnumerable<LeaseRef> leases, DateTimeOffset at)
+    {
+        lock (_lock)
+        {
+            foreach (var lease in leases)
+            {
+                if (_inFlight.TryGetValue(lease.Id, out var task) && task.Token == lease.Token && task.RenewedAt < at)
+                {
+                    _inFlight[lease.Id] = task with { RenewedAt = at };
+                }
+            }
+        }
+    }
+
     /// <summary>The worker reported on the task (or lost it): its slot is free again.</summary>
     public bool Release(TaskId id)
     {
@@ -319,4 +337,8 @@ internal sealed class WorkerSession
 }
 
 /// <summary>A lease the worker holds; <paramref name="Trace"/> is unknown for leases re-attached after a reconnect.</summary>
-internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt, TaskTrace? Trace);
+internal sealed record InFlightTask(TaskId Id, string Token, DateTimeOffset AssignedAt, TaskTrace? Trace)
+{
+    /// <summary>When Redis last set the lease's deadline (at the latest): the claim, or the last renewal that succeeded.</summary>
+    public DateTimeOffset RenewedAt { get; init; } = AssignedAt;
+}

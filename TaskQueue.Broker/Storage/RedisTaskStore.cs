@@ -266,20 +266,47 @@ public sealed class RedisTaskStore : IClaimStore
         RenewAsync(queue, leases, lease, BrokerOptions.DefaultExecutionTimeoutGrace, cancellationToken);
 
     /// <summary>
+    /// The most leases one renew script call extends (about 3.5 µs each, so a call holds Redis for a few ms at most);
+    /// a longer list goes as several calls, pipelined.
+    /// </summary>
+    public const int RenewChunk = 1000;
+
+    /// <summary>
     /// Extends leases of one queue; each result says whether the token was still valid. An attempt that has run
     /// past its execution timeout plus <paramref name="timeoutGrace"/> is not renewed: it ends as a failed attempt
-    /// (retried or dead-lettered) and its result is <see cref="TransitionResult.TimedOut"/>.
+    /// (retried or dead-lettered) and its result is <see cref="TransitionResult.TimedOut"/>. At most
+    /// <see cref="RenewChunk"/> leases per script call: the calls are sent together (one round trip) and Redis serves
+    /// other clients between them. The deadline is the first call's (the earliest).
     /// </summary>
     public async Task<RenewResult> RenewAsync(
         string queue, IReadOnlyList<LeaseRef> leases, TimeSpan lease, TimeSpan timeoutGrace, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new List<RedisValue>(9 + (2 * leases.Count)) { Shift, (long)lease.TotalMilliseconds, (long)timeoutGrace.TotalMilliseconds };
-        AddPolicy(args);
-        args.Add(Random.Shared.NextDouble());
-        AddLeaseRefs(args, queue, leases);
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Renew, Prefix(queue), [.. args]))!;
-        return new RenewResult(FromMs((long)reply[0]), [.. reply.Skip(1).Select(r => ScriptCodes.ToResult((long)r))]);
+        var calls = new List<Task<RedisResult>>((leases.Count + RenewChunk - 1) / RenewChunk);
+        for (var start = 0; start < leases.Count || calls.Count == 0; start += RenewChunk)
+        {
+            var count = Math.Min(RenewChunk, leases.Count - start);
+            var args = new List<RedisValue>(9 + (2 * count)) { Shift, (long)lease.TotalMilliseconds, (long)timeoutGrace.TotalMilliseconds };
+            AddPolicy(args);
+            args.Add(Random.Shared.NextDouble());
+            for (var i = start; i < start + count; i++)
+            {
+                EnsureQueue(queue, leases[i].Id);
+                args.Add(leases[i].Id.LocalId);
+                args.Add(leases[i].Token);
+            }
+
+            calls.Add(Db.ScriptEvaluateAsync(ScriptLibrary.Renew, Prefix(queue), [.. args]));
+        }
+
+        var replies = await Task.WhenAll(calls);
+        var results = new List<TransitionResult>(leases.Count);
+        foreach (var reply in replies)
+        {
+            results.AddRange(((RedisResult[])reply!).Skip(1).Select(r => ScriptCodes.ToResult((long)r)));
+        }
+
+        return new RenewResult(FromMs((long)((RedisResult[])replies[0]!)[0]), results);
     }
 
     /// <summary>Ends the given leases after a short grace (their worker's connection broke).</summary>

@@ -210,6 +210,31 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
         Assert.Contains(TaskQueueRedisOptions.InstallAdvice, message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Every_service_that_exports_gets_the_parent_based_ratio_sampler_every_span_by_default_and_the_ratio_it_is_given()
+    {
+        string[] services = [TaskQueueApp.BrokerName, "worker", "client"];
+        await using (var byDefault = await ModelAsync("--Redis:Mode=executable"))
+        {
+            foreach (var name in services)
+            {
+                var environment = await byDefault.EnvironmentAsync(byDefault[name]);
+                Assert.Equal(("parentbased_traceidratio", "1"), (environment["OTEL_TRACES_SAMPLER"], environment["OTEL_TRACES_SAMPLER_ARG"]));
+            }
+        }
+
+        await using var sampled = await ModelAsync("--Redis:Mode=executable", "--TraceSampling:Ratio=0.01", "--Brokers=2");
+        foreach (var name in services.Append("taskqueue-broker-2"))
+        {
+            var environment = await sampled.EnvironmentAsync(sampled[name]);
+            output.WriteLine($"{name}: {environment["OTEL_TRACES_SAMPLER"]} {environment["OTEL_TRACES_SAMPLER_ARG"]}");
+            Assert.Equal(("parentbased_traceidratio", "0.01"), (environment["OTEL_TRACES_SAMPLER"], environment["OTEL_TRACES_SAMPLER_ARG"]));
+        }
+
+        var invalid = await Assert.ThrowsAnyAsync<Exception>(() => ModelAsync("--Redis:Mode=executable", "--TraceSampling:Ratio=2"));
+        Assert.Contains("'TraceSampling:Ratio' must be a number from 0 to 1", string.Join('\n', Flatten(invalid).Select(e => e.Message)), StringComparison.Ordinal);
+    }
+
     /// <summary>Runs the AppHost's Program up to its model (built, never started).</summary>
     private static async Task<Model> ModelAsync(params string[] args)
     {

@@ -60,6 +60,28 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(5, _fake.Requests.OfType<WaitTaskRequest>().Count());
         Assert.Contains("completed: 4  dead-lettered: 1  other: 0", output, StringComparison.Ordinal);
         Assert.Contains("completion rate: 80.00 %", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("note:", output, StringComparison.Ordinal); // a broker of its own, no OTLP export
+    }
+
+    [Fact]
+    public void Load_says_what_the_dashboard_costs_when_traces_are_exported_or_the_broker_is_the_AppHosts()
+    {
+        static IConfiguration Settings(params (string Key, string Value)[] pairs) =>
+            new ConfigurationBuilder().AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))).Build();
+        Uri[] elsewhere = [new("http://10.0.0.7:5001")];
+
+        var exported = LoadCommand.DashboardCost(
+            Settings(("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317"), ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.01")),
+            elsewhere);
+        var everySpan = LoadCommand.DashboardCost(Settings(("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317")), elsewhere);
+        var appHosts = LoadCommand.DashboardCost(Settings(), [new("http://localhost:5001")]);
+        var neither = LoadCommand.DashboardCost(Settings(), elsewhere);
+
+        Assert.Contains("traces are exported over OTLP (sampler: parentbased_traceidratio 0.01)", exported, StringComparison.Ordinal);
+        Assert.Contains("(sampler: every span)", everySpan, StringComparison.Ordinal);
+        Assert.Contains("the AppHost's", appHosts, StringComparison.Ordinal);
+        Assert.All([exported, everySpan, appHosts], note => Assert.Contains("--TraceSampling:Ratio=0.01", note, StringComparison.Ordinal));
+        Assert.Null(neither);
     }
 
     [Fact]

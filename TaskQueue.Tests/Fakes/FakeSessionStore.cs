@@ -78,15 +78,17 @@ internal sealed class FakeSessionStore : ISessionStore
         return Task.FromResult(QuarantinedUntil);
     }
 
-    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held) => Pend("complete", completion.Id, held);
+    public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held, DateTimeOffset? retryUntil) =>
+        Pend("complete", completion.Id, held, retryUntil);
 
-    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held) => Pend("fail", failure.Id, held);
+    public Task<TransitionResult> FailAsync(TaskFailure failure, InFlightTask? held, DateTimeOffset? retryUntil) =>
+        Pend("fail", failure.Id, held, retryUntil);
 
-    public Task<TransitionResult> ReleaseAsync(LeaseRef lease) => Pend("release", lease.Id, null);
+    public Task<TransitionResult> ReleaseAsync(LeaseRef lease, DateTimeOffset? retryUntil) => Pend("release", lease.Id, null, retryUntil);
 
-    private Task<TransitionResult> Pend(string kind, TaskId id, InFlightTask? held)
+    private Task<TransitionResult> Pend(string kind, TaskId id, InFlightTask? held, DateTimeOffset? retryUntil)
     {
-        var report = new PendingReport(kind, id, held);
+        var report = new PendingReport(kind, id, held) { RetryUntil = retryUntil };
         lock (_lock)
         {
             _reports.Add(report);
@@ -98,6 +100,9 @@ internal sealed class FakeSessionStore : ISessionStore
     /// <summary>A report on its way to Redis: the test decides what Redis answers, and when.</summary>
     public sealed record PendingReport(string Kind, TaskId Id, InFlightTask? Held)
     {
+        /// <summary>Until when the broker would try it again while Redis is unreachable (the lease's deadline as the session knows it).</summary>
+        public DateTimeOffset? RetryUntil { get; init; }
+
         public TaskCompletionSource<TransitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 

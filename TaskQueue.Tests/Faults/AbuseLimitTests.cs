@@ -143,36 +143,73 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_hello_past_the_concurrency_cap_or_listing_more_running_tasks_than_slots_is_refused_and_such_a_heartbeat_dropped()
+    public async Task A_hello_past_the_concurrency_cap_or_listing_more_running_tasks_than_slots_is_refused()
     {
         await using var cluster = await TaskQueueCluster.StartAsync(brokerSettings: new Dictionary<string, string>
         {
             ["TaskQueue__Limits__MaxWorkerConcurrency"] = "8",
         });
-        var broker = await cluster.StartBrokerAsync();
+        await cluster.StartBrokerAsync();
         // Slots plus the outcomes a worker may offer again after a broken connection; one more is no honest report.
         var allowance = Broker.Limits.LimitOptions.UnsettledReportAllowance;
         var forged = Enumerable.Range(0, 2 + allowance + 1).Select(_ => new RunningTask { TaskId = TaskId.New(cluster.Queue).ToString(), LeaseToken = "t" }).ToArray();
 
         var tooMany = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, new Hello { WorkerId = "w-9", Queues = { cluster.Queue }, Concurrency = 9 }));
         var overReported = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, new Hello { WorkerId = "w-2", Queues = { cluster.Queue }, Concurrency = 2, Running = { forged } }));
-        var (worker, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-8", cluster.Queue, 8);
-        await using var _ = worker;
-        await worker.HeartbeatAsync([.. Enumerable.Range(0, 8 + allowance + 1).Select(_ => forged[0])]);
-        await worker.HeartbeatAsync([.. Enumerable.Range(0, 8 + allowance + 1).Select(_ => forged[0])]);
-        await Eventually.TrueAsync(
-            () => Task.FromResult(broker.Process.RecentOutput.Contains($"Worker w-8 reported {8 + allowance + 1} running tasks with 8 slots (and outcomes offered again): heartbeat dropped", StringComparison.Ordinal)),
-            Wait,
-            () => broker.Process.RecentOutput);
-        // The stream stays open: an honest heartbeat after it is answered as usual.
-        await worker.HeartbeatAsync(forged[0]);
-        var lost = await worker.NextAsync(BrokerMessage.KindOneofCase.LeaseLost, Wait);
 
         Assert.Equal((StatusCode.InvalidArgument, "hello.concurrency must be 1 to 8."), (tooMany.StatusCode, tooMany.Status.Detail));
         Assert.Equal(StatusCode.InvalidArgument, overReported.StatusCode);
         Assert.Contains("more tasks than hello.concurrency has slots and 4096", overReported.Status.Detail, StringComparison.Ordinal);
-        Assert.Equal(forged[0].TaskId, lost.LeaseLost.TaskId);
-        Assert.Equal(1, Occurrences(broker.Process.RecentOutput, "heartbeat dropped"));
+    }
+
+    [Fact]
+    public async Task A_heartbeat_listing_100000_running_tasks_is_refused_and_renews_nothing_while_an_honest_one_renews()
+    {
+        await using var cluster = await TaskQueueCluster.StartAsync();
+        var broker = await cluster.StartBrokerAsync();
+        // One task each, in turn: the only worker connected when a task is submitted gets it.
+        var (honest, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-honest", cluster.Queue, 1);
+        await using var _h = honest;
+        await cluster.SubmitAsync([cluster.Task("echo", "a")]);
+        var honestTask = Running((await honest.NextAsync(BrokerMessage.KindOneofCase.Assignment, Wait)).Assignment);
+        var (forger, _) = await RawWorker.ConnectAsync(cluster.WorkerClient(), "w-forger", cluster.Queue, 8);
+        await using var _f = forger;
+        await cluster.SubmitAsync([cluster.Task("echo", "b")]);
+        var forgerTask = Running((await forger.NextAsync(BrokerMessage.KindOneofCase.Assignment, Wait)).Assignment);
+        var before = await LeaseDeadlinesAsync(cluster, honestTask, forgerTask);
+        await Task.Delay(TimeSpan.FromMilliseconds(50));
+
+        // The forger's own task among 99,999 made-up ones: none of them may reach Redis.
+        await forger.HeartbeatAsync([forgerTask, .. Enumerable.Range(0, 99_999).Select(_ => new RunningTask { TaskId = TaskId.New(cluster.Queue).ToString(), LeaseToken = "t" })]);
+        var refused = await forger.Closed.WaitAsync(Wait);
+        await honest.HeartbeatAsync(honestTask);
+        await Eventually.TrueAsync(async () => (await LeaseDeadlinesAsync(cluster, honestTask))[0] > before[0], Wait, "the honest heartbeat renewed its lease");
+        var after = await LeaseDeadlinesAsync(cluster, honestTask, forgerTask);
+        const string Refusal = "Worker w-forger listed 100000 running and 0 stuck tasks in a heartbeat with 8 slots: refused";
+        await Eventually.TrueAsync(() => Task.FromResult(broker.Process.RecentOutput.Contains(Refusal, StringComparison.Ordinal)), Wait, () => broker.Process.RecentOutput);
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Equal("heartbeat lists 100000 running and 0 stuck tasks, more than hello.concurrency (8): refused, no lease renewed.", refused.Detail);
+        Assert.True(after[0] > before[0], "the honest heartbeat renewed its lease");
+        // Not extended (the stream's end shortens it to the disconnect grace, as any hang-up does).
+        Assert.True(after[1] <= before[1], $"the refused heartbeat's lease moved from {before[1]} to {after[1]}");
+        Assert.Equal(1, Occurrences(broker.Process.RecentOutput, Refusal));
+    }
+
+    private static RunningTask Running(TaskAssignment assignment) => new() { TaskId = assignment.TaskId, LeaseToken = assignment.LeaseToken };
+
+    /// <summary>The lease deadlines (ms) Redis holds for the tasks.</summary>
+    private static async Task<long[]> LeaseDeadlinesAsync(TaskQueueCluster cluster, params RunningTask[] tasks)
+    {
+        var db = cluster.Redis.Connection.GetDatabase();
+        var deadlines = new long[tasks.Length];
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            var id = TaskId.Parse(tasks[i].TaskId);
+            deadlines[i] = (long)(await db.SortedSetScoreAsync(RedisKeys.Leases(id.Queue), id.LocalId) ?? -1);
+        }
+
+        return deadlines;
     }
 
     [Fact]

@@ -5,7 +5,7 @@ using StoreState = TaskQueue.Broker.Storage.TaskState;
 
 namespace TaskQueue.Tests.Faults;
 
-/// <summary>Scenarios 6, 7 and 8: a broker killed under load, Redis killed and restarted, Redis unresponsive for seconds.</summary>
+/// <summary>Scenarios 6, 7, 7b and 8: a broker killed under load, Redis killed and restarted, Redis unresponsive for seconds.</summary>
 [Collection(DistributedCollection.Name)]
 public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelper output)
 {
@@ -103,6 +103,44 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
             Assert.Equal(0, ledger.Lost);
             Assert.Equal(0, ledger.DeadLettered);
             Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
+        });
+    }
+
+    [Fact]
+    public async Task Reports_in_flight_when_Redis_is_killed_are_settled_after_its_restart_and_no_task_runs_again_after_its_lease()
+    {
+        // Short tasks on many slots, and Redis frozen before it is killed: every report sent while it is frozen is in flight
+        // (written, unanswered) when it dies, so each fails with the connection. Each is tried again until its lease would
+        // run out; before, it was dropped and its task ran again after a full lease.
+        await using var run = await FaultRun.StartAsync(
+            "7b. Redis frozen, then SIGKILLed and restarted, under short-task load (reports tried again)",
+            report,
+            output,
+            new() { Lease = TimeSpan.FromSeconds(20), OwnRedis = ["--appendonly", "yes", "--appendfsync", "always"] });
+        await run.WaitForWorkersAsync(run.StartWorker("w", 8), run.StartWorker("w", 8));
+
+        var load = run.Load.RunAsync(() => WorkerFaultTests.Sleep(run, 20, 80), perSecond: 100, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        run.Redis.Freeze();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await run.KillAndRestartRedisAsync(TimeSpan.FromSeconds(0.5));
+        await load;
+        await run.SubmitUntilAcknowledgedAsync(TimeSpan.FromSeconds(30));
+        var ledger = await run.SettleAsync(TimeSpan.FromSeconds(90));
+        var log = run.Cluster.Brokers[0].Process.RecentOutput;
+        var retried = log.Split('\n').Count(line => line.Contains("reports on queue", StringComparison.Ordinal) && line.Contains("trying again in", StringComparison.Ordinal));
+        var givenUp = log.Split('\n').Count(line => line.Contains("could not be settled before their leases ran out", StringComparison.Ordinal));
+        run.Note("report batches tried again / given up", $"{retried} / {givenUp}");
+
+        run.Verify(ledger, () =>
+        {
+            Assert.True(retried > 0, "no report met the outage: the test did not test the retry");
+            Assert.Equal(0, givenUp);
+            Assert.Equal(0, ledger.Lost);
+            Assert.Equal(0, ledger.DeadLettered);
+            Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
+            // A completion the broker could not settle no longer makes its task run again after its lease.
+            Assert.Equal(0, ledger.DuplicateExecutions);
         });
     }
 

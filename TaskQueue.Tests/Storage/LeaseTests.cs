@@ -1,5 +1,7 @@
 using System.Text;
+using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Testing;
 using TaskQueue.Tests.Infrastructure;
 using static TaskQueue.Tests.Storage.StoreChecks;
 
@@ -29,6 +31,35 @@ public sealed class LeaseTests
         Assert.Empty(await h.Store.ReapAsync(h.Queue, 10));
         Assert.Equal(TransitionResult.Ok, await CompleteAsync(h, task));
         await AssertConsistentAsync(h);
+    }
+
+    [Fact]
+    public async Task Renewing_2500_leases_takes_three_script_calls_of_at_most_1000_and_renews_every_one()
+    {
+        // A Redis of its own: its command statistics count this test's script calls and nobody else's.
+        await using var redis = await RedisServer.StartAsync();
+        var store = new RedisTaskStore(redis.Connection, Options.Create(new TaskStoreOptions()), new RedisClockShift());
+        const string Queue = "chunked";
+        await store.EnqueueBatchAsync([.. Enumerable.Range(0, 2500).Select(i => new NewTask(Queue, "echo", Encoding.UTF8.GetBytes($"t{i}")))]);
+        var leased = new List<LeasedTask>();
+        while (leased.Count < 2500)
+        {
+            leased.AddRange((await store.ClaimAsync(Queue, "w1", 500, TimeSpan.FromSeconds(30))).Tasks);
+        }
+
+        // One stale lease among them: the chunks keep each result at its lease's place.
+        List<LeaseRef> leases = [.. leased.Select(t => new LeaseRef(t.Id, t.LeaseToken))];
+        leases[1700] = leases[1700] with { Token = "stale" };
+        var server = redis.Connection.GetServer(redis.Connection.GetEndPoints()[0]);
+        await server.ConfigResetStatisticsAsync();
+        var renewed = await store.RenewAsync(Queue, leases, TimeSpan.FromSeconds(60));
+        var calls = RedisInfo.Parse((await server.ExecuteAsync("INFO", "commandstats")).ToString()).Commands;
+
+        Assert.Equal(3, calls.GetValueOrDefault("evalsha").Calls + calls.GetValueOrDefault("eval").Calls);
+        Assert.Equal(2500, renewed.Results.Count);
+        Assert.Equal(TransitionResult.StaleLease, renewed.Results[1700]);
+        Assert.Equal(2499, renewed.Results.Count(r => r == TransitionResult.Ok));
+        Assert.Equal(1000, RedisTaskStore.RenewChunk);
     }
 
     [Fact]

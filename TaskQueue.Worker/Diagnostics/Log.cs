@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(17, LogLevel.Information, "Task {TaskId} released to the broker unfinished")]
     public static partial void TaskReleased(ILogger logger, string taskId);
 
+    [LoggerMessage(28, LogLevel.Warning, "The broker could not settle the outcome of task {TaskId} before its lease ran out (Redis unreachable): it did not count, the task will run again")]
+    public static partial void OutcomeNotSettled(ILogger logger, string taskId);
+
     [LoggerMessage(18, LogLevel.Debug, "Broker message for unknown task {TaskId} ignored ({Kind})")]
     public static partial void UnknownTaskMessage(ILogger logger, string taskId, string kind);
 

@@ -16,6 +16,7 @@ internal sealed class WorkerMetrics
     private readonly UpDownCounter<long> _busySlots;
     private readonly UpDownCounter<long> _stuckSlots;
     private readonly Counter<long> _reconnects;
+    private readonly Counter<long> _outcomesNotSettled;
 
     public WorkerMetrics(IMeterFactory meterFactory)
     {
@@ -31,6 +32,8 @@ internal sealed class WorkerMetrics
             WorkerTelemetry.StuckSlotsInstrument, "{slot}", "Execution slots held by a handler whose lease was lost and that has not returned.");
         _reconnects = meter.CreateCounter<long>(
             WorkerTelemetry.ReconnectsInstrument, "{connection}", "Broker connections opened after the first one.");
+        _outcomesNotSettled = meter.CreateCounter<long>(
+            WorkerTelemetry.OutcomesNotSettledInstrument, "{task}", "Outcomes written that the broker could not settle before their lease ran out (the tasks run again).");
     }
 
     public void TaskProcessed(string queue, string type, string outcome, TimeSpan? duration)
@@ -59,4 +62,6 @@ internal sealed class WorkerMetrics
     public void SlotUnstuck() => _stuckSlots.Add(-1);
 
     public void Reconnected() => _reconnects.Add(1);
+
+    public void OutcomeNotSettled() => _outcomesNotSettled.Add(1);
 }

@@ -36,6 +36,8 @@ public static class WorkerTelemetry
     public const string StuckSlotsInstrument = "taskqueue.worker.slots.stuck";
     /// <summary>Counter of broker connections opened after the first one.</summary>
     public const string ReconnectsInstrument = "taskqueue.worker.reconnects";
+    /// <summary>Counter of outcomes written that the broker could not settle before their lease ran out (Redis unreachable): the tasks run again.</summary>
+    public const string OutcomesNotSettledInstrument = "taskqueue.worker.outcomes.not_settled";
 
     internal static readonly ActivitySource ActivitySource = new(Name);
 }

@@ -151,6 +151,12 @@ internal sealed class TaskExecutor(
             MarkStuck(execution, reason);
             execution.Stop(StopReason.LeaseLost);
         }
+        else if (reason == LeaseLostReasons.NotSettled)
+        {
+            // The outcome was written and the broker tried until the lease ran out: it did not count.
+            metrics.OutcomeNotSettled();
+            Log.OutcomeNotSettled(logger, taskId);
+        }
         else
         {
             Log.UnknownTaskMessage(logger, taskId, "lease lost");

@@ -257,16 +257,45 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_report_Redis_could_not_settle_frees_the_slot_and_the_settlement_does_not_fault()
+    public async Task A_report_Redis_could_not_settle_before_its_lease_ran_out_frees_the_slot_and_tells_the_worker_it_did_not_count()
     {
         var held = TaskId.New("q");
         var session = await OpenHoldingAsync(held);
 
         var settling = _lifecycle.SettleAsync(session, new WorkerReports([], [], [new LeaseRef(held, "token")]));
-        Assert.Single(_store.Reports).Result.SetException(new RedisTimeoutException("Redis froze", CommandStatus.Sent));
+        var report = Assert.Single(_store.Reports);
+        Assert.Equal(1, session.Busy); // held while the batcher tries again
+        report.Result.SetException(new ReportNotSettledException("Redis unreachable until the lease ran out", new RedisTimeoutException("Redis froze", CommandStatus.Sent)));
         await settling.WaitAsync(s_bound);
 
         Assert.Equal(0, session.Busy);
+        var lost = (await NextAsync(session.Outbox)).LeaseLost;
+        Assert.Equal((held.ToString(), "not-settled"), (lost.TaskId, lost.Reason));
+        await _lifecycle.HeartbeatAsync(session, [], CancellationToken.None);
+        Assert.Equal(0, _store.Heartbeats[^1].CompletedDelta);
+    }
+
+    [Fact]
+    public async Task A_report_is_tried_again_until_the_lease_deadline_the_last_renewal_set_and_a_report_of_a_lease_not_held_once()
+    {
+        var (renewed, unrenewed) = (TaskId.New("q"), TaskId.New("q"));
+        var session = await OpenHoldingAsync(renewed, unrenewed);
+        var adopted = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromSeconds(7));
+        var heartbeatAt = _time.GetUtcNow();
+        _store.RenewAnswer = lease => lease.Id == renewed ? TransitionResult.Ok : TransitionResult.StaleLease;
+        await _lifecycle.HeartbeatAsync(session, [Running(renewed), Running(unrenewed)], CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        _ = _lifecycle.SettleAsync(session, new WorkerReports(
+            [new TaskCompletion(renewed, "token", ReadOnlyMemory<byte>.Empty), new TaskCompletion(unrenewed, "token", ReadOnlyMemory<byte>.Empty)],
+            [new TaskFailure(TaskId.New("q"), "token", "boom", Retryable: true)], []));
+        var reports = _store.Reports;
+
+        Assert.Equal(heartbeatAt + _options.LeaseDuration, reports[0].RetryUntil);
+        Assert.True(adopted < heartbeatAt);
+        Assert.Null(reports[1].RetryUntil); // its renewal was refused: the session no longer holds it
+        Assert.Null(reports[2].RetryUntil); // never held here
     }
 
     [Fact]
