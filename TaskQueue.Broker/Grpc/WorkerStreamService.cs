@@ -87,7 +87,16 @@ internal sealed class WorkerStreamService(
                     throw new RpcException(refusal);
                 }
 
-                await HandleAsync(session, requestStream.Current, callToken);
+                session.Handling = true;
+                try
+                {
+                    await HandleAsync(session, requestStream.Current, callToken);
+                }
+                finally
+                {
+                    session.Handling = false;
+                    sessions.Seen(session);
+                }
             }
         }
         catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)

@@ -78,12 +78,16 @@ internal sealed class SessionLifecycle(
     /// <summary>The worker said something: it is alive.</summary>
     public void Seen(WorkerSession session) => session.LastSeen = time.GetUtcNow();
 
-    /// <summary>Calls <paramref name="silent"/> once the worker has said nothing for the silence limit (checked every heartbeat interval).</summary>
+    /// <summary>
+    /// Calls <paramref name="silent"/> once the worker has said nothing for the silence limit (checked every heartbeat
+    /// interval). Time the broker spends handling one of its messages does not count: while Redis is frozen a
+    /// heartbeat waits, the stream is not read, and the worker, whose messages queue meanwhile, is not silent.
+    /// </summary>
     public ITimer WatchSilence(WorkerSession session, Action silent) =>
         time.CreateTimer(
             _ =>
             {
-                if (time.GetUtcNow() - session.LastSeen > _options.WorkerSilenceLimit)
+                if (!session.Handling && time.GetUtcNow() - session.LastSeen > _options.WorkerSilenceLimit)
                 {
                     silent();
                 }

@@ -47,6 +47,12 @@ internal sealed class WorkerSession
     public DateTimeOffset ConnectedAt { get; }
     public DateTimeOffset LastSeen { get; set; }
 
+    /// <summary>
+    /// The broker is handling one of the worker's messages (a heartbeat waits for Redis): the stream is not read
+    /// meanwhile, so that time is the broker's silence, not the worker's.
+    /// </summary>
+    public bool Handling { get; set; }
+
     /// <summary>The worker takes the tasks of one claim in one Assignments message.</summary>
     public bool Batches { get; init; }
 
