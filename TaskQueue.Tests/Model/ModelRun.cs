@@ -35,13 +35,15 @@ internal sealed class ModelRun
     }
 
     /// <summary>
-    /// Retention is long (nothing expires during a run); backoff has no jitter and only odd units; priority
+    /// Retention and the idle expiry are long (nothing expires and no empty queue is forgotten during a run: a unit is
+    /// 5 minutes, and forgetting is Storage/IdleQueueTests's); backoff has no jitter and only odd units; priority
     /// is strict (the max wait reads stream ids, which carry Redis's real clock; the shift does not move them).
     /// </summary>
     public static void Configure(TaskStoreOptions options)
     {
         options.PriorityMaxWait = TimeSpan.Zero;
         options.Retention = TimeSpan.FromDays(30);
+        options.QueueIdleExpiry = TimeSpan.FromDays(30);
         options.DefaultMaxAttempts = 4;
         options.BackoffInitial = TimeSpan.FromMilliseconds(ModelOp.UnitMs);
         options.BackoffMultiplier = 3;
