@@ -17,6 +17,7 @@ public sealed class ChildProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentDictionary<string, int> _counted = new(StringComparer.Ordinal);
 
     private ChildProcess(string name, Process process)
     {
@@ -43,6 +44,16 @@ public sealed class ChildProcess : IAsyncDisposable
 
     /// <summary>The last lines the process printed, stdout and stderr together.</summary>
     public string RecentOutput => string.Join('\n', _output);
+
+    /// <summary>
+    /// Counts the lines containing <paramref name="text"/> printed from now on, however many lines follow (the recent
+    /// output keeps only the last few hundred); <see cref="LinesCounted"/> reads the count.
+    /// </summary>
+    public void CountLines(string text) => _counted.TryAdd(text, 0);
+
+    /// <summary>How many lines containing <paramref name="text"/> were printed since <see cref="CountLines"/>.</summary>
+    public int LinesCounted(string text) =>
+        _counted.TryGetValue(text, out var count) ? count : throw new InvalidOperationException($"'{text}' is not counted: call CountLines first.");
 
     /// <summary>Starts <paramref name="fileName"/> with <paramref name="arguments"/>, its output captured; <paramref name="environment"/> adds to or replaces inherited variables.</summary>
     public static ChildProcess Start(
@@ -207,6 +218,14 @@ public sealed class ChildProcess : IAsyncDisposable
         if (line is null)
         {
             return;
+        }
+
+        foreach (var text in _counted.Keys)
+        {
+            if (line.Contains(text, StringComparison.Ordinal))
+            {
+                _counted.AddOrUpdate(text, 1, (_, count) => count + 1);
+            }
         }
 
         _output.Enqueue(line);
