@@ -17,6 +17,9 @@ namespace TaskQueue.Broker.Dispatch;
 /// the most free slots (equals take turns): a wake-up usually brings a few tasks, which one claim takes, so
 /// the other workers' claims would only come back empty (one script call per worker per wake-up). Only when
 /// a claim comes back full does the pump claim for every worker with free slots at once, until the queue is drained.
+/// Work held back by flow control (a paused queue, a concurrency or rate limit: <see cref="ClaimHold"/>) needs no
+/// poll either: the end of a lease or a resume is published like a submit, and a rate limit says when it admits more,
+/// so the pump sleeps until then at most.
 /// </summary>
 internal sealed class Dispatcher(
     IClaimStore store,
@@ -106,12 +109,14 @@ internal sealed class Dispatcher(
             var token = _owner._stopping.Token;
             var failures = 0;
             var mayHaveMore = false;
+            TimeSpan? retryAfter = null;
             while (!token.IsCancellationRequested)
             {
                 try
                 {
                     // After a sleep (or at the start) one worker's claim finds out whether there is more than it takes.
-                    mayHaveMore = mayHaveMore ? await DispatchOnceAsync(token) : await DispatchToFewAsync(token);
+                    var round = mayHaveMore ? await DispatchOnceAsync(token) : await DispatchToFewAsync(token);
+                    (mayHaveMore, retryAfter) = (round.MayHaveMore, round.RetryAfter);
                     failures = 0;
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -124,6 +129,7 @@ internal sealed class Dispatcher(
                     failures++;
                     Log.DispatchFailed(_owner._logger, ex, _queue);
                     mayHaveMore = false;
+                    retryAfter = null;
                     try
                     {
                         await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 50 << Math.Min(failures, 6))), _owner._time, token);
@@ -138,7 +144,8 @@ internal sealed class Dispatcher(
                 {
                     try
                     {
-                        await _signal.WaitAsync(_owner._options.IdleRecheckInterval, token, _owner._time);
+                        var recheck = _owner._options.IdleRecheckInterval;
+                        await _signal.WaitAsync(retryAfter < recheck ? retryAfter.Value : recheck, token, _owner._time);
                     }
                     catch (OperationCanceledException)
                     {
@@ -152,7 +159,7 @@ internal sealed class Dispatcher(
         /// Claims for one worker of each set of task types served (the one with the most free slots); true when
         /// the queue may hold more. Every worker of a set sees the same tasks, so no ready task is missed.
         /// </summary>
-        private async Task<bool> DispatchToFewAsync(CancellationToken cancellationToken)
+        private async Task<Round> DispatchToFewAsync(CancellationToken cancellationToken)
         {
             var now = _owner._time.GetUtcNow();
             var candidates = _owner._sessions.Served
@@ -160,12 +167,12 @@ internal sealed class Dispatcher(
                 .ToList();
             if (candidates.Count == 0)
             {
-                return false;
+                return Round.Idle;
             }
 
             // Rotated before the (stable) sort, so workers with equal free slots take turns.
             var turn = (int)((uint)_turn++ % (uint)candidates.Count);
-            var claims = new List<Task<(int Asked, int Got)>>();
+            var claims = new List<Task<Claimed>>();
             foreach (var kind in candidates.Skip(turn).Concat(candidates.Take(turn)).GroupBy(s => s.TaskTypeSet, StringComparer.Ordinal))
             {
                 foreach (var session in kind.OrderByDescending(s => s.FreeSlots))
@@ -180,14 +187,14 @@ internal sealed class Dispatcher(
             }
 
             var results = await Task.WhenAll(claims);
-            return results.Any(r => r.Got == r.Asked && r.Asked > 0);
+            return new Round(results.Any(r => r.Got == r.Asked && r.Asked > 0), Round.Earliest(results));
         }
 
         /// <summary>Claims for every worker with free slots at once; true when the queue may hold more.</summary>
-        private async Task<bool> DispatchOnceAsync(CancellationToken cancellationToken)
+        private async Task<Round> DispatchOnceAsync(CancellationToken cancellationToken)
         {
             var now = _owner._time.GetUtcNow();
-            var claims = new List<Task<(int Asked, int Got)>>();
+            var claims = new List<Task<Claimed>>();
             foreach (var session in _owner._sessions.Served)
             {
                 if (!session.CanTakeWork(now) || !session.Queues.Contains(_queue))
@@ -204,14 +211,14 @@ internal sealed class Dispatcher(
 
             if (claims.Count == 0)
             {
-                return false;
+                return Round.Idle;
             }
 
             var results = await Task.WhenAll(claims);
-            return results.Sum(r => r.Got) == results.Sum(r => r.Asked);
+            return new Round(results.Sum(r => r.Got) == results.Sum(r => r.Asked), Round.Earliest(results));
         }
 
-        private async Task<(int Asked, int Got)> ClaimForAsync(WorkerSession session, int reserved, CancellationToken cancellationToken)
+        private async Task<Claimed> ClaimForAsync(WorkerSession session, int reserved, CancellationToken cancellationToken)
         {
             ClaimResult claim;
             try
@@ -243,12 +250,24 @@ internal sealed class Dispatcher(
                     await _owner._store.ReleaseAsync(_queue, [.. claim.Tasks.Select(t => new LeaseRef(t.Id, t.LeaseToken))], CancellationToken.None);
                 }
 
-                return (reserved, claim.Tasks.Count);
+                return new Claimed(reserved, claim.Tasks.Count, claim.Hold.RetryAfter);
             }
 
             _owner._telemetry.Leased(_queue, session.WorkerId, claim.Tasks, now);
 
-            return (reserved, claim.Tasks.Count);
+            return new Claimed(reserved, claim.Tasks.Count, claim.Hold.RetryAfter);
         }
+    }
+
+    /// <summary>One claim: slots asked for, tasks got, and when a rate limit that held work back admits more.</summary>
+    private readonly record struct Claimed(int Asked, int Got, TimeSpan? RetryAfter);
+
+    /// <summary>A pump's round of claims: whether the queue may hold more, and the earliest a rate limit admits more.</summary>
+    private readonly record struct Round(bool MayHaveMore, TimeSpan? RetryAfter)
+    {
+        public static Round Idle => new(false, null);
+
+        public static TimeSpan? Earliest(Claimed[] claims) =>
+            claims.Where(c => c.RetryAfter is not null).Select(c => c.RetryAfter).Min();
     }
 }

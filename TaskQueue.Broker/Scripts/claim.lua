@@ -19,10 +19,12 @@
 -- ARGV[7]  retention in ms for tasks that expire here
 -- ARGV[8]  priority max wait in ms (0 = strict priority)
 -- ARGV[9..] the task types the worker handles; none = every type
--- Returns  {promoted, expired, then 13 values per leased task: id, type, payload, attempt, max_attempts,
+-- Returns  {promoted, expired, held (lib/flow.lua: 0, ms until a rate limit admits more, or -1 until a lease ends),
+--          then 13 values per leased task: id, type, payload, attempt, max_attempts,
 --          timeout_ms, traceparent, tracestate, token, deadline_ms, enqueued_ms, priority, checkpoint}
 --!include lib/common.lua
 --!include lib/promote.lua
+--!include lib/flow.lua
 local now = now_ms(ARGV[1])
 local worker = ARGV[2]
 local wanted = tonumber(ARGV[3])
@@ -94,7 +96,7 @@ if max_wait > 0 and #lanes > 1 then
   end
 end
 
-local out = { promoted, expired }
+local out = { promoted, expired, 0 }
 local leased = 0
 local deadline = now + lease_ms
 -- Formatted once per call: Lua turns a number into a string with sprintf every time it is passed on.
@@ -214,4 +216,5 @@ if handles and not foreign then
   end
 end
 if foreign then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
+out[3] = held_ms
 return out

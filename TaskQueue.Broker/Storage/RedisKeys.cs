@@ -91,6 +91,14 @@ public static class RedisKeys
     /// <summary>A counter turning the order in which a claim serves the lanes whose oldest task waited past the priority max wait.</summary>
     public static string Turn(string queue) => QueuePrefix(queue) + "turn";
 
+    /// <summary>
+    /// A queue's flow settings (Scripts/lib/flow.lua): a hash with <see cref="FlowFields"/>; an absent field is no limit.
+    /// </summary>
+    public static string Flow(string queue) => QueuePrefix(queue) + "flow";
+
+    /// <summary>A queue's per-group overrides of its group limits: group → "concurrency rate burst" ("-" where the default applies).</summary>
+    public static string FlowGroups(string queue) => QueuePrefix(queue) + "flow:groups";
+
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 
     /// <summary>The task holding a unique key while it is not final (a string: its local id).</summary>

@@ -230,9 +230,10 @@ public sealed class RedisTaskStore : IClaimStore
 
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Claim, Prefix(queue), args))!;
 
-        const int fields = 13;
-        var tasks = new List<LeasedTask>((reply.Length - 2) / fields);
-        for (var i = 2; i < reply.Length; i += fields)
+        // promoted, expired, held; then the leased tasks.
+        const int header = 3, fields = 13;
+        var tasks = new List<LeasedTask>((reply.Length - header) / fields);
+        for (var i = header; i < reply.Length; i += fields)
         {
             var timeoutMs = (long)reply[i + 5];
             tasks.Add(new LeasedTask(
@@ -253,7 +254,7 @@ public sealed class RedisTaskStore : IClaimStore
             });
         }
 
-        return new ClaimResult(tasks, (int)reply[0], (int)reply[1]);
+        return new ClaimResult(tasks, (int)reply[0], (int)reply[1]) { Hold = ClaimHold.FromScript((long)reply[2]) };
     }
 
     /// <summary>

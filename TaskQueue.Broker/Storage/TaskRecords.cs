@@ -77,7 +77,32 @@ public sealed record LeasedTask(
 }
 
 /// <summary>What a claim did: the tasks leased, and the scheduled work it promoted or expired on the way.</summary>
-public sealed record ClaimResult(IReadOnlyList<LeasedTask> Tasks, int Promoted, int Expired);
+public sealed record ClaimResult(IReadOnlyList<LeasedTask> Tasks, int Promoted, int Expired)
+{
+    /// <summary>What flow control held back (a paused queue, a concurrency or rate limit); <see cref="ClaimHold.None"/> when nothing.</summary>
+    public ClaimHold Hold { get; init; } = ClaimHold.None;
+}
+
+/// <summary>
+/// Ready work a claim held back because of flow control, and when to claim again: after <see cref="RetryAfter"/>
+/// (a rate limit admits more then), or when a lease of the queue ends or the queue resumes (the scripts publish
+/// the queue on the ready channel then, so every broker's dispatcher is woken).
+/// </summary>
+public sealed record ClaimHold(bool Held, TimeSpan? RetryAfter)
+{
+    public static ClaimHold None { get; } = new(false, null);
+
+    /// <summary>Held until a lease ends or the queue resumes.</summary>
+    public static ClaimHold UntilReleased { get; } = new(true, null);
+
+    /// <summary>From the claim script's reply (lib/flow.lua): 0 nothing held, &gt; 0 ms until a rate limit admits more, -1 until released.</summary>
+    public static ClaimHold FromScript(long held) => held switch
+    {
+        0 => None,
+        < 0 => UntilReleased,
+        _ => new ClaimHold(true, TimeSpan.FromMilliseconds(held)),
+    };
+}
 
 /// <summary>A lease as a worker presents it: the fencing token proves it is the current holder.</summary>
 public readonly record struct LeaseRef(TaskId Id, string Token);

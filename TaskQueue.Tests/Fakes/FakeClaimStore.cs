@@ -22,6 +22,9 @@ internal sealed class FakeClaimStore : IClaimStore
         }
     }
 
+    /// <summary>What every claim reports flow control held back (as the claim script's third reply value would).</summary>
+    public ClaimHold Hold { get; set; } = ClaimHold.None;
+
     /// <summary>Makes a task ready without waking anyone (as a lost pub/sub message would).</summary>
     public LeasedTask AddReady(string queue, string type = "test")
     {
@@ -63,7 +66,7 @@ internal sealed class FakeClaimStore : IClaimStore
             }
         }
 
-        return Task.FromResult(new ClaimResult(tasks, Promoted: 0, Expired: 0));
+        return Task.FromResult(new ClaimResult(tasks, Promoted: 0, Expired: 0) { Hold = Hold });
     }
 
     public Task<IReadOnlyList<TransitionResult>> ReleaseAsync(string queue, IReadOnlyList<LeaseRef> leases, CancellationToken cancellationToken) =>

@@ -4,6 +4,7 @@ using TaskQueue.Broker;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Sessions;
+using TaskQueue.Broker.Storage;
 using TaskQueue.Tests.Fakes;
 using TaskQueue.Tests.Infrastructure;
 
@@ -103,6 +104,40 @@ public sealed class DispatcherTests : IAsyncDisposable
 
         using var timeout = new CancellationTokenSource(s_bound);
         Assert.Equal(ready.Id.ToString(), (await session.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
+    }
+
+    [Fact]
+    public async Task Work_a_rate_limit_held_back_is_claimed_when_the_limit_admits_more_not_after_the_idle_interval()
+    {
+        _store.Hold = new ClaimHold(true, TimeSpan.FromMilliseconds(200));
+        var session = Attach();
+        await PumpAsleepAsync(); // the claim found work held back: the pump sleeps until the limit admits more
+        _store.Hold = ClaimHold.None;
+        var ready = _store.AddReady("q"); // nobody announces it: only the hold's time can wake the pump
+
+        _time.Advance(TimeSpan.FromMilliseconds(200)); // the idle interval is an hour
+
+        using var timeout = new CancellationTokenSource(s_bound);
+        Assert.Equal(ready.Id.ToString(), (await session.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
+    }
+
+    [Fact]
+    public async Task Work_held_until_a_lease_ends_waits_for_a_wake_up_not_a_timer()
+    {
+        _store.Hold = ClaimHold.UntilReleased;
+        var session = Attach();
+        await PumpAsleepAsync();
+        _store.Hold = ClaimHold.None;
+        var ready = _store.AddReady("q");
+
+        _time.Advance(TimeSpan.FromSeconds(1)); // no timer but the idle interval's (an hour)
+        using var timeout = new CancellationTokenSource(s_bound);
+        var reading = session.Outbox.ReadAsync(timeout.Token).AsTask();
+        await Task.Delay(TimeSpan.FromMilliseconds(100));
+        Assert.False(reading.IsCompleted, "a pump held until a lease ends claimed on a timer");
+
+        _dispatcher.NotifyWork("q"); // what a lease's end publishes
+        Assert.Equal(ready.Id.ToString(), (await reading).Assignment.TaskId);
     }
 
     [Fact]
