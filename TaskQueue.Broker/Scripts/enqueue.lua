@@ -14,6 +14,7 @@
 --          lib/due.lua); nothing was written, and the broker registers it (within the cap) and sends the batch again.
 --          Scheduled work marks the queue due (lib/common.lua mark_due).
 --!include lib/common.lua
+--!include lib/task.lua
 local FIELDS = 15
 local CREATED, IDEMPOTENT, UNIQUE_EXISTING, DEBOUNCED = 0, 1, 2, 3
 local now = now_ms(ARGV[1])
@@ -24,11 +25,6 @@ local added = 0
 local lanes_seen = {}
 local earliest = nil -- the earliest due time of the work this call scheduled
 if redis.call('SISMEMBER', QUEUES, queue) == 0 then return { MISSING } end
-
-local function append(list, name, value)
-  list[#list + 1] = name
-  list[#list + 1] = value
-end
 
 -- The task holding unique key `ukey`, if it is not final (a holder that is final or gone no longer counts).
 local function unique_holder(ukey)
@@ -83,38 +79,9 @@ for i = 3, #ARGV, FIELDS do
     if ikey ~= '' then redis.call('SET', idem_key(ikey), id) end
     if ukey ~= '' then redis.call('SET', uniq_key(ukey), id) end
     if dkey ~= '' then redis.call('SET', debounce_key(dkey), id) end
-    local key = task_key(id)
-    local priority = ARGV[i + 3]
-    local lane = lane_of(priority, ARGV[i + 1])
-    local state, sid = 'scheduled', ''
-    if due > now then
-      redis.call('ZADD', SCHEDULED, due, id)
+    if create_task(ARGV, i, id, due, expires, ikey, ukey, dkey, now, now_text, queue, lanes_seen) == 'scheduled' then
       earliest = math.min(earliest or due, due)
-    else
-      local stream = ready_key(lane)
-      if not lanes_seen[lane] then
-        lanes_seen[lane] = true
-        if redis.call('SADD', LEVELS, lane) == 1 then
-          redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
-        end
-      end
-      state, sid = 'ready', redis.call('XADD', stream, '*', 'id', id)
     end
-    -- One write per task with every field (the entry is added first so its id is known). The fields
-    -- every transition reads or writes come first: a small hash is a list that lookups scan from the head.
-    local fields = {
-      'state', state, 'token', '', 'sid', sid, 'lane', lane, 'prio', priority, 'attempt', 0, 'worker', '', 'ikey', ikey,
-      'expires', expires, 'type', ARGV[i + 1], 'max', ARGV[i + 4], 'timeout', ARGV[i + 7], 'tp', ARGV[i + 10],
-      'ts', ARGV[i + 11], 'cancel', '0', 'created', now_text, 'due', due, 'id', id, 'queue', queue,
-      'payload', ARGV[i + 2] }
-    if state == 'ready' then
-      fields[#fields + 1] = 'enqueued'
-      fields[#fields + 1] = now_text
-    end
-    -- Only tasks that have them carry the unique and debounce keys (read where the task reaches a final state).
-    if ukey ~= '' then append(fields, 'ukey', ukey) end
-    if dkey ~= '' then append(fields, 'dkey', dkey) end
-    redis.call('HSET', key, unpack(fields))
     added = added + 1
     out[#out + 1] = id
     out[#out + 1] = CREATED
