@@ -113,4 +113,21 @@ internal static partial class Log
 
     [LoggerMessage(81, LogLevel.Warning, "Appending {Action} by {Identity} to the audit trail failed (Redis unavailable); the action's own result stands")]
     public static partial void AuditWriteFailed(ILogger logger, Exception exception, string action, string identity);
+
+    // ---- schedules ----
+
+    [LoggerMessage(200, LogLevel.Warning, "The scheduler's pass failed (Redis unavailable?); it tries again after its sleep")]
+    public static partial void SchedulerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(201, LogLevel.Warning, "Visiting the due schedules of queue {Queue} failed; the next pass tries again")]
+    public static partial void ScheduleVisitFailed(ILogger logger, Exception exception, string queue);
+
+    [LoggerMessage(202, LogLevel.Debug, "Schedule {Schedule} of queue {Queue}: {Fired} tasks created, {Skipped} slots skipped (overlap), {Dropped} missed slots dropped (catch-up)")]
+    public static partial void ScheduleFired(ILogger logger, string queue, string schedule, int fired, int skipped, long dropped);
+
+    [LoggerMessage(203, LogLevel.Warning, "Schedule {Schedule} of queue {Queue} cannot be planned on this broker: {Problem}")]
+    public static partial void ScheduleUnplannable(ILogger logger, string queue, string schedule, string problem);
+
+    [LoggerMessage(204, LogLevel.Warning, "Schedule {Schedule} could not fire: its queue {Queue} could not be registered again ({Problem})")]
+    public static partial void ScheduleQueueRefused(ILogger logger, string queue, string schedule, string problem);
 }

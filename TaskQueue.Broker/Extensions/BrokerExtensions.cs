@@ -6,6 +6,7 @@ using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Progress;
+using TaskQueue.Broker.Schedules;
 using TaskQueue.Broker.Listing;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Security.Tls;
@@ -84,6 +85,12 @@ public static class BrokerExtensions
         services.AddHostedService<ReaperService>();
         services.AddSingleton<PromoterSignal>();
         services.AddHostedService<PromoterService>();
+        services.AddValidatedOptions<ScheduleOptions>(ScheduleOptions.SectionName, options => options.Validate());
+        services.AddSingleton<RedisScheduleStore>();
+        services.AddSingleton<ScheduleBook>();
+        services.AddSingleton<ScheduleFirer>();
+        services.AddSingleton<ScheduleSignal>();
+        services.AddHostedService<SchedulerService>();
 
         services.AddGrpc(grpc =>
         {

@@ -75,6 +75,7 @@ internal sealed class ErrorMappingInterceptor(MalformedRequests malformed) : Int
         TaskValidationException { TooLarge: true } e => new RpcException(new Status(StatusCode.ResourceExhausted, e.Message)),
         TaskValidationException e => new RpcException(new Status(StatusCode.InvalidArgument, $"{e.Field}: {e.Message}")),
         ArgumentException e => new RpcException(new Status(StatusCode.InvalidArgument, e.Message)),
+        Schedules.ScheduleConflictException e => new RpcException(new Status(StatusCode.Aborted, e.Message)),
         RedisConnectionException or RedisTimeoutException =>
             new RpcException(new Status(StatusCode.Unavailable, "Redis is unavailable; nothing was stored. Retry later.")),
         RedisServerException e when e.Message.StartsWith("LOADING", StringComparison.Ordinal) || e.Message.StartsWith("READONLY", StringComparison.Ordinal) =>

@@ -9,13 +9,14 @@ namespace TaskQueue.Broker.Services;
 
 /// <summary>
 /// Wake-ups between brokers over Redis pub/sub: work became ready, a waited-on task finished, a watched task changed, a running
-/// task was cancelled, a worker was quarantined. This class only subscribes and publishes: what a message
+/// task was cancelled, a worker was quarantined, a schedule changed. This class only subscribes and publishes: what a message
 /// means here belongs to the dispatcher, the Wait waiters, the Watch watchers, the sessions and the quarantine. Pub/sub is only
 /// a wake-up: every decision is re-read from Redis, and every waiter also re-checks on a timer, so a lost
 /// message delays and never loses.
 /// </summary>
 internal sealed class ClusterEvents(
     IConnectionMultiplexer redis, Dispatcher dispatcher, SessionRegistry sessions, TaskWaiters waiters, TaskWatchers watchers, WorkerQuarantine quarantine,
+    Schedules.ScheduleSignal schedules,
     ILogger<ClusterEvents> logger)
     : IHostedService, IReadyAnnouncer
 {
@@ -33,6 +34,7 @@ internal sealed class ClusterEvents(
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ChangedChannel), (_, message) => OnChanged(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelChannel), (_, message) => OnCancel(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(QuarantineChannel), (_, message) => OnQuarantine(message!));
+        await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ScheduleChannel), (_, _) => schedules.Wake());
     }
 
     public Task StopAsync(CancellationToken cancellationToken) =>

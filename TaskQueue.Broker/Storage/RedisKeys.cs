@@ -99,6 +99,21 @@ public static class RedisKeys
     /// <summary>A queue's per-group overrides of its group limits: group → "concurrency rate burst" ("-" where the default applies).</summary>
     public static string FlowGroups(string queue) => QueuePrefix(queue) + "flow:groups";
 
+    /// <summary>
+    /// The index of schedules with a visit to come: a sorted set, queue → the earliest visit among its schedules (+inf
+    /// when all are paused). Every queue with a schedule is in it; the scheduler visits only the queues whose time has come.
+    /// </summary>
+    public const string ScheduleDue = "tq:sched:due";
+
+    /// <summary>Pub/sub: a queue name whose schedules changed (upsert, resume): wakes every broker's scheduler.</summary>
+    public const string ScheduleChannel = "tq:sched";
+
+    /// <summary>A queue's schedules: a sorted set, name → ms of its next visit (its next slot; +inf while paused).</summary>
+    public static string Schedules(string queue) => QueuePrefix(queue) + "sched";
+
+    /// <summary>One schedule: a hash with <see cref="ScheduleFields"/> (its definition and where it stands).</summary>
+    public static string Schedule(string queue, string name) => QueuePrefix(queue) + "sched:" + name;
+
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 
     /// <summary>The task holding a unique key while it is not final (a string: its local id).</summary>

@@ -10,6 +10,7 @@ public sealed class ScriptLibraryTests
     [
         "cancel", "claim", "complete", "enqueue", "fail", "list", "promote", "purge", "reap", "release", "renew", "replay", "shorten", "stats",
         "progress", "checkpoint", "watch",
+        "schedule_upsert", "schedule_read", "schedule_fire", "schedule_pause", "schedule_trigger", "schedule_delete",
     ];
 
     public static TheoryData<string> Transitions => new(s_transitions);
@@ -51,6 +52,9 @@ public sealed class ScriptLibraryTests
     [InlineData("promote", "local function promote_due(")]
     [InlineData("fail", "local function settle_failure(")]
     [InlineData("reap", "local function settle_failure(")]
+    [InlineData("enqueue", "local function create_task(")]
+    [InlineData("schedule_fire", "local function create_task(")]
+    [InlineData("schedule_trigger", "local function create_task(")]
     public void A_script_that_includes_a_library_holds_it_exactly_once(string name, string definition) =>
         Assert.Equal(1, Occurrences(ScriptLibrary.Get(name), definition));
 
