@@ -6,7 +6,7 @@ using TaskQueue.Protocol;
 
 namespace TaskQueue.Cli;
 
-/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, list, stats, audit, load, demo, keys.</summary>
+/// <summary>The taskqueue command line: submit, get, wait, cancel, dlq, list, stats, audit, schedule, load, demo, keys.</summary>
 internal static class TaskQueueCli
 {
     public static async Task<int> InvokeAsync(
@@ -75,6 +75,7 @@ internal static class TaskQueueCli
             ListCommand.Create(host),
             StatsCommand.Create(host),
             AuditCommand.Create(host),
+            ScheduleCommand.Create(host),
             LoadCommand.Create(host),
             DemoCommand.Create(host),
             KeysCommand.Create(),

@@ -6,6 +6,11 @@ public static class AuditActions
     public const string Cancel = "cancel";
     public const string ReplayDeadLetters = "dead-letters.replay";
     public const string PurgeDeadLetters = "dead-letters.purge";
+    public const string UpsertSchedule = "schedule.upsert";
+    public const string DeleteSchedule = "schedule.delete";
+    public const string PauseSchedule = "schedule.pause";
+    public const string ResumeSchedule = "schedule.resume";
+    public const string TriggerSchedule = "schedule.trigger";
 }
 
 /// <summary>Field names of an entry in the audit stream (<c>tq:audit</c>).</summary>

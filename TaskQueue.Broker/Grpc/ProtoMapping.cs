@@ -12,7 +12,7 @@ using StoreTaskState = TaskQueue.Broker.Storage.TaskState;
 namespace TaskQueue.Broker;
 
 /// <summary>Conversions between protobuf messages and the store's records: the only place both meet.</summary>
-internal static class ProtoMapping
+internal static partial class ProtoMapping
 {
     public static NewTask ToNewTask(TaskSpec spec) =>
         new(spec.Queue, spec.Type, spec.Payload.Memory)

@@ -6,6 +6,7 @@ using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Listing;
+using TaskQueue.Broker.Schedules;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Services;
 using TaskQueue.Broker.Storage;
@@ -19,7 +20,7 @@ namespace TaskQueue.Broker.Grpc;
 /// Wait and Watch calls hold a slot (<see cref="WaitSlots"/>); a Watch runs in <see cref="TaskWatch"/>. Its methods are bound by <see cref="ParsingGuardMethodProvider"/>.
 /// </summary>
 [BindServiceMethod(typeof(TaskApiService), nameof(BindThroughParsingGuard))]
-internal sealed class TaskApiService(
+internal sealed partial class TaskApiService(
     RedisTaskStore store,
     TaskLister lister,
     SubmitBatcher submits,
@@ -29,6 +30,7 @@ internal sealed class TaskApiService(
     WaitSlots waitSlots,
     AuditTrail audit,
     TaskExplainer explainer,
+    ScheduleBook schedules,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     IHostApplicationLifetime lifetime,

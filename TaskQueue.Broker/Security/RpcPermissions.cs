@@ -36,6 +36,16 @@ internal static class RpcPermissions
         [typeof(ListAuditEntriesRequest)] = r => ((ListAuditEntriesRequest)r).Queue is { Length: > 0 } queue
             ? new(ScopeActions.Admin, [queue])
             : new(ScopeActions.Admin, [], AnyQueue: true),
+        // Schedules: changes need admin on the queue, reads read; without a queue the list holds the queues the caller reads.
+        [typeof(UpsertScheduleRequest)] = r => new(ScopeActions.Admin, [((UpsertScheduleRequest)r).Schedule?.Queue ?? ""]),
+        [typeof(DeleteScheduleRequest)] = r => new(ScopeActions.Admin, [((DeleteScheduleRequest)r).Queue]),
+        [typeof(PauseScheduleRequest)] = r => new(ScopeActions.Admin, [((PauseScheduleRequest)r).Queue]),
+        [typeof(ResumeScheduleRequest)] = r => new(ScopeActions.Admin, [((ResumeScheduleRequest)r).Queue]),
+        [typeof(TriggerScheduleRequest)] = r => new(ScopeActions.Admin, [((TriggerScheduleRequest)r).Queue]),
+        [typeof(GetScheduleRequest)] = r => new(ScopeActions.Read, [((GetScheduleRequest)r).Queue]),
+        [typeof(ListSchedulesRequest)] = r => ((ListSchedulesRequest)r).Queue is { Length: > 0 } queue
+            ? new(ScopeActions.Read, [queue])
+            : new(ScopeActions.Read, [], AnyQueue: true),
     }.ToFrozenDictionary();
 
     /// <summary>The request types the table knows (the tests check it covers every RPC).</summary>
