@@ -22,15 +22,25 @@ internal sealed class ScheduleFirer(
 
     private readonly ScheduleOptions _options = options.Value;
 
-    /// <summary>Visits the queue's due schedules; returns the number of tasks created.</summary>
-    public async Task<int> VisitAsync(string queue, CancellationToken cancellationToken)
+    /// <summary>
+    /// Visits the queue's due schedules; returns the number of tasks created, and whether some schedule was still due
+    /// after the last round (its fires kept coming back stale under a storm of changes): visit again soon.
+    /// </summary>
+    public async Task<ScheduleVisit> VisitAsync(string queue, CancellationToken cancellationToken)
     {
         var created = 0;
-        for (var round = 0; round < Rounds; round++)
+        var stillDue = false;
+        for (var round = 0; round <= Rounds; round++)
         {
             var due = await store.ReadDueAsync(queue, Page, cancellationToken);
             if (due.Schedules.Count == 0)
             {
+                break;
+            }
+
+            if (round == Rounds)
+            {
+                stillDue = true;
                 break;
             }
 
@@ -45,7 +55,7 @@ internal sealed class ScheduleFirer(
             ready.PublishReady(queue);
         }
 
-        return created;
+        return new ScheduleVisit(created, stillDue);
     }
 
     private async Task<int> FireAsync(string queue, DueSchedule schedule, long nowMs, CancellationToken cancellationToken)
@@ -88,3 +98,6 @@ internal sealed class ScheduleFirer(
         return result.Code == ScheduleCodes.Ok ? result.Fired : 0;
     }
 }
+
+/// <summary>What a visit did: the tasks it created, and whether a schedule of the queue was still due at its end.</summary>
+internal readonly record struct ScheduleVisit(int Created, bool StillDue);

@@ -16,6 +16,9 @@ internal sealed class SchedulerService(
 {
     private const int DuePage = 1000;
 
+    // A queue still due after its visit (its fires kept coming back stale) is visited again this soon.
+    private static readonly TimeSpan s_again = TimeSpan.FromMilliseconds(50);
+
     private readonly ScheduleOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -48,6 +51,7 @@ internal sealed class SchedulerService(
     private async Task<TimeSpan> VisitDueAsync(TimeSpan sleep, CancellationToken cancellationToken)
     {
         var visited = new HashSet<string>(StringComparer.Ordinal);
+        var again = false;
         while (true)
         {
             var due = await store.GetDueQueuesAsync(DuePage, cancellationToken);
@@ -59,7 +63,7 @@ internal sealed class SchedulerService(
                     fresh++;
                     try
                     {
-                        await firer.VisitAsync(queue, cancellationToken);
+                        again |= (await firer.VisitAsync(queue, cancellationToken)).StillDue;
                     }
                     catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                     {
@@ -70,7 +74,8 @@ internal sealed class SchedulerService(
 
             if (due.Queues.Count < DuePage || fresh == 0)
             {
-                return due.NextDueIn is { } next && next < sleep ? next : sleep;
+                var next = due.NextDueIn is { } at && at < sleep ? at : sleep;
+                return again && s_again < next ? s_again : next;
             }
         }
     }
