@@ -32,6 +32,14 @@ internal sealed class FakeTaskService
 
     public Func<ListTasksRequest, ListTasksResponse> OnListTasks { get; set; } = _ => new ListTasksResponse();
 
+    public Func<UpsertScheduleRequest, UpsertScheduleResponse> OnUpsertSchedule { get; set; } =
+        request => new UpsertScheduleResponse { Schedule = new ScheduleInfo { Spec = request.Schedule }, Created = true };
+
+    public Func<ListSchedulesRequest, ListSchedulesResponse> OnListSchedules { get; set; } = _ => new ListSchedulesResponse();
+
+    public Func<GetScheduleRequest, ScheduleInfo> OnGetSchedule { get; set; } =
+        request => throw new RpcException(new Status(StatusCode.NotFound, $"no schedule {request.Name}"));
+
     /// <summary>The Authorization header of every call, in order (null when a call had none).</summary>
     public ConcurrentQueue<string?> Authorizations { get; } = new();
 
@@ -82,6 +90,15 @@ internal sealed class FakeTaskService
                 await responseStream.WriteAsync(watched, context.CancellationToken);
             }
         }
+
+        public override Task<UpsertScheduleResponse> UpsertSchedule(UpsertScheduleRequest request, ServerCallContext context) =>
+            Answer(request, context, fake.OnUpsertSchedule);
+
+        public override Task<ListSchedulesResponse> ListSchedules(ListSchedulesRequest request, ServerCallContext context) =>
+            Answer(request, context, fake.OnListSchedules);
+
+        public override Task<ScheduleInfo> GetSchedule(GetScheduleRequest request, ServerCallContext context) =>
+            Answer(request, context, fake.OnGetSchedule);
 
         private Task<TResponse> Answer<TRequest, TResponse>(TRequest request, ServerCallContext context, Func<TRequest, TResponse> answer)
             where TRequest : class
