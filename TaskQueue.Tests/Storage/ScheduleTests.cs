@@ -269,6 +269,19 @@ public sealed class ScheduleTests
     }
 
     [Fact]
+    public async Task The_due_script_reads_a_queue_whose_schedules_are_all_paused_as_never_due()
+    {
+        var s = await Schedules.CreateAsync();
+        var index = "test:" + s.Queue + ":due";
+        await s.H.Db.SortedSetAddAsync(index, s.Queue, double.PositiveInfinity);
+
+        var reply = (RedisResult[])(await s.H.Db.ScriptEvaluateAsync(ScriptLibrary.Due, [index], [0, 10]))!;
+
+        Assert.Equal([-1L], reply.Select(r => (long)r));
+        await s.H.Db.KeyDeleteAsync(index);
+    }
+
+    [Fact]
     public async Task A_queue_holds_at_most_its_limit_of_schedules()
     {
         var s = await Schedules.CreateAsync(o => o.MaxSchedulesPerQueue = 2);
