@@ -2,9 +2,10 @@
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  queue name
--- ARGV[3..] 15 values per task: id, type, payload, priority, max_attempts, delay_ms, not_before_ms (unix,
+-- ARGV[3..] 16 values per task: id, type, payload, priority, max_attempts, delay_ms, not_before_ms (unix,
 --          0 = none), timeout_ms (0 = none), expires_after_ms (0 = never), idempotency_key ('' = none),
---          traceparent, tracestate, unique_key ('' = none), debounce_key ('' = none), debounce_window_ms
+--          traceparent, tracestate, unique_key ('' = none), debounce_key ('' = none), debounce_window_ms,
+--          group ('' = none: a group's task waits in its group's lane, lib/common.lua)
 -- Returns  {id, outcome, ...} per task in order: CREATED, or the task that answered instead of a new one (nothing
 --          new is written): IDEMPOTENT (its idempotency key is taken: the first task), UNIQUE_EXISTING (a task with
 --          its unique key is waiting or running: that task), DEBOUNCED (a task with its debounce key still waits:
@@ -14,7 +15,7 @@
 --          lib/due.lua); nothing was written, and the broker registers it (within the cap) and sends the batch again.
 --          Scheduled work marks the queue due (lib/common.lua mark_due).
 --!include lib/common.lua
-local FIELDS = 15
+local FIELDS = 16
 local CREATED, IDEMPOTENT, UNIQUE_EXISTING, DEBOUNCED = 0, 1, 2, 3
 local now = now_ms(ARGV[1])
 local now_text = string.format('%d', now)
@@ -84,8 +85,8 @@ for i = 3, #ARGV, FIELDS do
     if ukey ~= '' then redis.call('SET', uniq_key(ukey), id) end
     if dkey ~= '' then redis.call('SET', debounce_key(dkey), id) end
     local key = task_key(id)
-    local priority = ARGV[i + 3]
-    local lane = lane_of(priority, ARGV[i + 1])
+    local priority, group = ARGV[i + 3], ARGV[i + 15]
+    local lane = lane_of(priority, ARGV[i + 1], group)
     local state, sid = 'scheduled', ''
     if due > now then
       redis.call('ZADD', SCHEDULED, due, id)
@@ -94,9 +95,7 @@ for i = 3, #ARGV, FIELDS do
       local stream = ready_key(lane)
       if not lanes_seen[lane] then
         lanes_seen[lane] = true
-        if redis.call('SADD', LEVELS, lane) == 1 then
-          redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
-        end
+        open_lane(lane)
       end
       state, sid = 'ready', redis.call('XADD', stream, '*', 'id', id)
     end
@@ -114,6 +113,7 @@ for i = 3, #ARGV, FIELDS do
     -- Only tasks that have them carry the unique and debounce keys (read where the task reaches a final state).
     if ukey ~= '' then append(fields, 'ukey', ukey) end
     if dkey ~= '' then append(fields, 'dkey', dkey) end
+    if group ~= '' then append(fields, 'group', group) end
     redis.call('HSET', key, unpack(fields))
     added = added + 1
     out[#out + 1] = id

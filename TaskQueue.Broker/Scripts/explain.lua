@@ -11,7 +11,7 @@ local bound = tonumber(ARGV[2])
 local t = redis.call('HMGET', task_key(id), 'state', 'prio', 'sid', 'lane')
 local ahead, stopped = 0, 0
 local lane = t[2] and task_lane(t[4], t[2])
-if t[1] == 'ready' and t[3] and t[3] ~= '' and redis.call('SISMEMBER', LEVELS, lane) == 1 then
+if t[1] == 'ready' and t[3] and t[3] ~= '' and (redis.call('SISMEMBER', LEVELS, lane) == 1 or redis.call('SISMEMBER', GROUP_LANES, lane) == 1) then
   local stream = ready_key(lane)
   local last = '0-0'
   local group = redis.call('XINFO', 'GROUPS', stream)[1]
