@@ -102,7 +102,7 @@ public sealed class GroupTests
         var ofB = first.Tasks.Single(t => b.Contains(t.Id));
         Assert.Equal(TransitionResult.Ok, await CompleteAsync(h, ofA[0]));
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, ofA[1]));
-        Assert.Equal([TransitionResult.Ok], await h.Store.ReleaseAsync(h.Queue, [new LeaseRef(ofB.Id, ofB.Token)]));
+        Assert.Equal([TransitionResult.Ok], await h.Store.ReleaseAsync(h.Queue, [new LeaseRef(ofB.Id, ofB.LeaseToken)]));
         Assert.False(await h.Db.HashExistsAsync(RedisKeys.GroupLeased(h.Queue), "b"));
 
         var second = await h.Store.ClaimAsync(h.Queue, "w", 10, TimeSpan.FromSeconds(1));
