@@ -212,21 +212,21 @@ local function take(lane, target)
   end
 end
 
--- Leases one task of a group's lane (lib/groups.lua's serve_rotation); false when it has none.
-local function take_one(lane)
+-- Leases up to n tasks of a group's lane (lib/groups.lua's serve_rotation); returns how many.
+local function take_from_group(lane, n)
   if not priority[lane] then
     local level = parse_lane(lane)
     priority[lane], typed[lane] = level, true
   end
   local before = leased
-  take(lane, leased + 1)
-  return leased > before
+  take(lane, leased + n)
+  return leased - before
 end
 
 -- Leases from a lane, or round-robin from a rotation, until `target` tasks are leased in this call.
 local function serve(lane, target)
   if rotation[lane] then
-    serve_rotation(lane, plain_exists[lane], target - leased, now, take_one)
+    serve_rotation(lane, plain_exists[lane], target - leased, now, take_from_group)
   else
     take(lane, target)
   end

@@ -163,15 +163,18 @@ local function retire_group_lane(lane, group, plain_lane)
   end
 end
 
--- A lease of a task in `lane` ended (completed, failed, reclaimed or handed back): its group counts one less. With
--- `sid` (the entry goes), the entry is dropped now and the lane retired if that emptied it; a caller dropping
--- the entry again later finds nothing.
+-- A lease of a task in `lane` ended (completed, failed, reclaimed or handed back): its group counts one less. When
+-- that was the group's last lease and `sid` names the entry (it goes), the entry is dropped now and the lane
+-- retired if that emptied it (a caller dropping the entry again later finds nothing): one HINCRBY per lease end
+-- otherwise. (A group with work of several priorities or types: a lane emptied while the group still held leases
+-- in another stays, empty, until work comes back to it and drains again, or its queue is forgotten.)
 local function end_group_lease(lane, sid)
   if not lane then return end
   local group, plain_lane = lane_group(lane)
   if group == '' then return end
-  if redis.call('HINCRBY', GROUP_LEASED, group, -1) <= 0 then redis.call('HDEL', GROUP_LEASED, group) end
-  if sid and sid ~= '' then
+  local left = redis.call('HINCRBY', GROUP_LEASED, group, -1)
+  if left <= 0 then redis.call('HDEL', GROUP_LEASED, group) end
+  if left <= 0 and sid and sid ~= '' then
     redis.call('XACK', ready_key(lane), GROUP, sid)
     redis.call('XDEL', ready_key(lane), sid)
     retire_group_lane(lane, group, plain_lane)

@@ -47,42 +47,49 @@ local function limits_of(group)
   return limit_value(c), limit_value(r), math.max(1, limit_value(b) or 1)
 end
 
--- Whether `group` may lease one more task now; records the hold when not.
-local function group_admits(group, now)
-  if group == '' then return true end
+-- The tokens in a group's bucket at `now` (refilled at `r` a second since it was last written, up to `b`).
+local function group_tokens(group, r, b, now)
+  local bucket = redis.call('GET', group_bucket_key(group))
+  if not bucket then return b end
+  local tokens, at = string.match(bucket, '^(%S+) (%S+)$')
+  return math.min(b, tonumber(tokens) + math.max(0, now - tonumber(at)) * r / 1000)
+end
+
+-- How many of `n` more tasks `group` may lease now; records the hold when none.
+local function group_allowance(group, now, n)
+  if group == '' then return n end
   local st = group_state[group]
   if not st then
     local c, r, b = limits_of(group)
     st = { c = c, r = r, b = b, taken = 0 }
     if c then st.leased = tonumber(redis.call('HGET', GROUP_LEASED, group)) or 0 end
-    if r then
-      st.tokens = b
-      local bucket = redis.call('GET', group_bucket_key(group))
-      if bucket then
-        local tokens, at = string.match(bucket, '^(%S+) (%S+)$')
-        st.tokens = math.min(b, tonumber(tokens) + math.max(0, now - tonumber(at)) * r / 1000)
-      end
-    end
+    if r then st.tokens = group_tokens(group, r, b, now) end
     group_state[group] = st
   end
-  if st.c and st.leased >= st.c then
-    hold_until_released()
-    return false
+  if st.c then
+    if st.leased >= st.c then
+      hold_until_released()
+      return 0
+    end
+    n = math.min(n, math.floor(st.c - st.leased))
   end
-  if st.r and st.tokens < 1 then
-    hold_for((1 - st.tokens) * 1000 / st.r)
-    return false
+  if st.r then
+    if st.tokens < 1 then
+      hold_for((1 - st.tokens) * 1000 / st.r)
+      return 0
+    end
+    n = math.min(n, math.floor(st.tokens))
   end
-  return true
+  return n
 end
 
--- `group` leased one task (after group_admits said it may).
-local function group_took(group)
+-- `group` leased `n` tasks (within its allowance).
+local function group_took(group, n)
   local st = group_state[group]
   if not st then return end
-  st.taken = st.taken + 1
-  if st.c then st.leased = st.leased + 1 end
-  if st.r then st.tokens = st.tokens - 1 end
+  st.taken = st.taken + n
+  if st.c then st.leased = st.leased + n end
+  if st.r then st.tokens = st.tokens - n end
 end
 
 -- Writes what the call's leases did to the groups: their lease counts and buckets.
@@ -111,10 +118,12 @@ local function rotation_head(plain_lane)
   return group_lane(plain_lane, head)
 end
 
--- Leases up to `want` tasks from a rotation, one per group in turn order, round after round while a round
--- leased something. `take_one(lane)` leases one task of a lane and says whether it did (false: the lane holds
--- no ready task). `plain_exists`: the lane without a group exists, so '' takes part. Returns the number leased.
-local function serve_rotation(plain_lane, plain_exists, want, now, take_one)
+-- Leases up to `want` tasks from a rotation, in turn order, round after round while a round leased something:
+-- in a round each group gets an equal share of what is still wanted (at least one), so a claim's tasks are split
+-- evenly across the groups with ready work (the tasks of one claim start together). `take(lane, n)` leases up to
+-- n tasks of a lane and returns how many (fewer: the lane holds no more ready tasks). `plain_exists`: the lane
+-- without a group exists, so '' takes part. Returns the number leased.
+local function serve_rotation(plain_lane, plain_exists, want, now, take)
   local rotation = rotation_key(plain_lane)
   if plain_exists then redis.call('ZADD', rotation, 'NX', 0, '') end
   local got, skipped = 0, {}
@@ -125,6 +134,7 @@ local function serve_rotation(plain_lane, plain_exists, want, now, take_one)
     -- One round: every group whose turn was given before the round began, lowest turn first (a group served
     -- or skipped in the round gets a later turn, so it waits for the next round).
     local round_end = tonumber(redis.call('HGET', ROTATIONS, plain_lane)) or 0
+    local share = math.max(1, math.floor((want - got) / math.max(1, redis.call('ZCARD', rotation))))
     local cursor, served = '-inf', 0
     while got < want do
       local page = redis.call('ZRANGE', rotation, cursor, round_end, 'BYSCORE', 'LIMIT', 0, 64, 'WITHSCORES')
@@ -138,18 +148,26 @@ local function serve_rotation(plain_lane, plain_exists, want, now, take_one)
           hold_for(1)
           return got
         end
+        local allowed = 0
+        if not skipped[group] then allowed = group_allowance(group, now, math.min(share, want - got)) end
         if skipped[group] then
           -- At its limit earlier in this call: already at the end of the rotation.
-        elseif not group_admits(group, now) then
+        elseif allowed == 0 then
           skipped[group] = true
           to_the_end(group)
-        elseif take_one(group_lane(plain_lane, group)) then
-          got, served = got + 1, served + 1
-          group_took(group)
-          to_the_end(group)
         else
-          redis.call('ZREM', rotation, group)
-          if group ~= '' then retire_group_lane(group_lane(plain_lane, group), group, plain_lane) end
+          local n = take(group_lane(plain_lane, group), allowed)
+          if n > 0 then
+            got, served = got + n, served + n
+            group_took(group, n)
+          end
+          if n == allowed then
+            to_the_end(group)
+          else
+            -- Its lane ran out of ready work: out of the rotation (and the lane goes once empty).
+            redis.call('ZREM', rotation, group)
+            if group ~= '' then retire_group_lane(group_lane(plain_lane, group), group, plain_lane) end
+          end
         end
       end
     end
