@@ -23,6 +23,7 @@ internal static class LoadCommand
         var batch = new Option<int>("--batch") { Description = "Tasks per SubmitBatch call.", DefaultValueFactory = _ => 500 };
         var parallel = new Option<int>("--parallel") { Description = "Concurrent waits while collecting outcomes.", DefaultValueFactory = _ => 64 };
         var waitTimeout = TaskQueueCli.DurationOption("--wait-timeout", "Give up waiting after this (default 10m)");
+        var group = new Option<string?>("--group") { Description = "The group of every task (none by default)." };
         foreach (var option in new[] { count, batch, parallel })
         {
             option.Validators.Add(result =>
@@ -44,7 +45,7 @@ internal static class LoadCommand
 
         var command = new Command("load", "Submit many tasks, wait for all, report completion rate and throughput. Exit code 1 unless all completed.")
         {
-            count, type, payload, queue, batch, parallel, waitTimeout,
+            count, type, payload, queue, batch, parallel, waitTimeout, group,
         };
         command.SetAction((parseResult, cancellationToken) => host.RunAsync(parseResult, (cli, token) => RunAsync(
             cli,
@@ -55,7 +56,8 @@ internal static class LoadCommand
                 parseResult.GetRequiredValue(queue),
                 parseResult.GetValue(batch),
                 parseResult.GetValue(parallel),
-                parseResult.GetValue(waitTimeout) ?? TimeSpan.FromMinutes(10)),
+                parseResult.GetValue(waitTimeout) ?? TimeSpan.FromMinutes(10),
+                parseResult.GetValue(group)),
             token), cancellationToken));
         return command;
     }
@@ -71,7 +73,7 @@ internal static class LoadCommand
         {
             var size = Math.Min(settings.Batch, settings.Count - ids.Count);
             var requests = Enumerable.Range(0, size)
-                .Select(_ => new TaskRequest { Queue = settings.Queue, Type = settings.Type, Payload = payload })
+                .Select(_ => new TaskRequest { Queue = settings.Queue, Type = settings.Type, Payload = payload, Group = settings.Group })
                 .ToArray();
             var results = await cli.Client.SubmitBatchAsync(requests, cancellationToken);
             ids.AddRange(results.Select(result => result.TaskId));
@@ -182,7 +184,8 @@ internal static class LoadCommand
             $"\r[{new string('#', filled)}{new string('.', Width - filled)}] {done}/{total} final  {Formatting.Number(done / seconds, "0")} tasks/s ");
     }
 
-    internal sealed record LoadSettings(int Count, string Type, string Payload, string Queue, int Batch, int Parallel, TimeSpan WaitTimeout);
+    internal sealed record LoadSettings(
+        int Count, string Type, string Payload, string Queue, int Batch, int Parallel, TimeSpan WaitTimeout, string? Group = null);
 
     private sealed class Tally
     {

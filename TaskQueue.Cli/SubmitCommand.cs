@@ -33,10 +33,11 @@ internal static class SubmitCommand
             Description = "While a task with this key still waits, submitting it again replaces its payload and restarts its --debounce window.",
         };
         var debounce = TaskQueueCli.DurationOption("--debounce", "With --debounce-key: start no earlier than this after the last submit");
+        var group = new Option<string?>("--group") { Description = "The task's group (tenant, customer): claims go round-robin across groups." };
 
         var command = new Command("submit", "Submit a task and print its id.")
         {
-            queue, type, payload, priority, delay, maxAttempts, timeout, expiresAfter, idempotencyKey, uniqueKey, debounceKey, debounce,
+            queue, type, payload, priority, delay, maxAttempts, timeout, expiresAfter, idempotencyKey, uniqueKey, debounceKey, debounce, group,
         };
         command.Validators.Add(result =>
         {
@@ -61,6 +62,7 @@ internal static class SubmitCommand
                 UniqueKey = parseResult.GetValue(uniqueKey),
                 DebounceKey = parseResult.GetValue(debounceKey),
                 DebounceWindow = parseResult.GetValue(debounce),
+                Group = parseResult.GetValue(group),
             };
             var result = await cli.Client.SubmitAsync(request, token);
             await cli.Output.WriteLineAsync(result.TaskId);

@@ -62,6 +62,13 @@ public sealed record TaskRequest
     /// <summary>With <see cref="DebounceKey"/>: how long the task waits after its last submit (1 ms to 24 hours).</summary>
     public TimeSpan? DebounceWindow { get; init; }
 
+    /// <summary>
+    /// Its group (a tenant, a customer, an API key): within a priority level the broker's claims go round-robin
+    /// across the groups with ready work, so one group's backlog cannot starve another's, and the queue's group
+    /// limits (concurrency, rate) apply to each group. Up to 128 printable characters; null or empty: no group.
+    /// </summary>
+    public string? Group { get; init; }
+
     /// <summary>A task of <paramref name="type"/> with <paramref name="payload"/> for <paramref name="queue"/>.</summary>
     public static TaskRequest Create(string type, ReadOnlyMemory<byte> payload, string queue = DefaultQueue) =>
         new() { Type = type, Payload = payload, Queue = queue };

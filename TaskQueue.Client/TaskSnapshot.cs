@@ -74,6 +74,9 @@ public sealed record TaskSnapshot
     /// <summary>Its <see cref="TaskRequest.DebounceKey"/>, if it was given one.</summary>
     public string? DebounceKey { get; init; }
 
+    /// <summary>Its <see cref="TaskRequest.Group"/>, if it was given one.</summary>
+    public string? Group { get; init; }
+
     /// <summary>True when <see cref="State"/> is one the task never leaves (see <see cref="TaskStateExtensions.IsFinal"/>).</summary>
     public bool IsFinal => State.IsFinal();
 

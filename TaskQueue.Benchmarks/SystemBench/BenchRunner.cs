@@ -54,6 +54,11 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
                 await DrainScenariosAsync(primary, cancellationToken);
             }
 
+            if (settings.Includes("flow"))
+            {
+                await FlowScenarioAsync(primary, cancellationToken); // FlowScenario.cs
+            }
+
             if (settings.Includes("pair"))
             {
                 await PairScenarioAsync(primary, cancellationToken);
@@ -321,7 +326,8 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
     /// </summary>
     private async Task<DrainResult> DrainOnceAsync(
         TaskQueueClient[] clients, string queue, string type, byte[] payload, int count,
-        IReadOnlyList<ChildProcess> workers, IReadOnlyList<BrokerEndpoint> brokers, CancellationToken cancellationToken)
+        IReadOnlyList<ChildProcess> workers, IReadOnlyList<BrokerEndpoint> brokers, CancellationToken cancellationToken,
+        Func<int, string>? groupOf = null)
     {
         var completed = await CounterAsync(queue, "completed", cancellationToken);
         var ownBefore = _ownCommands;
@@ -336,7 +342,7 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
         try
         {
             var started = time.GetTimestamp();
-            await SubmitBatchesAsync(clients, queue, type, payload, count, cancellationToken);
+            await SubmitBatchesAsync(clients, queue, type, payload, count, cancellationToken, groupOf);
             submitSeconds = time.GetElapsedTime(started).TotalSeconds;
         }
         finally
@@ -547,7 +553,10 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
     }
 
     /// <summary>Submits in batches, <see cref="BenchSettings.InFlight"/> calls at a time, spread over the clients.</summary>
-    private async Task SubmitBatchesAsync(TaskQueueClient[] clients, string queue, string type, byte[] payload, int count, CancellationToken cancellationToken)
+    /// <summary>Submits <paramref name="count"/> tasks in batches; <paramref name="groupOf"/> names the group of the i-th (none: no group).</summary>
+    private async Task SubmitBatchesAsync(
+        TaskQueueClient[] clients, string queue, string type, byte[] payload, int count, CancellationToken cancellationToken,
+        Func<int, string>? groupOf = null)
     {
         var batch = Enumerable.Range(0, settings.Batch).Select(_ => new TaskRequest { Queue = queue, Type = type, Payload = payload }).ToArray();
         var batches = (count + settings.Batch - 1) / settings.Batch;
@@ -557,7 +566,10 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
             async (b, token) =>
             {
                 var size = Math.Min(settings.Batch, count - (b * settings.Batch));
-                var results = await clients[b % clients.Length].SubmitBatchAsync(size == batch.Length ? batch : batch[..size], token);
+                var requests = groupOf is null
+                    ? (size == batch.Length ? batch : batch[..size])
+                    : [.. Enumerable.Range(b * settings.Batch, size).Select(i => batch[0] with { Group = groupOf(i) })];
+                var results = await clients[b % clients.Length].SubmitBatchAsync(requests, token);
                 if (results.Count != size)
                 {
                     throw new InvalidOperationException($"A batch of {size} came back with {results.Count} results.");

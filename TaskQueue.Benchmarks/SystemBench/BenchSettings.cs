@@ -55,7 +55,7 @@ internal sealed record BenchSettings
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Every scenario, in the order they run.</summary>
-    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "idle-queues", "priority-overload", "redispatch"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "idle-queues", "priority-overload", "redispatch", "flow"];
 
     /// <summary>Scenarios to run (a subset of <see cref="AllScenarios"/>, e.g. to profile one).</summary>
     public IReadOnlyList<string> Scenarios { get; init; } = AllScenarios;

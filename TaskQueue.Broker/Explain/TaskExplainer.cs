@@ -10,8 +10,8 @@ namespace TaskQueue.Broker.Explain;
 /// (Scripts/explain.lua) and the worker registry, so every broker answers alike, for workers on any broker. Nothing
 /// is cached: the reason changes as soon as its cause does (worker counts and busy slots are as of each worker's
 /// last heartbeat). For a ready task the first cause that applies is the answer: no worker consumes its queue; none
-/// handles its type; all that could are quarantined; tasks wait ahead of it; every slot is busy; else it is being
-/// dispatched.
+/// handles its type; all that could are quarantined; its group is at its concurrency limit or out of rate tokens;
+/// tasks wait ahead of it; every slot is busy; else it is being dispatched.
 /// </summary>
 internal sealed class TaskExplainer(
     RedisTaskStore store, WorkerRegistry registry, IConnectionMultiplexer redis, IOptions<BrokerOptions> options, TimeProvider time)
@@ -53,7 +53,7 @@ internal sealed class TaskExplainer(
                 break;
         }
 
-        var (ahead, lowerBound, leaseDeadline) = await ReadStreamAndLeaseAsync(id);
+        var (ahead, lowerBound, leaseDeadline, group) = await ReadStreamAndLeaseAsync(id);
         if (task.State == TaskState.Leased)
         {
             var cancel = task.CancelRequested ? "; its cancellation was requested" : "";
@@ -65,10 +65,10 @@ internal sealed class TaskExplainer(
                 WorkerId: task.WorkerId);
         }
 
-        return await ExplainReadyAsync(task, ahead, lowerBound);
+        return await ExplainReadyAsync(task, ahead, lowerBound, group);
     }
 
-    private async Task<TaskExplanation> ExplainReadyAsync(TaskSnapshot task, long ahead, bool lowerBound)
+    private async Task<TaskExplanation> ExplainReadyAsync(TaskSnapshot task, long ahead, bool lowerBound, GroupFacts group)
     {
         var now = time.GetUtcNow();
         var workers = await registry.ListAsync(now, options.Value.WorkerSilenceLimit);
@@ -102,6 +102,28 @@ internal sealed class TaskExplainer(
                 AheadIsLowerBound: lowerBound);
         }
 
+        if (!string.IsNullOrEmpty(task.Group) && group.Limit >= 0 && group.Leased >= group.Limit)
+        {
+            return new(
+                ExplanationReason.GroupLimited,
+                $"its group '{task.Group}' is at its concurrency limit: {group.Leased} of {group.Limit} leased",
+                task.State,
+                Ahead: ahead,
+                AheadIsLowerBound: lowerBound);
+        }
+
+        if (!string.IsNullOrEmpty(task.Group) && group.WaitMs > 0)
+        {
+            var until = now.AddMilliseconds(group.WaitMs);
+            return new(
+                ExplanationReason.GroupLimited,
+                $"its group '{task.Group}' is rate-limited until {Format(until)}",
+                task.State,
+                Until: until,
+                Ahead: ahead,
+                AheadIsLowerBound: lowerBound);
+        }
+
         var slots = trusted.Sum(w => w.Slots);
         var free = trusted.Sum(w => Math.Max(0, w.Slots - w.Busy - w.StuckSlots));
         var stuck = trusted.Sum(w => w.StuckSlots);
@@ -121,13 +143,17 @@ internal sealed class TaskExplainer(
             : new(ExplanationReason.Dispatching, $"next in line and a slot is free ({slotText}): being dispatched", task.State);
     }
 
-    private async Task<(long Ahead, bool LowerBound, DateTimeOffset? LeaseDeadline)> ReadStreamAndLeaseAsync(TaskId id)
+    private async Task<(long Ahead, bool LowerBound, DateTimeOffset? LeaseDeadline, GroupFacts Group)> ReadStreamAndLeaseAsync(TaskId id)
     {
         var reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
-            ScriptLibrary.Explain, [RedisKeys.QueuePrefix(id.Queue)], [id.LocalId, MaxAhead]))!;
+            ScriptLibrary.Explain, [RedisKeys.QueuePrefix(id.Queue)], [id.LocalId, MaxAhead, 0]))!;
         var deadline = (long)reply[2];
-        return ((long)reply[0], (long)reply[1] == 1, deadline >= 0 ? DateTimeOffset.FromUnixTimeMilliseconds(deadline) : null);
+        var group = new GroupFacts((long)reply[3], (long)reply[4], (long)reply[5]);
+        return ((long)reply[0], (long)reply[1] == 1, deadline >= 0 ? DateTimeOffset.FromUnixTimeMilliseconds(deadline) : null, group);
     }
+
+    /// <summary>A ready task's group as a claim would judge it now: leased count, concurrency limit (-1: none), ms until a token (0: has one).</summary>
+    private sealed record GroupFacts(long Leased, long Limit, long WaitMs);
 
     private static string Count(long n, string noun) => n == 1 ? $"1 {noun}" : $"{n.ToString("N0", CultureInfo.InvariantCulture)} {noun}s";
 

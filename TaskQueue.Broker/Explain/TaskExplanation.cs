@@ -33,6 +33,12 @@ internal enum ExplanationReason
     Cancelled = 10,
     Completed = 11,
     DeadLettered = 12,
+
+    /// <summary>
+    /// Ready, and its group is at its concurrency limit, or has no token of its rate limit until
+    /// <see cref="TaskExplanation.Until"/>: claims skip the group meanwhile.
+    /// </summary>
+    GroupLimited = 15,
 }
 
 /// <summary>One task's explanation: the reason, one human sentence, and the figures behind it.</summary>

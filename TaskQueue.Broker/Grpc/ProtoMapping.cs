@@ -29,6 +29,7 @@ internal static partial class ProtoMapping
             UniqueKey = string.IsNullOrEmpty(spec.UniqueKey) ? null : spec.UniqueKey,
             DebounceKey = string.IsNullOrEmpty(spec.DebounceKey) ? null : spec.DebounceKey,
             DebounceWindow = ToTimeSpan(spec.DebounceWindow, "task.debounce_window"),
+            Group = string.IsNullOrEmpty(spec.Group) ? null : spec.Group,
         };
 
     public static SubmitResponse ToResponse(EnqueueResult result) => new()
@@ -114,6 +115,7 @@ internal static partial class ProtoMapping
             CreatedAt = Timestamp.FromDateTimeOffset(task.CreatedAt),
             UniqueKey = task.UniqueKey ?? "",
             DebounceKey = task.DebounceKey ?? "",
+            Group = task.Group ?? "",
         };
         if (task.StartedAt is { } started)
         {

@@ -4,7 +4,8 @@
 -- such a lane, once empty, is deleted. Order: first one task from each overdue lane (its oldest waiting task
 -- waited at least the priority max wait), the overdue lanes in an order that turns by one on every call
 -- that finds two or more (TURN), so one-slot claims serve each in turn; then the rest highest priority
--- first. Within a lane, reclaimed work (a crashed worker's tasks: pending entries of the consumer
+-- first. The lanes of one priority and type with groups are served as one, round-robin across their groups with
+-- ready work, skipping a group at its limit (lib/groups.lua). Within a lane, reclaimed work (a crashed worker's tasks: pending entries of the consumer
 -- FRONT_CONSUMER, reap.lua) goes before the lane's new entries. A task is leased at the moment it is
 -- claimed: fresh token, deadline = now + lease.
 -- A task that never started and whose expiry passed is expired instead (expiry only bounds the wait
@@ -25,6 +26,7 @@
 --!include lib/common.lua
 --!include lib/promote.lua
 --!include lib/flow.lua
+--!include lib/groups.lua
 local now = now_ms(ARGV[1])
 local worker = ARGV[2]
 local wanted = tonumber(ARGV[3])
@@ -60,6 +62,20 @@ for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do
     priority[lane], typed[lane] = level, lane_type ~= nil
   end
 end
+-- The rotations of group lanes (lib/groups.lua), each served in the place of its priority and type's lane.
+local rotation, plain_exists = {}, {}
+for _, lane in ipairs(redis.call('HKEYS', ROTATIONS)) do
+  local level, lane_type = parse_lane(lane)
+  if not handles or handles[lane_type] then
+    if priority[lane] then
+      plain_exists[lane] = true
+    else
+      lanes[#lanes + 1] = lane
+      priority[lane], typed[lane] = level, true
+    end
+    rotation[lane] = true
+  end
+end
 table.sort(lanes, function(a, b)
   if priority[a] ~= priority[b] then return priority[a] > priority[b] end
   if typed[a] ~= typed[b] then return typed[b] end
@@ -77,10 +93,13 @@ local max_wait = tonumber(ARGV[8]) or 0
 local overdue = {}
 if max_wait > 0 and #lanes > 1 then
   for _, lane in ipairs(lanes) do
-    local stream = ready_key(lane)
-    local late = front[lane] and
+    -- A rotation is judged by the lane whose turn comes first.
+    local head = lane
+    if rotation[lane] then head = rotation_head(lane) or (plain_exists[lane] and lane) end
+    local stream = head and ready_key(head)
+    local late = stream and front[head] and
       #redis.call('XPENDING', stream, GROUP, 'IDLE', max_wait, '-', '+', 1, FRONT_CONSUMER) > 0
-    if not late then
+    if stream and not late then
       local waited = head_wait(stream, now)
       late = waited ~= nil and waited >= max_wait
     end
@@ -193,15 +212,36 @@ local function take(lane, target)
   end
 end
 
+-- Leases up to n tasks of a group's lane (lib/groups.lua's serve_rotation); returns how many.
+local function take_from_group(lane, n)
+  if not priority[lane] then
+    local level = parse_lane(lane)
+    priority[lane], typed[lane] = level, true
+  end
+  local before = leased
+  take(lane, leased + n)
+  return leased - before
+end
+
+-- Leases from a lane, or round-robin from a rotation, until `target` tasks are leased in this call.
+local function serve(lane, target)
+  if rotation[lane] then
+    serve_rotation(lane, plain_exists[lane], target - leased, now, take_from_group)
+  else
+    take(lane, target)
+  end
+end
+
 -- One task from each overdue lane, in this call's turn; then the rest by priority.
 for _, lane in ipairs(overdue) do
   if leased >= wanted then break end
-  take(lane, leased + 1)
+  serve(lane, leased + 1)
 end
 for _, lane in ipairs(lanes) do
   if leased >= wanted then break end
-  take(lane, wanted)
+  serve(lane, wanted)
 end
+save_groups(now)
 -- All leases of the call in one ZADD (in chunks: Lua's unpack has a stack limit).
 for i = 1, #leases, 1000 do
   redis.call('ZADD', LEASES, unpack(leases, i, math.min(i + 999, #leases)))

@@ -37,6 +37,7 @@ for n = 1, #ids do
   end
   if code == OK then
     done[#done + 1] = id
+    end_group_lease(t[8], t[4])
     if t[4] and t[4] ~= '' then
       local stream = ready_key(task_lane(t[8], t[3]))
       entries[stream] = entries[stream] or {}

@@ -2,9 +2,10 @@
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  queue name
--- ARGV[3..] 15 values per task: id, type, payload, priority, max_attempts, delay_ms, not_before_ms (unix,
+-- ARGV[3..] 16 values per task: id, type, payload, priority, max_attempts, delay_ms, not_before_ms (unix,
 --          0 = none), timeout_ms (0 = none), expires_after_ms (0 = never), idempotency_key ('' = none),
---          traceparent, tracestate, unique_key ('' = none), debounce_key ('' = none), debounce_window_ms
+--          traceparent, tracestate, unique_key ('' = none), debounce_key ('' = none), debounce_window_ms,
+--          group ('' = none: a group's task waits in its group's lane, lib/common.lua)
 -- Returns  {id, outcome, ...} per task in order: CREATED, or the task that answered instead of a new one (nothing
 --          new is written): IDEMPOTENT (its idempotency key is taken: the first task), UNIQUE_EXISTING (a task with
 --          its unique key is waiting or running: that task), DEBOUNCED (a task with its debounce key still waits:
@@ -15,7 +16,7 @@
 --          Scheduled work marks the queue due (lib/common.lua mark_due).
 --!include lib/common.lua
 --!include lib/task.lua
-local FIELDS = 15
+local FIELDS = 16
 local CREATED, IDEMPOTENT, UNIQUE_EXISTING, DEBOUNCED = 0, 1, 2, 3
 local now = now_ms(ARGV[1])
 local now_text = string.format('%d', now)

@@ -141,6 +141,7 @@ end
 local function ready_page()
   for _, lane in ipairs(redis.call('HKEYS', FRONT)) do front[lane] = true end
   local lanes = redis.call('SMEMBERS', LEVELS)
+  for _, lane in ipairs(redis.call('SMEMBERS', GROUP_LANES)) do lanes[#lanes + 1] = lane end
   table.sort(lanes, lane_before)
   if not asc then
     for i = 1, math.floor(#lanes / 2) do lanes[i], lanes[#lanes - i + 1] = lanes[#lanes - i + 1], lanes[i] end

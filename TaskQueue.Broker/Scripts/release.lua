@@ -14,6 +14,8 @@ for i = 3, #ARGV, 2 do
   local code = check_lease(id, key, ARGV[i + 1], now)
   if code == OK then
     redis.call('ZREM', LEASES, id)
+    local entry = redis.call('HMGET', key, 'lane', 'sid')
+    end_group_lease(entry[1], entry[2])
     drop_stream_entry(key)
     redis.call('HINCRBY', key, 'attempt', -1)
     redis.call('HSET', key, 'token', '', 'worker', '')
@@ -21,8 +23,8 @@ for i = 3, #ARGV, 2 do
       finish(id, key, 'cancelled', now, ARGV[2], 'cancelled')
       code = CANCELLED
     else
-      local t = redis.call('HMGET', key, 'prio', 'type')
-      push_ready(id, key, t[1], t[2], now)
+      local t = redis.call('HMGET', key, 'prio', 'type', 'group')
+      push_ready(id, key, t[1], t[2], now, t[3])
       notify_changed(id, false)
     end
   end

@@ -12,7 +12,7 @@ local now = now_ms(ARGV[1])
 -- Replays one dead letter unless its unique key is held by another task that is not final.
 local function replay(id)
   local key = task_key(id)
-  local t = redis.call('HMGET', key, 'prio', 'ukey', 'type')
+  local t = redis.call('HMGET', key, 'prio', 'ukey', 'type', 'group')
   local ukey = t[2]
   if ukey and ukey ~= '' then
     local holder = redis.call('GET', uniq_key(ukey))
@@ -24,7 +24,7 @@ local function replay(id)
   end
   redis.call('ZREM', DEAD, id)
   redis.call('HSET', key, 'attempt', 0, 'cancel', '0', 'finished', '', 'due', now)
-  push_ready(id, key, t[1], t[3], now)
+  push_ready(id, key, t[1], t[3], now, t[4])
   notify_changed(id, false)
   return true
 end

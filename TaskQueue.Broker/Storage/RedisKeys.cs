@@ -57,9 +57,32 @@ public static class RedisKeys
     /// <summary>A lane's name, "priority:type", as <see cref="Levels"/> lists it and a task's <see cref="TaskFields.Lane"/> holds it.</summary>
     public static string Lane(int priority, string type) => priority.ToString(CultureInfo.InvariantCulture) + ":" + type;
 
+    /// <summary>
+    /// The separator of a group lane's name, "priority:type" + it + "group" (lib/common.lua's GROUP_MARK): a
+    /// control character, which neither task types nor groups may hold.
+    /// </summary>
+    public const char GroupMark = '\u001f';
+
+    /// <summary>The lane of a group's tasks of one priority and type; without a group, <see cref="Lane(int, string)"/>.</summary>
+    public static string Lane(int priority, string type, string? group) =>
+        string.IsNullOrEmpty(group) ? Lane(priority, type) : Lane(priority, type) + GroupMark + group;
+
+    /// <summary>A lane's group; empty for a lane without one.</summary>
+    public static string GroupOfLane(string lane)
+    {
+        var mark = lane.IndexOf(GroupMark, StringComparison.Ordinal);
+        return mark < 0 ? "" : lane[(mark + 1)..];
+    }
+
     /// <summary>A lane's priority and task type; the type is null for a lane of the old layout (every type).</summary>
     public static (int Priority, string? Type) ParseLane(string lane)
     {
+        var mark = lane.IndexOf(GroupMark, StringComparison.Ordinal);
+        if (mark >= 0)
+        {
+            lane = lane[..mark];
+        }
+
         var colon = lane.IndexOf(':', StringComparison.Ordinal);
         return colon < 0
             ? (int.Parse(lane, CultureInfo.InvariantCulture), null)
@@ -113,6 +136,21 @@ public static class RedisKeys
 
     /// <summary>One schedule: a hash with <see cref="ScheduleFields"/> (its definition and where it stands).</summary>
     public static string Schedule(string queue, string name) => QueuePrefix(queue) + "sched:" + name;
+
+    /// <summary>The set of a queue's group lanes whose streams exist (lib/common.lua); they are not in <see cref="Levels"/>.</summary>
+    public static string GroupLanes(string queue) => QueuePrefix(queue) + "glanes";
+
+    /// <summary>A hash: "priority:type" -> the turn counter of that lane's rotation, while the rotation holds a group.</summary>
+    public static string Rotations(string queue) => QueuePrefix(queue) + "rotations";
+
+    /// <summary>A sorted set: the groups of one priority and type with ready work -> their turn ('' is the lane without a group).</summary>
+    public static string Rotation(string queue, int priority, string type) => QueuePrefix(queue) + "rotation:" + Lane(priority, type);
+
+    /// <summary>A hash: group -> the number of its tasks leased now (no field: none).</summary>
+    public static string GroupLeased(string queue) => QueuePrefix(queue) + "group:leased";
+
+    /// <summary>A group's token bucket, "tokens ms" (no key: full).</summary>
+    public static string GroupBucket(string queue, string group) => QueuePrefix(queue) + "group:bucket:" + group;
 
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 

@@ -14,7 +14,7 @@ namespace TaskQueue.Broker.Storage;
 /// </summary>
 public sealed class RedisTaskStore : IClaimStore
 {
-    private const int EnqueueFields = 15;
+    private const int EnqueueFields = 16;
     private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     // What a Watch event reads: all but the payload, result and checkpoint; state first (none: no such task).
@@ -118,6 +118,7 @@ public sealed class RedisTaskStore : IClaimStore
             args[n++] = task.UniqueKey ?? "";
             args[n++] = task.DebounceKey ?? "";
             args[n++] = Millis(task.DebounceWindow);
+            args[n++] = task.Group ?? "";
         }
 
         var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
@@ -740,6 +741,7 @@ public sealed class RedisTaskStore : IClaimStore
             Checkpoint = (byte[]?)Field(TaskFields.Checkpoint) ?? [],
             UniqueKey = Text(TaskFields.UniqueKey),
             DebounceKey = Text(TaskFields.DebounceKey),
+            Group = Text(TaskFields.Group),
         };
     }
 }

@@ -33,6 +33,9 @@ public static class TaskFields
     public const string UniqueKey = "ukey";
     public const string DebounceKey = "dkey";
 
+    /// <summary>Its group (absent when none): the key of the claim's round-robin and of the group limits.</summary>
+    public const string Group = "group";
+
     /// <summary>The lane whose ready stream holds the task's entry (<see cref="RedisKeys.Lane"/>); missing on tasks stored before lanes, whose lane is their priority.</summary>
     public const string Lane = "lane";
     /// <summary>The last progress percent a lease holder reported (fenced by its token).</summary>
@@ -49,5 +52,6 @@ public static class TaskFields
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
         Result, Error, Lane, Progress, ProgressMessage, ProgressAt, Checkpoint, UniqueKey, DebounceKey,
+        Group,
     ];
 }

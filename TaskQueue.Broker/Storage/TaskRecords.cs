@@ -33,6 +33,9 @@ public sealed record NewTask(string Queue, string Type, ReadOnlyMemory<byte> Pay
 
     /// <summary>With <see cref="DebounceKey"/>: the task starts no earlier than this long after its last submit.</summary>
     public TimeSpan? DebounceWindow { get; init; }
+
+    /// <summary>Its group: claims go round-robin across the groups of a priority level, and group limits apply; null: none.</summary>
+    public string? Group { get; init; }
 }
 
 /// <summary>What a submit did; the values are the enqueue script's outcome codes.</summary>
@@ -181,6 +184,8 @@ public sealed record TaskSnapshot(
     public string? UniqueKey { get; init; }
 
     public string? DebounceKey { get; init; }
+
+    public string? Group { get; init; }
 }
 
 /// <summary>A progress report of a lease holder, as the broker coalesced it (the latest of its task).</summary>

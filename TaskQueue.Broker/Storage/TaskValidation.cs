@@ -19,6 +19,7 @@ public static class TaskValidation
     public const int MaxIdempotencyKeyLength = 256;
     public const int MaxUniqueKeyLength = 256;
     public const int MaxDebounceKeyLength = 256;
+    public const int MaxGroupLength = 128;
 
     /// <summary>The longest debounce window: a task is pushed back at most this far by one submit.</summary>
     public static readonly TimeSpan MaxDebounceWindow = TimeSpan.FromDays(1);
@@ -113,6 +114,11 @@ public static class TaskValidation
         }
 
         ValidateUniqueAndDebounce(task);
+        if (task.Group is { Length: > 0 } group && (group.Length > MaxGroupLength || group.Any(char.IsControl)))
+        {
+            // A control character would break the group lane's name (lib/common.lua's GROUP_MARK).
+            throw new TaskValidationException("group", $"the group must be at most {MaxGroupLength} printable characters");
+        }
     }
 
     private static void ValidateUniqueAndDebounce(NewTask task)

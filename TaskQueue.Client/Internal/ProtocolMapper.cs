@@ -46,6 +46,7 @@ internal static class ProtocolMapper
             UniqueKey = request.UniqueKey ?? string.Empty,
             DebounceKey = request.DebounceKey ?? string.Empty,
             DebounceWindow = ToDuration(request.DebounceWindow, nameof(TaskRequest.DebounceWindow)),
+            Group = request.Group ?? string.Empty,
         };
         return spec;
     }
@@ -103,6 +104,7 @@ internal static class ProtocolMapper
         LeaseDeadline = info.LeaseDeadline?.ToDateTimeOffset(),
         UniqueKey = NullIfEmpty(info.UniqueKey),
         DebounceKey = NullIfEmpty(info.DebounceKey),
+        Group = NullIfEmpty(info.Group),
     };
 
     public static TaskWatchEvent ToEvent(TaskEvent message) => new(

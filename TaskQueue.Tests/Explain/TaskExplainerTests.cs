@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 using TaskQueue.Broker;
 using TaskQueue.Broker.Explain;
 using TaskQueue.Broker.Storage;
@@ -213,5 +214,28 @@ public sealed class TaskExplainerTests
         Assert.EndsWith("after 1 of 1 attempts: it broke", deadWhy.Detail, StringComparison.Ordinal);
         Assert.Equal(ExplanationReason.Cancelled, (await ExplainAsync(explainer, cancelled)).Reason);
         Assert.Equal(ExplanationReason.Expired, (await ExplainAsync(explainer, expired)).Reason);
+    }
+
+    [Fact]
+    public async Task A_ready_task_whose_group_is_at_its_concurrency_limit_or_out_of_tokens_says_group_limited()
+    {
+        var (h, explainer, registry) = await CreateAsync();
+        await WorkerAsync(h, registry, slots: 8);
+        await h.Db.HashSetAsync(RedisKeys.FlowGroups(h.Queue), [new("full", "1 - -"), new("paced", "- 1 1")]);
+        await h.Store.EnqueueBatchAsync([h.Task() with { Group = "full" }, h.Task() with { Group = "paced" }]);
+        Assert.Equal(2, (await h.Store.ClaimAsync(h.Queue, "w", 8, Lease)).Tasks.Count);
+        var full = (await h.Store.EnqueueAsync(h.Task() with { Group = "full" })).Id;
+        var paced = (await h.Store.EnqueueAsync(h.Task() with { Group = "paced" })).Id;
+        var free = (await h.Store.EnqueueAsync(h.Task() with { Group = "free" })).Id;
+
+        var fullWhy = await ExplainAsync(explainer, full);
+        var pacedWhy = await ExplainAsync(explainer, paced);
+
+        Assert.Equal(ExplanationReason.GroupLimited, fullWhy.Reason);
+        Assert.Equal("its group 'full' is at its concurrency limit: 1 of 1 leased", fullWhy.Detail);
+        Assert.Equal(ExplanationReason.GroupLimited, pacedWhy.Reason);
+        Assert.StartsWith("its group 'paced' is rate-limited until ", pacedWhy.Detail, StringComparison.Ordinal);
+        Assert.InRange(pacedWhy.Until!.Value, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(1.5));
+        Assert.Equal(ExplanationReason.Dispatching, (await ExplainAsync(explainer, free)).Reason);
     }
 }

@@ -29,7 +29,8 @@ public static class StoreChecks
 
         var undelivered = new Dictionary<string, List<(string Lane, string Sid)>>(StringComparer.Ordinal);
         var delivered = new Dictionary<string, List<(string Lane, string Sid)>>(StringComparer.Ordinal);
-        foreach (var lane in (await db.SetMembersAsync(RedisKeys.Levels(queue))).Select(v => (string)v!))
+        var lanes = (await db.SetMembersAsync(RedisKeys.Levels(queue))).Concat(await db.SetMembersAsync(RedisKeys.GroupLanes(queue)));
+        foreach (var lane in lanes.Select(v => (string)v!))
         {
             var stream = RedisKeys.ReadyLane(queue, lane);
             var pending = await PendingIdsAsync(db, stream);

@@ -24,6 +24,13 @@ public sealed class RedisKeysTests
         { RedisKeys.Stats(Queue), "tq:{orders}:stats" },
         { RedisKeys.Front(Queue), "tq:{orders}:front" },
         { RedisKeys.Turn(Queue), "tq:{orders}:turn" },
+        { RedisKeys.Lane(3, "mail", "acme"), "3:mail\u001facme" },
+        { RedisKeys.Lane(3, "mail", ""), "3:mail" },
+        { RedisKeys.GroupLanes(Queue), "tq:{orders}:glanes" },
+        { RedisKeys.Rotations(Queue), "tq:{orders}:rotations" },
+        { RedisKeys.Rotation(Queue, 3, "mail"), "tq:{orders}:rotation:3:mail" },
+        { RedisKeys.GroupLeased(Queue), "tq:{orders}:group:leased" },
+        { RedisKeys.GroupBucket(Queue, "acme"), "tq:{orders}:group:bucket:acme" },
         { RedisKeys.Idempotency(Queue, "order-17"), "tq:{orders}:idem:order-17" },
         { RedisKeys.Waiters(Queue), "tq:{orders}:waiters" },
         { RedisKeys.Watchers(Queue), "tq:{orders}:watchers" },
@@ -68,8 +75,16 @@ public sealed class RedisKeysTests
     [InlineData("4:resize-image", 4, "resize-image")]
     [InlineData("0:a:b", 0, "a:b")]
     [InlineData("7", 7, null)]
+    [InlineData("2:a:b\u001fx:y", 2, "a:b")]
     public void A_lane_name_gives_back_its_priority_and_type_and_the_old_layout_has_none(string lane, int priority, string? type) =>
         Assert.Equal((priority, type), RedisKeys.ParseLane(lane));
+
+    [Theory]
+    [InlineData("2:a:b\u001fx:y", "x:y")]
+    [InlineData("2:a:b", "")]
+    [InlineData("7", "")]
+    public void A_group_lane_name_gives_back_its_group(string lane, string group) =>
+        Assert.Equal(group, RedisKeys.GroupOfLane(lane));
 
     [Fact]
     public void Braces_inside_a_task_type_do_not_move_its_lane_to_another_slot() =>

@@ -35,12 +35,19 @@
 --   checkpoint the last checkpoint a lease holder stored (the next attempt receives it)
 --   ukey      its unique key (absent when none): held in uniq_key(ukey) while the task is not final
 --   dkey      its debounce key (absent when none): debounce_key(dkey) names the task until it is final
+--   group     its group (absent when none: the group ''), the key of claim.lua's round-robin and of the group limits
 --
 -- Ready work lives in lanes: one stream per priority and task type, "ready:<prio>:<type>", so a worker
 -- reads only the lanes of the types it handles. LEVELS is the set of lanes that ever held work. A lane
 -- named by its priority alone ("ready:<prio>", the layout before lanes) holds work of any type: every
 -- worker reads it, a worker that does not handle a task found there moves it to its own lane, and the
 -- first claim that finds it empty deletes it (claim.lua).
+-- A task with a group waits in its group's lane, "<prio>:<type>" .. GROUP_MARK .. "<group>" (a control character:
+-- neither types nor groups hold one). Group lanes are not in LEVELS (a claim reads that set whole): GROUP_LANES
+-- holds the live ones, and the lanes of one priority and type that may hold ready work take turns in a rotation
+-- (lib/groups.lua): ROTATIONS, a hash "<prio>:<type>" -> its turn counter, while rotation_key("<prio>:<type>"), a
+-- sorted set group -> turn, holds a group ('' stands for the lane without a group). A group lane joins its
+-- rotation whenever work is pushed to it, leaves it when a claim finds it empty, and is deleted once empty.
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'
@@ -53,6 +60,10 @@ local WATCHERS = base .. 'watchers' -- a hash: task id -> open Watch calls on it
 -- as pending entries of the consumer FRONT_CONSUMER, ahead of the lane's new entries (claim.lua reads them first).
 local FRONT = base .. 'front'
 local TURN = base .. 'turn' -- a counter: which overdue lane a claim serves first (claim.lua's rotation)
+local GROUP_LANES = base .. 'glanes' -- a set: the group lanes whose streams exist
+local ROTATIONS = base .. 'rotations' -- a hash: "<prio>:<type>" -> its rotation's turn counter
+local GROUP_LEASED = base .. 'group:leased' -- a hash: group -> its tasks leased now (no field: none)
+local GROUP_MARK = '\31'
 local FINISHED_CHANNEL = 'tq:finished'
 local CHANGED_CHANNEL = 'tq:changed'
 local READY_CHANNEL = 'tq:ready' -- its messages are queue names: KEYS[1] is "tq:{" .. queue .. "}:"
@@ -74,17 +85,29 @@ local FRONT_CONSUMER = 'front'
 local function task_key(id) return base .. 't:' .. id end
 -- A lane's stream; `lane` is "<prio>:<type>" (lane_of), or a bare priority for a stream of the old layout.
 local function ready_key(lane) return base .. 'ready:' .. lane end
-local function lane_of(priority, type) return priority .. ':' .. type end
+-- The lane of a priority, type and group ('' or nil: the lane without a group).
+local function lane_of(priority, type, group)
+  if group and group ~= '' then return priority .. ':' .. type .. GROUP_MARK .. group end
+  return priority .. ':' .. type
+end
+-- A lane's group ('' for a lane without one) and the lane of its priority and type without a group.
+local function lane_group(lane)
+  local at = string.find(lane, GROUP_MARK, 1, true)
+  if at then return string.sub(lane, at + 1), string.sub(lane, 1, at - 1) end
+  return '', lane
+end
+local function rotation_key(plain_lane) return base .. 'rotation:' .. plain_lane end
 -- The lane a task's stream entry is in, from its 'lane' and 'prio' fields (no lane: stored before lanes).
 local function task_lane(lane, priority)
   if lane then return lane end
   return priority
 end
--- A lane's priority and task type (nil: the old layout's lane of every type).
+-- A lane's priority, task type (nil: the old layout's lane of every type) and group ('' when none).
 local function parse_lane(lane)
-  local priority, type = string.match(lane, '^(%d+):(.*)$')
-  if priority then return tonumber(priority), type end
-  return tonumber(lane), nil
+  local group, plain = lane_group(lane)
+  local priority, type = string.match(plain, '^(%d+):(.*)$')
+  if priority then return tonumber(priority), type, group end
+  return tonumber(lane), nil, ''
 end
 local function idem_key(key) return base .. 'idem:' .. key end
 local function uniq_key(key) return base .. 'uniq:' .. key end
@@ -103,18 +126,64 @@ end
 -- creates a lease, scheduled work or a dead letter calls it, so the reaper and the promoter come in time.
 local function mark_due(ms) redis.call('ZADD', DUE, 'LT', ms, QUEUE) end
 
+-- A group lane may hold ready work: its stream exists (created the first time) and its group is in its rotation.
+local function group_lane_ready(lane, group, plain_lane)
+  if redis.call('SADD', GROUP_LANES, lane) == 1 and redis.call('EXISTS', ready_key(lane)) == 0 then
+    redis.call('XGROUP', 'CREATE', ready_key(lane), GROUP, '0', 'MKSTREAM')
+  end
+  local rotation = rotation_key(plain_lane)
+  if not redis.call('ZSCORE', rotation, group) then
+    redis.call('ZADD', rotation, redis.call('HINCRBY', ROTATIONS, plain_lane, 1), group)
+  end
+end
+
+-- Makes sure a lane can take entries: a lane without a group is in LEVELS (its stream created the first time), a
+-- group lane in GROUP_LANES and its rotation.
+local function open_lane(lane)
+  local group, plain_lane = lane_group(lane)
+  if group ~= '' then
+    group_lane_ready(lane, group, plain_lane)
+  elseif redis.call('SADD', LEVELS, lane) == 1 then
+    redis.call('XGROUP', 'CREATE', ready_key(lane), GROUP, '0', 'MKSTREAM')
+  end
+end
+
 -- Appends an entry for the task to a lane's stream (creating the lane the first time); returns its id.
 local function append_to_lane(id, lane)
-  local stream = ready_key(lane)
-  if redis.call('SADD', LEVELS, lane) == 1 then
-    redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
+  open_lane(lane)
+  return redis.call('XADD', ready_key(lane), '*', 'id', id)
+end
+
+-- Deletes a group lane that holds no entry and is out of its rotation (no ready work): an idle group costs nothing.
+local function retire_group_lane(lane, group, plain_lane)
+  if redis.call('XLEN', ready_key(lane)) == 0 and not redis.call('ZSCORE', rotation_key(plain_lane), group) then
+    redis.call('DEL', ready_key(lane))
+    redis.call('SREM', GROUP_LANES, lane)
+    redis.call('HDEL', FRONT, lane)
   end
-  return redis.call('XADD', stream, '*', 'id', id)
+end
+
+-- A lease of a task in `lane` ended (completed, failed, reclaimed or handed back): its group counts one less. When
+-- that was the group's last lease and `sid` names the entry (it goes), the entry is dropped now and the lane
+-- retired if that emptied it (a caller dropping the entry again later finds nothing): one HINCRBY per lease end
+-- otherwise. (A group with work of several priorities or types: a lane emptied while the group still held leases
+-- in another stays, empty, until work comes back to it and drains again, or its queue is forgotten.)
+local function end_group_lease(lane, sid)
+  if not lane then return end
+  local group, plain_lane = lane_group(lane)
+  if group == '' then return end
+  local left = redis.call('HINCRBY', GROUP_LEASED, group, -1)
+  if left <= 0 then redis.call('HDEL', GROUP_LEASED, group) end
+  if left <= 0 and sid and sid ~= '' then
+    redis.call('XACK', ready_key(lane), GROUP, sid)
+    redis.call('XDEL', ready_key(lane), sid)
+    retire_group_lane(lane, group, plain_lane)
+  end
 end
 
 -- Appends the task to its lane's ready stream and records where its entry lives.
-local function push_ready(id, key, priority, type, now)
-  local lane = lane_of(priority, type)
+local function push_ready(id, key, priority, type, now, group)
+  local lane = lane_of(priority, type, group)
   local sid = append_to_lane(id, lane)
   redis.call('HSET', key, 'state', 'ready', 'sid', sid, 'lane', lane, 'enqueued', now)
   return sid

@@ -23,6 +23,8 @@ local function settle_crash(batch, id, key, t, at, now, err)
   if #redis.call('XCLAIM', ready_key(lane), GROUP, FRONT_CONSUMER, 0, sid, 'JUSTID') == 0 then return nil end
   batch.leases[#batch.leases + 1] = id
   batch.front[lane] = true
+  end_group_lease(lane, nil)
+  open_lane(lane) -- a group lane's group is back in its rotation
   batch.failed, batch.retried, batch.ready = batch.failed + 1, batch.retried + 1, batch.ready + 1
   redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'state', 'ready', 'enqueued', now)
   notify_changed(id, false)
@@ -35,6 +37,7 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
   local max = tonumber(t[at + 1]) or 1
   local priority, sid = t[at + 3], t[at + 4]
   batch.leases[#batch.leases + 1] = id
+  end_group_lease(t[at + 6], sid)
   if sid and sid ~= '' then
     local stream = ready_key(task_lane(t[at + 6], priority))
     batch.entries[stream] = batch.entries[stream] or {}
@@ -54,12 +57,10 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
     if delay <= 0 then
       -- No backoff: ready again at once (in its own type's lane), without a detour through the scheduled
       -- set and the promoter.
-      local lane = lane_of(priority, t[at + 5])
+      local lane = lane_of(priority, t[at + 5], (lane_group(t[at + 6] or '')))
       if not batch.lanes[lane] then
         batch.lanes[lane] = true
-        if redis.call('SADD', LEVELS, lane) == 1 then
-          redis.call('XGROUP', 'CREATE', ready_key(lane), GROUP, '0', 'MKSTREAM')
-        end
+        open_lane(lane)
       end
       local entry = redis.call('XADD', ready_key(lane), '*', 'id', id)
       redis.call('HSET', key, 'error', err, 'token', '', 'worker', '', 'state', 'ready', 'sid', entry, 'lane', lane, 'enqueued', now)

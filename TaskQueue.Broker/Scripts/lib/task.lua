@@ -2,7 +2,7 @@
 -- lib/common.lua where a script says `--!include lib/task.lua`). Needs lib/common.lua.
 -- `spec` holds the task in enqueue.lua's ARGV layout (its header) from index `i`: id, type, payload, priority,
 -- max_attempts, delay_ms, not_before_ms, timeout_ms, expires_after_ms, idempotency_key, traceparent, tracestate,
--- unique_key, debounce_key, debounce_window_ms. The caller has resolved its due time and expiry (ms), taken its
+-- unique_key, debounce_key, debounce_window_ms, group (absent or '' = none). The caller has resolved its due time and expiry (ms), taken its
 -- idempotency, unique and debounce keys, and counts it as submitted. `lanes_seen` (a table, per script call) saves
 -- the lane check of a lane this call already used. Returns the task's state: 'ready' or 'scheduled' (in SCHEDULED;
 -- the caller marks the queue due).
@@ -14,8 +14,8 @@ end
 
 local function create_task(spec, i, id, due, expires, ikey, ukey, dkey, now, now_text, queue, lanes_seen)
   local key = task_key(id)
-  local priority = spec[i + 3]
-  local lane = lane_of(priority, spec[i + 1])
+  local priority, group = spec[i + 3], spec[i + 15] or ''
+  local lane = lane_of(priority, spec[i + 1], group)
   local state, sid = 'scheduled', ''
   if due > now then
     redis.call('ZADD', SCHEDULED, due, id)
@@ -23,9 +23,7 @@ local function create_task(spec, i, id, due, expires, ikey, ukey, dkey, now, now
     local stream = ready_key(lane)
     if not lanes_seen[lane] then
       lanes_seen[lane] = true
-      if redis.call('SADD', LEVELS, lane) == 1 then
-        redis.call('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
-      end
+      open_lane(lane)
     end
     state, sid = 'ready', redis.call('XADD', stream, '*', 'id', id)
   end
@@ -43,6 +41,7 @@ local function create_task(spec, i, id, due, expires, ikey, ukey, dkey, now, now
   -- Only tasks that have them carry the unique and debounce keys (read where the task reaches a final state).
   if ukey ~= '' then append(fields, 'ukey', ukey) end
   if dkey ~= '' then append(fields, 'dkey', dkey) end
+  if group ~= '' then append(fields, 'group', group) end
   redis.call('HSET', key, unpack(fields))
   return state
 end
