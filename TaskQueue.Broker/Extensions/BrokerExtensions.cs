@@ -58,6 +58,7 @@ public static class BrokerExtensions
         services.AddHostedService<RedisCredentialsCheck>();
         services.AddSingleton<RedisClockShift>();
         services.AddSingleton<RedisTaskStore>();
+        services.AddSingleton<RedisFlowStore>();
         services.AddSingleton<TaskLister>();
         services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());
         services.AddSingleton<WorkerRegistry>();

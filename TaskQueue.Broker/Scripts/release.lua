@@ -1,19 +1,23 @@
 -- release: a worker hands tasks back unfinished (graceful drain). Not a failed attempt: the attempt
--- count is restored and the task is ready again at once (or cancelled, if that was requested).
+-- count is restored and the task is ready again at once (or cancelled, if that was requested). Ended leases
+-- wake claims a concurrency limit held back (wake_held, lib/flow.lua).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  retention in ms
 -- ARGV[3..] 2 values per task: id, lease token
 -- Returns  one code per task: OK (ready again), CANCELLED, STALE or MISSING (lib/common.lua)
 --!include lib/common.lua
+--!include lib/flow.lua
 local now = now_ms(ARGV[1])
 local out = {}
+local ended = false
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local key = task_key(id)
   local code = check_lease(id, key, ARGV[i + 1], now)
   if code == OK then
     redis.call('ZREM', LEASES, id)
+    ended = true
     drop_stream_entry(key)
     redis.call('HINCRBY', key, 'attempt', -1)
     redis.call('HSET', key, 'token', '', 'worker', '')
@@ -29,4 +33,5 @@ for i = 3, #ARGV, 2 do
   if code == STALE then redis.call('HINCRBY', STATS, 'stale', 1) end
   out[#out + 1] = code
 end
+if ended then wake_held() end
 return out

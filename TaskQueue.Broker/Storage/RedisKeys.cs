@@ -99,6 +99,9 @@ public static class RedisKeys
     /// <summary>A queue's per-group overrides of its group limits: group → "concurrency rate burst" ("-" where the default applies).</summary>
     public static string FlowGroups(string queue) => QueuePrefix(queue) + "flow:groups";
 
+    /// <summary>A queue's token bucket as last spent (a hash: tokens, at = Redis ms); absent = full. It expires once full again.</summary>
+    public static string FlowBucket(string queue) => QueuePrefix(queue) + "flow:bucket";
+
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 
     /// <summary>The task holding a unique key while it is not final (a string: its local id).</summary>
