@@ -16,7 +16,7 @@ namespace TaskQueue.Client;
 /// cannot be reached, DeadlineExceeded past <see cref="TaskQueueClientOptions.RequestTimeout"/>);
 /// invalid arguments are rejected with <see cref="ArgumentException"/> before any call.
 /// </summary>
-public sealed class TaskQueueClient
+public sealed partial class TaskQueueClient
 {
     private static readonly TimeSpan s_waitAgainPause = TimeSpan.FromMilliseconds(100);
     private readonly TaskService.TaskServiceClient _client;

@@ -6,6 +6,11 @@ public static class AuditActions
     public const string Cancel = "cancel";
     public const string ReplayDeadLetters = "dead-letters.replay";
     public const string PurgeDeadLetters = "dead-letters.purge";
+    public const string PauseQueue = "queue.pause";
+    public const string ResumeQueue = "queue.resume";
+    public const string SetQueueLimits = "queue.limits";
+    public const string SetGroupLimits = "queue.group-limits";
+    public const string ClearGroupLimits = "queue.group-limits.clear";
 }
 
 /// <summary>Field names of an entry in the audit stream (<c>tq:audit</c>).</summary>

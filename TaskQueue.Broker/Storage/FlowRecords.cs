@@ -42,7 +42,7 @@ public sealed record GroupFlowLimits(int? Concurrency = null, double? Rate = nul
 /// <summary>A queue's flow control as one read sees it (Scripts/readflow.lua).</summary>
 /// <param name="Leased">Tasks of the queue leased now: what its concurrency limit counts.</param>
 /// <param name="Tokens">Its token bucket's tokens now, by Redis's clock; null without a rate.</param>
-public sealed record QueueFlow(
+public sealed record QueueFlowState(
     string Queue,
     bool Paused,
     FlowLimits Limits,

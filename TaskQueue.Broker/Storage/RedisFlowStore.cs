@@ -68,7 +68,7 @@ public sealed class RedisFlowStore
     }
 
     /// <summary>The queue's flow control now, in one read (a queue never configured reads as unlimited and running).</summary>
-    public async Task<QueueFlow> GetAsync(string queue, CancellationToken cancellationToken = default)
+    public async Task<QueueFlowState> GetAsync(string queue, CancellationToken cancellationToken = default)
     {
         TaskValidation.ValidateQueueName(queue);
         cancellationToken.ThrowIfCancellationRequested();
@@ -83,7 +83,7 @@ public sealed class RedisFlowStore
         }
 
         var tokens = (string?)reply[FlowFields.Settings.Count + 1];
-        return new QueueFlow(
+        return new QueueFlowState(
             queue, paused, limits, overrides, (long)reply[FlowFields.Settings.Count],
             string.IsNullOrEmpty(tokens) ? null : double.Parse(tokens, System.Globalization.CultureInfo.InvariantCulture));
     }
