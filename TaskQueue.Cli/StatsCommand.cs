@@ -30,6 +30,16 @@ internal static class StatsCommand
             await cli.Output.WriteLineAsync($"retried:       {stats.Retried}");
             await cli.Output.WriteLineAsync($"expired:       {stats.Expired}");
             await cli.Output.WriteLineAsync($"cancelled:     {stats.Cancelled}");
+            await cli.Output.WriteLineAsync($"paused:        {(stats.Paused ? "yes" : "no")}");
+            if (stats.Limits.Concurrency is { } concurrency)
+            {
+                await cli.Output.WriteLineAsync($"concurrency:   {concurrency}");
+            }
+
+            if (stats.Limits.Rate is { } rate)
+            {
+                await cli.Output.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"rate:          {rate}/s"));
+            }
             return CliHost.ExitOk;
         }, cancellationToken));
         return command;

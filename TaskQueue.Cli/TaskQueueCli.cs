@@ -74,6 +74,7 @@ internal static class TaskQueueCli
             DeadLetterCommand.Create(host),
             ListCommand.Create(host),
             StatsCommand.Create(host),
+            QueueCommand.Create(host),
             AuditCommand.Create(host),
             ScheduleCommand.Create(host),
             LoadCommand.Create(host),

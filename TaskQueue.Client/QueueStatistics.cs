@@ -39,6 +39,12 @@ public sealed record QueueStatistics
     /// <summary>Tasks cancelled so far.</summary>
     public long Cancelled { get; init; }
 
+    /// <summary>The queue is paused (flow control): it accepts submits and starts nothing.</summary>
+    public bool Paused { get; init; }
+
+    /// <summary>The queue's limits (flow control).</summary>
+    public QueueLimitSettings Limits { get; init; } = new();
+
     /// <summary>Tasks not yet in a final state.</summary>
     public long Pending => Ready + Scheduled + Leased;
 }

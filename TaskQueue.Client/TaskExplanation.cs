@@ -42,14 +42,17 @@ public enum TaskExplanationReason
     /// <summary>Final: dead-lettered.</summary>
     DeadLettered,
 
-    /// <summary>Its queue is paused (reserved for flow control).</summary>
+    /// <summary>Ready; its queue is paused (<see cref="TaskQueueClient.PauseQueueAsync"/>): nothing of it starts until it resumes.</summary>
     Paused,
 
-    /// <summary>Held back by a rate limit (reserved for flow control).</summary>
+    /// <summary>Ready; its queue's rate limit holds it back until <see cref="TaskExplanation.Until"/> (the next token).</summary>
     RateLimited,
 
     /// <summary>Held back by its group's concurrency limit (reserved for flow control).</summary>
     GroupLimited,
+
+    /// <summary>Ready; its queue's concurrency limit is reached (the detail says leased n of the limit).</summary>
+    ConcurrencyLimited,
 }
 
 /// <summary>A task's explanation: one reason, one human sentence, and the figures behind it.</summary>

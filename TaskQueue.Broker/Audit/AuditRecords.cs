@@ -11,6 +11,11 @@ public static class AuditActions
     public const string PauseSchedule = "schedule.pause";
     public const string ResumeSchedule = "schedule.resume";
     public const string TriggerSchedule = "schedule.trigger";
+    public const string PauseQueue = "queue.pause";
+    public const string ResumeQueue = "queue.resume";
+    public const string SetQueueLimits = "queue.limits";
+    public const string SetGroupLimits = "queue.group-limits";
+    public const string ClearGroupLimits = "queue.group-limits.clear";
 }
 
 /// <summary>Field names of an entry in the audit stream (<c>tq:audit</c>).</summary>

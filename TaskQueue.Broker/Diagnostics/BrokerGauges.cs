@@ -4,7 +4,7 @@ using TaskQueue.Broker.Storage;
 namespace TaskQueue.Broker.Diagnostics;
 
 /// <summary>
-/// Observable gauges on the broker's meter: queue depth by state, workers by status, and slots. A gauge
+/// Observable gauges on the broker's meter: queue depth by state, paused queues, workers by status, and slots. A gauge
 /// callback must not block, so it reports the latest snapshot and starts reading a fresh one when that
 /// is over a second old: Redis is read only as often as someone collects.
 /// </summary>
@@ -20,6 +20,8 @@ internal sealed class BrokerGauges(
         var meter = meterFactory.Create(BrokerTelemetry.Name);
         meter.CreateObservableGauge("taskqueue.queue.depth", ObserveDepth, "{task}",
             "Tasks in a queue by state: ready, scheduled (delayed or backing off), leased (running), dead_lettered.");
+        meter.CreateObservableGauge("taskqueue.queue.paused", ObservePaused, "1",
+            "1 while a queue is paused (flow control: it accepts submits and dispatches nothing), else 0.");
         meter.CreateObservableGauge("taskqueue.workers", ObserveWorkers, "{worker}", "Connected workers by status: idle, busy, quarantined.");
         meter.CreateObservableGauge("taskqueue.worker.slots", ObserveSlots, "{slot}", "Execution slots of the connected workers: busy or free.");
         meter.CreateObservableGauge("taskqueue.worker.slots.utilization", ObserveUtilization, "1", "Busy slots over all slots of the connected workers.");
@@ -37,6 +39,14 @@ internal sealed class BrokerGauges(
             yield return new Measurement<long>(queue.Scheduled, tag, new("taskqueue.task.state", "scheduled"));
             yield return new Measurement<long>(queue.Leased, tag, new("taskqueue.task.state", "leased"));
             yield return new Measurement<long>(queue.DeadLettered, tag, new("taskqueue.task.state", "dead_lettered"));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObservePaused()
+    {
+        foreach (var queue in Current()?.Queues ?? [])
+        {
+            yield return new Measurement<long>(queue.Paused ? 1 : 0, BrokerTelemetry.QueueTag(queue.Queue));
         }
     }
 

@@ -5,7 +5,7 @@ namespace TaskQueue.Broker.Diagnostics;
 /// <summary>
 /// Every log line the broker writes, with its event id: 1–19 worker sessions, 20–29 dispatch and the
 /// batchers, 30–39 pub/sub, 40–49 the reaper, 50–59 the promoter, 60–69 the gauges, 70–79 limits and
-/// malformed input, 80–89 the audit trail. Never a payload, nor text a worker or client wrote that may quote one
+/// malformed input, 80–89 the audit trail, 220–239 flow control (pause, resume, limits). Never a payload, nor text a worker or client wrote that may quote one
 /// (task errors stay on the task, for callers with read scope).
 /// </summary>
 internal static partial class Log
@@ -130,4 +130,20 @@ internal static partial class Log
 
     [LoggerMessage(204, LogLevel.Warning, "Schedule {Schedule} could not fire: its queue {Queue} could not be registered again ({Problem})")]
     public static partial void ScheduleQueueRefused(ILogger logger, string queue, string schedule, string problem);
+    // ---- flow control ----
+
+    [LoggerMessage(220, LogLevel.Information, "Queue {Queue} paused by {Identity}: it dispatches nothing until it resumes")]
+    public static partial void QueuePaused(ILogger logger, string queue, string identity);
+
+    [LoggerMessage(221, LogLevel.Information, "Queue {Queue} resumed by {Identity}")]
+    public static partial void QueueResumed(ILogger logger, string queue, string identity);
+
+    [LoggerMessage(222, LogLevel.Information, "Queue {Queue}'s limits set by {Identity}: {Limits}")]
+    public static partial void QueueLimitsSet(ILogger logger, string queue, string identity, string limits);
+
+    [LoggerMessage(223, LogLevel.Information, "Queue {Queue}'s limits of group {Group} set by {Identity}: {Limits}")]
+    public static partial void GroupLimitsSet(ILogger logger, string queue, string group, string identity, string limits);
+
+    [LoggerMessage(224, LogLevel.Information, "Queue {Queue}'s limits of group {Group} cleared by {Identity}")]
+    public static partial void GroupLimitsCleared(ILogger logger, string queue, string group, string identity);
 }

@@ -9,13 +9,21 @@ namespace TaskQueue.Broker.Explain;
 /// Explains a task (the Explain RPC, the CLI's <c>why</c>): from its hash, one read of its ready stream or lease
 /// (Scripts/explain.lua) and the worker registry, so every broker answers alike, for workers on any broker. Nothing
 /// is cached: the reason changes as soon as its cause does (worker counts and busy slots are as of each worker's
-/// last heartbeat). For a ready task the first cause that applies is the answer: no worker consumes its queue; none
-/// handles its type; all that could are quarantined; its group is at its concurrency limit or out of rate tokens;
-/// tasks wait ahead of it; every slot is busy; else it is being dispatched.
+/// last heartbeat). For a ready task the first cause that applies is the answer: its queue is paused; no worker
+/// consumes its queue; none handles its type; all that could are quarantined; the queue's concurrency limit is
+/// reached; its rate limit's bucket is empty; its group is at its concurrency limit or out of rate tokens; tasks wait
+/// ahead of it; every slot is busy; else it is being dispatched.
 /// </summary>
 internal sealed class TaskExplainer(
-    RedisTaskStore store, WorkerRegistry registry, IConnectionMultiplexer redis, IOptions<BrokerOptions> options, TimeProvider time)
+    RedisTaskStore store,
+    WorkerRegistry registry,
+    IConnectionMultiplexer redis,
+    IOptions<BrokerOptions> options,
+    TimeProvider time,
+    RedisFlowStore? flowStore = null)
 {
+    private readonly RedisFlowStore _flow = flowStore ?? new RedisFlowStore(redis, new RedisClockShift());
+
     /// <summary>Counting the tasks ahead stops here (the answer is then a lower bound): one call reads a bounded amount.</summary>
     public const int MaxAhead = 10_000;
 
@@ -70,6 +78,12 @@ internal sealed class TaskExplainer(
 
     private async Task<TaskExplanation> ExplainReadyAsync(TaskSnapshot task, long ahead, bool lowerBound, GroupFacts group)
     {
+        var flow = await _flow.GetAsync(task.Id.Queue);
+        if (flow.Paused)
+        {
+            return new(ExplanationReason.Paused, $"queue '{task.Id.Queue}' is paused: nothing of it starts until it resumes", task.State, Ahead: ahead, AheadIsLowerBound: lowerBound);
+        }
+
         var now = time.GetUtcNow();
         var workers = await registry.ListAsync(now, options.Value.WorkerSilenceLimit);
         var forQueue = workers.Where(w => w.IsAlive && w.Queues.Contains(task.Id.Queue, StringComparer.Ordinal)).ToList();
@@ -98,6 +112,28 @@ internal sealed class TaskExplainer(
                 $"every worker that could run it ({string.Join(", ", forType.Select(w => w.WorkerId))}) is quarantined, the first until {Format(until)}",
                 task.State,
                 Until: until,
+                Ahead: ahead,
+                AheadIsLowerBound: lowerBound);
+        }
+
+        if (flow.Limits.Concurrency is { } limit && flow.Leased >= limit)
+        {
+            return new(
+                ExplanationReason.ConcurrencyLimited,
+                $"queue '{task.Id.Queue}' is at its concurrency limit: {flow.Leased} leased of {limit}; it starts when one of them ends",
+                task.State,
+                Ahead: ahead,
+                AheadIsLowerBound: lowerBound);
+        }
+
+        if (flow is { Limits.Rate: { } rate, Tokens: { } tokens } && tokens < 1)
+        {
+            var next = now + TimeSpan.FromSeconds((1 - tokens) / rate);
+            return new(
+                ExplanationReason.RateLimited,
+                $"queue '{task.Id.Queue}' is rate limited ({FlowText.Of(rate)}/s) until {Format(next)}, when its next token is in",
+                task.State,
+                Until: next,
                 Ahead: ahead,
                 AheadIsLowerBound: lowerBound);
         }

@@ -39,6 +39,14 @@ internal enum ExplanationReason
     /// <see cref="TaskExplanation.Until"/>: claims skip the group meanwhile.
     /// </summary>
     GroupLimited = 15,
+    /// <summary>Ready; its queue is paused.</summary>
+    Paused = 13,
+
+    /// <summary>Ready; its queue's token bucket is empty until <see cref="TaskExplanation.Until"/>.</summary>
+    RateLimited = 14,
+
+    /// <summary>Ready; its queue's concurrency limit is reached.</summary>
+    ConcurrencyLimited = 16,
 }
 
 /// <summary>One task's explanation: the reason, one human sentence, and the figures behind it.</summary>

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Explain;
+using TaskQueue.Broker.Flow;
 using TaskQueue.Broker.Grpc;
 using TaskQueue.Broker.Http;
 using TaskQueue.Broker.Limits;
@@ -59,6 +60,8 @@ public static class BrokerExtensions
         services.AddHostedService<RedisCredentialsCheck>();
         services.AddSingleton<RedisClockShift>();
         services.AddSingleton<RedisTaskStore>();
+        services.AddSingleton<RedisFlowStore>();
+        services.AddSingleton<QueueFlowControl>();
         services.AddSingleton<TaskLister>();
         services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());
         services.AddSingleton<WorkerRegistry>();

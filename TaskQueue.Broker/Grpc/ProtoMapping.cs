@@ -217,7 +217,49 @@ internal static partial class ProtoMapping
         Retried = counts.Retried,
         Expired = counts.Expired,
         Cancelled = counts.Cancelled,
+        Paused = counts.Paused,
+        Limits = ToProto(counts.Limits),
     };
+
+    public static QueueLimits ToProto(FlowLimits limits) => new()
+    {
+        Concurrency = limits.Concurrency ?? 0,
+        Rate = limits.Rate ?? 0,
+        Burst = limits.Burst ?? 0,
+        GroupConcurrency = limits.GroupConcurrency ?? 0,
+        GroupRate = limits.GroupRate ?? 0,
+        GroupBurst = limits.GroupBurst ?? 0,
+    };
+
+    /// <summary>The limits as asked for (0: none); the store validates them.</summary>
+    public static FlowLimits ToLimits(QueueLimits? limits) => limits is null
+        ? FlowLimits.None
+        : new FlowLimits(limits.Concurrency, limits.Rate, limits.Burst, limits.GroupConcurrency, limits.GroupRate, limits.GroupBurst);
+
+    public static GroupFlowLimits ToLimits(GroupLimits? limits) =>
+        limits is null ? new GroupFlowLimits() : new GroupFlowLimits(limits.Concurrency, limits.Rate, limits.Burst);
+
+    public static QueueFlow ToProto(QueueFlowState flow)
+    {
+        var response = new QueueFlow
+        {
+            Queue = flow.Queue,
+            Paused = flow.Paused,
+            Limits = ToProto(flow.Limits),
+            Leased = flow.Leased,
+        };
+        foreach (var (group, limits) in flow.GroupOverrides)
+        {
+            response.GroupOverrides[group] = new GroupLimits { Concurrency = limits.Concurrency ?? 0, Rate = limits.Rate ?? 0, Burst = limits.Burst ?? 0 };
+        }
+
+        if (flow.Tokens is { } tokens)
+        {
+            response.Tokens = tokens;
+        }
+
+        return response;
+    }
 
     public static AuditEntry ToProto(AuditEntryRecord entry) => new()
     {

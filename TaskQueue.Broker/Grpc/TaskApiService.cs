@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Audit;
 using TaskQueue.Broker.Diagnostics;
 using TaskQueue.Broker.Explain;
+using TaskQueue.Broker.Flow;
 using TaskQueue.Broker.Dispatch;
 using TaskQueue.Broker.Limits;
 using TaskQueue.Broker.Listing;
@@ -31,6 +32,7 @@ internal sealed partial class TaskApiService(
     AuditTrail audit,
     TaskExplainer explainer,
     ScheduleBook schedules,
+    QueueFlowControl flow,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     IHostApplicationLifetime lifetime,
@@ -288,6 +290,45 @@ internal sealed partial class TaskApiService(
 
     public override async Task<QueueStats> GetQueueStats(GetQueueStatsRequest request, ServerCallContext context) =>
         ProtoMapping.ToProto(await store.GetCountsAsync(request.Queue, context.CancellationToken));
+
+    public override Task<QueueFlow> PauseQueue(PauseQueueRequest request, ServerCallContext context) =>
+        AuditedAsync(
+            context, AuditActions.PauseQueue, request.Queue, request.Queue,
+            async () => ProtoMapping.ToProto(await flow.PauseAsync(request.Queue, CallerIdentity.Of(context), context.CancellationToken)),
+            _ => $"{AuditOutcomes.Ok}: paused");
+
+    public override Task<QueueFlow> ResumeQueue(ResumeQueueRequest request, ServerCallContext context) =>
+        AuditedAsync(
+            context, AuditActions.ResumeQueue, request.Queue, request.Queue,
+            async () => ProtoMapping.ToProto(await flow.ResumeAsync(request.Queue, CallerIdentity.Of(context), context.CancellationToken)),
+            _ => $"{AuditOutcomes.Ok}: resumed");
+
+    public override Task<QueueFlow> SetQueueLimits(SetQueueLimitsRequest request, ServerCallContext context)
+    {
+        var limits = ProtoMapping.ToLimits(request.Limits);
+        return AuditedAsync(
+            context, AuditActions.SetQueueLimits, request.Queue, request.Queue,
+            async () => ProtoMapping.ToProto(await flow.SetLimitsAsync(request.Queue, limits, CallerIdentity.Of(context), context.CancellationToken)),
+            response => $"{AuditOutcomes.Ok}: {QueueFlowControl.Describe(ProtoMapping.ToLimits(response.Limits))}");
+    }
+
+    public override Task<QueueFlow> SetGroupLimits(SetGroupLimitsRequest request, ServerCallContext context)
+    {
+        var limits = ProtoMapping.ToLimits(request.Limits);
+        return AuditedAsync(
+            context, AuditActions.SetGroupLimits, request.Queue, "group:" + request.Group,
+            async () => ProtoMapping.ToProto(await flow.SetGroupLimitsAsync(request.Queue, request.Group, limits, CallerIdentity.Of(context), context.CancellationToken)),
+            response => $"{AuditOutcomes.Ok}: {QueueFlowControl.Describe(ProtoMapping.ToLimits(response.GroupOverrides.GetValueOrDefault(request.Group)))}");
+    }
+
+    public override Task<QueueFlow> ClearGroupLimits(ClearGroupLimitsRequest request, ServerCallContext context) =>
+        AuditedAsync(
+            context, AuditActions.ClearGroupLimits, request.Queue, "group:" + request.Group,
+            async () => ProtoMapping.ToProto(await flow.ClearGroupLimitsAsync(request.Queue, request.Group, CallerIdentity.Of(context), context.CancellationToken)),
+            _ => $"{AuditOutcomes.Ok}: cleared");
+
+    public override async Task<QueueFlow> GetQueueFlow(GetQueueFlowRequest request, ServerCallContext context) =>
+        ProtoMapping.ToProto(await flow.GetAsync(request.Queue, context.CancellationToken));
 
     /// <summary>The queues whose audit entries a caller who named no queue may read: those it holds admin scope for.</summary>
     private static Func<string, bool> AdministeredQueues(ServerCallContext context)

@@ -56,7 +56,12 @@ public static class BrokerEndpoints
             ReadyTasks: counts.Sum(c => c.Ready),
             Slots: snapshot.Slots,
             BusySlots: snapshot.BusySlots,
-            Queues: counts.ToDictionary(c => c.Queue, c => new QueueMetrics(c.Ready, c.Scheduled, c.Leased, c.DeadLettered, c.Submitted, c.Completed, c.Retried)));
+            Queues: counts.ToDictionary(c => c.Queue, c => new QueueMetrics(c.Ready, c.Scheduled, c.Leased, c.DeadLettered, c.Submitted, c.Completed, c.Retried)
+            {
+                Paused = c.Paused,
+                ConcurrencyLimit = c.Limits.Concurrency,
+                RateLimit = c.Limits.Rate,
+            }));
     }
 
     private static async Task<Dictionary<string, WorkerStatus>> GetWorkersAsync(
@@ -132,7 +137,20 @@ public static class BrokerEndpoints
         [property: JsonPropertyName("dead_letter")] long DeadLetter,
         [property: JsonPropertyName("submitted")] long Submitted,
         [property: JsonPropertyName("completed")] long Completed,
-        [property: JsonPropertyName("retries")] long Retries);
+        [property: JsonPropertyName("retries")] long Retries)
+    {
+        /// <summary>Flow control: the queue is paused (dispatches nothing).</summary>
+        [JsonPropertyName("paused")]
+        public bool Paused { get; init; }
+
+        /// <summary>The queue's concurrency limit; null: none.</summary>
+        [JsonPropertyName("concurrency_limit")]
+        public int? ConcurrencyLimit { get; init; }
+
+        /// <summary>The queue's rate limit in tasks per second; null: none.</summary>
+        [JsonPropertyName("rate_limit")]
+        public double? RateLimit { get; init; }
+    }
 
     public sealed record WorkerStatus(
         [property: JsonPropertyName("status")] string Status,

@@ -58,6 +58,14 @@ public sealed class LimitOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int SubmitBurst { get; set; } = 100_000;
 
+    /// <summary>
+    /// The most groups of one queue with limits of their own (SetGroupLimits): the overrides live in one hash that
+    /// GetQueueFlow returns whole, so a caller cannot grow it without bound; a new one past it is refused
+    /// (RESOURCE_EXHAUSTED). Groups without overrides cost nothing here (the queue's group defaults apply).
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MaxGroupOverrides { get; set; } = 1000;
+
     /// <summary>Rates for named identities ("key:billing", "jwt:svc-42", "anonymous"), replacing the defaults for them.</summary>
     public List<IdentitySubmitRate> Identities { get; set; } = [];
 

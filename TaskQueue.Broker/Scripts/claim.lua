@@ -34,6 +34,14 @@ local lease_ms = tonumber(ARGV[4])
 local token_prefix = ARGV[5]
 local retention_ms = ARGV[7]
 local promoted, expired, promoted_lanes = promote_due(now, tonumber(ARGV[6]), retention_ms)
+-- The queue's gates (lib/flow.lua): a paused queue leases nothing; a concurrency limit and a token bucket cap
+-- `wanted`. A gate that admits nothing ends the call here (no lane is read); work it promoted is announced, so
+-- every dispatcher learns of it (each then hears from its own claim when the gate lets work through).
+wanted = admit_queue(now, wanted)
+if wanted == 0 then
+  if promoted > 0 then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
+  return { promoted, expired, held_ms }
+end
 local handles = nil -- task type -> true; nil: every type
 if #ARGV >= 9 then
   handles = {}
@@ -256,5 +264,6 @@ if handles and not foreign then
   end
 end
 if foreign then redis.call('PUBLISH', READY_CHANNEL, QUEUE) end
+spend_queue(now, leased)
 out[3] = held_ms
 return out

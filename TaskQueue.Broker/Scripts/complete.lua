@@ -1,11 +1,13 @@
 -- complete: records the results of tasks whose leases are still valid, releases the leases and deletes
--- the stream entries; a finished task expires after the retention period.
+-- the stream entries; a finished task expires after the retention period. Ended leases wake claims a
+-- concurrency limit held back (wake_held, lib/flow.lua).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  retention in ms (0 = delete at once)
 -- ARGV[3..] 3 values per task: id, lease token, result
 -- Returns  one code per task: OK, STALE (rejected, nothing changed) or MISSING (lib/common.lua)
 --!include lib/common.lua
+--!include lib/flow.lua
 -- The hot path: one read per task plus one ZMSCORE for the whole call; one write per task (none but the
 -- delete when finished tasks are not kept); the lease, stream, counter, waiter and finished-index updates
 -- are batched (one ZADD and one trim per call).
@@ -68,6 +70,7 @@ if #done > 0 then
     for _, id in ipairs(done) do notify_finished(id) end
   end
   for _, id in ipairs(done) do notify_changed(id, true) end
+  wake_held()
 end
 if stale > 0 then redis.call('HINCRBY', STATS, 'stale', stale) end
 return out

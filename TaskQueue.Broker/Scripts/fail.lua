@@ -10,6 +10,7 @@
 -- Returns  one code per task: RETRYING, DEAD_LETTERED, CANCELLED, STALE (rejected, nothing changed)
 --          or MISSING (codes in lib/common.lua)
 --!include lib/common.lua
+--!include lib/flow.lua
 --!include lib/settle.lua
 -- One read per task plus one ZMSCORE for the whole call, as in complete.lua; shared writes are batched.
 local now = now_ms(ARGV[1])

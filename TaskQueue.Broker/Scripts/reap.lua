@@ -14,6 +14,7 @@
 -- Returns  {id, worker, leased at (ms), outcome, type, attempt, max attempts, traceparent, tracestate, ...}:
 --          outcome RETRYING, DEAD_LETTERED or CANCELLED (lib/common.lua); the rest is for telemetry
 --!include lib/common.lua
+--!include lib/flow.lua
 --!include lib/settle.lua
 --!include lib/due.lua
 local GOLDEN = 0.6180339887498949
@@ -44,5 +45,6 @@ for n, id in ipairs(expired) do
   end
 end
 flush_failures(batch)
+if #expired > 0 then wake_held() end -- also for leases whose task was gone (flush_failures knows only the others)
 if #expired < tonumber(ARGV[7]) then revisit(now, policy.dead_age_ms, ARGV[9]) end
 return out

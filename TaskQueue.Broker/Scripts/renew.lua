@@ -13,6 +13,7 @@
 -- Returns  {deadline_ms, code per task}: OK, CANCEL_REQUESTED (renewed; its owner should stop it),
 --          TIMED_OUT (not renewed: the attempt failed), STALE or MISSING (lib/common.lua)
 --!include lib/common.lua
+--!include lib/flow.lua
 --!include lib/settle.lua
 -- One read per task (the timeout fields come with the lease check's), as before the timeout existed;
 -- the failure path's writes happen only for an attempt that timed out.

@@ -46,6 +46,13 @@ internal static class RpcPermissions
         [typeof(ListSchedulesRequest)] = r => ((ListSchedulesRequest)r).Queue is { Length: > 0 } queue
             ? new(ScopeActions.Read, [queue])
             : new(ScopeActions.Read, [], AnyQueue: true),
+        // Flow control: changes need admin on the queue, the read needs read.
+        [typeof(PauseQueueRequest)] = r => new(ScopeActions.Admin, [((PauseQueueRequest)r).Queue]),
+        [typeof(ResumeQueueRequest)] = r => new(ScopeActions.Admin, [((ResumeQueueRequest)r).Queue]),
+        [typeof(SetQueueLimitsRequest)] = r => new(ScopeActions.Admin, [((SetQueueLimitsRequest)r).Queue]),
+        [typeof(SetGroupLimitsRequest)] = r => new(ScopeActions.Admin, [((SetGroupLimitsRequest)r).Queue]),
+        [typeof(ClearGroupLimitsRequest)] = r => new(ScopeActions.Admin, [((ClearGroupLimitsRequest)r).Queue]),
+        [typeof(GetQueueFlowRequest)] = r => new(ScopeActions.Read, [((GetQueueFlowRequest)r).Queue]),
     }.ToFrozenDictionary();
 
     /// <summary>The request types the table knows (the tests check it covers every RPC).</summary>

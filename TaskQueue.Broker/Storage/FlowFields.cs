@@ -23,4 +23,10 @@ public static class FlowFields
 
     /// <summary>The default token bucket of each group: the most tokens it holds.</summary>
     public const string GroupBurst = "group_burst";
+
+    /// <summary>"1" while a claim waits for a lease of the queue to end (a concurrency limit held work back).</summary>
+    public const string Held = "held";
+
+    /// <summary>The settings fields, in the order Scripts/readflow.lua returns them.</summary>
+    public static IReadOnlyList<string> Settings { get; } = [Paused, Concurrency, Rate, Burst, GroupConcurrency, GroupRate, GroupBurst];
 }

@@ -151,6 +151,8 @@ public static class RedisKeys
 
     /// <summary>A group's token bucket, "tokens ms" (no key: full).</summary>
     public static string GroupBucket(string queue, string group) => QueuePrefix(queue) + "group:bucket:" + group;
+    /// <summary>A queue's token bucket as last spent (a hash: tokens, at = Redis ms); absent = full. It expires once full again.</summary>
+    public static string FlowBucket(string queue) => QueuePrefix(queue) + "flow:bucket";
 
     public static string Idempotency(string queue, string key) => QueuePrefix(queue) + "idem:" + key;
 

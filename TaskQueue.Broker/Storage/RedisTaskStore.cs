@@ -636,7 +636,11 @@ public sealed class RedisTaskStore : IClaimStore
     {
         TaskValidation.ValidateQueueName(queue);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Stats, Prefix(queue)))!;
+        var db = Db;
+        // The flow settings with the same round trip (a plain read: they change on their own, by admin calls).
+        var flow = db.HashGetAsync(RedisKeys.Flow(queue), [.. FlowFields.Settings.Select(f => (RedisValue)f)]);
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(ScriptLibrary.Stats, Prefix(queue)))!;
+        var (paused, limits) = FlowText.Settings([.. (await flow).Select(v => (string?)v)]);
         var counters = new Dictionary<string, long>(StringComparer.Ordinal);
         for (var i = 4; i + 1 < reply.Length; i += 2)
         {
@@ -647,7 +651,11 @@ public sealed class RedisTaskStore : IClaimStore
         return new QueueCounts(
             queue, (long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3],
             Counter("submitted"), Counter("completed"), Counter("failed"), Counter("retried"),
-            Counter("dead"), Counter("expired"), Counter("cancelled"), Counter("replayed"), Counter("stale"));
+            Counter("dead"), Counter("expired"), Counter("cancelled"), Counter("replayed"), Counter("stale"))
+        {
+            Paused = paused,
+            Limits = limits,
+        };
     }
 
     /// <summary>Every live queue (the registry: a queue that stayed empty for the idle expiry is no longer in it).</summary>

@@ -34,6 +34,8 @@ public static class ScriptLibrary
     public static string Checkpoint => Get("checkpoint");
     public static string Watch => Get("watch");
     public static string List => Get("list");
+    public static string SetFlow => Get("setflow");
+    public static string ReadFlow => Get("readflow");
 
     /// <summary>Names of every transition script (not the lib/ includes).</summary>
     public static IEnumerable<string> Names => s_scripts.Keys;

@@ -209,4 +209,11 @@ public sealed record QueueCounts(
     long Expired,
     long Cancelled,
     long Replayed,
-    long StaleRejected);
+    long StaleRejected)
+{
+    /// <summary>The queue is paused (flow control): it dispatches nothing.</summary>
+    public bool Paused { get; init; }
+
+    /// <summary>The queue's flow limits (<see cref="FlowLimits.None"/>: none).</summary>
+    public FlowLimits Limits { get; init; } = FlowLimits.None;
+}

@@ -129,7 +129,53 @@ internal static class ProtocolMapper
         Retried = stats.Retried,
         Expired = stats.Expired,
         Cancelled = stats.Cancelled,
+        Paused = stats.Paused,
+        Limits = ToLimits(stats.Limits),
     };
+
+    public static QueueLimitSettings ToLimits(QueueLimits? limits) => limits is null ? new() : new()
+    {
+        Concurrency = Positive(limits.Concurrency),
+        Rate = Positive(limits.Rate),
+        Burst = Positive(limits.Burst),
+        GroupConcurrency = Positive(limits.GroupConcurrency),
+        GroupRate = Positive(limits.GroupRate),
+        GroupBurst = Positive(limits.GroupBurst),
+    };
+
+    public static QueueLimits ToProto(QueueLimitSettings limits) => new()
+    {
+        Concurrency = limits.Concurrency ?? 0,
+        Rate = limits.Rate ?? 0,
+        Burst = limits.Burst ?? 0,
+        GroupConcurrency = limits.GroupConcurrency ?? 0,
+        GroupRate = limits.GroupRate ?? 0,
+        GroupBurst = limits.GroupBurst ?? 0,
+    };
+
+    public static GroupLimits ToProto(GroupLimitSettings limits) => new()
+    {
+        Concurrency = limits.Concurrency ?? 0,
+        Rate = limits.Rate ?? 0,
+        Burst = limits.Burst ?? 0,
+    };
+
+    public static QueueFlowStatus ToFlow(QueueFlow flow) => new()
+    {
+        Queue = flow.Queue,
+        Paused = flow.Paused,
+        Limits = ToLimits(flow.Limits),
+        GroupOverrides = flow.GroupOverrides.ToDictionary(
+            e => e.Key,
+            e => new GroupLimitSettings { Concurrency = Positive(e.Value.Concurrency), Rate = Positive(e.Value.Rate), Burst = Positive(e.Value.Burst) },
+            StringComparer.Ordinal),
+        Leased = flow.Leased,
+        Tokens = flow.HasTokens ? flow.Tokens : null,
+    };
+
+    private static int? Positive(int value) => value > 0 ? value : null;
+
+    private static double? Positive(double value) => value > 0 ? value : null;
 
     public static TaskExplanation ToExplanation(ExplainTaskResponse response) => new()
     {

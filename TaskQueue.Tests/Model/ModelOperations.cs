@@ -173,7 +173,9 @@ internal static class ModelGen
         (1, Gen.Const((ModelOp)new PromoteOp())),
         (2, s_pick.Select(pick => (ModelOp)new CancelOp(pick))),
         (2, Gen.Frequency((1, Gen.Const(Array.Empty<int>())), (1, s_pick.Array[1, 2])).Select(picks => (ModelOp)new ReplayOp(picks))),
-        (1, Gen.Frequency((1, Gen.Const(Array.Empty<int>())), (1, s_pick.Array[1, 2])).Select(picks => (ModelOp)new PurgeOp(picks))));
+        (1, Gen.Frequency((1, Gen.Const(Array.Empty<int>())), (1, s_pick.Array[1, 2])).Select(picks => (ModelOp)new PurgeOp(picks))),
+        (1, FlowGen.Pause),
+        (1, FlowGen.ConcurrencyLimit));
 
     public static Gen<ModelOp[]> Sequence { get; } = Operation.Array[1, 40];
 

@@ -12,7 +12,7 @@ namespace TaskQueue.Tests.Model;
 /// checking after every step that Redis and the model agree: each task as the store reports it, the raw
 /// Redis structures, the invariants and the counts.
 /// </summary>
-internal sealed class ModelRun
+internal sealed partial class ModelRun
 {
     private const int ReapMax = 100;
     private const string Group = "tq";
@@ -108,6 +108,8 @@ internal sealed class ModelRun
         CancelOp c => CancelAsync(c),
         ReplayOp r => ReplayAsync(r),
         PurgeOp p => PurgeAsync(p),
+        PauseOp p => PauseAsync(p),
+        ConcurrencyLimitOp c => LimitAsync(c),
         _ => throw new InvalidOperationException($"Unknown step {op}."),
     };
 

@@ -74,7 +74,7 @@ internal sealed class ModelTask
 /// one step at a time. Real time between steps strictly increases (the runner sees to it), so Redis's
 /// order for equal model times is the order of the steps, then the task id.
 /// </summary>
-internal sealed class QueueModel(TaskStoreOptions options)
+internal sealed partial class QueueModel(TaskStoreOptions options)
 {
     public const int Levels = TaskValidation.MaxPriority + 1;
 
@@ -241,6 +241,7 @@ internal sealed class QueueModel(TaskStoreOptions options)
     public (List<ModelTask> Leased, int Promoted, int Expired) Claim(int max, string worker, long leaseMs)
     {
         var (promoted, expired) = PromoteDue();
+        max = AdmitFlow(max);
         var leased = new List<ModelTask>();
         foreach (var stream in Enumerable.Range(0, Levels).Reverse().SelectMany(level => new[] { _front[level], _ready[level] }))
         {

@@ -84,6 +84,13 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
             ("Explain", "reader", "consumer", c => c.ExplainAsync(new ExplainTaskRequest { TaskId = existing }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("ListTasks", "reader", "submitter", c => c.ListTasksAsync(new ListTasksRequest { Queue = queue, State = Protocol.V1.TaskState.Ready }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("ListAuditEntries", "admin", "reader", c => c.ListAuditEntriesAsync(new ListAuditEntriesRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, null),
+            // Flow control: changes need admin, the read needs read.
+            ("PauseQueue", "admin", "reader", c => c.PauseQueueAsync(new PauseQueueRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("ResumeQueue", "admin", "submitter", c => c.ResumeQueueAsync(new ResumeQueueRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("SetQueueLimits", "admin", "reader", c => c.SetQueueLimitsAsync(new SetQueueLimitsRequest { Queue = queue, Limits = new QueueLimits() }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("SetGroupLimits", "admin", "consumer", c => c.SetGroupLimitsAsync(new SetGroupLimitsRequest { Queue = queue, Group = "g", Limits = new GroupLimits { Concurrency = 1 } }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("ClearGroupLimits", "admin", "reader", c => c.ClearGroupLimitsAsync(new ClearGroupLimitsRequest { Queue = queue, Group = "g" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("GetQueueFlow", "reader", "submitter", c => c.GetQueueFlowAsync(new GetQueueFlowRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
         };
         Assert.Equal(TaskService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal), rpcs.Select(r => r.Name).Order(StringComparer.Ordinal));
 

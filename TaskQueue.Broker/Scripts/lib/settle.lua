@@ -1,4 +1,5 @@
--- Ends failed attempts of leased tasks (a worker's failure reports, or expired leases). Needs lib/common.lua.
+-- Ends failed attempts of leased tasks (a worker's failure reports, or expired leases). Needs lib/common.lua and
+-- lib/flow.lua (an ended lease wakes claims a concurrency limit held back: wake_held).
 -- The writes every settlement of a call shares (lease removals, stream acks, scheduled adds, counters,
 -- the ready wake-up) go into a batch and are written once by flush_failures, not once per task.
 -- `policy` = { retention_ms, dead_max, dead_age_ms, schedule = {ms, ...}, jitter }.
@@ -87,8 +88,10 @@ local function settle_failure(batch, id, key, t, at, now, err, retryable, unit_r
 end
 
 -- Writes what the batch's settlements share; wakes every broker's dispatchers when work is ready again; marks
--- the queue due when the earliest retry or dead letter of the batch needs a visit.
+-- the queue due when the earliest retry or dead letter of the batch needs a visit; wakes claims held until a
+-- lease ends when the batch ended any.
 local function flush_failures(batch)
+  if #batch.leases > 0 then wake_held() end
   if batch.due then mark_due(batch.due) end
   drop_settled(batch.leases, batch.entries)
   for lane in pairs(batch.front) do redis.call('HSET', FRONT, lane, '1') end
