@@ -20,7 +20,8 @@ public sealed class BrokerJsonShapeTests
         "busy_slots", "queues",
     ];
 
-    private static readonly string[] s_queueMetrics = ["ready", "scheduled", "in_progress", "dead_letter", "submitted", "completed", "retries"];
+    private static readonly string[] s_queueMetrics =
+        ["ready", "scheduled", "in_progress", "dead_letter", "submitted", "completed", "retries", "paused", "concurrency_limit", "rate_limit"];
 
     private static readonly string[] s_seedWorker = ["status", "tasks_completed", "last_heartbeat"];
 

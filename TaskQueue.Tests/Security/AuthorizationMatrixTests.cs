@@ -91,6 +91,15 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
             ("SetGroupLimits", "admin", "consumer", c => c.SetGroupLimitsAsync(new SetGroupLimitsRequest { Queue = queue, Group = "g", Limits = new GroupLimits { Concurrency = 1 } }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("ClearGroupLimits", "admin", "reader", c => c.ClearGroupLimitsAsync(new ClearGroupLimitsRequest { Queue = queue, Group = "g" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("GetQueueFlow", "reader", "submitter", c => c.GetQueueFlowAsync(new GetQueueFlowRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            // Schedules: changes need admin, reads need read. In this order each allowed caller creates, reads, pauses,
+            // resumes, triggers and deletes the same schedule.
+            ("UpsertSchedule", "admin", "submitter", c => c.UpsertScheduleAsync(new UpsertScheduleRequest { Schedule = Schedule(queue) }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("GetSchedule", "reader", "submitter", c => c.GetScheduleAsync(new GetScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("ListSchedules", "reader", "consumer", c => c.ListSchedulesAsync(new ListSchedulesRequest { Queue = queue }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("PauseSchedule", "admin", "reader", c => c.PauseScheduleAsync(new PauseScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("ResumeSchedule", "admin", "reader", c => c.ResumeScheduleAsync(new ResumeScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("TriggerSchedule", "admin", "submitter", c => c.TriggerScheduleAsync(new TriggerScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
+            ("DeleteSchedule", "admin", "reader", c => c.DeleteScheduleAsync(new DeleteScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
         };
         Assert.Equal(TaskService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal), rpcs.Select(r => r.Name).Order(StringComparer.Ordinal));
 
@@ -153,6 +162,9 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
     private static bool Refused(Caller caller) => caller is not (Caller.RightKey or Caller.RightJwt);
 
     private static TaskSpec Spec(string queue) => new() { Queue = queue, Type = "echo", Payload = ByteString.CopyFromUtf8("matrix") };
+
+    private static ScheduleSpec Schedule(string queue) =>
+        new() { Queue = queue, Name = "matrix", Cron = "0 3 * * *", Template = new ScheduleTemplate { Type = "echo" } };
 
     private static DateTime Deadline() => DateTime.UtcNow + s_wait;
 
