@@ -168,12 +168,12 @@ const scenarios = {
     const { page } = await newPage(browser);
     await signIn(page, env('ADMIN_KEY'));
     const shots = {
-      'dashboard-overview.png': '/',
-      'dashboard-queue.png': `/Queue?name=${encodeURIComponent(env('QUEUE'))}&state=Completed`,
-      'dashboard-task.png': `/Task?id=${encodeURIComponent(env('TASK_ID'))}`,
-      'dashboard-dead-letters.png': `/DeadLetters?queue=${encodeURIComponent(env('QUEUE'))}`,
-      'dashboard-workers.png': '/Workers',
-      'dashboard-audit.png': '/Audit',
+      'operator-overview.png': '/',
+      'operator-queue.png': `/Queue?name=${encodeURIComponent(env('QUEUE'))}&state=Completed`,
+      'operator-task.png': `/Task?id=${encodeURIComponent(env('TASK_ID'))}`,
+      'operator-dead-letters.png': `/DeadLetters?queue=${encodeURIComponent(env('QUEUE'))}`,
+      'operator-workers.png': '/Workers',
+      'operator-audit.png': '/Audit',
     };
     const statuses = {};
     for (const [file, path] of Object.entries(shots)) {
