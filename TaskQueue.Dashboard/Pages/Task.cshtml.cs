@@ -58,7 +58,8 @@ public sealed class TaskModel(OperatorSession session, ILogger<TaskModel> logger
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
         Snapshot = await session.Client.GetAsync(Id, cancellationToken);
-        if (Snapshot.State != TaskState.Leased)
+        // Explain says why a task waits; a running or finished one needs no reason.
+        if (!Snapshot.IsFinal && Snapshot.State != TaskState.Leased)
         {
             Explanation = await session.Client.ExplainAsync(Id, cancellationToken);
         }

@@ -75,6 +75,10 @@ public sealed class DashboardSystem : IAsyncLifetime
         await Cluster.WaitAllFinalAsync(done, TimeSpan.FromSeconds(30));
         CompletedTaskId = done[0];
 
+        // An admin action before any scenario, so the audit trail (and its screenshot) has an entry: a cancelled waiting task.
+        var later = await Cluster.SubmitAsync([new TaskSpec { Queue = Cluster.Queue, Type = "echo", Delay = Duration.FromTimeSpan(TimeSpan.FromHours(1)) }]);
+        await client.CancelAsync(new CancelTaskRequest { TaskId = later[0] });
+
         var waiting = Enumerable.Range(0, 7).Select(i => new TaskSpec { Queue = StaticQueue, Type = "echo", Payload = ByteString.CopyFromUtf8($"waiting {i}") })
             .Concat(Enumerable.Range(0, 3).Select(i => new TaskSpec
             {
