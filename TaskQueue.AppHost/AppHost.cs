@@ -33,6 +33,15 @@ if (settings.Demo)
         .WaitFor(taskQueue);
 }
 
+// The operator dashboard (http://localhost:5080, linked from the Aspire dashboard): queues, tasks, dead letters, workers,
+// audit. It has no API key of its own: operators sign in with theirs (the taskqueue-admin-key above, or a read-only key)
+// and every call it makes to the brokers carries the operator's key, so the brokers authorise and audit each one.
+builder.AddProject<Projects.TaskQueue_Dashboard>("operator-dashboard")
+    .WithReference(taskQueue)
+    .WithEnvironment("Dashboard__BrokerHttpAddress", taskQueue.Resource.Brokers[0].HttpEndpoint)
+    .WithExternalHttpEndpoints()
+    .WaitFor(taskQueue);
+
 // Trace sampling (TraceSampling:Ratio, default 1 = every span): the dashboard stores and renders every span it gets, which
 // costs it about 60 % of a core at 2,000 tasks/s; `-- --TraceSampling:Ratio=0.01` keeps one task's trace in a hundred, whole.
 builder.WithTraceSampling(TraceSampling.ReadRatio(builder.Configuration));

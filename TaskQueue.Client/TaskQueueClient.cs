@@ -387,6 +387,20 @@ public sealed partial class TaskQueueClient
         return new AuditPage([.. entries], response.NextBefore.Length == 0 ? null : response.NextBefore);
     }
 
+    /// <summary>Who the broker takes this client's credential for, and the scopes it grants (any authenticated caller may ask).</summary>
+    public async Task<CallerInfo> GetIdentityAsync(CancellationToken cancellationToken = default)
+    {
+        var response = await _client.GetIdentityAsync(new GetIdentityRequest(), CallOptions(cancellationToken));
+        return new CallerInfo(response.Identity, [.. response.Scopes]);
+    }
+
+    /// <summary>The live queues this client may read, in name order (needs read scope on at least one queue).</summary>
+    public async Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        var response = await _client.ListQueuesAsync(new ListQueuesRequest(), CallOptions(cancellationToken));
+        return [.. response.Queues];
+    }
+
     private async Task<long> ReplayAsync(string queue, string[] taskIds, bool all, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);

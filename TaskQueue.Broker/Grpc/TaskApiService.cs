@@ -330,6 +330,23 @@ internal sealed partial class TaskApiService(
     public override async Task<QueueFlow> GetQueueFlow(GetQueueFlowRequest request, ServerCallContext context) =>
         ProtoMapping.ToProto(await flow.GetAsync(request.Queue, context.CancellationToken));
 
+    public override Task<GetIdentityResponse> GetIdentity(GetIdentityRequest request, ServerCallContext context)
+    {
+        var user = context.GetHttpContext().User;
+        return Task.FromResult(new GetIdentityResponse
+        {
+            Identity = CallerIdentity.Of(context),
+            Scopes = { CallerIdentity.Scopes(user).Select(scope => scope.ToString()) },
+        });
+    }
+
+    public override async Task<ListQueuesResponse> ListQueues(ListQueuesRequest request, ServerCallContext context)
+    {
+        var scopes = CallerIdentity.Scopes(context.GetHttpContext().User);
+        var queues = await store.GetQueuesAsync(context.CancellationToken);
+        return new ListQueuesResponse { Queues = { queues.Where(queue => Scopes.Allow(scopes, ScopeActions.Read, [queue])) } };
+    }
+
     /// <summary>The queues whose audit entries a caller who named no queue may read: those it holds admin scope for.</summary>
     private static Func<string, bool> AdministeredQueues(ServerCallContext context)
     {

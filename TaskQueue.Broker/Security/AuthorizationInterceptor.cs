@@ -57,9 +57,10 @@ internal sealed class AuthorizationInterceptor(ILogger<AuthorizationInterceptor>
     public static void Demand(ILogger logger, ClaimsPrincipal user, Permission permission, string method)
     {
         var scopes = CallerIdentity.Scopes(user);
-        var allowed = permission.AnyQueue
-            ? Scopes.AllowAny(scopes, permission.Action)
-            : Scopes.Allow(scopes, permission.Action, permission.Queues);
+        var allowed = permission.NeedsNoScope
+            || (permission.AnyQueue
+                ? Scopes.AllowAny(scopes, permission.Action)
+                : Scopes.Allow(scopes, permission.Action, permission.Queues));
         if (!allowed)
         {
             SecurityLog.PermissionDenied(logger, CallerIdentity.Name(user), permission.Action, string.Join(",", permission.Queues), method);

@@ -8,7 +8,13 @@ namespace TaskQueue.Broker.Security;
 /// <summary>What a call needs: an action on each of these queues, or (with <see cref="AnyQueue"/>) on at least one queue.</summary>
 internal sealed record Permission(string Action, IReadOnlyList<string> Queues, bool AnyQueue = false)
 {
-    public override string ToString() => AnyQueue ? $"{Action} on any queue" : $"{Action}:{string.Join(",", Queues)}";
+    /// <summary>No scope at all: any authenticated caller (GetIdentity, which tells a caller its own scopes).</summary>
+    public static readonly Permission AnyAuthenticated = new("", []);
+
+    /// <summary>True for <see cref="AnyAuthenticated"/>: being signed in is enough.</summary>
+    public bool NeedsNoScope => Action.Length == 0;
+
+    public override string ToString() => NeedsNoScope ? "call this as any authenticated caller" : AnyQueue ? $"{Action} on any queue" : $"{Action}:{string.Join(",", Queues)}";
 }
 
 /// <summary>
@@ -53,6 +59,9 @@ internal static class RpcPermissions
         [typeof(SetGroupLimitsRequest)] = r => new(ScopeActions.Admin, [((SetGroupLimitsRequest)r).Queue]),
         [typeof(ClearGroupLimitsRequest)] = r => new(ScopeActions.Admin, [((ClearGroupLimitsRequest)r).Queue]),
         [typeof(GetQueueFlowRequest)] = r => new(ScopeActions.Read, [((GetQueueFlowRequest)r).Queue]),
+        // The dashboard's: a caller's own identity needs no scope; the queue list shows only the queues it may read.
+        [typeof(GetIdentityRequest)] = _ => Permission.AnyAuthenticated,
+        [typeof(ListQueuesRequest)] = _ => new(ScopeActions.Read, [], AnyQueue: true),
     }.ToFrozenDictionary();
 
     /// <summary>The request types the table knows (the tests check it covers every RPC).</summary>

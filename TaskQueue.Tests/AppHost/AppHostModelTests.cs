@@ -64,6 +64,19 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_operator_dashboard_gets_the_brokers_addresses_and_no_api_key_of_its_own()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=executable");
+
+        var dashboard = Assert.IsType<ProjectResource>(model["operator-dashboard"]);
+        var environment = await model.EnvironmentAsync(dashboard);
+        Assert.Equal("{taskqueue.connectionString}", environment["ConnectionStrings__taskqueue"]);
+        Assert.Equal("{taskqueue-broker-1.bindings.http.url}", environment["Dashboard__BrokerHttpAddress"]);
+        Assert.DoesNotContain("TaskQueue__ApiKey", environment.Keys);
+        Assert.Contains(dashboard.Annotations.OfType<EndpointAnnotation>(), endpoint => endpoint.IsExternal && endpoint.UriScheme == "http");
+    }
+
+    [Fact]
     public async Task Workers_and_the_client_get_the_brokers_grpc_address_as_the_taskqueue_connection_string()
     {
         await using var model = await ModelAsync("--Redis:Mode=executable", "--Brokers=2");

@@ -101,7 +101,18 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
             ("TriggerSchedule", "admin", "submitter", c => c.TriggerScheduleAsync(new TriggerScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
             ("DeleteSchedule", "admin", "reader", c => c.DeleteScheduleAsync(new DeleteScheduleRequest { Queue = queue, Name = "matrix" }, deadline: Deadline()).ResponseAsync, StatusCode.OK),
         };
-        Assert.Equal(TaskService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal), rpcs.Select(r => r.Name).Order(StringComparer.Ordinal));
+        // The dashboard's: GetIdentity needs no scope at all (a caller may always learn who it is); ListQueues needs read on
+        // some queue and answers the outsider (read on other queues) with only those, so OtherQueues is allowed there.
+        var listed = new List<string>();
+        var dashboardRpcs = new (string Name, string Right, string OtherAction, Func<TaskService.TaskServiceClient, Task> Call, Func<Caller, StatusCode> Expected)[]
+        {
+            ("GetIdentity", "consumer", "submitter", c => c.GetIdentityAsync(new GetIdentityRequest(), deadline: Deadline()).ResponseAsync, _ => StatusCode.OK),
+            ("ListQueues", "reader", "consumer", async c => listed.AddRange((await c.ListQueuesAsync(new ListQueuesRequest(), deadline: Deadline())).Queues),
+                caller => caller == Caller.OtherAction ? StatusCode.PermissionDenied : StatusCode.OK),
+        };
+        Assert.Equal(
+            TaskService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal),
+            rpcs.Select(r => r.Name).Concat(dashboardRpcs.Select(r => r.Name)).Order(StringComparer.Ordinal));
 
         string? Credential(Caller caller, string right, string otherAction) => caller switch
         {
@@ -129,6 +140,25 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
                 {
                     wrong.Add($"{rpc.Name} by {caller}: Redis keys changed ({string.Join(", ", now.Except(keysBefore))})");
                 }
+            }
+
+            foreach (var rpc in dashboardRpcs)
+            {
+                var client = cluster.Client(broker, Credential(caller, rpc.Right, rpc.OtherAction), anonymous: caller == Caller.None);
+                var code = await CodeAsync(() => rpc.Call(client));
+                var expected = caller is Caller.None or Caller.UnknownKey or Caller.ExpiredJwt ? StatusCode.Unauthenticated : rpc.Expected(caller);
+                table.Add($"{rpc.Name,-22} {caller,-12} {code}");
+                if (code != expected)
+                {
+                    wrong.Add($"{rpc.Name} by {caller}: {code}, expected {expected}");
+                }
+
+                if (caller == Caller.OtherQueues && listed.Contains(queue))
+                {
+                    wrong.Add($"ListQueues by {caller} listed {queue}, which it may not read");
+                }
+
+                listed.Clear();
             }
 
             var connect = await ConnectAsync(cluster, broker, Credential(caller, "consumer", "submitter"), caller == Caller.None, queue, $"matrix-{caller}");
