@@ -26,7 +26,7 @@ public sealed class ComposeSettingsTests
     [Fact]
     public void The_file_runs_the_services_the_AppHost_runs_plus_the_telemetry_dashboard()
     {
-        Assert.Equal(["broker", "client", "dashboard", "redis", "worker"], _compose.Services.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["broker", "client", "dashboard", "operator-dashboard", "redis", "worker"], _compose.Services.Keys.Order(StringComparer.Ordinal));
         foreach (var settings in ServiceSettings.All.Values)
         {
             var service = _compose[settings.Service];
