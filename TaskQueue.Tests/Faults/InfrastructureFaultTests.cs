@@ -106,7 +106,7 @@ public sealed class InfrastructureFaultTests(FaultReport report, ITestOutputHelp
         });
     }
 
-    [Fact]
+    [Fact(Skip = "Quarantined 2026-12-02, to fix first: in 2 of the last 3 CI runs no submit or report met the outage (801 of 801 acknowledged, none refused), so the freeze or kill did not reach the broker's Redis in time; see the closing note of that stop.")]
     public async Task Reports_in_flight_when_Redis_is_killed_are_settled_after_its_restart_and_no_task_runs_again_after_its_lease()
     {
         // Short tasks on many slots, and Redis frozen before it is killed: every report sent while it is frozen is in flight
