@@ -52,7 +52,7 @@ local function group_tokens(group, r, b, now)
   local bucket = redis.call('GET', group_bucket_key(group))
   if not bucket then return b end
   local tokens, at = string.match(bucket, '^(%S+) (%S+)$')
-  return math.min(b, tonumber(tokens) + math.max(0, now - tonumber(at)) * r / 1000)
+  return bucket_tokens(tonumber(tokens), tonumber(at), r, b, now) -- lib/flow.lua's refill, the queue bucket's rule
 end
 
 -- How many of `n` more tasks `group` may lease now; records the hold when none.
