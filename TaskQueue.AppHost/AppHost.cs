@@ -4,8 +4,9 @@ using TaskQueue.AppHost;
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = TaskQueueSettings.From(builder.Configuration, builder.AppHostDirectory);
 
-// TaskQueue (TaskQueue.Hosting): Redis (a container, a local redis-server, or an existing server: Redis:Mode,
-// ConnectionStrings:redis) and stateless brokers over it. Its connection string is the brokers' gRPC address(es).
+// TaskQueue (TaskQueue.Hosting): Redis (a container, a local redis-server, a local Redis Cluster of Redis:Primaries
+// primaries with Redis:Replicas replicas each, or an existing server: Redis:Mode, ConnectionStrings:redis) and
+// stateless brokers over it. Its connection string is the brokers' gRPC address(es).
 // The first broker listens on localhost:5000 (HTTP: /metrics, /workers, /dlq) and :5001 (gRPC, the CLI's default).
 // Security is on and needs no setup: every secret is a generated Aspire secret parameter, kept in this project's user
 // secrets (`dotnet user-secrets list --project TaskQueue.AppHost`) and shown, masked, in the dashboard's parameter view.
@@ -36,11 +37,16 @@ if (settings.Demo)
 // The operator dashboard (http://localhost:5080, linked from the Aspire dashboard): queues, tasks, dead letters, workers,
 // audit. It has no API key of its own: operators sign in with theirs (the taskqueue-admin-key above, or a read-only key)
 // and every call it makes to the brokers carries the operator's key, so the brokers authorise and audit each one.
-builder.AddProject<Projects.TaskQueue_Dashboard>("operator-dashboard")
+// Its Task page links each task's trace in the Aspire dashboard, whose address is the AppHost's own ASPNETCORE_URLS.
+var operatorDashboard = builder.AddProject<Projects.TaskQueue_Dashboard>("operator-dashboard")
     .WithReference(taskQueue)
     .WithEnvironment("Dashboard__BrokerHttpAddress", taskQueue.Resource.Brokers[0].HttpEndpoint)
     .WithExternalHttpEndpoints()
     .WaitFor(taskQueue);
+if (builder.Configuration["ASPNETCORE_URLS"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [var aspireUrl, ..])
+{
+    operatorDashboard.WithEnvironment("Dashboard__AspireUrl", aspireUrl);
+}
 
 // Trace sampling (TraceSampling:Ratio, default 1 = every span): the dashboard stores and renders every span it gets, which
 // costs it about 60 % of a core at 2,000 tasks/s; `-- --TraceSampling:Ratio=0.01` keeps one task's trace in a hundred, whole.

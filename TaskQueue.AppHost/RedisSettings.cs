@@ -1,9 +1,13 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 
 namespace TaskQueue.AppHost;
 
-/// <summary>The "Redis" section of the AppHost's configuration, plus ConnectionStrings:redis: how TaskQueue gets its Redis.</summary>
-public sealed record RedisSettings(TaskQueueRedisMode Mode, string? ConnectionString, string DataDirectory, string? ServerPath)
+/// <summary>
+/// The "Redis" section of the AppHost's configuration, plus ConnectionStrings:redis: how TaskQueue gets its Redis.
+/// <see cref="Primaries"/> and <see cref="Replicas"/> (per primary) shape the local cluster of <c>Redis:Mode=cluster</c>.
+/// </summary>
+public sealed record RedisSettings(TaskQueueRedisMode Mode, string? ConnectionString, string DataDirectory, string? ServerPath, int Primaries, int Replicas)
 {
     public const string SectionName = "Redis";
 
@@ -18,7 +22,7 @@ public sealed record RedisSettings(TaskQueueRedisMode Mode, string? ConnectionSt
         if (!string.IsNullOrWhiteSpace(rawMode) && !Enum.TryParse(rawMode, ignoreCase: true, out mode))
         {
             throw new InvalidOperationException(
-                $"Setting 'Redis:Mode' must be auto, container, executable or external; it is '{rawMode}'.");
+                $"Setting 'Redis:Mode' must be auto, container, executable, external or cluster; it is '{rawMode}'.");
         }
 
         var connectionString = configuration.GetConnectionString(ConnectionStringName);
@@ -34,7 +38,13 @@ public sealed record RedisSettings(TaskQueueRedisMode Mode, string? ConnectionSt
             ? Path.GetFullPath(configured, appHostDirectory)
             : Path.GetFullPath(Path.Combine(appHostDirectory, "..", ".data", "redis"));
 
-        return new RedisSettings(mode, string.IsNullOrWhiteSpace(connectionString) ? null : connectionString, dataDirectory, section["ServerPath"]);
+        return new RedisSettings(
+            mode,
+            string.IsNullOrWhiteSpace(connectionString) ? null : connectionString,
+            dataDirectory,
+            section["ServerPath"],
+            Primaries: ReadNumber(section, "Primaries", defaultValue: 3, min: 1, max: TaskQueueRedisOptions.MaxPrimaries),
+            Replicas: ReadNumber(section, "Replicas", defaultValue: 0, min: 0, max: TaskQueueRedisOptions.MaxReplicas));
     }
 
     /// <summary>Hands these settings to the TaskQueue integration's Redis.</summary>
@@ -45,5 +55,20 @@ public sealed record RedisSettings(TaskQueueRedisMode Mode, string? ConnectionSt
         options.ConnectionString = ConnectionString ?? options.ConnectionString;
         options.DataDirectory = DataDirectory;
         options.ServerPath = ServerPath;
+        options.Primaries = Primaries;
+        options.Replicas = Replicas;
+    }
+
+    private static int ReadNumber(IConfigurationSection section, string key, int defaultValue, int min, int max)
+    {
+        var raw = section[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return defaultValue;
+        }
+
+        return int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new InvalidOperationException($"Setting '{SectionName}:{key}' must be a whole number from {min} to {max}; it is '{raw}'.");
     }
 }

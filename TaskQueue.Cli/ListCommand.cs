@@ -52,7 +52,7 @@ internal static class ListCommand
             var order = parseResult.GetValue(oldest) ? TaskListOrder.OldestFirst : TaskListOrder.NewestFirst;
             var page = await cli.Client.ListTasksAsync(
                 parseResult.GetRequiredValue(queue), parseResult.GetValue(state), parseResult.GetValue(type), parseResult.GetValue(limit),
-                parseResult.GetValue(cursor), order, token);
+                parseResult.GetValue(cursor), order, cancellationToken: token);
             if (parseResult.GetValue(json))
             {
                 await JsonOutput.WriteTaskPageAsync(cli.Output, parseResult.GetRequiredValue(queue), parseResult.GetValue(state), order, page);

@@ -29,13 +29,14 @@ internal static class ScheduleCommand
         var maxAttempts = new Option<int>("--max-attempts") { Description = "Attempts before dead-lettering (0: broker default)." };
         var timeout = TaskQueueCli.DurationOption("--timeout", "Execution timeout of one attempt");
         var expiresAfter = TaskQueueCli.DurationOption("--expires-after", "Drop a slot's task if not started within this time");
+        var group = new Option<string?>("--group") { Description = "The group of every slot's task (tenant, customer): claims go round-robin across groups." };
         var overlap = new Option<ScheduleOverlap>("--overlap") { Description = "While the previous run is not final: Allow (default), Skip, or QueueOne." };
         var catchUp = new Option<ScheduleCatchUp>("--catch-up") { Description = "Missed slots after an outage: One (default: the latest runs once), Skip, or All." };
         var catchUpMax = new Option<int>("--catch-up-max") { Description = "With --catch-up All: the most missed slots that run (1 to 1000; 0: 10)." };
         var json = TaskQueueCli.JsonOption();
         var command = new Command("upsert", "Create or change a schedule. A change takes effect at the next slot; the same definition again changes nothing.")
         {
-            name, queue, cron, zone, type, payload, priority, maxAttempts, timeout, expiresAfter, overlap, catchUp, catchUpMax, json,
+            name, queue, cron, zone, type, payload, priority, maxAttempts, timeout, expiresAfter, group, overlap, catchUp, catchUpMax, json,
         };
         command.SetAction((parseResult, cancellationToken) => host.RunAsync(parseResult, async (cli, token) =>
         {
@@ -52,6 +53,7 @@ internal static class ScheduleCommand
                     MaxAttempts = parseResult.GetValue(maxAttempts) is > 0 and var max ? max : null,
                     ExecutionTimeout = parseResult.GetValue(timeout),
                     ExpiresAfter = parseResult.GetValue(expiresAfter),
+                    Group = parseResult.GetValue(group),
                     Overlap = parseResult.GetValue(overlap),
                     CatchUp = parseResult.GetValue(catchUp),
                     CatchUpMax = parseResult.GetValue(catchUpMax) is > 0 and var n ? n : null,
@@ -118,7 +120,7 @@ internal static class ScheduleCommand
 
             var d = s.Definition;
             await cli.Output.WriteLineAsync(Line(s));
-            await cli.Output.WriteLineAsync($"  type {d.Type}, priority {d.Priority}, overlap {d.Overlap}, catch-up {d.CatchUp}" + (d.CatchUp == ScheduleCatchUp.All ? $" (at most {d.CatchUpMax})" : ""));
+            await cli.Output.WriteLineAsync($"  type {d.Type}, priority {d.Priority}, group {(string.IsNullOrEmpty(d.Group) ? "-" : d.Group)}, overlap {d.Overlap}, catch-up {d.CatchUp}" + (d.CatchUp == ScheduleCatchUp.All ? $" (at most {d.CatchUpMax})" : ""));
             await cli.Output.WriteLineAsync($"  fired {s.Fired}, skipped {s.Skipped}, missed {s.Missed}, version {s.Version}, last task {s.LastTaskId ?? "-"}");
             return CliHost.ExitOk;
         }, cancellationToken));
@@ -170,7 +172,8 @@ internal static class ScheduleCommand
     private static Task WriteJsonAsync(TextWriter output, IEnumerable<ScheduleInfo> schedules) =>
         output.WriteLineAsync(JsonSerializer.Serialize(
             new ScheduleListJson([.. schedules.Select(s => new ScheduleJson(
-                s.Definition.Queue, s.Definition.Name, s.Definition.Cron, s.Definition.TimeZone ?? "", s.Definition.Type, s.Definition.Overlap.ToString(),
+                s.Definition.Queue, s.Definition.Name, s.Definition.Cron, s.Definition.TimeZone ?? "", s.Definition.Type, s.Definition.Group ?? "",
+                s.Definition.Overlap.ToString(),
                 s.Definition.CatchUp.ToString(), s.Paused, s.NextRun, s.LastRun, s.LastTaskId, s.LastTaskState?.ToString(), s.Fired, s.Skipped, s.Missed,
                 s.Version))]),
             ScheduleJsonContext.Default.ScheduleListJson));
@@ -181,7 +184,7 @@ internal sealed record ScheduleListJson(IReadOnlyList<ScheduleJson> Schedules);
 
 /// <summary>One schedule in the JSON output.</summary>
 internal sealed record ScheduleJson(
-    string Queue, string Name, string Cron, string TimeZone, string Type, string Overlap, string CatchUp, bool Paused, DateTimeOffset? NextRun,
+    string Queue, string Name, string Cron, string TimeZone, string Type, string Group, string Overlap, string CatchUp, bool Paused, DateTimeOffset? NextRun,
     DateTimeOffset? LastRun, string? LastTaskId, string? LastTaskState, long Fired, long Skipped, long Missed, long Version);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]

@@ -75,6 +75,7 @@ internal static class TaskQueueCli
             ListCommand.Create(host),
             StatsCommand.Create(host),
             QueueCommand.Create(host),
+            WorkersCommand.Create(host),
             AuditCommand.Create(host),
             ScheduleCommand.Create(host),
             LoadCommand.Create(host),

@@ -62,6 +62,12 @@ public sealed record ScheduleRequest
     /// <summary>Drop a slot's task if it has not started this long after its creation.</summary>
     public TimeSpan? ExpiresAfter { get; init; }
 
+    /// <summary>
+    /// The group of every slot's task (<see cref="TaskRequest.Group"/>: its round-robin lane within a priority level
+    /// and the queue's group limits). Up to 128 printable characters; null or empty: no group.
+    /// </summary>
+    public string? Group { get; init; }
+
     /// <summary>What a slot does while the previous run is not final.</summary>
     public ScheduleOverlap Overlap { get; init; } = ScheduleOverlap.Allow;
 

@@ -75,6 +75,7 @@ public sealed partial class TaskQueueClient
             Payload = ByteString.CopyFrom(s.Payload.Span),
             Priority = s.Priority,
             MaxAttempts = s.MaxAttempts ?? 0,
+            Group = s.Group ?? "",
         };
         if (s.ExecutionTimeout is { } timeout)
         {
@@ -127,6 +128,7 @@ public sealed partial class TaskQueueClient
                 MaxAttempts = template.MaxAttempts == 0 ? null : template.MaxAttempts,
                 ExecutionTimeout = template.ExecutionTimeout?.ToTimeSpan(),
                 ExpiresAfter = template.ExpiresAfter?.ToTimeSpan(),
+                Group = template.Group.Length == 0 ? null : template.Group,
                 Overlap = spec.Overlap switch
                 {
                     Protocol.V1.ScheduleOverlap.Skip => ScheduleOverlap.Skip,

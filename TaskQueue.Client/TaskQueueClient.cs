@@ -310,15 +310,16 @@ public sealed partial class TaskQueueClient
     /// <summary>
     /// One page of the queue's tasks in <paramref name="state"/> (Ready, Scheduled, Leased, DeadLettered, or the
     /// retained Completed, Cancelled and Expired), at most <paramref name="limit"/> (1 to 1000), of one
-    /// <paramref name="type"/> or every type, from <paramref name="cursor"/> (a <see cref="TaskPage.NextCursor"/>; null
-    /// for the first page). Each call reads one page on the broker whatever the queue's size; with a type the page
+    /// <paramref name="type"/> or every type (and of one <paramref name="group"/> or every group), from
+    /// <paramref name="cursor"/> (a <see cref="TaskPage.NextCursor"/>; null for the first page). Each call reads one
+    /// page on the broker whatever the queue's size; with a type or a group the page
     /// may hold fewer tasks (even none) while more follow: go on while <see cref="TaskPage.NextCursor"/> is not null.
     /// Ordered by the time the task entered the state (ready: its lane, then when it became ready; scheduled: when
     /// it is due; leased: its lease deadline; dead letters and finished tasks: when they ended).
     /// </summary>
     public async Task<TaskPage> ListTasksAsync(
         string queue, TaskState state, string? type = null, int limit = 100, string? cursor = null,
-        TaskListOrder order = TaskListOrder.NewestFirst, CancellationToken cancellationToken = default)
+        TaskListOrder order = TaskListOrder.NewestFirst, string? group = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
@@ -331,7 +332,7 @@ public sealed partial class TaskQueueClient
         var request = new ListTasksRequest
         {
             Queue = queue, State = ProtocolMapper.ToProto(state), Type = type ?? "", Limit = limit, Cursor = cursor ?? "",
-            Order = ProtocolMapper.ToProto(order),
+            Order = ProtocolMapper.ToProto(order), Group = group ?? "",
         };
         var response = await _client.ListTasksAsync(request, CallOptions(cancellationToken));
         return new TaskPage([.. response.Tasks.Select(ProtocolMapper.ToSnapshot)], response.NextCursor.Length == 0 ? null : response.NextCursor);

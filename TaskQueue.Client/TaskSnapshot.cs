@@ -77,6 +77,15 @@ public sealed record TaskSnapshot
     /// <summary>Its <see cref="TaskRequest.Group"/>, if it was given one.</summary>
     public string? Group { get; init; }
 
+    /// <summary>The W3C traceparent of its submit (the trace its attempts' spans join); null when none.</summary>
+    public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// Its failed attempts, oldest first (the newest 20 at most), each with its error: filled by
+    /// <see cref="TaskQueueClient.GetAsync"/> only (empty in lists and watch events).
+    /// </summary>
+    public IReadOnlyList<TaskAttemptRecord> Attempts { get; init; } = [];
+
     /// <summary>True when <see cref="State"/> is one the task never leaves (see <see cref="TaskStateExtensions.IsFinal"/>).</summary>
     public bool IsFinal => State.IsFinal();
 
@@ -86,3 +95,11 @@ public sealed record TaskSnapshot
     /// <summary>The result decoded as UTF-8.</summary>
     public string ResultText => Encoding.UTF8.GetString(Result.Span);
 }
+
+/// <summary>One failed attempt of a task (a failure report, an expired lease or an execution timeout).</summary>
+/// <param name="Attempt">The attempt's number (1 = the first).</param>
+/// <param name="Error">Its error, as the task's last error keeps it.</param>
+/// <param name="WorkerId">The worker that held its lease; null when unknown.</param>
+/// <param name="FinishedAt">When it ended.</param>
+/// <param name="Outcome">What came of it: "reclaimed" (ready again at once after a lost lease), "retrying", "dead-lettered" or "cancelled".</param>
+public sealed record TaskAttemptRecord(int Attempt, string Error, string? WorkerId, DateTimeOffset FinishedAt, string Outcome);

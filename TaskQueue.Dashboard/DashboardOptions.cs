@@ -40,12 +40,23 @@ public sealed class DashboardOptions
     /// </summary>
     public string? KeysDirectory { get; set; }
 
+    /// <summary>
+    /// The Aspire dashboard's address (http://127.0.0.1:18888; the AppHost sets it): the Task page links a task's trace
+    /// there, at /traces/detail/&lt;trace id&gt;. Empty: no link.
+    /// </summary>
+    public Uri? AspireUrl { get; set; }
+
     public void Validate()
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
         if (BrokerHttpAddress is not { IsAbsoluteUri: true } address || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
         {
             throw new ValidationException("BrokerHttpAddress must be an absolute http:// or https:// address (a broker's HTTP endpoint).");
+        }
+
+        if (AspireUrl is { } aspire && (!aspire.IsAbsoluteUri || (aspire.Scheme != Uri.UriSchemeHttp && aspire.Scheme != Uri.UriSchemeHttps)))
+        {
+            throw new ValidationException("AspireUrl must be an absolute http:// or https:// address (the Aspire dashboard), or empty.");
         }
 
         if (RefreshInterval < TimeSpan.FromMilliseconds(500) || RefreshInterval > TimeSpan.FromSeconds(2))

@@ -20,14 +20,15 @@ public static class TaskQueueBuilderExtensions
     /// the resource, replay and purge dead letters, which use the operator key (<see cref="TaskQueueResource.AdminKeyParameter"/>).
     /// Secrets are Aspire secret parameters with generated values, kept in the AppHost's user secrets:
     /// <c>{name}-admin-key</c>, <c>{name}-{service}-key</c> per service, and <c>{name}-redis-password</c> for a local
-    /// redis-server (a Redis container brings its own, <c>{name}-redis-password</c> too).
+    /// redis-server or cluster (a Redis container brings its own, <c>{name}-redis-password</c> too).
     /// </summary>
     /// <param name="builder">The AppHost's builder.</param>
     /// <param name="name">The resource name, also the connection string name (e.g. <c>taskqueue</c>).</param>
     /// <param name="configureRedis">
     /// How to provide the Redis it creates, named <c>{name}-redis</c>: by default an existing Redis when
     /// <c>ConnectionStrings:{name}-redis</c> is set, else a container when a container runtime answers, else a
-    /// local redis-server. Throws at once when none is possible, saying what to install.
+    /// local redis-server; with <see cref="TaskQueueRedisMode.Cluster"/>, a local Redis Cluster
+    /// (<see cref="RedisClusterResource"/>). Throws at once when none is possible, saying what to install.
     /// </param>
     /// <returns>The TaskQueue resource builder.</returns>
     /// <example>
@@ -144,14 +145,21 @@ public static class TaskQueueBuilderExtensions
 
         if (taskQueue.OwnRedis is { } own)
         {
-            // The Redis it made for itself goes, with the password parameter it brings (container or redis-server).
+            // The Redis it made for itself goes, with the password parameter it brings (container, redis-server or
+            // cluster) and a cluster's nodes.
             builder.ApplicationBuilder.Resources.Remove(own);
             var password = own switch
             {
                 RedisResource container => container.PasswordParameter,
                 RedisServerResource server => server.PasswordParameter,
+                RedisClusterResource cluster => cluster.PasswordParameter,
                 _ => null,
             };
+            foreach (var node in (own as RedisClusterResource)?.Nodes ?? [])
+            {
+                builder.ApplicationBuilder.Resources.Remove(node);
+            }
+
             if (password is not null)
             {
                 builder.ApplicationBuilder.Resources.Remove(password);

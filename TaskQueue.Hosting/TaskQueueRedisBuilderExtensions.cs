@@ -10,8 +10,8 @@ internal static partial class TaskQueueRedisBuilderExtensions
 {
     /// <summary>
     /// Adds Redis as <paramref name="options"/> choose. Auto mode takes, in order: an existing Redis (a connection
-    /// string), a container when a container runtime answers, a local redis-server. When none is possible it throws
-    /// at once, saying what to install. The first log line of the run says which Redis it chose and why.
+    /// string), a container when a container runtime answers, a local redis-server; cluster mode runs a local Redis
+    /// Cluster. When none is possible, or the options are out of range, it throws at once, saying what to install or set. The first log line of the run says which Redis it chose and why.
     /// </summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddTaskQueueRedis(
         this IDistributedApplicationBuilder builder, string name, TaskQueueRedisOptions options)
@@ -26,6 +26,7 @@ internal static partial class TaskQueueRedisBuilderExtensions
         {
             TaskQueueRedisMode.External => builder.AddExistingRedis(name, connectionString!),
             TaskQueueRedisMode.Container => builder.AddRedis(name).WithDataVolume().WithAppendOnlyFile(),
+            TaskQueueRedisMode.Cluster => builder.AddRedisCluster(name, serverPath!, dataDirectory, options.Primaries, options.Replicas),
             _ => builder.AddRedisServer(name, serverPath!, dataDirectory),
         };
 
@@ -53,13 +54,92 @@ internal static partial class TaskQueueRedisBuilderExtensions
     {
         var password = builder.AddParameter($"{name}-password", Secrets.Generated(), secret: true, persist: true);
         var redis = new RedisServerResource(name, command, dataDirectory, password.Resource);
+        return builder.AddRedisProcess(redis, password, passwordFileText: value => $"requirepass {value}\n", extraArgs: _ => { })
+            .WithReferenceRelationship(password);
+    }
+
+    /// <summary>
+    /// A local Redis Cluster (<see cref="RedisClusterResource"/>): <paramref name="primaries"/> primaries and
+    /// <paramref name="replicasPerPrimary"/> replicas of each, nodes <c>{name}-1</c> … <c>{name}-N</c> (primaries
+    /// first), each a redis-server as <see cref="AddRedisServer"/> runs it plus <c>--cluster-enabled yes</c>, with a
+    /// second direct endpoint for the cluster bus and its data (AOF, <c>nodes.conf</c>) in
+    /// <c><paramref name="dataDirectory"/>/{node}</c>. One password (<c>{name}-password</c>) for all: each node requires
+    /// it and gives it to its primary as a replica (<c>masterauth</c>). The cluster resource joins the nodes once they run
+    /// (<see cref="RedisClusterFormation"/>) and is healthy once every primary says <c>cluster_state:ok</c>.
+    /// </summary>
+    public static IResourceBuilder<RedisClusterResource> AddRedisCluster(
+        this IDistributedApplicationBuilder builder, string name, string command, string dataDirectory, int primaries, int replicasPerPrimary)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(primaries, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(replicasPerPrimary);
+
+        var password = builder.AddParameter($"{name}-password", Secrets.Generated(), secret: true, persist: true);
+        var cluster = new RedisClusterResource(name, password.Resource) { PrimaryCount = primaries, ReplicasPerPrimary = replicasPerPrimary };
+        var clusterBuilder = builder.AddResource(cluster)
+            .WithInitialState(new CustomResourceSnapshot
+            {
+                ResourceType = "RedisCluster",
+                State = KnownResourceStates.NotStarted,
+                Properties = [new("redis.cluster.primaries", primaries), new("redis.cluster.replicas-per-primary", replicasPerPrimary)],
+            })
+            .WithIconName("DatabaseMultiple")
+            .WithReferenceRelationship(password)
+            .OnInitializeResource(RedisClusterFormation.FormAsync);
+
+        for (var i = 1; i <= primaries * (1 + replicasPerPrimary); i++)
+        {
+            var node = new RedisServerResource($"{name}-{i}", command, Path.Combine(dataDirectory, $"{name}-{i}"), password.Resource);
+            cluster.AddNode(node);
+            builder.AddRedisProcess(
+                    node,
+                    password,
+                    // masterauth too: a replica (or a primary demoted by a failover) authenticates to its primary with it.
+                    passwordFileText: value => $"requirepass {value}\nmasterauth {value}\n",
+                    extraArgs: context =>
+                    {
+                        context.Args.Add("--cluster-enabled");
+                        context.Args.Add("yes");
+                        context.Args.Add("--cluster-port");
+                        context.Args.Add(new EndpointReference(node, RedisClusterResource.BusEndpointName).Property(EndpointProperty.TargetPort));
+                        context.Args.Add("--cluster-config-file");
+                        context.Args.Add("nodes.conf");
+                    })
+                .WithEndpoint(name: RedisClusterResource.BusEndpointName, scheme: "tcp", isProxied: false)
+                .WithParentRelationship(cluster);
+        }
+
+        // Healthy once every primary says cluster_state:ok (the Redis health check asks CLUSTER INFO of a cluster node).
+        string? connectionString = null;
+        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(cluster, async (_, cancellationToken) =>
+            connectionString = await cluster.ConnectionStringExpression.GetValueAsync(cancellationToken));
+        var healthCheckKey = $"{name}_check";
+        builder.Services.AddHealthChecks().AddRedis(
+            _ => connectionString ?? throw new InvalidOperationException($"The '{name}' cluster is not formed yet."),
+            name: healthCheckKey);
+        return clusterBuilder.WithHealthCheck(healthCheckKey);
+    }
+
+    /// <summary>
+    /// One redis-server process: the password file (written owner-only before each start, from
+    /// <paramref name="passwordFileText"/>), the TaskQueue settings, <paramref name="extraArgs"/>, a direct endpoint and a
+    /// Redis health check on its own connection string.
+    /// </summary>
+    private static IResourceBuilder<RedisServerResource> AddRedisProcess(
+        this IDistributedApplicationBuilder builder,
+        RedisServerResource redis,
+        IResourceBuilder<ParameterResource> password,
+        Func<string, string> passwordFileText,
+        Action<CommandLineArgsCallbackContext> extraArgs)
+    {
+        var name = redis.Name;
+        var dataDirectory = redis.WorkingDirectory;
         var passwordFile = Path.Combine(dataDirectory, RedisServerResource.PasswordFileName);
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis, async (_, cancellationToken) =>
         {
             Directory.CreateDirectory(dataDirectory); // also its working directory
             var value = await password.Resource.GetValueAsync(cancellationToken)
                         ?? throw new DistributedApplicationException($"The parameter '{password.Resource.Name}' has no value.");
-            await Secrets.WriteOwnerOnlyAsync(passwordFile, $"requirepass {Secrets.RedisConfigQuoted(value)}\n", cancellationToken);
+            await Secrets.WriteOwnerOnlyAsync(passwordFile, passwordFileText(Secrets.RedisConfigQuoted(value)), cancellationToken);
         });
 
         string? connectionString = null;
@@ -93,10 +173,11 @@ internal static partial class TaskQueueRedisBuilderExtensions
                 {
                     context.Args.Add(arg);
                 }
+
+                extraArgs(context);
             })
             .WithHealthCheck(healthCheckKey)
-            .WithIconName("Database")
-            .WithReferenceRelationship(password);
+            .WithIconName("Database");
     }
 
     /// <summary>
@@ -149,6 +230,24 @@ internal static partial class TaskQueueRedisBuilderExtensions
                            ?? throw new DistributedApplicationException(
                                $"TaskQueue's Redis mode is executable, but redis-server was not found ({(options.ServerPath is null ? "not on PATH" : $"no file at {options.ServerPath}")}). " + TaskQueueRedisOptions.InstallAdvice);
                 return (TaskQueueRedisMode.Executable, path, $"mode executable: {path}, AOF in {dataDirectory}");
+            case TaskQueueRedisMode.Cluster:
+                if (options.Primaries is < 1 or > TaskQueueRedisOptions.MaxPrimaries)
+                {
+                    throw new DistributedApplicationException(
+                        $"TaskQueue's Redis mode is cluster, and its primaries must number from 1 to {TaskQueueRedisOptions.MaxPrimaries}; they are {options.Primaries}.");
+                }
+
+                if (options.Replicas is < 0 or > TaskQueueRedisOptions.MaxReplicas)
+                {
+                    throw new DistributedApplicationException(
+                        $"TaskQueue's Redis mode is cluster, and its replicas per primary must number from 0 to {TaskQueueRedisOptions.MaxReplicas}; they are {options.Replicas}.");
+                }
+
+                var clusterServer = RedisHostEnvironment.FindRedisServer(options.ServerPath)
+                                    ?? throw new DistributedApplicationException(
+                                        $"TaskQueue's Redis mode is cluster, but redis-server was not found ({(options.ServerPath is null ? "not on PATH" : $"no file at {options.ServerPath}")}): a local cluster runs redis-server --cluster-enabled yes. " + TaskQueueRedisOptions.InstallAdvice);
+                return (TaskQueueRedisMode.Cluster, clusterServer,
+                    $"mode cluster: {options.Primaries} primaries with {options.Replicas} replicas each, {clusterServer}, AOF in {dataDirectory}/{name}-N");
         }
 
         if (connectionString is not null)

@@ -14,6 +14,13 @@ public enum TaskQueueRedisMode
 
     /// <summary>An existing Redis named by <see cref="TaskQueueRedisOptions.ConnectionString"/>; nothing runs.</summary>
     External,
+
+    /// <summary>
+    /// A local Redis Cluster: <see cref="TaskQueueRedisOptions.Primaries"/> redis-server processes with
+    /// <c>--cluster-enabled yes</c> (and <see cref="TaskQueueRedisOptions.Replicas"/> replicas of each), run by Aspire,
+    /// each with AOF in a data directory of its own, joined into one cluster on their first start.
+    /// </summary>
+    Cluster,
 }
 
 /// <summary>
@@ -45,4 +52,22 @@ public sealed class TaskQueueRedisOptions
 
     /// <summary>The redis-server binary to run. Default: the first on PATH (or in the usual places).</summary>
     public string? ServerPath { get; set; }
+
+    /// <summary>The most primaries (and the most replicas per primary) a local cluster may have.</summary>
+    public const int MaxPrimaries = 16;
+
+    /// <inheritdoc cref="MaxPrimaries"/>
+    public const int MaxReplicas = 4;
+
+    /// <summary>
+    /// In <see cref="TaskQueueRedisMode.Cluster"/> mode, how many primaries share the 16,384 hash slots, from 1 to
+    /// <see cref="MaxPrimaries"/>. Default: 3.
+    /// </summary>
+    public int Primaries { get; set; } = 3;
+
+    /// <summary>
+    /// In <see cref="TaskQueueRedisMode.Cluster"/> mode, how many replicas each primary has, from 0 to
+    /// <see cref="MaxReplicas"/>. Default: 0.
+    /// </summary>
+    public int Replicas { get; set; }
 }

@@ -156,14 +156,17 @@ public sealed class ChildProcess : IAsyncDisposable
     /// <summary>SIGCONT: lets a frozen process go on.</summary>
     public void Thaw() => Signal(ProcessSignals.Continue);
 
-    /// <summary>SIGKILL to the process and its children (after SIGCONT, in case it is frozen): a crash, not a shutdown. Returns at once.</summary>
+    /// <summary>SIGKILL to the process and its children: a crash, not a shutdown. Returns at once.</summary>
+    /// <remarks>
+    /// A frozen process is killed frozen: SIGKILL needs no SIGCONT, and one would let it run for the moment before it dies
+    /// (a frozen Redis answered every command waiting on it then, so nothing in flight met the crash).
+    /// </remarks>
     public void Kill()
     {
         try
         {
             if (!_process.HasExited)
             {
-                Thaw();
                 _process.Kill(entireProcessTree: true);
             }
         }

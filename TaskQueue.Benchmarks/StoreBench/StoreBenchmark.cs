@@ -16,7 +16,7 @@ namespace TaskQueue.Benchmarks.StoreBench;
 internal static class StoreBenchmark
 {
     private const string Usage =
-        "store [--redis host:port] [--no-persistence] [--tasks N] [--batch N] [--enqueue-batch N] [--in-flight N] [--runs N]\n" +
+        "store [--redis host:port] [--no-persistence] [--tasks N] [--batch N] [--enqueue-batch N] [--in-flight N] [--runs N] [--ack-replicas N]\n" +
         "  --redis          an existing Redis (default: a private redis-server on a free port with TaskQueue's\n" +
         "                   settings: AOF, fsync every second); its figures then include whatever else that Redis is doing\n" +
         "  --no-persistence the private redis-server without its append-only file\n" +
@@ -24,7 +24,9 @@ internal static class StoreBenchmark
         "  --batch          tasks per claim and per complete call, and per XREADGROUP/XACK (default 100)\n" +
         "  --enqueue-batch  tasks per enqueue call, and per pipelined XADD batch (default 500)\n" +
         "  --in-flight      enqueue batches in flight at once (default 4)\n" +
-        "  --runs           runs per scenario; figures are the median (default 3)";
+        "  --runs           runs per scenario; figures are the median (default 3)\n" +
+        "  --ack-replicas   the store's TaskQueue:Store:AckReplicas (default 0): enqueue and complete wait for N replicas\n" +
+        "                   (with --redis: a primary that has them)";
 
     private const string Group = "bench";
     private static readonly int[] s_claimers = [1, 4];
@@ -67,7 +69,7 @@ internal static class StoreBenchmark
     }
 
     private sealed record BenchmarkSettings(
-        string? Redis, bool NoPersistence, int Tasks, int Batch, int EnqueueBatch, int InFlight, int Runs, bool Help)
+        string? Redis, bool NoPersistence, int Tasks, int Batch, int EnqueueBatch, int InFlight, int Runs, bool Help, int AckReplicas = 0)
     {
         public static BenchmarkSettings Parse(string[] args)
         {
@@ -88,6 +90,7 @@ internal static class StoreBenchmark
                     "--enqueue-batch" => settings with { EnqueueBatch = Positive() },
                     "--in-flight" => settings with { InFlight = Positive() },
                     "--runs" => settings with { Runs = Positive() },
+                    "--ack-replicas" => settings with { AckReplicas = Positive() },
                     "-h" or "--help" => settings with { Help = true },
                     var other => throw new FormatException($"Unknown argument '{other}'."),
                 };
@@ -176,7 +179,7 @@ internal static class StoreBenchmark
 
         private async Task<Run> StoreRunAsync(BenchmarkSettings s, int claimers)
         {
-            var store = new RedisTaskStore(redis, Options.Create(new TaskStoreOptions()), new RedisClockShift());
+            var store = new RedisTaskStore(redis, Options.Create(new TaskStoreOptions { AckReplicas = s.AckReplicas }), new RedisClockShift());
             var queue = "bench-" + Guid.NewGuid().ToString("N")[..12];
             try
             {

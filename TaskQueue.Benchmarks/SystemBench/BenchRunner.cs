@@ -92,6 +92,11 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
                 await FairnessScenariosAsync(settings.Attached ? primary : null, cancellationToken); // FairnessScenarios.cs
             }
 
+            if (settings.Includes("shards"))
+            {
+                await ShardsScenarioAsync(cancellationToken); // ShardsScenario.cs
+            }
+
             return _report;
         }
         finally
@@ -342,7 +347,7 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
         try
         {
             var started = time.GetTimestamp();
-            await SubmitBatchesAsync(clients, queue, type, payload, count, cancellationToken, groupOf);
+            await SubmitBatchesAsync(clients, queue, type, payload, count, cancellationToken, groupOf is null ? null : (request, i) => request with { Group = groupOf(i) });
             submitSeconds = time.GetElapsedTime(started).TotalSeconds;
         }
         finally
@@ -552,11 +557,13 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
             async (_, token) => await client.SubmitAsync(request, token));
     }
 
-    /// <summary>Submits in batches, <see cref="BenchSettings.InFlight"/> calls at a time, spread over the clients.</summary>
-    /// <summary>Submits <paramref name="count"/> tasks in batches; <paramref name="groupOf"/> names the group of the i-th (none: no group).</summary>
+    /// <summary>
+    /// Submits <paramref name="count"/> tasks in batches, <see cref="BenchSettings.InFlight"/> calls at a time, spread over the
+    /// clients; <paramref name="vary"/> makes the i-th task from the template (e.g. its group or queue; none: all alike).
+    /// </summary>
     private async Task SubmitBatchesAsync(
         TaskQueueClient[] clients, string queue, string type, byte[] payload, int count, CancellationToken cancellationToken,
-        Func<int, string>? groupOf = null)
+        Func<TaskRequest, int, TaskRequest>? vary = null)
     {
         var batch = Enumerable.Range(0, settings.Batch).Select(_ => new TaskRequest { Queue = queue, Type = type, Payload = payload }).ToArray();
         var batches = (count + settings.Batch - 1) / settings.Batch;
@@ -566,9 +573,9 @@ internal sealed partial class BenchRunner(BenchSettings settings, BenchSystem sy
             async (b, token) =>
             {
                 var size = Math.Min(settings.Batch, count - (b * settings.Batch));
-                var requests = groupOf is null
+                var requests = vary is null
                     ? (size == batch.Length ? batch : batch[..size])
-                    : [.. Enumerable.Range(b * settings.Batch, size).Select(i => batch[0] with { Group = groupOf(i) })];
+                    : [.. Enumerable.Range(b * settings.Batch, size).Select(i => vary(batch[0], i))];
                 var results = await clients[b % clients.Length].SubmitBatchAsync(requests, token);
                 if (results.Count != size)
                 {

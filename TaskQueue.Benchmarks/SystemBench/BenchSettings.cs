@@ -55,7 +55,7 @@ internal sealed record BenchSettings
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Every scenario, in the order they run.</summary>
-    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "idle-queues", "priority-overload", "redispatch", "flow"];
+    public static IReadOnlyList<string> AllScenarios { get; } = ["submit", "backlog", "drain", "retry", "pair", "latency", "idle-queues", "priority-overload", "redispatch", "flow", "shards"];
 
     /// <summary>Scenarios to run (a subset of <see cref="AllScenarios"/>, e.g. to profile one).</summary>
     public IReadOnlyList<string> Scenarios { get; init; } = AllScenarios;
@@ -64,9 +64,10 @@ internal sealed record BenchSettings
 
     public bool Includes(string scenario) => Scenarios.Contains(scenario, StringComparer.Ordinal);
 
-    /// <summary>A short run: every figure, a few seconds each.</summary>
+    /// <summary>A short run: every figure but the shards scenario's (it starts three clusters), a few seconds each.</summary>
     public static BenchSettings Quick { get; } = new()
     {
+        Scenarios = [.. AllScenarios.Where(s => s != "shards")],
         Tasks = 10_000,
         SingleTasks = 2_000,
         LatencyDuration = TimeSpan.FromSeconds(3),

@@ -139,8 +139,24 @@ internal sealed class BenchSystem : IAsyncDisposable
     }
 
     /// <summary>Starts workers on a broker and waits until each is registered as connected in Redis (slots: --concurrency unless given).</summary>
+    public Task<IReadOnlyList<ChildProcess>> StartWorkersAsync(
+        BrokerEndpoint broker, string queue, int count, RespConnection redis, CancellationToken cancellationToken, int? concurrency = null) =>
+        StartWorkersAsync(
+            broker,
+            queue,
+            count,
+            async (keys, token) => (await redis.PipelineAsync([.. keys.Select(key => new[] { "HGET", key, Broker.Storage.WorkerFields.Connected })], token)).All(r => r is "1"),
+            cancellationToken,
+            concurrency);
+
+    /// <summary>
+    /// Starts workers on a broker (<paramref name="queue"/>: one queue or several, comma-separated) and waits until
+    /// <paramref name="allConnected"/> says every worker's registry hash (its key given) has its connected field at 1:
+    /// for a broker of another Redis than this system's (the shards scenario's clusters).
+    /// </summary>
     public async Task<IReadOnlyList<ChildProcess>> StartWorkersAsync(
-        BrokerEndpoint broker, string queue, int count, RespConnection redis, CancellationToken cancellationToken, int? concurrency = null)
+        BrokerEndpoint broker, string queue, int count, Func<IReadOnlyList<string>, CancellationToken, Task<bool>> allConnected,
+        CancellationToken cancellationToken, int? concurrency = null)
     {
         var started = new List<(string Id, ChildProcess Process)>();
         for (var i = 0; i < count; i++)
@@ -161,11 +177,7 @@ internal sealed class BenchSystem : IAsyncDisposable
         }
 
         await WaitUntilAsync(
-            async token =>
-            {
-                var replies = await redis.PipelineAsync([.. started.Select(w => new[] { "HGET", Broker.Storage.RedisKeys.Worker(w.Id), Broker.Storage.WorkerFields.Connected })], token);
-                return replies.All(r => r is "1");
-            },
+            token => allConnected([.. started.Select(w => Broker.Storage.RedisKeys.Worker(w.Id))], token),
             () => started.FirstOrDefault(w => w.Process.HasExited) is { Process: { } dead } ? $"worker {dead.Name} exited:\n{dead.RecentOutput}" : null,
             $"{count} worker(s)",
             cancellationToken);

@@ -16,6 +16,7 @@ public static class AuditActions
     public const string SetQueueLimits = "queue.limits";
     public const string SetGroupLimits = "queue.group-limits";
     public const string ClearGroupLimits = "queue.group-limits.clear";
+    public const string DrainWorker = "worker.drain";
 }
 
 /// <summary>Field names of an entry in the audit stream (<c>tq:audit</c>).</summary>
@@ -28,8 +29,15 @@ internal static class AuditFields
     public const string Outcome = "outcome";
 }
 
-/// <summary>An admin action about to be recorded: who, what, on which queue and task(s), with what result.</summary>
-public sealed record AuditRecord(string Identity, string Action, string Queue, string Target, string Outcome);
+/// <summary>
+/// An admin action about to be recorded: who, what, on which queue and task(s), with what result. An action on a worker
+/// names the worker's queues, comma-separated (<see cref="Queues"/>).
+/// </summary>
+public sealed record AuditRecord(string Identity, string Action, string Queue, string Target, string Outcome)
+{
+    /// <summary>The queues an entry's queue field names: one, or a worker's several.</summary>
+    public static string[] Queues(string queue) => queue.Split(',', StringSplitOptions.RemoveEmptyEntries);
+}
 
 /// <summary>A recorded action; <paramref name="Id"/> is its stream entry id, <paramref name="Time"/> Redis's clock when it was added.</summary>
 public sealed record AuditEntryRecord(string Id, DateTimeOffset Time, AuditRecord Record);

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Diagnostics;
 

@@ -34,6 +34,8 @@ public sealed class BrokerTelemetry : IDisposable
         StaleReports = _meter.CreateCounter<long>("taskqueue.reports.stale", "{report}", "Completions, failures or renewals refused because the lease was no longer the sender's.");
         Quarantines = _meter.CreateCounter<long>("taskqueue.workers.quarantined", "{worker}", "Workers quarantined for letting leases expire.");
         Dispatched = _meter.CreateCounter<long>("taskqueue.tasks.dispatched", "{task}", "Assignments sent to workers.");
+        ShortReplicaAcks = _meter.CreateCounter<long>("taskqueue.replica_acks.short", "{task}",
+            "Submitted or completed tasks the primary stored but fewer replicas than TaskQueue:Store:AckReplicas acknowledged in time (by operation).");
         QueueWait = _meter.CreateHistogram<double>("taskqueue.task.queue_wait", "s", "Time a task waited ready in its queue before a worker got it.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = s_secondsBuckets });
         Execution = _meter.CreateHistogram<double>("taskqueue.task.execution", "s", "Time from a task's lease to its worker's report, by outcome.",
@@ -54,6 +56,7 @@ public sealed class BrokerTelemetry : IDisposable
     public Counter<long> StaleReports { get; }
     public Counter<long> Quarantines { get; }
     public Counter<long> Dispatched { get; }
+    public Counter<long> ShortReplicaAcks { get; }
     public Histogram<double> QueueWait { get; }
     public Histogram<double> Execution { get; }
 

@@ -146,4 +146,16 @@ internal static partial class Log
 
     [LoggerMessage(224, LogLevel.Information, "Queue {Queue}'s limits of group {Group} cleared by {Identity}")]
     public static partial void GroupLimitsCleared(ILogger logger, string queue, string group, string identity);
+
+    [LoggerMessage(240, LogLevel.Warning, "{Operation} of {Count} tasks on queue {Queue} stored on the primary but acknowledged by {Acks} replicas within {TimeoutMs} ms: not answered OK")]
+    public static partial void ReplicaAcksShort(ILogger logger, string operation, int count, string queue, string acks, double timeoutMs);
+
+    [LoggerMessage(241, LogLevel.Information, "Submits and completions wait for {Replicas} replicas (TaskQueue:Store:AckReplicas), at most {TimeoutMs} ms each")]
+    public static partial void ReplicaAcksOn(ILogger logger, int replicas, double timeoutMs);
+
+    [LoggerMessage(242, LogLevel.Information, "Worker {WorkerId} drained by an operator with {Busy} tasks running: it gets no new work")]
+    public static partial void WorkerDrainedByOperator(ILogger logger, string workerId, int busy);
+
+    [LoggerMessage(243, LogLevel.Warning, "Could not publish the drain of worker {WorkerId}: its broker drains it at its next heartbeat, from the registry")]
+    public static partial void PublishDrainFailed(ILogger logger, Exception exception, string workerId);
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Diagnostics;
 

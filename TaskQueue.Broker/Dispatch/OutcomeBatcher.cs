@@ -123,6 +123,17 @@ internal sealed class OutcomeBatcher : IAsyncDisposable
             RetryLater(queue, reports, ex);
             return;
         }
+        catch (ReplicaAckException shortfall)
+        {
+            // Settled on the primary, but too few replicas hold it: not counted as settled; the workers hear their leases are lost.
+            Log.ReplicaAcksShort(_logger, shortfall.Operation, reports.Count, queue, shortfall.Acks.ToString(), shortfall.Timeout.TotalMilliseconds);
+            foreach (var report in reports)
+            {
+                report.Result.TrySetException(shortfall);
+            }
+
+            return;
+        }
         catch (Exception ex)
         {
             Log.SettleFailed(_logger, ex, queue, reports.Count);

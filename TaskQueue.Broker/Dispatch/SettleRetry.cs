@@ -5,8 +5,9 @@ namespace TaskQueue.Broker.Dispatch;
 
 /// <summary>
 /// When a report that Redis did not settle is tried again: only when Redis was unreachable (the connection
-/// failed or timed out, or Redis was loading, busy or not a writable primary) — a script error is the report's
-/// fault and is final —, after a delay doubling from TaskQueue:Broker:SettleRetryDelay to SettleRetryMaxDelay,
+/// failed or timed out, or Redis was loading, busy or not a writable primary, or a connection failed between the
+/// report's script and the WAIT for its replicas) — a script error is the report's fault, and too few replicas
+/// acknowledging in time is Redis's answer: both are final —, after a delay doubling from TaskQueue:Broker:SettleRetryDelay to SettleRetryMaxDelay,
 /// and never past the report's lease deadline; at most SettleRetryMaxPending reports wait for another try at once.
 /// </summary>
 internal sealed class SettleRetry(IOptions<BrokerOptions> options)
@@ -25,6 +26,8 @@ internal sealed class SettleRetry(IOptions<BrokerOptions> options)
     {
         RedisConnectionException or RedisTimeoutException or TimeoutException => true,
         RedisServerException server => s_transientReplies.Any(code => server.Message.StartsWith(code, StringComparison.Ordinal)),
+        // A connection failed between the write and its WAIT (a failover): whether a replica holds it is unknown; try it on the primary now.
+        Storage.ReplicaAckException { Acks.Interrupted: true } => true,
         AggregateException { InnerExceptions: var inner } => inner.Count > 0 && inner.All(IsTransient),
         _ => false,
     };

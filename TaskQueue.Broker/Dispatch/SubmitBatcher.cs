@@ -75,6 +75,18 @@ internal sealed class SubmitBatcher : IAsyncDisposable
                 offset += pending.Tasks.Count;
             }
         }
+        catch (ReplicaAckException shortfall)
+        {
+            // The primary holds the tasks (workers may take them): announced, but no caller hears OK. Each gets its own tasks' ids.
+            Log.ReplicaAcksShort(_logger, shortfall.Operation, shortfall.Stored.Count, queue, shortfall.Acks.ToString(), shortfall.Timeout.TotalMilliseconds);
+            _ready.PublishReady(queue);
+            var offset = 0;
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetException(shortfall.For([.. shortfall.Stored.Skip(offset).Take(pending.Tasks.Count)]));
+                offset += pending.Tasks.Count;
+            }
+        }
         catch (Exception ex)
         {
             Log.EnqueueFailed(_logger, ex, queue, batch.Count);

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 
 namespace TaskQueue.Broker.Explain;
 
@@ -86,10 +87,13 @@ internal sealed class TaskExplainer(
 
         var now = time.GetUtcNow();
         var workers = await registry.ListAsync(now, options.Value.WorkerSilenceLimit);
-        var forQueue = workers.Where(w => w.IsAlive && w.Queues.Contains(task.Id.Queue, StringComparer.Ordinal)).ToList();
+        var connected = workers.Where(w => w.IsAlive && w.Queues.Contains(task.Id.Queue, StringComparer.Ordinal)).ToList();
+        // A draining worker takes nothing new: it does not count as one that consumes the queue.
+        var forQueue = connected.Where(w => w.Status != WorkerStatuses.Draining).ToList();
         if (forQueue.Count == 0)
         {
-            return new(ExplanationReason.NoWorkerForQueue, $"no connected worker consumes queue '{task.Id.Queue}'", task.State, Ahead: ahead, AheadIsLowerBound: lowerBound);
+            var draining = connected.Count > 0 ? $" ({Count(connected.Count, "worker")} connected, draining)" : "";
+            return new(ExplanationReason.NoWorkerForQueue, $"no connected worker consumes queue '{task.Id.Queue}'{draining}", task.State, Ahead: ahead, AheadIsLowerBound: lowerBound);
         }
 
         var forType = forQueue.Where(w => w.Handles(task.Type)).ToList();
@@ -181,8 +185,8 @@ internal sealed class TaskExplainer(
 
     private async Task<(long Ahead, bool LowerBound, DateTimeOffset? LeaseDeadline, GroupFacts Group)> ReadStreamAndLeaseAsync(TaskId id)
     {
-        var reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
-            ScriptLibrary.Explain, [RedisKeys.QueuePrefix(id.Queue)], [id.LocalId, MaxAhead, 0]))!;
+        var reply = (RedisResult[])(await redis.GetDatabase().RunScriptAsync(
+            ScriptLibrary.Explain, RedisKeySpace.Of(redis).ScriptKeys(id.Queue), [id.LocalId, MaxAhead, 0]))!;
         var deadline = (long)reply[2];
         var group = new GroupFacts((long)reply[3], (long)reply[4], (long)reply[5]);
         return ((long)reply[0], (long)reply[1] == 1, deadline >= 0 ? DateTimeOffset.FromUnixTimeMilliseconds(deadline) : null, group);

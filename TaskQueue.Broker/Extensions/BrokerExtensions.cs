@@ -59,10 +59,12 @@ public static class BrokerExtensions
         services.AddSingleton<BrokerIdentity>();
         services.AddHostedService<RedisCredentialsCheck>();
         services.AddSingleton<RedisClockShift>();
+        services.AddSingleton<ReplicaAcknowledger>();
         services.AddSingleton<RedisTaskStore>();
         services.AddSingleton<RedisFlowStore>();
         services.AddSingleton<QueueFlowControl>();
         services.AddSingleton<TaskLister>();
+        services.AddSingleton<AttemptHistory>();
         services.AddSingleton<IClaimStore>(sp => sp.GetRequiredService<RedisTaskStore>());
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<TaskExplainer>();
@@ -75,6 +77,8 @@ public static class BrokerExtensions
         services.AddSingleton<OutcomeBatcher>();
         services.AddSingleton<SubmitBatcher>();
         services.AddSingleton<WorkerQuarantine>();
+        services.AddSingleton<WorkerDrains>();
+        services.AddSingleton<OperatorDrain>();
         services.AddSingleton<ISessionStore, RedisSessionStore>();
         services.AddSingleton<SessionLifecycle>();
         services.AddSingleton<TaskWaiters>();

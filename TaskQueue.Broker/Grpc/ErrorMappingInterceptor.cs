@@ -19,6 +19,12 @@ internal sealed class ErrorMappingInterceptor(MalformedRequests malformed) : Int
     /// <summary>The trailer that tells a refused caller how many whole seconds to wait before trying again.</summary>
     public const string RetryAfterTrailer = "retry-after";
 
+    /// <summary>On UNAVAILABLE after a write the replicas did not acknowledge in time: "k/N", the replicas that did of those wanted.</summary>
+    public const string ReplicaAcksTrailer = "taskqueue-replica-acks";
+
+    /// <summary>With <see cref="ReplicaAcksTrailer"/> on a submit: the ids of the tasks the primary stored, comma-separated, in request order.</summary>
+    public const string StoredTaskIdsTrailer = "taskqueue-stored-task-ids";
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -75,6 +81,9 @@ internal sealed class ErrorMappingInterceptor(MalformedRequests malformed) : Int
         TaskValidationException { TooLarge: true } e => new RpcException(new Status(StatusCode.ResourceExhausted, e.Message)),
         TaskValidationException e => new RpcException(new Status(StatusCode.InvalidArgument, $"{e.Field}: {e.Message}")),
         ArgumentException e => new RpcException(new Status(StatusCode.InvalidArgument, e.Message)),
+        ReplicaAckException e => new RpcException(
+            new Status(StatusCode.Unavailable, e.Message + (e.Stored.Count > 0 ? " The tasks exist; submitting again with the same idempotency key returns them." : "")),
+            ReplicaTrailers(e)),
         Schedules.ScheduleConflictException e => new RpcException(new Status(StatusCode.Aborted, e.Message)),
         RedisConnectionException or RedisTimeoutException =>
             new RpcException(new Status(StatusCode.Unavailable, "Redis is unavailable; nothing was stored. Retry later.")),
@@ -83,4 +92,15 @@ internal sealed class ErrorMappingInterceptor(MalformedRequests malformed) : Int
         ObjectDisposedException => new RpcException(new Status(StatusCode.Unavailable, "The broker is shutting down.")),
         _ => null,
     };
+
+    private static Metadata ReplicaTrailers(ReplicaAckException e)
+    {
+        var trailers = new Metadata { { ReplicaAcksTrailer, $"{e.Acks.Acknowledged}/{e.Acks.Wanted}" } };
+        if (e.Stored.Count > 0)
+        {
+            trailers.Add(StoredTaskIdsTrailer, string.Join(',', e.Stored.Select(r => r.Id.ToString())));
+        }
+
+        return trailers;
+    }
 }

@@ -27,6 +27,7 @@ internal static partial class ProtoMapping
                 MaxAttempts = template.MaxAttempts == 0 ? null : template.MaxAttempts,
                 ExecutionTimeout = ToTimeSpan(template.ExecutionTimeout, "schedule.template.execution_timeout"),
                 ExpiresAfter = ToTimeSpan(template.ExpiresAfter, "schedule.template.expires_after"),
+                Group = template.Group,
             })
         {
             Overlap = spec.Overlap switch
@@ -56,6 +57,7 @@ internal static partial class ProtoMapping
             Payload = UnsafeByteOperations.UnsafeWrap(d.Template.Payload),
             Priority = d.Template.Priority,
             MaxAttempts = d.Template.MaxAttempts ?? 0,
+            Group = d.Template.Group,
         };
         if (d.Template.ExecutionTimeout is { } timeout)
         {

@@ -116,6 +116,7 @@ internal static partial class ProtoMapping
             UniqueKey = task.UniqueKey ?? "",
             DebounceKey = task.DebounceKey ?? "",
             Group = task.Group ?? "",
+            TraceParent = task.TraceParent ?? "",
         };
         if (task.StartedAt is { } started)
         {
@@ -134,6 +135,22 @@ internal static partial class ProtoMapping
 
         AddProgress(info, task);
         return info;
+    }
+
+    /// <summary>A task's failed attempts (GetTask only: TaskInfo.attempts), oldest first.</summary>
+    public static void AddAttempts(TaskInfo info, IReadOnlyList<FailedAttempt> attempts)
+    {
+        foreach (var attempt in attempts)
+        {
+            info.Attempts.Add(new TaskAttempt
+            {
+                Attempt = attempt.Attempt,
+                Error = attempt.Error,
+                WorkerId = attempt.WorkerId ?? "",
+                FinishedAt = Timestamp.FromDateTimeOffset(attempt.FinishedAt),
+                Outcome = attempt.Outcome,
+            });
+        }
     }
 
     /// <summary>The progress, checkpoint and lease deadline of the task (TaskInfo fields 17–21).</summary>
@@ -187,6 +204,7 @@ internal static partial class ProtoMapping
         })
         {
             Type = request.Type.Length == 0 ? null : request.Type,
+            Group = request.Group.Length == 0 ? null : request.Group,
             Limit = request.Limit,
             Cursor = request.Cursor.Length == 0 ? null : request.Cursor,
             OldestFirst = request.Order == ListOrder.OldestFirst,

@@ -10,6 +10,7 @@ using TaskQueue.Broker.Listing;
 using TaskQueue.Broker.Schedules;
 using TaskQueue.Broker.Security;
 using TaskQueue.Broker.Services;
+using TaskQueue.Broker.Sessions;
 using TaskQueue.Broker.Storage;
 using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
@@ -24,6 +25,7 @@ namespace TaskQueue.Broker.Grpc;
 internal sealed partial class TaskApiService(
     RedisTaskStore store,
     TaskLister lister,
+    AttemptHistory attempts,
     SubmitBatcher submits,
     ClusterEvents cluster,
     TaskWaiters waiters,
@@ -33,10 +35,12 @@ internal sealed partial class TaskApiService(
     TaskExplainer explainer,
     ScheduleBook schedules,
     QueueFlowControl flow,
+    OperatorDrain operatorDrain,
     IOptions<BrokerOptions> options,
     BrokerTelemetry telemetry,
     IHostApplicationLifetime lifetime,
-    TimeProvider time) : TaskService.TaskServiceBase
+    TimeProvider time,
+    ILogger<TaskApiService> logger) : TaskService.TaskServiceBase
 {
     private static readonly TimeSpan s_waitRecheck = TimeSpan.FromSeconds(5);
     private readonly BrokerOptions _options = options.Value;
@@ -103,8 +107,14 @@ internal sealed partial class TaskApiService(
         return [.. results.Select(ProtoMapping.ToResponse)];
     }
 
-    public override async Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context) =>
-        ProtoMapping.ToInfo(await GetExistingAsync(TaskId.Parse(request.TaskId), context.CancellationToken));
+    public override async Task<TaskInfo> Get(GetTaskRequest request, ServerCallContext context)
+    {
+        var id = TaskId.Parse(request.TaskId);
+        var history = attempts.ReadAsync(id, context.CancellationToken);
+        var info = ProtoMapping.ToInfo(await GetExistingAsync(id, context.CancellationToken));
+        ProtoMapping.AddAttempts(info, await history);
+        return info;
+    }
 
     public override async Task<TaskInfo> Wait(WaitTaskRequest request, ServerCallContext context)
     {
@@ -276,7 +286,7 @@ internal sealed partial class TaskApiService(
         if (request.Queue.Length > 0)
         {
             TaskValidation.ValidateQueueName(request.Queue);
-            visible = queue => string.Equals(queue, request.Queue, StringComparison.Ordinal);
+            visible = queue => AuditRecord.Queues(queue).Contains(request.Queue, StringComparer.Ordinal);
         }
         else
         {
@@ -340,6 +350,41 @@ internal sealed partial class TaskApiService(
         });
     }
 
+    /// <summary>
+    /// Drains one worker. The edge lets through admin on some queue (the worker's queues are in Redis); here the caller needs
+    /// admin on every queue the worker consumes. Audited under those queues; an unknown worker is NOT_FOUND, changing nothing.
+    /// </summary>
+    public override async Task<DrainWorkerResponse> DrainWorker(DrainWorkerRequest request, ServerCallContext context)
+    {
+        if (request.WorkerId.Length is 0 or > WorkerStreamService.MaxWorkerIdLength)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"worker_id must be 1 to {WorkerStreamService.MaxWorkerIdLength} characters."));
+        }
+
+        var queues = "";
+        return await AuditedAsync(context, AuditActions.DrainWorker, () => queues, "worker:" + request.WorkerId, DrainAsync, DrainOutcome);
+
+        async Task<DrainWorkerResponse> DrainAsync()
+        {
+            var worker = await operatorDrain.FindAsync(request.WorkerId, context.CancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"Worker {request.WorkerId} is not in the registry."));
+            queues = string.Join(",", worker.Queues);
+            AuthorizationInterceptor.Demand(logger, context.GetHttpContext().User, new Permission(ScopeActions.Admin, worker.Queues), context.Method);
+            var drained = await operatorDrain.DrainAsync(request.WorkerId, context.CancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"Worker {request.WorkerId} is not in the registry."));
+            return new DrainWorkerResponse
+            {
+                Status = WorkerStatuses.Draining,
+                Broker = drained.Broker,
+                DeliveredHere = drained.DeliveredHere,
+                BrokersTold = (int)Math.Min(drained.BrokersTold, int.MaxValue),
+            };
+        }
+    }
+
+    private static string DrainOutcome(DrainWorkerResponse response) =>
+        response.DeliveredHere ? $"{AuditOutcomes.Ok}: drained" : $"{AuditOutcomes.Ok}: drain published to {response.BrokersTold} broker(s)";
+
     public override async Task<ListQueuesResponse> ListQueues(ListQueuesRequest request, ServerCallContext context)
     {
         var scopes = CallerIdentity.Scopes(context.GetHttpContext().User);
@@ -347,19 +392,24 @@ internal sealed partial class TaskApiService(
         return new ListQueuesResponse { Queues = { queues.Where(queue => Scopes.Allow(scopes, ScopeActions.Read, [queue])) } };
     }
 
-    /// <summary>The queues whose audit entries a caller who named no queue may read: those it holds admin scope for.</summary>
+    /// <summary>The queues whose audit entries a caller who named no queue may read: those it holds admin scope for (all of a worker's).</summary>
     private static Func<string, bool> AdministeredQueues(ServerCallContext context)
     {
         var scopes = CallerIdentity.Scopes(context.GetHttpContext().User);
-        return queue => Scopes.Allow(scopes, ScopeActions.Admin, [queue]);
+        return queue => Scopes.Allow(scopes, ScopeActions.Admin, AuditRecord.Queues(queue) is { Length: > 0 } queues ? queues : [queue]);
     }
 
     /// <summary>
     /// Runs an admin action and records it on the audit trail with its outcome: done, refused or failed, once
     /// the request named its queue (authorisation inside <paramref name="act"/> is recorded too, as "denied").
     /// </summary>
+    private Task<TResponse> AuditedAsync<TResponse>(
+        ServerCallContext context, string action, string queue, string target, Func<Task<TResponse>> act, Func<TResponse, string> outcome) =>
+        AuditedAsync(context, action, () => queue, target, act, outcome);
+
+    /// <summary>As above, for an action whose queue(s) <paramref name="act"/> finds out (a worker's): read once it ended.</summary>
     private async Task<TResponse> AuditedAsync<TResponse>(
-        ServerCallContext context, string action, string queue, string target, Func<Task<TResponse>> act, Func<TResponse, string> outcome)
+        ServerCallContext context, string action, Func<string> queueOf, string target, Func<Task<TResponse>> act, Func<TResponse, string> outcome)
     {
         var identity = CallerIdentity.Of(context);
         TResponse response;
@@ -369,11 +419,11 @@ internal sealed partial class TaskApiService(
         }
         catch (Exception ex)
         {
-            await audit.RecordAsync(new AuditRecord(identity, action, queue, target, AuditOutcomes.Of(ex, context.CancellationToken)));
+            await audit.RecordAsync(new AuditRecord(identity, action, queueOf(), target, AuditOutcomes.Of(ex, context.CancellationToken)));
             throw;
         }
 
-        await audit.RecordAsync(new AuditRecord(identity, action, queue, target, outcome(response)));
+        await audit.RecordAsync(new AuditRecord(identity, action, queueOf(), target, outcome(response)));
         return response;
     }
 

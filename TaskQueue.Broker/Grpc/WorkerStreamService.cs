@@ -28,8 +28,12 @@ internal sealed class WorkerStreamService(
     IHostApplicationLifetime lifetime,
     ILogger<WorkerStreamService> logger) : WorkerService.WorkerServiceBase
 {
+    /// <summary>The longest worker id a hello may give (DrainWorker refuses longer ones as well).</summary>
+    internal const int MaxWorkerIdLength = 256;
+
     // The most task types a hello may list.
     private const int MaxTaskTypes = 1000;
+    private const int MaxInstanceLength = 64;
 
     private readonly int _maxConcurrency = limits.Value.MaxWorkerConcurrency;
 
@@ -151,9 +155,9 @@ internal sealed class WorkerStreamService(
 
     private static WorkerHello ParseHello(Hello hello, string owner, int maxConcurrency)
     {
-        if (string.IsNullOrWhiteSpace(hello.WorkerId) || hello.WorkerId.Length > 256)
+        if (string.IsNullOrWhiteSpace(hello.WorkerId) || hello.WorkerId.Length > MaxWorkerIdLength)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "hello.worker_id must be 1 to 256 characters."));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"hello.worker_id must be 1 to {MaxWorkerIdLength} characters."));
         }
 
         if (hello.Concurrency < 1 || hello.Concurrency > maxConcurrency)
@@ -184,8 +188,18 @@ internal sealed class WorkerStreamService(
                 StatusCode.InvalidArgument, $"hello.task_types must list at most {MaxTaskTypes} types of 1 to {TaskValidation.MaxTypeLength} characters."));
         }
 
+        if (hello.Instance.Length > MaxInstanceLength || hello.Instance.Any(char.IsControl))
+        {
+            throw new RpcException(new Status(
+                StatusCode.InvalidArgument, $"hello.instance must be at most {MaxInstanceLength} characters, none a control character."));
+        }
+
         return new WorkerHello(
-            hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes.Distinct(StringComparer.Ordinal)], hello.Concurrency, hello.Batches, owner);
+            hello.WorkerId, [.. hello.Queues.Distinct(StringComparer.Ordinal)], [.. hello.TaskTypes.Distinct(StringComparer.Ordinal)], hello.Concurrency, hello.Batches, owner)
+        {
+            Draining = hello.Draining,
+            Instance = hello.Instance,
+        };
     }
 
     /// <summary>
@@ -220,7 +234,7 @@ internal sealed class WorkerStreamService(
         var failures = new List<TaskFailure>();
         foreach (var report in completed)
         {
-            if (Parse(session, report.TaskId) is not { } id)
+            if (Parse(session, report.TaskId, report.LeaseToken) is not { } id)
             {
                 continue;
             }
@@ -239,7 +253,7 @@ internal sealed class WorkerStreamService(
         foreach (var report in failed)
         {
             var error = ProtocolLimits.TruncateError(report.Error);
-            if (Parse(session, report.TaskId) is { } id)
+            if (Parse(session, report.TaskId, report.LeaseToken) is { } id)
             {
                 failures.Add(new TaskFailure(id, report.LeaseToken, error, report.Retryable));
             }
@@ -248,7 +262,7 @@ internal sealed class WorkerStreamService(
         var releases = new List<LeaseRef>();
         foreach (var report in released)
         {
-            if (Parse(session, report.TaskId) is { } id)
+            if (Parse(session, report.TaskId, report.LeaseToken) is { } id)
             {
                 releases.Add(new LeaseRef(id, report.LeaseToken));
             }
@@ -267,7 +281,7 @@ internal sealed class WorkerStreamService(
     /// <summary>Progress goes to the coalescing writer; a stale one is answered LeaseLost from there.</summary>
     private void Report(WorkerSession session, TaskProgress report)
     {
-        if (Parse(session, report.TaskId) is { } id)
+        if (Parse(session, report.TaskId, report.LeaseToken) is { } id)
         {
             progress.Report(session, new TaskProgressReport(id, report.LeaseToken, Math.Clamp(report.Percent, 0, 100), ProtocolLimits.TruncateError(report.Message)));
         }
@@ -279,7 +293,7 @@ internal sealed class WorkerStreamService(
         if (!TaskId.TryParse(checkpoint.TaskId, out var id))
         {
             session.SendCheckpointSaved(checkpoint.TaskId, checkpoint.Sequence, accepted: false, "not a task id");
-            session.SendLeaseLost(checkpoint.TaskId, "not a task id");
+            session.SendLeaseLost(checkpoint.TaskId, checkpoint.LeaseToken, "not a task id");
             return;
         }
 
@@ -290,14 +304,14 @@ internal sealed class WorkerStreamService(
         _ = checkpoints.SaveAsync(session, report, checkpoint.Sequence);
     }
 
-    private static TaskId? Parse(WorkerSession session, string taskId)
+    private static TaskId? Parse(WorkerSession session, string taskId, string token)
     {
         if (TaskId.TryParse(taskId, out var parsed))
         {
             return parsed.Value;
         }
 
-        session.SendLeaseLost(taskId, "not a task id");
+        session.SendLeaseLost(taskId, token, "not a task id");
         return null;
     }
 

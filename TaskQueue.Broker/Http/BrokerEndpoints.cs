@@ -70,7 +70,11 @@ public static class BrokerEndpoints
         var workers = await registry.ListAsync(time.GetUtcNow(), options.Value.WorkerSilenceLimit);
         return workers.ToDictionary(
             w => w.WorkerId,
-            w => new WorkerStatus(w.Status, w.TasksCompleted, w.LastHeartbeat, w.Slots, w.Busy, w.StuckSlots, w.Queues, w.Broker, w.QuarantinedUntil));
+            w => new WorkerStatus(w.Status, w.TasksCompleted, w.LastHeartbeat, w.Slots, w.Busy, w.StuckSlots, w.Queues, w.Broker, w.QuarantinedUntil)
+            {
+                TaskTypes = w.TaskTypes,
+                RunningTasks = w.RunningTasks,
+            });
     }
 
     private static async Task<IResult> GetDeadLettersAsync(RedisTaskStore store, ClaimsPrincipal user, string? queue, int? limit, CancellationToken cancellationToken)
@@ -161,5 +165,14 @@ public static class BrokerEndpoints
         [property: JsonPropertyName("stuck_slots")] int StuckSlots,
         [property: JsonPropertyName("queues")] IReadOnlyList<string> Queues,
         [property: JsonPropertyName("broker")] string Broker,
-        [property: JsonPropertyName("quarantined_until")] DateTimeOffset? QuarantinedUntil);
+        [property: JsonPropertyName("quarantined_until")] DateTimeOffset? QuarantinedUntil)
+    {
+        /// <summary>The task types it handles; empty: every type.</summary>
+        [JsonPropertyName("task_types")]
+        public IReadOnlyList<string> TaskTypes { get; init; } = [];
+
+        /// <summary>The tasks it holds leased ("queue:id"), the first 100; busy_slots counts them all.</summary>
+        [JsonPropertyName("running_tasks")]
+        public IReadOnlyList<string> RunningTasks { get; init; } = [];
+    }
 }

@@ -8,14 +8,15 @@ namespace TaskQueue.Broker.Listing;
 
 /// <summary>
 /// Where a page of <see cref="TaskLister"/> ended: the last index entry read (a lane and stream entry id for
-/// ready tasks; a score and task id for the sorted sets), bound to the state and order it was made for. Opaque
+/// ready tasks, or a group lane and its score; a score and task id for the sorted sets), bound to the state and order it was made for. Opaque
 /// to clients (base64url text); anything that does not decode to a cursor for the same listing is bad input.
 /// </summary>
 internal sealed partial record ListCursor(string Position, string Member)
 {
     private const string Version = "v1";
     private const int MaxEncodedLength = 1024;
-    private const int MaxLaneLength = 256;
+    // "<prio>:<type>", and a group lane's mark and group after it.
+    private const int MaxLaneLength = 256 + 1 + TaskValidation.MaxGroupLength;
 
     public string Encode(string source, bool oldestFirst) =>
         Base64Url.EncodeToString(Encoding.UTF8.GetBytes(string.Join('\n', Version, source, Order(oldestFirst), Position, Member)));
@@ -55,7 +56,9 @@ internal sealed partial record ListCursor(string Position, string Member)
 
         var (position, member) = (parts[3], parts[4]);
         var valid = source == TaskLister.ReadySource
-            ? position.Length is > 0 and <= MaxLaneLength && !position.Any(char.IsControl) && StreamId().IsMatch(member)
+            ? position.Length is > 0 and <= MaxLaneLength
+              && !position.Any(c => char.IsControl(c) && c != RedisKeys.GroupMark)
+              && (StreamId().IsMatch(member) || (position.Contains(RedisKeys.GroupMark, StringComparison.Ordinal) && Score().IsMatch(member)))
             : Score().IsMatch(position) && double.TryParse(position, NumberStyles.Float, CultureInfo.InvariantCulture, out var score)
               && double.IsFinite(score) && LocalId().IsMatch(member);
         return valid ? new ListCursor(position, member) : throw Invalid("its position is malformed");

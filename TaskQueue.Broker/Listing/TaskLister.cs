@@ -9,6 +9,9 @@ public sealed record TaskListQuery(string Queue, TaskState State)
     /// <summary>Only tasks of this type (null: every type); pages may then hold fewer than <see cref="Limit"/>.</summary>
     public string? Type { get; init; }
 
+    /// <summary>Only tasks of this group (null: every group); pages may then hold fewer than <see cref="Limit"/>.</summary>
+    public string? Group { get; init; }
+
     /// <summary>1 to <see cref="TaskLister.MaxLimit"/>; 0 means <see cref="TaskLister.DefaultLimit"/>.</summary>
     public int Limit { get; init; }
 
@@ -50,15 +53,20 @@ public sealed class TaskLister(IConnectionMultiplexer redis)
             throw new TaskValidationException("type", $"the task type is longer than {TaskValidation.MaxTypeLength} characters");
         }
 
+        if (query.Group is { Length: > 0 } group && (group.Length > TaskValidation.MaxGroupLength || group.Any(char.IsControl)))
+        {
+            throw new TaskValidationException("group", $"the group must be at most {TaskValidation.MaxGroupLength} printable characters");
+        }
+
         var cursor = ListCursor.Decode(query.Cursor, source, query.OldestFirst);
         cancellationToken.ThrowIfCancellationRequested();
         RedisValue[] args =
         [
             source, query.OldestFirst ? "asc" : "desc", query.Limit == 0 ? DefaultLimit : query.Limit, query.Type ?? "",
-            cursor?.Position ?? "", cursor?.Member ?? "", .. s_leftOut,
+            cursor?.Position ?? "", cursor?.Member ?? "", query.Group ?? "", .. s_leftOut,
         ];
-        var reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
-            ScriptLibrary.List, [RedisKeys.QueuePrefix(query.Queue)], args))!;
+        var reply = (RedisResult[])(await redis.GetDatabase().RunScriptAsync(
+            ScriptLibrary.List, RedisKeySpace.Of(redis).ScriptKeys(query.Queue), args))!;
 
         var tasks = new List<TaskSnapshot>();
         for (var i = 2; i < reply.Length;)

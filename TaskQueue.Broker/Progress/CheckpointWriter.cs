@@ -48,7 +48,7 @@ internal sealed class CheckpointWriter(RedisTaskStore store, ProgressWriter prog
         session.SendCheckpointSaved(taskId, sequence, accepted: false, refusal);
         if (leaseLost)
         {
-            session.SendLeaseLost(taskId, refusal);
+            session.SendLeaseLost(taskId, checkpoint.Token, refusal);
         }
     }
 }

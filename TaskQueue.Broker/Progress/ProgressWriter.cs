@@ -127,7 +127,7 @@ internal sealed class ProgressWriter(RedisTaskStore store, TimeProvider time, IL
             // Told only while the session still holds that lease: a report overtaken by its own task's outcome is no news.
             if (results[i] is TransitionResult.StaleLease or TransitionResult.NotFound && session.Find(report.Id, report.Token) is not null)
             {
-                session.SendLeaseLost(report.Id.ToString(), "the lease is no longer yours (stale progress)");
+                session.SendLeaseLost(report.Id.ToString(), report.Token, "the lease is no longer yours (stale progress)");
             }
         }
     }

@@ -45,6 +45,9 @@ public sealed record ScheduleTemplate(string Type, ReadOnlyMemory<byte> Payload)
 
     /// <summary>Drop the slot's task if it has not started this long after its creation. Null: never.</summary>
     public TimeSpan? ExpiresAfter { get; init; }
+
+    /// <summary>The group of the slot's task (a task's group: its lane and the queue's group limits). Empty: none.</summary>
+    public string Group { get; init; } = "";
 }
 
 /// <summary>A schedule as a caller defines it: where, when (cron in a time zone), what, and its policies.</summary>

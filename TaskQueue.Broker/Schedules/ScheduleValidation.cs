@@ -29,7 +29,7 @@ public static class ScheduleValidation
         ValidateName(definition.Name);
         var slots = CronSlots.Parse(definition.Cron, definition.TimeZone);
         var template = definition.Template;
-        // The template is a submit's task: the same rules (type, payload size, priority, attempts, timeouts).
+        // The template is a submit's task: the same rules (type, payload size, priority, attempts, timeouts, group).
         TaskValidation.Validate(
             new NewTask(definition.Queue, template.Type, template.Payload)
             {
@@ -37,6 +37,7 @@ public static class ScheduleValidation
                 MaxAttempts = template.MaxAttempts,
                 ExecutionTimeout = template.ExecutionTimeout,
                 ExpiresAfter = template.ExpiresAfter,
+                Group = template.Group,
             },
             options);
         if (definition.CatchUpMax is < 1 or > MaxCatchUpMax)

@@ -1,6 +1,7 @@
 -- cancel: a ready or scheduled task is cancelled at once; a leased one is marked cancel-requested so
 -- its owner can be told (it ends cancelled when the owner reports or its lease expires).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  retention in ms
 -- ARGV[3]  task id

@@ -2,6 +2,7 @@
 -- its progress when given; fenced: a stale token changes nothing, so a zombie never overwrites the
 -- checkpoint of the attempt that replaced it. The size cap is checked by the broker before the call.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  task id
 -- ARGV[3]  lease token

@@ -5,12 +5,16 @@
 -- waited at least the priority max wait), the overdue lanes in an order that turns by one on every call
 -- that finds two or more (TURN), so one-slot claims serve each in turn; then the rest highest priority
 -- first. The lanes of one priority and type with groups are served as one, round-robin across their groups with
--- ready work, skipping a group at its limit (lib/groups.lua). Within a lane, reclaimed work (a crashed worker's tasks: pending entries of the consumer
--- FRONT_CONSUMER, reap.lua) goes before the lane's new entries. A task is leased at the moment it is
--- claimed: fresh token, deadline = now + lease.
+-- ready work, skipping a group at its limit (lib/groups.lua). Within a lane, reclaimed work (a crashed worker's
+-- tasks, reap.lua: pending entries of the consumer FRONT_CONSUMER in a stream, the lowest scores in a group lane)
+-- goes before the lane's new entries. A group lane (a sorted set of task ids, lib/common.lua) is read with one
+-- ZPOPMIN per visit; the old layout's group streams are moved into group lanes by the first claim that serves a
+-- rotation (migrate_group_streams). A task is leased at the moment it is claimed: fresh token, deadline = now +
+-- lease.
 -- A task that never started and whose expiry passed is expired instead (expiry only bounds the wait
 -- for a first start: retries, hand-backs and replays of a started task do not expire).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  worker id
 -- ARGV[3]  maximum number of tasks
@@ -84,6 +88,7 @@ for _, lane in ipairs(redis.call('HKEYS', ROTATIONS)) do
     rotation[lane] = true
   end
 end
+if next(rotation) and redis.call('EXISTS', GROUP_LANES) == 1 then migrate_group_streams() end
 table.sort(lanes, function(a, b)
   if priority[a] ~= priority[b] then return priority[a] > priority[b] end
   if typed[a] ~= typed[b] then return typed[b] end
@@ -96,7 +101,8 @@ for _, lane in ipairs(marked) do front[lane] = true end
 
 -- The overdue lanes: the oldest waiting task (reclaimed, or the first undelivered entry) waited at least the
 -- max wait. Measured on the store's clock (stream ids carry Redis's time; the shift is zero outside tests);
--- a reclaimed entry's wait is its idle time in the pending list (since it was reclaimed).
+-- a reclaimed entry's wait is its idle time in the pending list (since it was reclaimed). A group lane's head is
+-- its lowest score, and its wait is since the task's 'enqueued' (set when it was reclaimed, for a reclaimed one).
 local max_wait = tonumber(ARGV[8]) or 0
 local overdue = {}
 if max_wait > 0 and #lanes > 1 then
@@ -104,8 +110,16 @@ if max_wait > 0 and #lanes > 1 then
     -- A rotation is judged by the lane whose turn comes first.
     local head = lane
     if rotation[lane] then head = rotation_head(lane) or (plain_exists[lane] and lane) end
+    local late = false
+    if head and head ~= lane then
+      -- A group lane: its first task's wait.
+      local first = redis.call('ZRANGE', group_ready_key(head), 0, 0)[1]
+      local enqueued = first and tonumber(redis.call('HGET', task_key(first), 'enqueued'))
+      late = enqueued ~= nil and now - enqueued >= max_wait
+      head = nil
+    end
     local stream = head and ready_key(head)
-    local late = stream and front[head] and
+    late = late or stream and front[head] and
       #redis.call('XPENDING', stream, GROUP, 'IDLE', max_wait, '-', '+', 1, FRONT_CONSUMER) > 0
     if stream and not late then
       local waited = head_wait(stream, now)
@@ -132,18 +146,22 @@ local leases = {}
 -- Tasks moved out of the old layout's lanes, at most MAX_MOVES per call (the rest on the next: it is woken).
 local MAX_MOVES = 1000
 local moved = 0
--- Leases (or drops, expires or moves) the entries read from a lane.
+-- Leases (or drops, expires or moves) the entries read from a lane: stream entries {sid, {'id', id}}, or
+-- (`stream` nil) the task ids popped from a group lane (their places are gone already; a task keeps its sid).
 local function lease_entries(lane, stream, entries)
   for _, entry in ipairs(entries) do
-    local sid, id = entry[1], entry[2][2]
+    local sid, id
+    if stream then sid, id = entry[1], entry[2][2] else id = entry end
     local key = task_key(id)
     -- One read per task: everything the checks and the assignment need.
     local t = redis.call('HMGET', key, 'state', 'sid', 'expires', 'attempt', 'started',
       'type', 'payload', 'max', 'timeout', 'tp', 'ts', 'enqueued', 'checkpoint')
-    if t[1] ~= 'ready' or t[2] ~= sid then
+    if t[1] ~= 'ready' or (stream and t[2] ~= sid) or (not stream and not is_group_entry(t[2])) then
       -- A stale entry (its task was cancelled or moved on): remove it, lease nothing.
-      redis.call('XACK', stream, GROUP, sid)
-      redis.call('XDEL', stream, sid)
+      if stream then
+        redis.call('XACK', stream, GROUP, sid)
+        redis.call('XDEL', stream, sid)
+      end
     else
       local expires = tonumber(t[3]) or 0
       if expires > 0 and now >= expires and not t[5] then
@@ -185,8 +203,25 @@ local function lease_entries(lane, stream, entries)
   end
 end
 
+-- Leases tasks of a group lane until `target` tasks are leased in this call (or the lane has none left): its
+-- lowest scores first (reclaimed, then oldest), one ZPOPMIN per pass.
+local function take_group(lane, target)
+  local zset = group_ready_key(lane)
+  while leased < target do
+    local count = target - leased
+    local popped = redis.call('ZPOPMIN', zset, count)
+    if #popped == 0 then break end
+    local ids = {}
+    for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+    lease_entries(lane, nil, ids)
+    -- Fewer than asked for: the lane is empty (nothing in this call adds to it).
+    if #ids < count then break end
+  end
+end
+
 -- Leases tasks of one lane until `target` tasks are leased in this call (or the lane has none left).
 local function take(lane, target)
+  if string.find(lane, GROUP_MARK, 1, true) then return take_group(lane, target) end
   local stream = ready_key(lane)
   -- Reclaimed entries first: moved from the front consumer to CONSUMER, they keep their ids (so every
   -- reader of a task's sid still finds it). An entry deleted meanwhile leaves the pending list with XCLAIM.
@@ -217,24 +252,22 @@ local function take(lane, target)
       break
     end
     lease_entries(lane, stream, entries)
+    -- Fewer entries than asked for: the lane has no more undelivered ones (nothing in this call appends to it).
+    if #entries < count then break end
   end
-end
-
--- Leases up to n tasks of a group's lane (lib/groups.lua's serve_rotation); returns how many.
-local function take_from_group(lane, n)
-  if not priority[lane] then
-    local level = parse_lane(lane)
-    priority[lane], typed[lane] = level, true
-  end
-  local before = leased
-  take(lane, leased + n)
-  return leased - before
 end
 
 -- Leases from a lane, or round-robin from a rotation, until `target` tasks are leased in this call.
 local function serve(lane, target)
   if rotation[lane] then
-    serve_rotation(lane, plain_exists[lane], target - leased, now, take_from_group)
+    -- Leases up to n tasks of one of the rotation's lanes (lib/groups.lua's serve_rotation); returns how many.
+    local level = priority[lane]
+    serve_rotation(lane, plain_exists[lane], target - leased, now, function(of_group, n)
+      priority[of_group], typed[of_group] = level, true
+      local before = leased
+      take(of_group, leased + n)
+      return leased - before
+    end)
   else
     take(lane, target)
   end

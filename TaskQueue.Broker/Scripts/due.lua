@@ -1,6 +1,7 @@
 -- due: the queues whose time in the due index (lib/common.lua DUE) has come, for the reaper's and the promoter's
 -- visits, and when the next one falls due. Reads only; the visits (lib/due.lua) move each queue's time on.
--- KEYS[1]  the due index "tq:due" (or the schedules' "tq:sched:due", lib/schedule.lua, for the scheduler)
+-- KEYS[1]  a due index: "tq:due", or one slot's "tq:due:{tag}" in a cluster (or the schedules' "tq:sched:due" or
+--          "tq:sched:due:{tag}", lib/schedule.lua, for the scheduler): Storage/DueIndexes.cs reads each
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  maximum number of queues
 -- Returns  {ms until the first queue not due yet falls due (-1 = none, or only +inf scores), queue, ...}: the due queues,

@@ -1,5 +1,6 @@
 -- enqueue: adds a batch of new tasks to one queue.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  queue name
 -- ARGV[3..] 16 values per task: id, type, payload, priority, max_attempts, delay_ms, not_before_ms (unix,

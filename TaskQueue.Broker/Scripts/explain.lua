@@ -1,8 +1,9 @@
 -- explain: what Explain needs beyond the task's hash, in one read (writes nothing): how many tasks wait ahead
 -- of a ready task in its lane's ready stream (the lane's reclaimed entries before its own, then its undelivered
--- entries before its own, as claim.lua takes them; counting stops past ARGV[2]), a leased task's lease deadline, and
--- for a ready task with a group its group's limits as a claim would judge them now (lib/groups.lua).
+-- entries before its own, as claim.lua takes them; counting stops past ARGV[2]) or in its group lane (its rank),
+-- a leased task's lease deadline, and for a ready task with a group its group's limits as a claim would judge them now (lib/groups.lua).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  task id
 -- ARGV[2]  the most tasks to count ahead
 -- ARGV[3]  time shift in ms (0 outside tests)
@@ -16,7 +17,13 @@ local bound = tonumber(ARGV[2])
 local t = redis.call('HMGET', task_key(id), 'state', 'prio', 'sid', 'lane', 'group')
 local ahead, stopped = 0, 0
 local lane = t[2] and task_lane(t[4], t[2])
-if t[1] == 'ready' and t[3] and t[3] ~= '' and (redis.call('SISMEMBER', LEVELS, lane) == 1 or redis.call('SISMEMBER', GROUP_LANES, lane) == 1) then
+if t[1] == 'ready' and is_group_entry(t[3]) then
+  -- A group lane: its rank is the number ahead (reclaimed tasks have the lowest scores, as a claim takes them).
+  ahead = redis.call('ZRANK', group_ready_key(lane), id) or 0
+  if ahead > bound then
+    ahead, stopped = bound, 1
+  end
+elseif t[1] == 'ready' and t[3] and t[3] ~= '' and (redis.call('SISMEMBER', LEVELS, lane) == 1 or redis.call('SISMEMBER', GROUP_LANES, lane) == 1) then
   local stream = ready_key(lane)
   local last = '0-0'
   local group = redis.call('XINFO', 'GROUPS', stream)[1]

@@ -3,6 +3,7 @@
 -- retryable, the task is dead-lettered. The error is kept. A task whose cancellation was requested ends
 -- cancelled instead.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2..6] policy: retention ms, dead-letter max count, dead-letter max age ms,
 --          backoff schedule "ms,ms,...", jitter fraction (0..1)

@@ -4,28 +4,34 @@
 -- most FRONT_READ reclaimed entries per lane) and the hashes of the tasks on the page; never a payload,
 -- result or checkpoint.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  source: ready | scheduled | leased | dead | completed | cancelled | expired
 -- ARGV[2]  order: asc (oldest first) | desc (newest first)
 -- ARGV[3]  limit (1..1000)
 -- ARGV[4]  task type to keep ('' = every type)
 -- ARGV[5]  cursor position ('' = the first page): a score (sorted sets) or a lane (ready)
--- ARGV[6]  cursor member: the task id (sorted sets) or the stream entry id (ready) of the last entry read
--- ARGV[7..] fields left out of the rows (payload, result, checkpoint)
+-- ARGV[6]  cursor member: the task id (sorted sets) or the stream entry id (ready; in a group lane, its score) of
+--          the last entry read
+-- ARGV[7]  group to keep ('' = every group)
+-- ARGV[8..] fields left out of the rows (payload, result, checkpoint)
 -- Returns  {next position, next member ('' '' = no further page), then per task: id, n, then n values
 --          field, value, field, value, ...}
 -- Order: sorted sets by score (scheduled: due; leased: lease deadline; dead: when dead-lettered; finished: when
 -- finished), equal scores by id; ready tasks lane by lane in claim order (highest priority first), within a lane
 -- by stream entry (when they became ready; a crashed worker's reclaimed tasks keep their entries, which come
--- first, as claim.lua takes them). desc is the exact reverse of asc.
+-- first, as claim.lua takes them), within a group lane by score (the same order: lib/common.lua). desc is the
+-- exact reverse of asc. (Until the first claim after an upgrade moves the old layout's group streams, a group lane
+-- that still has one is listed from its stream alone.)
 --!include lib/common.lua
 local source, asc, limit, type_filter = ARGV[1], ARGV[2] == 'asc', tonumber(ARGV[3]), ARGV[4]
-local cursor_position, cursor_member = ARGV[5], ARGV[6]
+local cursor_position, cursor_member, group_filter = ARGV[5], ARGV[6], ARGV[7]
 local left_out = {}
-for i = 7, #ARGV do left_out[ARGV[i]] = true end
+for i = 8, #ARGV do left_out[ARGV[i]] = true end
 
--- The row of one task (false when its hash is gone or another type was asked for).
+-- The row of one task (false when its hash is gone or another type or group was asked for).
 local function row(id, key)
   if type_filter ~= '' and redis.call('HGET', key, 'type') ~= type_filter then return false end
+  if group_filter ~= '' and redis.call('HGET', key, 'group') ~= group_filter then return false end
   local fields = {}
   for _, field in ipairs(redis.call('HKEYS', key)) do
     if not left_out[field] then fields[#fields + 1] = field end
@@ -84,7 +90,7 @@ local function zset_page(index)
 end
 
 -- ---- ready: the undelivered entries of each lane's stream, after its reclaimed ones ----
-local found = {} -- {lane, sid, id}
+local found = {} -- {lane, sid (a group lane's: the score), id, true for a group lane}
 
 -- Stream ids "ms-seq" compared as numbers.
 local function sid_less(a, b)
@@ -104,11 +110,12 @@ local function lane_before(a, b)
   return a < b
 end
 
--- A type filter reads only the lanes of that type (and the old layout's lanes, which hold every type).
+-- A type filter reads only the lanes of that type (and the old layout's lanes, which hold every type); a group
+-- filter only that group's lanes.
 local function lane_wanted(lane)
-  if type_filter == '' then return true end
-  local _, lane_type = parse_lane(lane)
-  return lane_type == nil or lane_type == type_filter
+  local _, lane_type, lane_group_name = parse_lane(lane)
+  if group_filter ~= '' and lane_group_name ~= group_filter then return false end
+  return type_filter == '' or lane_type == nil or lane_type == type_filter
 end
 
 local function last_delivered(stream)
@@ -138,10 +145,41 @@ local function add_reclaimed(lane, stream, pending)
   end
 end
 
+-- Adds the tasks of a group lane to the page: after the cursor's score when it is the cursor's lane.
+local function add_group_lane(lane, in_cursor_lane)
+  local want = limit + 1 - #found
+  if want <= 0 then return end
+  local entries
+  -- A cursor made from the lane's stream before the upgrade moved it (a stream entry id, no score) starts the lane over.
+  in_cursor_lane = in_cursor_lane and tonumber(cursor_member) ~= nil
+  if asc then
+    local from = '-inf'
+    if in_cursor_lane then from = '(' .. cursor_member end
+    entries = redis.call('ZRANGE', group_ready_key(lane), from, '+inf', 'BYSCORE', 'LIMIT', 0, want, 'WITHSCORES')
+  else
+    local to = '+inf'
+    if in_cursor_lane then to = '(' .. cursor_member end
+    entries = redis.call('ZRANGE', group_ready_key(lane), to, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, want, 'WITHSCORES')
+  end
+  for i = 1, #entries, 2 do found[#found + 1] = { lane, entries[i + 1], entries[i], true } end
+end
+
 local function ready_page()
   for _, lane in ipairs(redis.call('HKEYS', FRONT)) do front[lane] = true end
   local lanes = redis.call('SMEMBERS', LEVELS)
-  for _, lane in ipairs(redis.call('SMEMBERS', GROUP_LANES)) do lanes[#lanes + 1] = lane end
+  local sorted_sets, streams = group_lanes()
+  local in_stream = {}
+  for _, lane in ipairs(streams) do
+    lanes[#lanes + 1] = lane
+    in_stream[lane] = true
+  end
+  local in_sorted_set = {}
+  for _, lane in ipairs(sorted_sets) do
+    if not in_stream[lane] then
+      lanes[#lanes + 1] = lane
+      in_sorted_set[lane] = true
+    end
+  end
   table.sort(lanes, lane_before)
   if not asc then
     for i = 1, math.floor(#lanes / 2) do lanes[i], lanes[#lanes - i + 1] = lanes[#lanes - i + 1], lanes[i] end
@@ -150,7 +188,10 @@ local function ready_page()
   for _, lane in ipairs(lanes) do
     if #found > limit then break end
     local in_cursor_lane = cursor_position ~= '' and lane == cursor_position
-    if lane_wanted(lane) and (cursor_position == '' or in_cursor_lane or comes_before(cursor_position, lane)) then
+    local wanted = lane_wanted(lane) and (cursor_position == '' or in_cursor_lane or comes_before(cursor_position, lane))
+    if wanted and in_sorted_set[lane] then
+      add_group_lane(lane, in_cursor_lane)
+    elseif wanted then
       local stream = ready_key(lane)
       local last = last_delivered(stream)
       -- Reclaimed entries come first in a lane (claim.lua); their ids are below the last delivered one.
@@ -194,11 +235,11 @@ local function ready_page()
     out[1], out[2] = found[read][1], found[read][2]
   end
   for n = 1, read do
-    local lane, sid, id = found[n][1], found[n][2], found[n][3]
+    local lane, sid, id, in_group_lane = found[n][1], found[n][2], found[n][3], found[n][4]
     local key = task_key(id)
     local t = redis.call('HMGET', key, 'state', 'sid')
     -- A stale entry (its task moved on) is no ready task.
-    if t[1] == 'ready' and t[2] == sid then
+    if t[1] == 'ready' and (t[2] == sid or (in_group_lane and is_group_entry(t[2]))) then
       local r = row(id, key)
       if r then for _, v in ipairs(r) do out[#out + 1] = v end end
     end

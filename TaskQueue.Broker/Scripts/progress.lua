@@ -1,6 +1,7 @@
 -- progress: stores the progress lease holders reported (the latest of each task, coalesced by the broker),
 -- fenced: a stale token changes nothing. A watched task's watchers are told.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2..] 4 values per task: id, lease token, percent (0..100), message
 -- Returns  one code per task: OK, STALE (nothing changed) or MISSING (lib/common.lua)

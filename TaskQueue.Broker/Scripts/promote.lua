@@ -2,6 +2,7 @@
 -- dead-letter queue within its bounds. A visit of the due index (lib/due.lua): once the batch is not full, the
 -- queue's due time is set to its next one, or an empty queue is forgotten.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  maximum number to promote
 -- ARGV[3]  retention in ms (for tasks that expire while scheduled)

@@ -1,5 +1,6 @@
 -- purge: deletes dead letters for good.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  maximum number to purge when no ids are given
 -- ARGV[2..] task ids; none = the oldest dead letters, up to the maximum
 -- Returns  the number purged (ids that are not dead letters are skipped)

@@ -2,6 +2,7 @@
 -- how many of its tasks are leased now (what its concurrency limit counts), its token bucket's tokens now (by
 -- Redis's clock), and the groups' overrides (FLOW_GROUPS).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- Returns  {paused, concurrency, rate, burst, group_concurrency, group_rate, group_burst (each '' when absent),
 --          leased, tokens ('' without a rate; a decimal), group, overrides, group, overrides, ...}

@@ -2,6 +2,7 @@
 -- count is restored and the task is ready again at once (or cancelled, if that was requested). Ended leases
 -- wake claims a concurrency limit held back (wake_held, lib/flow.lua).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  retention in ms
 -- ARGV[3..] 2 values per task: id, lease token

@@ -4,6 +4,7 @@
 -- and its holder hears TIMED_OUT (a late report of it is then stale). So a handler that ignores its
 -- cancellation cannot keep its lease by heartbeats.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  lease duration in ms
 -- ARGV[3]  execution-timeout grace in ms

@@ -2,6 +2,7 @@
 -- with a unique key takes the key again; while another task that is not final holds it, the dead letter stays
 -- (uniqueness holds while not final). A replayed task does not take its debounce key again: it runs as it was.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  maximum number to replay when no ids are given
 -- ARGV[3..] task ids; none = the oldest dead letters, up to the maximum (those that stay are passed over)

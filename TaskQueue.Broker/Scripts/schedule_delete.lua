@@ -1,5 +1,6 @@
 -- schedule_delete: deletes a schedule (the tasks it created stay, each with its own lifecycle).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  schedule name
 -- Returns  OK (deleted) or MISSING (no such schedule)
 --!include lib/common.lua

@@ -1,6 +1,7 @@
 -- schedule_fire: a scheduler's visit to one due schedule: creates the tasks of its planned slots (each exactly once),
 -- applies the overlap policy, and moves the schedule on to its next slot, all or nothing.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  schedule name
 -- ARGV[3]  the version the broker read: compare-and-set (with ARGV[4])

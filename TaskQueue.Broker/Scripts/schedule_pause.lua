@@ -1,6 +1,7 @@
 -- schedule_pause: pauses a schedule (no slot fires while paused) or resumes it at its next slot after now (the
 -- slots of the pause are not caught up).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  schedule name
 -- ARGV[3]  '1' pause, '0' resume

@@ -1,5 +1,6 @@
 -- schedule_read: reads schedules of a queue, with Redis's clock and the state of each one's last task.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  what: 'names' (the schedules named in ARGV[3..]), 'all' (every schedule), or 'due' (those whose visit is
 --          due now, at most ARGV[3], without their payloads)

@@ -1,6 +1,7 @@
 -- schedule_trigger: creates a schedule's task now, outside its slots (an operator's "run now"): its own id, no
 -- overlap check; it becomes the schedule's last run (the overlap policy of the next slots sees it).
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  schedule name
 -- ARGV[3]  the new task's local id

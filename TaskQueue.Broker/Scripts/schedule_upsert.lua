@@ -1,11 +1,12 @@
 -- schedule_upsert: creates or changes a schedule; a change takes effect at its next slot and never fires a slot again.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms (0 outside tests)
 -- ARGV[2]  schedule name
 -- ARGV[3]  the version the broker read (0: none stored): compare-and-set
 -- ARGV[4]  the next slot of the new definition, in ms (-1: none), which the broker computed from what it read
 -- ARGV[5]  the most schedules the queue may hold
--- ARGV[6..] the definition's field, value pairs (lib/schedule.lua: cron .. catchup_max)
+-- ARGV[6..] the definition's field, value pairs (lib/schedule.lua: cron .. catchup_max, group among them)
 -- Returns  {outcome, version}: outcome 2 created, 1 updated, 3 unchanged (the stored definition is the same: nothing is
 --          written, its next slot stands), 0 stale (the version moved, or the next slot is not after the last slot
 --          handled: read again), -3 the queue holds the most schedules already. An update keeps the schedule's state
@@ -24,7 +25,8 @@ local version = tonumber(current[1]) or 0
 if current[1] then
   local same = true
   for i = 6, #ARGV, 2 do
-    if current[4 + (i - 4) / 2] ~= ARGV[i + 1] then same = false break end
+    -- A field stored before it existed (e.g. group) is absent: the same as its empty value.
+    if (current[4 + (i - 4) / 2] or '') ~= ARGV[i + 1] then same = false break end
   end
   if same then return { UNCHANGED, version } end
 end

@@ -2,6 +2,7 @@
 -- dispatchers (a publish of the queue on READY_CHANNEL) when the change may let held work through: a resume, new
 -- limits, a group's overrides set or cleared. Clearing the queue's rate drops its token bucket.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  'pause' | 'resume' | 'limits' | 'group' | 'ungroup'
 -- ARGV[2..] for 'limits': concurrency, rate, burst, group_concurrency, group_rate, group_burst ('' clears one);
 --          for 'group': the group, its overrides "<concurrency> <rate> <burst>", the most overrides a queue holds;

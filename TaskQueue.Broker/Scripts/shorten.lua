@@ -1,6 +1,7 @@
 -- shorten: a worker's connection broke; its leases end after a short grace instead of the full lease,
 -- so its tasks are retried within seconds unless it reconnects and renews them first.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  time shift in ms
 -- ARGV[2]  grace in ms
 -- ARGV[3..] 2 values per task: id, lease token

@@ -2,6 +2,7 @@
 -- 'tq:changed' only while someone watches. The entry goes when the count reaches zero, or when the task
 -- reaches a final state (lib/common.lua's notify_changed): a broker that died mid-watch leaks nothing past that.
 -- KEYS[1]  queue key prefix "tq:{queue}:"
+-- KEYS[2..4] its due index, registry and schedule index (Storage/RedisKeySpace.cs: global, or its slot's in a cluster)
 -- ARGV[1]  task id
 -- ARGV[2]  1 (a watch begins) or -1 (it ended)
 -- Returns  the open watches after the change

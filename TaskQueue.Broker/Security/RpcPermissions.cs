@@ -62,6 +62,9 @@ internal static class RpcPermissions
         // The dashboard's: a caller's own identity needs no scope; the queue list shows only the queues it may read.
         [typeof(GetIdentityRequest)] = _ => Permission.AnyAuthenticated,
         [typeof(ListQueuesRequest)] = _ => new(ScopeActions.Read, [], AnyQueue: true),
+        // A worker's queues are in the registry, not the request: admin on some queue here; the service then demands admin
+        // on every queue the worker consumes (and audits a refusal there as denied).
+        [typeof(DrainWorkerRequest)] = _ => new(ScopeActions.Admin, [], AnyQueue: true),
     }.ToFrozenDictionary();
 
     /// <summary>The request types the table knows (the tests check it covers every RPC).</summary>

@@ -7,7 +7,8 @@ namespace TaskQueue.Broker.Security;
 /// <summary>
 /// One granted scope, "action:queue-pattern" (<c>consume:*</c>, <c>read:billing-*</c>): an action of
 /// <see cref="ScopeActions"/> on the queues the pattern matches, where <c>*</c> matches any run of characters
-/// (none included). Pure, so the rules have fast unit tests.
+/// (none included), in <see cref="ScopeGrammar"/>'s grammar (shared with the operator dashboard). Pure, so the rules
+/// have fast unit tests.
 /// </summary>
 internal readonly record struct Scope(string Action, string Pattern)
 {
@@ -19,15 +20,7 @@ internal readonly record struct Scope(string Action, string Pattern)
     public static bool TryParse(string? text, [NotNullWhen(true)] out Scope? scope)
     {
         scope = null;
-        var separator = text?.IndexOf(':', StringComparison.Ordinal) ?? -1;
-        if (separator <= 0)
-        {
-            return false;
-        }
-
-        var action = text![..separator];
-        var pattern = text[(separator + 1)..];
-        if (!s_actions.Contains(action, StringComparer.Ordinal) || !IsPattern(pattern))
+        if (!ScopeGrammar.TrySplit(text, out var action, out var pattern) || !s_actions.Contains(action, StringComparer.Ordinal) || !IsPattern(pattern))
         {
             return false;
         }
@@ -40,44 +33,10 @@ internal readonly record struct Scope(string Action, string Pattern)
     public bool Allows(string action, string queue) => Covers(action) && Matches(Pattern, queue);
 
     /// <summary>True when this scope allows <paramref name="action"/> on at least one queue.</summary>
-    public bool Covers(string action) =>
-        string.Equals(Action, action, StringComparison.Ordinal)
-        || (action == ScopeActions.Read && Action == ScopeActions.Admin);
+    public bool Covers(string action) => ScopeGrammar.Covers(Action, action);
 
-    /// <summary>Glob matching with <c>*</c> only (any run of characters), ordinal, linear in practice (greedy with one backtrack point).</summary>
-    public static bool Matches(string pattern, string text)
-    {
-        int p = 0, t = 0, star = -1, resume = 0;
-        while (t < text.Length)
-        {
-            if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                resume = t;
-            }
-            else if (p < pattern.Length && pattern[p] == text[t])
-            {
-                p++;
-                t++;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                t = ++resume;
-            }
-            else
-            {
-                return false;
-            }
-        }
-
-        while (p < pattern.Length && pattern[p] == '*')
-        {
-            p++;
-        }
-
-        return p == pattern.Length;
-    }
+    /// <summary>Glob matching with <c>*</c> only (<see cref="ScopeGrammar.Matches"/>).</summary>
+    public static bool Matches(string pattern, string text) => ScopeGrammar.Matches(pattern, text);
 
     // A pattern is a queue name in which '*' may stand anywhere: the same characters are refused.
     private static bool IsPattern(string pattern) =>

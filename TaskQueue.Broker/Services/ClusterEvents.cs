@@ -9,18 +9,19 @@ namespace TaskQueue.Broker.Services;
 
 /// <summary>
 /// Wake-ups between brokers over Redis pub/sub: work became ready, a waited-on task finished, a watched task changed, a running
-/// task was cancelled, a worker was quarantined, a schedule changed. This class only subscribes and publishes: what a message
-/// means here belongs to the dispatcher, the Wait waiters, the Watch watchers, the sessions and the quarantine. Pub/sub is only
+/// task was cancelled, a worker was quarantined or drained, a schedule changed. This class only subscribes and publishes: what a message
+/// means here belongs to the dispatcher, the Wait waiters, the Watch watchers, the sessions, the quarantine and the drains. Pub/sub is only
 /// a wake-up: every decision is re-read from Redis, and every waiter also re-checks on a timer, so a lost
 /// message delays and never loses.
 /// </summary>
 internal sealed class ClusterEvents(
     IConnectionMultiplexer redis, Dispatcher dispatcher, SessionRegistry sessions, TaskWaiters waiters, TaskWatchers watchers, WorkerQuarantine quarantine,
-    Schedules.ScheduleSignal schedules,
+    WorkerDrains drains, Schedules.ScheduleSignal schedules,
     ILogger<ClusterEvents> logger)
     : IHostedService, IReadyAnnouncer
 {
     private const string QuarantineChannel = "tq:quarantine";
+    private const string DrainChannel = "tq:drain";
 
     private readonly ConcurrentDictionary<string, ReadyPublisher> _readyPublishers = new(StringComparer.Ordinal);
     private readonly IConnectionMultiplexer _redis = redis;
@@ -34,6 +35,7 @@ internal sealed class ClusterEvents(
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ChangedChannel), (_, message) => OnChanged(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelChannel), (_, message) => OnCancel(message!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(QuarantineChannel), (_, message) => OnQuarantine(message!));
+        await subscriber.SubscribeAsync(RedisChannel.Literal(DrainChannel), (_, workerId) => drains.TryDrain(workerId!));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.ScheduleChannel), (_, _) => schedules.Wake());
     }
 
@@ -68,6 +70,31 @@ internal sealed class ClusterEvents(
         quarantine.Impose(workerId, until);
         _redis.GetSubscriber().Publish(
             RedisChannel.Literal(QuarantineChannel), workerId + " " + until.ToUnixTimeMilliseconds(), CommandFlags.FireAndForget);
+    }
+
+    /// <summary>
+    /// Drains the worker where its stream is: this broker's session directly, else the other brokers over pub/sub. Returns
+    /// whether a session here took it, and otherwise how many other brokers heard the publish (0 when it failed: the
+    /// registry's drain flag, which the caller set first, still drains the worker at its next heartbeat).
+    /// </summary>
+    public async Task<(bool DeliveredHere, long BrokersTold)> PublishWorkerDrainAsync(string workerId)
+    {
+        if (drains.TryDrain(workerId))
+        {
+            return (true, 0);
+        }
+
+        try
+        {
+            // Redis counts every subscriber, this broker's own among them.
+            var heard = await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(DrainChannel), workerId);
+            return (false, Math.Max(0, heard - 1));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Log.PublishDrainFailed(_logger, ex, workerId);
+            return (false, 0);
+        }
     }
 
     private void OnFinished(string message)

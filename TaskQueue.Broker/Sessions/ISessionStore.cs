@@ -20,8 +20,8 @@ internal interface ISessionStore
     /// </summary>
     Task<bool> BindWorkerIdAsync(string workerId, string owner, TimeSpan keep);
 
-    /// <summary>Records a heartbeat in the worker registry; returns the worker's quarantine deadline.</summary>
-    Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat);
+    /// <summary>Records a heartbeat in the worker registry; returns the worker's quarantine deadline and whether it is to drain.</summary>
+    Task<HeartbeatAnswer> HeartbeatAsync(WorkerHeartbeat heartbeat);
 
     /// <summary>
     /// Settles a completion; while Redis is unreachable it is tried again until <paramref name="retryUntil"/>, then fails
@@ -51,4 +51,13 @@ internal sealed record WorkerHeartbeat(
 
     /// <summary>The task types of its Hello (empty: every type), written when it connects; null leaves them as they are.</summary>
     public IReadOnlyList<string>? TaskTypes { get; init; }
+
+    /// <summary>The ids of the tasks its session holds leased now, at most <see cref="WorkerRegistry.MaxListedRunning"/>.</summary>
+    public IReadOnlyCollection<string> RunningTaskIds { get; init; } = [];
+
+    /// <summary>The session is draining: the registry shows it so, and keeps the drain flag set.</summary>
+    public bool Draining { get; init; }
+
+    /// <summary>The worker process its Hello named ('' for none), recorded when it connects.</summary>
+    public string Instance { get; init; } = "";
 }

@@ -37,13 +37,11 @@ internal sealed class RedisSessionStore(RedisTaskStore store, WorkerRegistry reg
     public Task ShortenLeasesAsync(string queue, IReadOnlyList<LeaseRef> leases, TimeSpan grace, CancellationToken cancellationToken) =>
         store.ShortenLeasesAsync(queue, leases, grace, cancellationToken);
 
-    public async Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat)
-    {
-        var (_, quarantinedUntil) = await registry.HeartbeatAsync(
+    public Task<HeartbeatAnswer> HeartbeatAsync(WorkerHeartbeat heartbeat) =>
+        registry.HeartbeatAsync(
             heartbeat.WorkerId, heartbeat.Broker, heartbeat.Queues, heartbeat.Slots, heartbeat.Busy, heartbeat.CompletedDelta,
-            heartbeat.Connected, heartbeat.Now, heartbeat.ConnectedAt, heartbeat.StuckSlots, heartbeat.TaskTypes);
-        return quarantinedUntil;
-    }
+            heartbeat.Connected, heartbeat.Now, heartbeat.ConnectedAt, heartbeat.StuckSlots, heartbeat.TaskTypes,
+            heartbeat.RunningTaskIds, heartbeat.Draining, heartbeat.Instance);
 
     public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held, DateTimeOffset? retryUntil) =>
         outcomes.CompleteAsync(completion, held, retryUntil);

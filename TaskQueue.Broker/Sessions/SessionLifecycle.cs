@@ -8,7 +8,14 @@ using TaskQueue.Protocol;
 namespace TaskQueue.Broker.Sessions;
 
 /// <summary>What a worker says about itself in its hello, checked by the stream's edge; <paramref name="Owner"/> is the caller's identity.</summary>
-internal sealed record WorkerHello(string WorkerId, IReadOnlyList<string> Queues, IReadOnlyList<string> TaskTypes, int Concurrency, bool Batches, string Owner);
+internal sealed record WorkerHello(string WorkerId, IReadOnlyList<string> Queues, IReadOnlyList<string> TaskTypes, int Concurrency, bool Batches, string Owner)
+{
+    /// <summary>The worker says it is draining (drained before a reconnect, or shutting down): it gets no work from the start.</summary>
+    public bool Draining { get; init; }
+
+    /// <summary>The worker process, the same across its reconnects ('' when the worker names none).</summary>
+    public string Instance { get; init; } = "";
+}
 
 /// <summary>The worker id of a hello is bound to another identity: the session does not open, and nothing changed.</summary>
 internal sealed class WorkerIdTakenException(string workerId) : Exception($"Worker id '{workerId}' belongs to another identity.");
@@ -30,6 +37,7 @@ internal sealed class SessionLifecycle(
     SessionRegistry sessions,
     Dispatcher dispatcher,
     WorkerQuarantine quarantine,
+    WorkerDrains drains,
     BrokerIdentity identity,
     IOptions<BrokerOptions> options,
     TimeProvider time,
@@ -59,6 +67,8 @@ internal sealed class SessionLifecycle(
         {
             Batches = hello.Batches,
             Owner = hello.Owner,
+            Draining = hello.Draining,
+            Instance = hello.Instance,
         };
         var lost = await ReattachAsync(session, running, cancellationToken);
         session.SendWelcome(identity.BrokerId, _options.LeaseDuration, _options.HeartbeatInterval, lost, store.MaxResultBytes);
@@ -127,22 +137,22 @@ internal sealed class SessionLifecycle(
     /// </summary>
     public Task SettleAsync(WorkerSession session, WorkerReports reports)
     {
-        var pending = new List<(TaskId Id, Task<TransitionResult> Outcome)>(reports.Completed.Count + reports.Failed.Count + reports.Released.Count);
+        var pending = new List<(TaskId Id, string Token, Task<TransitionResult> Outcome)>(reports.Completed.Count + reports.Failed.Count + reports.Released.Count);
         foreach (var completion in reports.Completed)
         {
             var held = session.Find(completion.Id, completion.Token);
-            pending.Add((completion.Id, store.CompleteAsync(completion, held, Deadline(held))));
+            pending.Add((completion.Id, completion.Token, store.CompleteAsync(completion, held, Deadline(held))));
         }
 
         foreach (var failure in reports.Failed)
         {
             var held = session.Find(failure.Id, failure.Token);
-            pending.Add((failure.Id, store.FailAsync(failure, held, Deadline(held))));
+            pending.Add((failure.Id, failure.Token, store.FailAsync(failure, held, Deadline(held))));
         }
 
         foreach (var release in reports.Released)
         {
-            pending.Add((release.Id, store.ReleaseAsync(release, Deadline(session.Find(release.Id, release.Token)))));
+            pending.Add((release.Id, release.Token, store.ReleaseAsync(release, Deadline(session.Find(release.Id, release.Token)))));
         }
 
         return pending.Count == 0 ? Task.CompletedTask : FreeSettledAsync(session, pending);
@@ -254,18 +264,20 @@ internal sealed class SessionLifecycle(
                     // Its handler ignored the cancellation: the slot stays taken until the worker says it returned.
                     session.MarkStuck(lease.Id);
                     Log.ExecutionTimedOut(logger, session.WorkerId, lease.Id);
-                    session.SendLeaseLost(lease.Id.ToString(), LeaseLostReasons.Timeout);
+                    session.SendLeaseLost(lease.Id.ToString(), lease.Token, LeaseLostReasons.Timeout);
                     break;
                 case TransitionResult.CancelRequested:
                     session.SendCancel(lease.Id.ToString());
                     break;
                 case TransitionResult.StaleLease or TransitionResult.NotFound:
-                    if (session.Release(lease.Id))
+                    // About the lease this heartbeat listed: after a freeze it may be an older one than the session
+                    // holds now (its task reclaimed and handed to this worker again), which stays untouched.
+                    if (session.Release(lease.Id, lease.Token))
                     {
                         dispatcher.NotifyCredit(session);
                     }
 
-                    session.SendLeaseLost(lease.Id.ToString(), "the lease expired or moved on");
+                    session.SendLeaseLost(lease.Id.ToString(), lease.Token, "the lease expired or moved on");
                     break;
                 default:
                     break;
@@ -308,24 +320,33 @@ internal sealed class SessionLifecycle(
         }
 
         var now = time.GetUtcNow();
-        var quarantinedUntil = await store.HeartbeatAsync(new WorkerHeartbeat(
+        var answer = await store.HeartbeatAsync(new WorkerHeartbeat(
             session.WorkerId, identity.BrokerId, session.Queues, session.Concurrency, session.Busy,
             session.TakeCompletedCount(), connected, now, connectedAt)
         {
             StuckSlots = session.StuckSlots,
             TaskTypes = connectedAt is null ? null : session.TaskTypes,
+            RunningTaskIds = session.RunningTaskIds(WorkerRegistry.MaxListedRunning),
+            Draining = session.Draining,
+            Instance = session.Instance,
         });
-        quarantine.Refresh(session, quarantinedUntil, now);
+        quarantine.Refresh(session, answer.QuarantinedUntil, now);
+        if (answer.Draining && !session.Draining)
+        {
+            // DrainWorker set the flag on some broker and its message did not reach this session (a lost publish, or the
+            // worker was between connections then).
+            drains.Drain(session);
+        }
     }
 
     /// <summary>The slot is free once Redis agrees, so a worker never holds more leases than slots; wakes dispatch once for all.</summary>
-    private async Task FreeSettledAsync(WorkerSession session, List<(TaskId Id, Task<TransitionResult> Outcome)> pending)
+    private async Task FreeSettledAsync(WorkerSession session, List<(TaskId Id, string Token, Task<TransitionResult> Outcome)> pending)
     {
         await Task.WhenAll(pending.Select(p => (Task)p.Outcome)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var freed = false;
-        foreach (var (id, outcome) in pending)
+        foreach (var (id, token, outcome) in pending)
         {
-            freed |= session.Release(id);
+            freed |= session.Release(id, token);
             // A late report of a task whose lease timed out: its handler returned, the slot is free; its report is stale.
             var wasStuck = session.ClearStuck(id);
             freed |= wasStuck;
@@ -335,7 +356,7 @@ internal sealed class SessionLifecycle(
                 // logged which): the outcome does not count, and the worker hears so. The lease runs out and the task runs again.
                 if (!wasStuck)
                 {
-                    session.SendLeaseLost(id.ToString(), LeaseLostReasons.NotSettled);
+                    session.SendLeaseLost(id.ToString(), token, LeaseLostReasons.NotSettled);
                 }
 
                 continue;
@@ -347,7 +368,7 @@ internal sealed class SessionLifecycle(
                     Log.StaleReport(logger, session.WorkerId, id);
                     if (!wasStuck)
                     {
-                        session.SendLeaseLost(id.ToString(), "the lease is no longer yours");
+                        session.SendLeaseLost(id.ToString(), token, "the lease is no longer yours");
                     }
 
                     break;

@@ -59,7 +59,10 @@ internal sealed class WorkerSession
     /// <summary>The identity that opened the session ("key:workers", ...): the worker id is bound to it.</summary>
     public string Owner { get; init; } = "";
 
-    /// <summary>The worker is shutting down: it gets no new work.</summary>
+    /// <summary>The worker process its Hello named ('' for none): a drain asked for between its connections holds for it.</summary>
+    public string Instance { get; init; } = "";
+
+    /// <summary>The worker is shutting down, or an operator drained it: it gets no new work.</summary>
     public bool Draining { get; set; }
 
     /// <summary>The worker let too many leases expire: it gets no new work until this time.</summary>
@@ -195,12 +198,15 @@ internal sealed class WorkerSession
         }
     }
 
-    /// <summary>The worker reported on the task (or lost it): its slot is free again.</summary>
-    public bool Release(TaskId id)
+    /// <summary>
+    /// The worker reported on the task under this lease (or lost it): its slot is free again. A report or renewal of an
+    /// older lease of the same task frees nothing: the slot belongs to the lease the session holds now.
+    /// </summary>
+    public bool Release(TaskId id, string token)
     {
         lock (_lock)
         {
-            return _inFlight.Remove(id);
+            return _inFlight.TryGetValue(id, out var task) && task.Token == token && _inFlight.Remove(id);
         }
     }
 
@@ -210,6 +216,15 @@ internal sealed class WorkerSession
         lock (_lock)
         {
             return _inFlight.TryGetValue(id, out var task) && task.Token == token ? task : null;
+        }
+    }
+
+    /// <summary>The ids ("queue:id") of up to <paramref name="max"/> of the tasks the session holds leased now (a snapshot).</summary>
+    public IReadOnlyList<string> RunningTaskIds(int max)
+    {
+        lock (_lock)
+        {
+            return [.. _inFlight.Keys.Take(max).Select(id => id.ToString())];
         }
     }
 
@@ -315,9 +330,9 @@ internal sealed class WorkerSession
     /// <summary>Asks the worker to cancel the task's handler.</summary>
     public void SendCancel(string taskId) => Send(new BrokerMessage { Cancel = new CancelTask { TaskId = taskId } });
 
-    /// <summary>Tells the worker the lease is no longer its own: it stops the task and reports nothing.</summary>
-    public void SendLeaseLost(string taskId, string reason) =>
-        Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = taskId, Reason = reason } });
+    /// <summary>Tells the worker the lease (<paramref name="token"/>) is no longer its own: it stops the task under that lease and reports nothing.</summary>
+    public void SendLeaseLost(string taskId, string token, string reason) =>
+        Send(new BrokerMessage { LeaseLost = new LeaseLost { TaskId = taskId, LeaseToken = token, Reason = reason } });
 
     /// <summary>Answers a checkpoint: stored, or refused with the reason.</summary>
     public void SendCheckpointSaved(string taskId, long sequence, bool accepted, string reason) =>
@@ -325,6 +340,9 @@ internal sealed class WorkerSession
 
     /// <summary>This broker is stopping: the worker keeps its tasks and reconnects elsewhere.</summary>
     public void SendDrain() => Send(new BrokerMessage { Drain = new Drain() });
+
+    /// <summary>An operator drained the worker: it takes no new tasks, finishes what it runs and stays connected.</summary>
+    public void SendWorkerDrain() => Send(new BrokerMessage { WorkerDrain = new WorkerDrain() });
 
     private bool Send(BrokerMessage message) => _outbox.Writer.TryWrite(message);
 

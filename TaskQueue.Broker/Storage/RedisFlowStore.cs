@@ -72,8 +72,8 @@ public sealed class RedisFlowStore
     {
         TaskValidation.ValidateQueueName(queue);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
-            ScriptLibrary.ReadFlow, [RedisKeys.QueuePrefix(queue)], [(long)_clockShift.Value.TotalMilliseconds]))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(
+            ScriptLibrary.ReadFlow, RedisKeySpace.Of(_redis).ScriptKeys(queue), [(long)_clockShift.Value.TotalMilliseconds]))!;
         var settings = FlowFields.Settings.Select((_, i) => (string?)reply[i]).ToList();
         var (paused, limits) = FlowText.Settings(settings);
         var overrides = new Dictionary<string, GroupFlowLimits>(StringComparer.Ordinal);
@@ -92,7 +92,7 @@ public sealed class RedisFlowStore
     {
         TaskValidation.ValidateQueueName(queue);
         cancellationToken.ThrowIfCancellationRequested();
-        return await Db.ScriptEvaluateAsync(ScriptLibrary.SetFlow, [RedisKeys.QueuePrefix(queue)], args);
+        return await Db.RunScriptAsync(ScriptLibrary.SetFlow, RedisKeySpace.Of(_redis).ScriptKeys(queue), args);
     }
 
     private static RedisValue Text(int? value) => value is { } v ? v : RedisValue.EmptyString;

@@ -23,6 +23,24 @@ public static class RedisKeys
     /// </summary>
     public const string Due = "tq:due";
 
+    /// <summary>
+    /// In a Redis Cluster a script may touch only its queue's slot, so there the registry, the due index and the
+    /// schedule index are kept per slot, in the queue's slot (named by the slot's <see cref="ClusterSlots.Tag"/>):
+    /// <see cref="SlotQueues"/>, <see cref="SlotDue"/>, <see cref="SlotScheduleDue"/>. This set names the slots that ever
+    /// held a registered queue (their tags), the background loops' list of indexes to visit. On a single Redis the
+    /// global keys above serve instead (<see cref="RedisKeySpace"/> picks).
+    /// </summary>
+    public const string Slots = "tq:slots";
+
+    /// <summary>A slot's share of <see cref="Queues"/> (cluster mode).</summary>
+    public static string SlotQueues(string tag) => Queues + ":{" + tag + "}";
+
+    /// <summary>A slot's share of <see cref="Due"/> (cluster mode).</summary>
+    public static string SlotDue(string tag) => Due + ":{" + tag + "}";
+
+    /// <summary>A slot's share of <see cref="ScheduleDue"/> (cluster mode).</summary>
+    public static string SlotScheduleDue(string tag) => ScheduleDue + ":{" + tag + "}";
+
     /// <summary>The worker registry: one hash per worker, shared by every broker.</summary>
     public static string Worker(string workerId) => "tq:worker:" + workerId;
 
@@ -38,6 +56,15 @@ public static class RedisKeys
     public static string QueuePrefix(string queue) => "tq:{" + queue + "}:";
 
     public static string Task(TaskId id) => QueuePrefix(id.Queue) + "t:" + id.LocalId;
+
+    /// <summary>
+    /// A task's failed attempts (a list of JSON objects, oldest first, Scripts/lib/settle.lua), in the task's slot:
+    /// expired and deleted with its hash (<see cref="TaskFields.AttemptHistory"/> marks a task that has one).
+    /// </summary>
+    public static string Attempts(TaskId id) => QueuePrefix(id.Queue) + "attempts:" + id.LocalId;
+
+    /// <summary>The most failed attempts a task's history keeps (the newest); settle.lua's ATTEMPT_HISTORY_CAP.</summary>
+    public const int AttemptHistoryCap = 20;
 
     /// <summary>
     /// The ready stream of one lane: a queue's ready work of one priority and task type
@@ -137,8 +164,21 @@ public static class RedisKeys
     /// <summary>One schedule: a hash with <see cref="ScheduleFields"/> (its definition and where it stands).</summary>
     public static string Schedule(string queue, string name) => QueuePrefix(queue) + "sched:" + name;
 
-    /// <summary>The set of a queue's group lanes whose streams exist (lib/common.lua); they are not in <see cref="Levels"/>.</summary>
+    /// <summary>
+    /// The set of a queue's group lanes whose streams exist, in the layout before group lanes became sorted sets
+    /// (lib/common.lua): the first claim that serves a rotation moves them into <see cref="GroupReady"/> sets.
+    /// </summary>
     public static string GroupLanes(string queue) => QueuePrefix(queue) + "glanes";
+
+    /// <summary>
+    /// A group lane's ready tasks (lib/common.lua): a sorted set, task id → its order (<see cref="LaneSeq"/>; a
+    /// crashed worker's reclaimed task lower, ahead of the rest). The task's <see cref="TaskFields.StreamEntry"/> is
+    /// "g" + that order while it is in the lane or leased from it.
+    /// </summary>
+    public static string GroupReady(string queue, string lane) => QueuePrefix(queue) + "gready:" + lane;
+
+    /// <summary>A counter: the order of the tasks entering a queue's group lanes (<see cref="GroupReady"/>'s scores).</summary>
+    public static string LaneSeq(string queue) => QueuePrefix(queue) + "lane:seq";
 
     /// <summary>A hash: "priority:type" -> the turn counter of that lane's rotation, while the rotation holds a group.</summary>
     public static string Rotations(string queue) => QueuePrefix(queue) + "rotations";

@@ -24,17 +24,17 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Due, [RedisKeys.ScheduleDue], [Shift, max]))!;
-        var next = (long)reply[0];
-        return new DueQueues([.. reply.Skip(1).Select(r => (string)r!)], next < 0 ? null : TimeSpan.FromMilliseconds(next));
+        return await DueIndexes.ReadAsync(Db, await RedisKeySpace.Of(redis).ScheduleIndexesAsync(), Shift, max);
     }
 
     /// <summary>Every queue that holds a schedule, in name order.</summary>
     public async Task<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var queues = await Db.SortedSetRangeByRankAsync(RedisKeys.ScheduleDue);
-        return [.. queues.Select(q => (string)q!).Order(StringComparer.Ordinal)];
+        var db = Db;
+        var indexes = await RedisKeySpace.Of(redis).ScheduleIndexesAsync();
+        var queues = await Task.WhenAll(indexes.Select(index => db.SortedSetRangeByRankAsync(index)));
+        return [.. queues.SelectMany(q => q).Select(q => (string)q!).Order(StringComparer.Ordinal)];
     }
 
     /// <summary>The named schedules that exist, with Redis's clock.</summary>
@@ -92,11 +92,14 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
             ScheduleFields.MaxAttempts, t.MaxAttempts ?? _options.DefaultMaxAttempts,
             ScheduleFields.Timeout, Millis(t.ExecutionTimeout),
             ScheduleFields.Expires, Millis(t.ExpiresAfter),
+            ScheduleFields.Group, t.Group,
             ScheduleFields.Overlap, OverlapText(definition.Overlap),
             ScheduleFields.CatchUp, CatchUpText(definition.CatchUp),
             ScheduleFields.CatchUpMax, definition.CatchUpMax,
         ];
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Get("schedule_upsert"), Prefix(definition.Queue), args))!;
+        // In a cluster the scheduler reads the schedule indexes of the slots tq:slots lists: the queue's slot joins it first.
+        await RedisKeySpace.Of(redis).AddSlotsAsync([definition.Queue]);
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Get("schedule_upsert"), Prefix(definition.Queue), args))!;
         return new UpsertScriptResult((int)reply[0], (long)reply[1]);
     }
 
@@ -115,7 +118,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
             args.Add(SlotTaskId.For(queue, schedule.Name, slot).LocalId);
         }
 
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Get("schedule_fire"), Prefix(queue), [.. args]))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Get("schedule_fire"), Prefix(queue), [.. args]))!;
         return new FireResult(
             (int)reply[0], (int)reply[1], (int)reply[2], [.. reply.Skip(3).Select(r => new TaskId(queue, (string)r!))]);
     }
@@ -124,7 +127,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
     public async Task<bool> PauseAsync(string queue, string name, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Get("schedule_pause"), Prefix(queue), [Shift, name, "1", 0, -1]))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Get("schedule_pause"), Prefix(queue), [Shift, name, "1", 0, -1]))!;
         return (int)reply[0] != ScheduleCodes.Missing;
     }
 
@@ -132,7 +135,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
     public async Task<int> ResumeAsync(string queue, string name, long expectedVersion, long nextMs, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
+        var reply = (RedisResult[])(await Db.RunScriptAsync(
             ScriptLibrary.Get("schedule_pause"), Prefix(queue), [Shift, name, "0", expectedVersion, nextMs]))!;
         return (int)reply[0];
     }
@@ -141,7 +144,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
     public async Task<int> TriggerAsync(TaskId id, string name, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Get("schedule_trigger"), Prefix(id.Queue), [Shift, name, id.LocalId]))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Get("schedule_trigger"), Prefix(id.Queue), [Shift, name, id.LocalId]))!;
         return (int)reply[0];
     }
 
@@ -149,7 +152,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
     public async Task<bool> DeleteAsync(string queue, string name, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = await Db.ScriptEvaluateAsync(ScriptLibrary.Get("schedule_delete"), Prefix(queue), [name]);
+        var reply = await Db.RunScriptAsync(ScriptLibrary.Get("schedule_delete"), Prefix(queue), [name]);
         return (int)reply == ScheduleCodes.Ok;
     }
 
@@ -182,7 +185,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
     };
 
     private async Task<RedisResult[]> ReadRawAsync(string queue, RedisValue[] what) =>
-        (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Get("schedule_read"), Prefix(queue), [Shift, .. what]))!;
+        (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Get("schedule_read"), Prefix(queue), [Shift, .. what]))!;
 
     private static ScheduleRead Parse(string queue, RedisResult[] reply)
     {
@@ -221,6 +224,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
             MaxAttempts = (int)Long(f, ScheduleFields.MaxAttempts),
             ExecutionTimeout = timeout > 0 ? TimeSpan.FromMilliseconds(timeout) : null,
             ExpiresAfter = expires > 0 ? TimeSpan.FromMilliseconds(expires) : null,
+            Group = Text(ScheduleFields.Group),
         };
         var definition = new ScheduleDefinition(queue, name, Text(ScheduleFields.Cron), Text(ScheduleFields.TimeZone), template)
         {
@@ -260,7 +264,7 @@ public sealed class RedisScheduleStore(IConnectionMultiplexer redis, IOptions<Ta
 
     private static long Millis(TimeSpan? span) => span is { } s ? (long)s.TotalMilliseconds : 0;
 
-    private static RedisKey[] Prefix(string queue) => [RedisKeys.QueuePrefix(queue)];
+    private RedisKey[] Prefix(string queue) => RedisKeySpace.Of(redis).ScriptKeys(queue);
 }
 
 /// <summary>Schedules as read, with Redis's clock (ms) at the read.</summary>

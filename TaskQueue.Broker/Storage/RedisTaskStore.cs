@@ -25,22 +25,30 @@ public sealed class RedisTaskStore : IClaimStore
     ];
 
     private readonly IConnectionMultiplexer _redis;
+    private readonly RedisKeySpace _keys;
     private readonly TaskStoreOptions _options;
     private readonly RedisClockShift _clockShift;
     private readonly string _backoffSchedule;
     private readonly ConcurrentDictionary<string, bool> _registeredQueues = new(StringComparer.Ordinal);
     private readonly int _maxQueues;
+    private readonly ReplicaAcknowledger _acks;
 
-    /// <summary>A store over <paramref name="redis"/>; without <paramref name="limits"/> (tests, benchmarks) the number of queues is not capped.</summary>
+    /// <summary>
+    /// A store over <paramref name="redis"/>; without <paramref name="limits"/> (tests, benchmarks) the number of queues is not capped,
+    /// without <paramref name="acks"/> it makes its own (uncounted) from the options' AckReplicas.
+    /// </summary>
     public RedisTaskStore(
-        IConnectionMultiplexer redis, IOptions<TaskStoreOptions> options, RedisClockShift clockShift, IOptions<LimitOptions>? limits = null)
+        IConnectionMultiplexer redis, IOptions<TaskStoreOptions> options, RedisClockShift clockShift, IOptions<LimitOptions>? limits = null,
+        ReplicaAcknowledger? acks = null)
     {
         _redis = redis;
+        _keys = RedisKeySpace.Of(redis);
         _options = options.Value;
         _options.Validate();
         _clockShift = clockShift;
         _backoffSchedule = _options.Backoff.ToScriptArgument();
         _maxQueues = limits?.Value.MaxQueues ?? int.MaxValue;
+        _acks = acks ?? new ReplicaAcknowledger(redis, options);
     }
 
     public TaskStoreOptions Options => _options;
@@ -54,7 +62,10 @@ public sealed class RedisTaskStore : IClaimStore
     public async Task<EnqueueResult> EnqueueAsync(NewTask task, CancellationToken cancellationToken = default) =>
         (await EnqueueBatchAsync([task], cancellationToken))[0];
 
-    /// <summary>Enqueues tasks with one script call per queue; results come back in input order.</summary>
+    /// <summary>
+    /// Enqueues tasks with one script call per queue; results come back in input order. With AckReplicas, one WAIT after
+    /// the last script covers them all; too few replicas: <see cref="ReplicaAckException"/> carrying the results.
+    /// </summary>
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueBatchAsync(
         IReadOnlyList<NewTask> tasks, CancellationToken cancellationToken = default)
     {
@@ -64,10 +75,12 @@ public sealed class RedisTaskStore : IClaimStore
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        var epoch = _acks.Epoch;
         await RegisterQueuesAsync(tasks.Select(t => t.Queue));
         var results = new EnqueueResult[tasks.Count];
-        var byQueue = Enumerable.Range(0, tasks.Count).GroupBy(i => tasks[i].Queue, StringComparer.Ordinal);
+        var byQueue = Enumerable.Range(0, tasks.Count).GroupBy(i => tasks[i].Queue, StringComparer.Ordinal).ToList();
         await Task.WhenAll(byQueue.Select(group => EnqueueQueueAsync(group.Key, [.. group], tasks, results)));
+        await _acks.ConfirmAsync(Db, byQueue.Select(group => group.Key), epoch, "submit", tasks.Count, results);
         return results;
     }
 
@@ -121,7 +134,7 @@ public sealed class RedisTaskStore : IClaimStore
             args[n++] = task.Group ?? "";
         }
 
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Enqueue, Prefix(queue), args))!;
         if (reply.Length == 1)
         {
             return false; // {MISSING}: the registry does not hold the queue, and nothing was written
@@ -160,8 +173,24 @@ public sealed class RedisTaskStore : IClaimStore
     private async Task RegisterNewQueuesAsync(IEnumerable<string> queues)
     {
         var fresh = queues.Where(q => !_registeredQueues.ContainsKey(q)).Distinct(StringComparer.Ordinal).ToList();
+        if (_keys.IsCluster)
+        {
+            await RegisterInSlotsAsync(fresh);
+        }
+        else
+        {
+            await RegisterOnOneRedisAsync(fresh);
+        }
+
+        foreach (var queue in fresh)
+        {
+            _registeredQueues.TryAdd(queue, true);
+        }
+    }
+
+    private async Task RegisterOnOneRedisAsync(List<string> fresh)
+    {
         var db = Db;
-        var remembered = fresh.ToList();
         // Each failed transaction means another registration went through, and the registry only grows up to
         // the cap: the loop ends.
         while (true)
@@ -175,8 +204,7 @@ public sealed class RedisTaskStore : IClaimStore
 
             if (await db.SetLengthAsync(RedisKeys.Queues) + fresh.Count > _maxQueues)
             {
-                throw new LimitExceededException(
-                    $"The broker already holds {_maxQueues} queues, its limit (TaskQueue:Limits:MaxQueues); use an existing queue.");
+                throw TooManyQueues();
             }
 
             // The registry changed under the transaction (another broker registered a queue) unless this commits: look again.
@@ -189,12 +217,44 @@ public sealed class RedisTaskStore : IClaimStore
                 break;
             }
         }
-
-        foreach (var queue in remembered)
-        {
-            _registeredQueues.TryAdd(queue, true);
-        }
     }
+
+    // A cluster keeps the registry per slot (RedisKeySpace), and no transaction spans slots: each slot's queues are added
+    // to its registry and due index in one transaction of that slot, after the slot joins the list the background loops
+    // read (a crash in between leaves a slot listed with nothing in it, which costs a visit). The cap is checked against
+    // the sum of the slots' registries, so brokers registering at the same moment may pass it by their batches.
+    private async Task RegisterInSlotsAsync(List<string> fresh)
+    {
+        var db = Db;
+        var known = await Task.WhenAll(fresh.Select(q => db.SetContainsAsync(_keys.Registry(q), q)));
+        fresh = [.. fresh.Where((_, i) => !known[i])];
+        if (fresh.Count == 0)
+        {
+            return;
+        }
+
+        if (_maxQueues < int.MaxValue)
+        {
+            var sizes = await Task.WhenAll((await _keys.RegistriesAsync()).Select(registry => db.SetLengthAsync(registry)));
+            if (sizes.Sum() + fresh.Count > _maxQueues)
+            {
+                throw TooManyQueues();
+            }
+        }
+
+        await _keys.AddSlotsAsync(fresh);
+        await Task.WhenAll(fresh.GroupBy(_keys.Registry).Select(slot => RedisRetry.OnTryAgainAsync(async () =>
+        {
+            var transaction = db.CreateTransaction();
+            _ = transaction.SetAddAsync(slot.Key, [.. slot.Select(q => (RedisValue)q)]);
+            _ = transaction.SortedSetAddAsync(
+                _keys.DueIndex(slot.First()), [.. slot.Select(q => new SortedSetEntry(q, 0))], SortedSetWhen.LessThan);
+            return await transaction.ExecuteAsync();
+        })));
+    }
+
+    private LimitExceededException TooManyQueues() =>
+        new($"The broker already holds {_maxQueues} queues, its limit (TaskQueue:Limits:MaxQueues); use an existing queue.");
 
     // ---- claim and leases ----
 
@@ -229,7 +289,7 @@ public sealed class RedisTaskStore : IClaimStore
             args[8 + i] = taskTypes[i];
         }
 
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Claim, Prefix(queue), args))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Claim, Prefix(queue), args))!;
 
         // promoted, expired, held; then the leased tasks.
         const int header = 3, fields = 13;
@@ -298,7 +358,7 @@ public sealed class RedisTaskStore : IClaimStore
                 args.Add(leases[i].Token);
             }
 
-            calls.Add(Db.ScriptEvaluateAsync(ScriptLibrary.Renew, Prefix(queue), [.. args]));
+            calls.Add(Db.RunScriptAsync(ScriptLibrary.Renew, Prefix(queue), [.. args]));
         }
 
         var replies = await Task.WhenAll(calls);
@@ -318,15 +378,20 @@ public sealed class RedisTaskStore : IClaimStore
         cancellationToken.ThrowIfCancellationRequested();
         var args = new List<RedisValue>(2 + (2 * leases.Count)) { Shift, (long)grace.TotalMilliseconds };
         AddLeaseRefs(args, queue, leases);
-        return (int)await Db.ScriptEvaluateAsync(ScriptLibrary.Shorten, Prefix(queue), [.. args]);
+        return (int)await Db.RunScriptAsync(ScriptLibrary.Shorten, Prefix(queue), [.. args]);
     }
 
     // ---- outcomes ----
 
+    /// <summary>
+    /// Completes a batch with one script call. With AckReplicas, a WAIT after it; too few replicas:
+    /// <see cref="ReplicaAckException"/> (the primary holds the outcomes; they are not answered as settled).
+    /// </summary>
     public async Task<IReadOnlyList<TransitionResult>> CompleteAsync(
         string queue, IReadOnlyList<TaskCompletion> completions, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var epoch = _acks.Epoch;
         var args = new List<RedisValue>(2 + (3 * completions.Count)) { Shift, RetentionMs };
         foreach (var completion in completions)
         {
@@ -336,7 +401,9 @@ public sealed class RedisTaskStore : IClaimStore
             args.Add(completion.Result);
         }
 
-        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Complete, Prefix(queue), [.. args]));
+        var codes = Codes(await Db.RunScriptAsync(ScriptLibrary.Complete, Prefix(queue), [.. args]));
+        await _acks.ConfirmAsync(Db, [queue], epoch, "complete", completions.Count);
+        return codes;
     }
 
     public async Task<IReadOnlyList<TransitionResult>> FailAsync(
@@ -356,7 +423,7 @@ public sealed class RedisTaskStore : IClaimStore
             args.Add(Random.Shared.NextDouble());
         }
 
-        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Fail, Prefix(queue), [.. args]));
+        return Codes(await Db.RunScriptAsync(ScriptLibrary.Fail, Prefix(queue), [.. args]));
     }
 
     /// <summary>Hands leased tasks back unfinished; the attempt does not count.</summary>
@@ -366,7 +433,7 @@ public sealed class RedisTaskStore : IClaimStore
         cancellationToken.ThrowIfCancellationRequested();
         var args = new List<RedisValue>(2 + (2 * leases.Count)) { Shift, RetentionMs };
         AddLeaseRefs(args, queue, leases);
-        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Release, Prefix(queue), [.. args]));
+        return Codes(await Db.RunScriptAsync(ScriptLibrary.Release, Prefix(queue), [.. args]));
     }
 
     // ---- background transitions ----
@@ -380,7 +447,7 @@ public sealed class RedisTaskStore : IClaimStore
         args.Add(max);
         args.Add(Random.Shared.NextDouble());
         args.Add(IdleExpiryMs);
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Reap, Prefix(queue), [.. args]))!;
+        var reply = (RedisResult[])(await Db.RunScriptAsync(ScriptLibrary.Reap, Prefix(queue), [.. args]))!;
         const int Fields = 9;
         var reaped = new List<ReapedLease>(reply.Length / Fields);
         for (var i = 0; i < reply.Length; i += Fields)
@@ -404,7 +471,7 @@ public sealed class RedisTaskStore : IClaimStore
     public async Task<PromoteResult> PromoteAsync(string queue, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
+        var reply = (RedisResult[])(await Db.RunScriptAsync(
             ScriptLibrary.Promote,
             Prefix(queue),
             [Shift, _options.PromoteBatchSize, RetentionMs, _options.DeadLetterMaxCount, (long)_options.DeadLetterMaxAge.TotalMilliseconds, IdleExpiryMs]))!;
@@ -420,9 +487,7 @@ public sealed class RedisTaskStore : IClaimStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(ScriptLibrary.Due, [RedisKeys.Due], [Shift, max]))!;
-        var next = (long)reply[0];
-        return new DueQueues([.. reply.Skip(1).Select(r => (string)r!)], next < 0 ? null : TimeSpan.FromMilliseconds(next));
+        return await DueIndexes.ReadAsync(Db, await _keys.DueIndexesAsync(), Shift, max);
     }
 
     /// <summary>
@@ -434,26 +499,37 @@ public sealed class RedisTaskStore : IClaimStore
     {
         var db = Db;
         long marked = 0;
-        var chunk = new List<SortedSetEntry>(1000);
-        await foreach (var queue in db.SetScanAsync(RedisKeys.Queues, pageSize: 1000).WithCancellation(cancellationToken))
+        foreach (var registry in await _keys.RegistriesAsync())
         {
-            chunk.Add(new SortedSetEntry(queue, 0));
-            if (chunk.Count == 1000)
+            // In a cluster each slot's registry is marked in its slot's due index (the queue names its slot).
+            RedisKey? index = null;
+            var chunk = new List<SortedSetEntry>(1000);
+            await foreach (var queue in db.SetScanAsync(registry, pageSize: 1000).WithCancellation(cancellationToken))
             {
-                marked += await MarkAsync(chunk);
+                index ??= _keys.DueIndex(queue!);
+                chunk.Add(new SortedSetEntry(queue, 0));
+                if (chunk.Count == 1000)
+                {
+                    marked += await MarkAsync(index.Value, chunk);
+                }
+            }
+
+            if (index is { } last)
+            {
+                marked += await MarkAsync(last, chunk);
             }
         }
 
-        return marked + await MarkAsync(chunk);
+        return marked;
 
-        async Task<long> MarkAsync(List<SortedSetEntry> entries)
+        async Task<long> MarkAsync(RedisKey index, List<SortedSetEntry> entries)
         {
             if (entries.Count == 0)
             {
                 return 0;
             }
 
-            await db.SortedSetAddAsync(RedisKeys.Due, [.. entries], SortedSetWhen.LessThan);
+            await db.SortedSetAddAsync(index, [.. entries], SortedSetWhen.LessThan);
             var count = entries.Count;
             entries.Clear();
             return count;
@@ -465,7 +541,7 @@ public sealed class RedisTaskStore : IClaimStore
     public async Task<CancelResult> CancelAsync(TaskId id, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(
+        var reply = (RedisResult[])(await Db.RunScriptAsync(
             ScriptLibrary.Cancel, Prefix(id.Queue), [Shift, RetentionMs, id.LocalId]))!;
         return new CancelResult(ScriptCodes.ToResult((long)reply[0]), EmptyToNull((string?)reply[1]));
     }
@@ -530,7 +606,7 @@ public sealed class RedisTaskStore : IClaimStore
             args.Add(report.Message);
         }
 
-        return Codes(await Db.ScriptEvaluateAsync(ScriptLibrary.Progress, Prefix(queue), [.. args]));
+        return Codes(await Db.RunScriptAsync(ScriptLibrary.Progress, Prefix(queue), [.. args]));
     }
 
     /// <summary>
@@ -550,7 +626,7 @@ public sealed class RedisTaskStore : IClaimStore
 
         cancellationToken.ThrowIfCancellationRequested();
         var percent = checkpoint.Percent < 0 ? -1 : Math.Min(checkpoint.Percent, 100);
-        var reply = await Db.ScriptEvaluateAsync(
+        var reply = await Db.RunScriptAsync(
             ScriptLibrary.Checkpoint, Prefix(checkpoint.Id.Queue),
             [Shift, checkpoint.Id.LocalId, checkpoint.Token, checkpoint.State, percent, checkpoint.Message]);
         return ScriptCodes.ToResult((long)reply);
@@ -561,10 +637,10 @@ public sealed class RedisTaskStore : IClaimStore
     /// Register before reading the task, so a change in between is never missed; unregister when the watch ends.
     /// </summary>
     public Task RegisterWatchAsync(TaskId id) =>
-        Db.ScriptEvaluateAsync(ScriptLibrary.Watch, Prefix(id.Queue), [id.LocalId, 1]);
+        Db.RunScriptAsync(ScriptLibrary.Watch, Prefix(id.Queue), [id.LocalId, 1]);
 
     public Task UnregisterWatchAsync(TaskId id) =>
-        Db.ScriptEvaluateAsync(ScriptLibrary.Watch, Prefix(id.Queue), [id.LocalId, -1], CommandFlags.FireAndForget);
+        Db.RunScriptAsync(ScriptLibrary.Watch, Prefix(id.Queue), [id.LocalId, -1], CommandFlags.FireAndForget);
 
     /// <summary>
     /// Asks the scripts to publish the task on <see cref="RedisKeys.FinishedChannel"/> when it reaches a
@@ -614,7 +690,7 @@ public sealed class RedisTaskStore : IClaimStore
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var args = leading.Append(batch).Concat(chunk.Select(id => (RedisValue)EnsureQueue(queue, id).LocalId));
-                total += (long)await Db.ScriptEvaluateAsync(script, Prefix(queue), [.. args]);
+                total += (long)await Db.RunScriptAsync(script, Prefix(queue), [.. args]);
             }
 
             return total;
@@ -623,7 +699,7 @@ public sealed class RedisTaskStore : IClaimStore
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var done = (long)await Db.ScriptEvaluateAsync(script, Prefix(queue), [.. leading, batch]);
+            var done = (long)await Db.RunScriptAsync(script, Prefix(queue), [.. leading, batch]);
             total += done;
             if (done < batch)
             {
@@ -639,7 +715,7 @@ public sealed class RedisTaskStore : IClaimStore
         var db = Db;
         // The flow settings with the same round trip (a plain read: they change on their own, by admin calls).
         var flow = db.HashGetAsync(RedisKeys.Flow(queue), [.. FlowFields.Settings.Select(f => (RedisValue)f)]);
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(ScriptLibrary.Stats, Prefix(queue)))!;
+        var reply = (RedisResult[])(await db.RunScriptAsync(ScriptLibrary.Stats, Prefix(queue)))!;
         var (paused, limits) = FlowText.Settings([.. (await flow).Select(v => (string?)v)]);
         var counters = new Dictionary<string, long>(StringComparer.Ordinal);
         for (var i = 4; i + 1 < reply.Length; i += 2)
@@ -662,8 +738,9 @@ public sealed class RedisTaskStore : IClaimStore
     public async Task<IReadOnlyList<string>> GetQueuesAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var members = await Db.SetMembersAsync(RedisKeys.Queues);
-        return [.. members.Select(m => (string)m!).Order(StringComparer.Ordinal)];
+        var db = Db;
+        var members = await Task.WhenAll((await _keys.RegistriesAsync()).Select(registry => db.SetMembersAsync(registry)));
+        return [.. members.SelectMany(m => m).Select(m => (string)m!).Order(StringComparer.Ordinal)];
     }
 
     // ---- helpers ----
@@ -672,7 +749,7 @@ public sealed class RedisTaskStore : IClaimStore
 
     private long IdleExpiryMs => (long)_options.QueueIdleExpiry.TotalMilliseconds;
 
-    private static RedisKey[] Prefix(string queue) => [RedisKeys.QueuePrefix(queue)];
+    private RedisKey[] Prefix(string queue) => _keys.ScriptKeys(queue);
 
     private void AddPolicy(List<RedisValue> args)
     {

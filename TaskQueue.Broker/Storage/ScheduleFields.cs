@@ -12,6 +12,7 @@ public static class ScheduleFields
     public const string MaxAttempts = "max";
     public const string Timeout = "timeout";
     public const string Expires = "expires";
+    public const string Group = "group";
     public const string Overlap = "overlap";
     public const string CatchUp = "catchup";
     public const string CatchUpMax = "catchup_max";
@@ -31,7 +32,7 @@ public static class ScheduleFields
     /// <summary>Every field, in lib/schedule.lua's order.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
-        Name, Cron, TimeZone, Type, Payload, Priority, MaxAttempts, Timeout, Expires, Overlap, CatchUp, CatchUpMax, Version, Next, Last,
+        Name, Cron, TimeZone, Type, Payload, Priority, MaxAttempts, Timeout, Expires, Group, Overlap, CatchUp, CatchUpMax, Version, Next, Last,
         LastTask, Paused, Buffered, BufferedId, Fired, Skipped, Missed, Created, Updated,
     ];
 }

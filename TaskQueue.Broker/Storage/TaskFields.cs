@@ -46,12 +46,15 @@ public static class TaskFields
     /// <summary>The last checkpoint a lease holder stored (fenced); the next attempt receives it.</summary>
     public const string Checkpoint = "checkpoint";
 
+    /// <summary>"1" once a failed attempt was recorded in <see cref="RedisKeys.Attempts"/> (absent: no history).</summary>
+    public const string AttemptHistory = "hist";
+
     /// <summary>Every field above, in the order the enqueue script writes them (then those written later).</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         State, Token, StreamEntry, Priority, Attempt, Worker, IdempotencyKey, Expires, Type, MaxAttempts, Timeout,
         TraceParent, TraceState, CancelRequested, Created, Due, Id, Queue, Payload, Enqueued, Started, Finished,
         Result, Error, Lane, Progress, ProgressMessage, ProgressAt, Checkpoint, UniqueKey, DebounceKey,
-        Group,
+        Group, AttemptHistory,
     ];
 }

@@ -8,6 +8,9 @@ public sealed class TaskStoreOptions
 {
     public const string SectionName = "TaskQueue:Store";
 
+    /// <summary>The longest <see cref="AckTimeout"/>: below the Redis client's 5 s command timeout.</summary>
+    public static readonly TimeSpan MaxAckTimeout = TimeSpan.FromSeconds(4);
+
     /// <summary>How long a finished task (completed, cancelled, expired) stays readable.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
 
@@ -66,6 +69,19 @@ public sealed class TaskStoreOptions
     /// </summary>
     public TimeSpan QueueIdleExpiry { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How many replicas must hold a submit or a completion before the broker answers OK: after the batch's script the
+    /// broker sends <c>WAIT AckReplicas AckTimeout</c> (<c>WAITAOF 1 AckReplicas AckTimeout</c> on Redis 7.2+ with
+    /// AOF) on the same connection. Fewer within <see cref="AckTimeout"/>: a submit answers UNAVAILABLE naming the
+    /// stored tasks, a completion is not counted settled (README, "Replicas and failover"). 0: no wait, and a failover
+    /// may lose what the primary had not yet sent to its replica.
+    /// </summary>
+    [Range(0, 16)]
+    public int AckReplicas { get; set; }
+
+    /// <summary>How long a write waits for <see cref="AckReplicas"/> replicas; the connection it waits on waits with it.</summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     public BackoffPolicy Backoff => new(BackoffInitial, BackoffMultiplier, BackoffMax, BackoffJitter);
 
     public void Validate()
@@ -80,6 +96,13 @@ public sealed class TaskStoreOptions
         if (QueueIdleExpiry < TimeSpan.FromMilliseconds(1))
         {
             throw new ValidationException("QueueIdleExpiry must be at least 1 ms (an empty queue is forgotten that long after a visit found it empty).");
+        }
+
+        if (AckReplicas > 0 && (AckTimeout < TimeSpan.FromMilliseconds(1) || AckTimeout > MaxAckTimeout))
+        {
+            throw new ValidationException(
+                $"AckTimeout must be between 1 ms and {MaxAckTimeout.TotalSeconds:0} s when AckReplicas is set (WAIT 0 would wait for ever, and a longer " +
+                "wait than the Redis client's 5 s command timeout would fail as Redis unavailable).");
         }
     }
 }

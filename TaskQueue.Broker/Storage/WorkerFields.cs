@@ -38,4 +38,19 @@ public static class WorkerFields
 
     /// <summary>The task types its Hello listed, comma-separated; empty: every type. Written when it connects.</summary>
     public const string Types = "types";
+
+    /// <summary>
+    /// The tasks its session holds leased at its last heartbeat ("queue:id", comma-separated), the first
+    /// <see cref="WorkerRegistry.MaxListedRunning"/> of them; <see cref="Busy"/> counts them all.
+    /// </summary>
+    public const string Running = "running";
+
+    /// <summary>
+    /// 1 once an operator drained it (DrainWorker) or it said it is draining; cleared when it connects not draining as another
+    /// process (another <see cref="Instance"/>, or a worker that names none).
+    /// </summary>
+    public const string Draining = "draining";
+
+    /// <summary>The worker process its Hello named (the same across its reconnects), written when it connects.</summary>
+    public const string Instance = "instance";
 }

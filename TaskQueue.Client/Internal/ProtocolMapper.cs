@@ -105,6 +105,9 @@ internal static class ProtocolMapper
         UniqueKey = NullIfEmpty(info.UniqueKey),
         DebounceKey = NullIfEmpty(info.DebounceKey),
         Group = NullIfEmpty(info.Group),
+        TraceParent = NullIfEmpty(info.TraceParent),
+        Attempts = [.. info.Attempts.Select(a => new TaskAttemptRecord(
+            a.Attempt, a.Error, NullIfEmpty(a.WorkerId), a.FinishedAt?.ToDateTimeOffset() ?? DateTimeOffset.UnixEpoch, a.Outcome))],
     };
 
     public static TaskWatchEvent ToEvent(TaskEvent message) => new(

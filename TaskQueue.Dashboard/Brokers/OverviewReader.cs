@@ -3,8 +3,8 @@ using TaskQueue.Client;
 
 namespace TaskQueue.Dashboard.Brokers;
 
-/// <summary>One queue's row on the Overview: its counts now and its cumulative counters (the page turns those into rates).</summary>
-public sealed record QueueRow(string Queue, long Ready, long Scheduled, long Leased, long DeadLettered, long Completed, long Failed);
+/// <summary>One queue's row on the Overview: paused or not, its counts now and its cumulative counters (the page turns those into rates).</summary>
+public sealed record QueueRow(string Queue, bool Paused, long Ready, long Scheduled, long Leased, long DeadLettered, long Completed, long Failed);
 
 /// <summary>The workers' side of the Overview; null fields when the operator may not read /workers.</summary>
 public sealed record WorkerSummary(int Connected, int Slots, int BusySlots, int Quarantined, int StuckSlots);
@@ -38,7 +38,7 @@ public sealed class OverviewReader(TimeProvider time)
 
         return new OverviewSnapshot(
             time.GetUtcNow(),
-            [.. stats.Select(s => new QueueRow(s.Queue, s.Ready, s.Scheduled, s.Leased, s.DeadLettered, s.Completed, s.Failed))],
+            [.. stats.Select(s => new QueueRow(s.Queue, s.Paused, s.Ready, s.Scheduled, s.Leased, s.DeadLettered, s.Completed, s.Failed))],
             summary);
     }
 }

@@ -3,15 +3,19 @@ using TaskQueue.Client;
 
 namespace TaskQueue.Dashboard.Brokers;
 
-/// <summary>What a list page asks for: a queue's tasks in one state, of one type or all, whose id or error holds a text.</summary>
-public sealed record TaskQuery(string Queue, TaskState State, string? Type, string? Text, string? Cursor);
+/// <summary>What a list page asks for: a queue's tasks in one state, of one type and group or all, whose id or error holds a text.</summary>
+public sealed record TaskQuery(string Queue, TaskState State, string? Type, string? Text, string? Cursor)
+{
+    /// <summary>Only tasks of this group (null or empty: every group): the broker's filter, like the type.</summary>
+    public string? Group { get; init; }
+}
 
 /// <summary>One list page: the tasks, the broker cursor to go on from (null at the end), and how many tasks a search read.</summary>
 public sealed record TaskListPage(IReadOnlyList<TaskSnapshot> Tasks, string? NextCursor, long Scanned);
 
 /// <summary>
-/// Lists tasks through ListTasks' cursor, so a page costs the same on a queue of ten tasks or ten million. The type filter
-/// is the broker's; a text (in the id or the last error) is matched here over at most SearchPages broker pages of 1,000,
+/// Lists tasks through ListTasks' cursor, so a page costs the same on a queue of ten tasks or ten million. The type and
+/// group filters are the broker's (list.lua checks them while it reads one page); a text (in the id or the last error) is matched here over at most SearchPages broker pages of 1,000,
 /// after which the page offers to search on from where it stopped: never a scan of the whole queue in one request.
 /// </summary>
 public sealed class TaskSearch(IOptions<DashboardOptions> options)
@@ -22,9 +26,10 @@ public sealed class TaskSearch(IOptions<DashboardOptions> options)
     public async Task<TaskListPage> ListAsync(TaskQueueClient client, TaskQuery query, CancellationToken cancellationToken)
     {
         var type = string.IsNullOrWhiteSpace(query.Type) ? null : query.Type.Trim();
+        var group = string.IsNullOrWhiteSpace(query.Group) ? null : query.Group.Trim();
         if (string.IsNullOrWhiteSpace(query.Text))
         {
-            var page = await client.ListTasksAsync(query.Queue, query.State, type, _options.PageSize, query.Cursor, cancellationToken: cancellationToken);
+            var page = await client.ListTasksAsync(query.Queue, query.State, type, _options.PageSize, query.Cursor, group: group, cancellationToken: cancellationToken);
             return new TaskListPage(page.Tasks, page.NextCursor, page.Tasks.Count);
         }
 
@@ -34,7 +39,7 @@ public sealed class TaskSearch(IOptions<DashboardOptions> options)
         long scanned = 0;
         for (var pages = 0; pages < _options.SearchPages; pages++)
         {
-            var page = await client.ListTasksAsync(query.Queue, query.State, type, SearchBatch, cursor, cancellationToken: cancellationToken);
+            var page = await client.ListTasksAsync(query.Queue, query.State, type, SearchBatch, cursor, group: group, cancellationToken: cancellationToken);
             scanned += page.Tasks.Count;
             found.AddRange(page.Tasks.Where(task => Matches(task, text)));
             cursor = page.NextCursor;

@@ -10,7 +10,14 @@ namespace TaskQueue.Dashboard.Brokers;
 /// <summary>One connected worker as a broker's GET /workers lists it.</summary>
 public sealed record WorkerRow(
     string Id, string Status, IReadOnlyList<string> Queues, int Slots, int BusySlots, int StuckSlots,
-    long TasksCompleted, DateTimeOffset? LastHeartbeat, string Broker, DateTimeOffset? QuarantinedUntil);
+    long TasksCompleted, DateTimeOffset? LastHeartbeat, string Broker, DateTimeOffset? QuarantinedUntil)
+{
+    /// <summary>The task types it handles; empty: every type.</summary>
+    public IReadOnlyList<string> TaskTypes { get; init; } = [];
+
+    /// <summary>The tasks it runs ("queue:id"), the first 100 of <see cref="BusySlots"/>.</summary>
+    public IReadOnlyList<string> RunningTasks { get; init; } = [];
+}
 
 /// <summary>
 /// Reads a broker's GET /workers (the worker registry in Redis, the same from every broker) with the operator's key:
@@ -52,7 +59,11 @@ public sealed class WorkersReader(HttpClient http, IOptions<DashboardOptions> op
             return [.. workers
                 .Select(w => new WorkerRow(
                     w.Key, w.Value.Status, w.Value.Queues ?? [], w.Value.Slots, w.Value.BusySlots, w.Value.StuckSlots,
-                    w.Value.TasksCompleted, w.Value.LastHeartbeat, w.Value.Broker ?? "", w.Value.QuarantinedUntil))
+                    w.Value.TasksCompleted, w.Value.LastHeartbeat, w.Value.Broker ?? "", w.Value.QuarantinedUntil)
+                {
+                    TaskTypes = w.Value.TaskTypes ?? [],
+                    RunningTasks = w.Value.RunningTasks ?? [],
+                })
                 .OrderBy(w => w.Id, StringComparer.Ordinal)];
         }
     }
@@ -66,5 +77,7 @@ public sealed class WorkersReader(HttpClient http, IOptions<DashboardOptions> op
         [property: JsonPropertyName("stuck_slots")] int StuckSlots,
         [property: JsonPropertyName("queues")] IReadOnlyList<string>? Queues,
         [property: JsonPropertyName("broker")] string? Broker,
-        [property: JsonPropertyName("quarantined_until")] DateTimeOffset? QuarantinedUntil);
+        [property: JsonPropertyName("quarantined_until")] DateTimeOffset? QuarantinedUntil,
+        [property: JsonPropertyName("task_types")] IReadOnlyList<string>? TaskTypes,
+        [property: JsonPropertyName("running_tasks")] IReadOnlyList<string>? RunningTasks);
 }

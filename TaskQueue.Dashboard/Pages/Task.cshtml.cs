@@ -1,13 +1,17 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Options;
 using TaskQueue.Client;
 using TaskQueue.Dashboard.Brokers;
 using TaskQueue.Dashboard.Diagnostics;
 
 namespace TaskQueue.Dashboard.Pages;
 
-/// <summary>One task: its record, Explain's reason while it is not running, and cancel for an admin of its queue.</summary>
-public sealed class TaskModel(OperatorSession session, ILogger<TaskModel> logger) : PageModel
+/// <summary>
+/// One task: its record, its failed attempts with their errors, a link to its trace in the Aspire dashboard, Explain's
+/// reason while it is not running, and cancel for an admin of its queue.
+/// </summary>
+public sealed class TaskModel(OperatorSession session, IOptions<DashboardOptions> options, ILogger<TaskModel> logger) : PageModel
 {
     [BindProperty(SupportsGet = true)]
     public string Id { get; set; } = "";
@@ -17,6 +21,9 @@ public sealed class TaskModel(OperatorSession session, ILogger<TaskModel> logger
     public TaskExplanation? Explanation { get; private set; }
 
     public string? Message { get; private set; }
+
+    /// <summary>The task's trace in the Aspire dashboard; null without one configured or without a traceparent.</summary>
+    public string? TraceLink => TraceLinks.For(options.Value.AspireUrl, Snapshot?.TraceParent);
 
     public bool MayCancel => Snapshot is { IsFinal: false } task && session.Scopes.MayAdmin(task.Queue);
 

@@ -18,6 +18,9 @@
       const first = document.createElement('td');
       first.append(link(`/Queue?name=${name}`, queue.queue));
       tr.append(first);
+      const flow = document.createElement('td');
+      flow.dataset.paused = 'false';
+      tr.append(flow);
       for (const key of ['ready', 'scheduled', 'leased', 'dead', 'completed', 'failed']) {
         const td = document.createElement('td');
         td.dataset.count = key;
@@ -67,6 +70,10 @@
         const set = (key, value) => { const td = tr.querySelector(`[data-count="${key}"]`); (td.querySelector('a') || td).textContent = String(value); };
         set('ready', queue.ready); set('scheduled', queue.scheduled); set('leased', queue.leased);
         set('dead', queue.deadLettered); set('completed', queue.completed); set('failed', queue.failed);
+        const flow = tr.querySelector('[data-paused]');
+        flow.dataset.paused = String(queue.paused);
+        flow.textContent = queue.paused ? 'paused' : 'running';
+        flow.classList.toggle('warn', queue.paused);
         completed += queue.completed; failed += queue.failed;
       }
       if (snapshot.workers) {

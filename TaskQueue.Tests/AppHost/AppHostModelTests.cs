@@ -202,6 +202,88 @@ public sealed class AppHostModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task In_cluster_mode_redis_is_three_cluster_enabled_redis_servers_under_one_cluster_resource_whose_connection_string_lists_every_primary()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=cluster");
+
+        var cluster = Assert.IsType<RedisClusterResource>(model[TaskQueueApp.RedisName]);
+        var taskQueue = Assert.IsType<TaskQueueResource>(model[TaskQueueApp.TaskQueueName]);
+        Assert.Same(cluster, taskQueue.Redis);
+        Assert.Equal(["taskqueue-redis-1", "taskqueue-redis-2", "taskqueue-redis-3"], cluster.Nodes.Select(n => n.Name));
+        Assert.Equal(cluster.Nodes, cluster.Primaries);
+        Assert.False(model.ContainsKey("taskqueue-redis-4"));
+        var password = Assert.IsType<ParameterResource>(model[$"{TaskQueueApp.RedisName}-password"]);
+        Assert.True(password.Secret);
+        Assert.Same(password, cluster.PasswordParameter);
+
+        var directories = new HashSet<string>();
+        foreach (var node in cluster.Nodes)
+        {
+            Assert.Same(node, model[node.Name]);
+            Assert.Same(password, node.PasswordParameter);
+            Assert.Contains(node.Annotations.OfType<ResourceRelationshipAnnotation>(), r => r.Type == "Parent" && r.Resource == cluster);
+
+            // Two direct endpoints: clients and the cluster bus, each on a port Aspire allocates.
+            var endpoints = node.Annotations.OfType<EndpointAnnotation>().ToList();
+            Assert.Equal([RedisClusterResource.BusEndpointName, RedisServerResource.PrimaryEndpointName], endpoints.Select(e => e.Name).Order(StringComparer.Ordinal));
+            Assert.All(endpoints, endpoint => Assert.False(endpoint.IsProxied));
+            Assert.All(endpoints, endpoint => Assert.Null(endpoint.Port));
+
+            // The password from its file (first), the TaskQueue settings, cluster mode with its bus port; AOF in a directory of its own.
+            var args = await model.ArgumentsAsync(node);
+            Assert.Equal(Path.Combine(node.WorkingDirectory, RedisServerResource.PasswordFileName), args[0]);
+            var line = string.Join(' ', args);
+            output.WriteLine($"{node.Name}: {line}");
+            Assert.Contains("--cluster-enabled yes", line, StringComparison.Ordinal);
+            Assert.Contains($"--cluster-port {{{node.Name}.bindings.bus.targetPort}}", line, StringComparison.Ordinal);
+            Assert.Contains($"--port {{{node.Name}.bindings.tcp.targetPort}}", line, StringComparison.Ordinal);
+            Assert.Contains("--appendonly yes", line, StringComparison.Ordinal);
+            Assert.Contains("--maxmemory-policy noeviction", line, StringComparison.Ordinal);
+            Assert.Contains($"--dir {node.WorkingDirectory}", line, StringComparison.Ordinal);
+            Assert.Equal(node.Name, Path.GetFileName(node.WorkingDirectory));
+            Assert.True(directories.Add(node.WorkingDirectory));
+            Assert.DoesNotContain(args, arg => arg.Contains("requirepass", StringComparison.Ordinal) || arg.Contains("-password", StringComparison.Ordinal));
+        }
+
+        // Brokers get every primary and the password, and wait for the cluster (healthy: cluster_state:ok).
+        Assert.Equal(
+            "127.0.0.1:{taskqueue-redis-1.bindings.tcp.targetPort},127.0.0.1:{taskqueue-redis-2.bindings.tcp.targetPort}," +
+            "127.0.0.1:{taskqueue-redis-3.bindings.tcp.targetPort},password={taskqueue-redis-password.value}",
+            cluster.ConnectionStringExpression.ValueExpression);
+        Assert.Contains(cluster.Annotations.OfType<HealthCheckAnnotation>(), check => check.Key == $"{TaskQueueApp.RedisName}_check");
+        Assert.Equal([TaskQueueApp.RedisName], WaitsFor(model[TaskQueueApp.BrokerName]));
+        Assert.Equal($"{{{TaskQueueApp.RedisName}.connectionString}}", (await model.EnvironmentAsync(model[TaskQueueApp.BrokerName]))["ConnectionStrings__redis"]);
+    }
+
+    [Fact]
+    public async Task In_cluster_mode_with_replicas_each_primary_gets_that_many_more_nodes_and_the_connection_string_still_lists_the_primaries_only()
+    {
+        await using var model = await ModelAsync("--Redis:Mode=cluster", "--Redis:Primaries=2", "--Redis:Replicas=2");
+
+        var cluster = Assert.IsType<RedisClusterResource>(model[TaskQueueApp.RedisName]);
+        Assert.Equal(6, cluster.Nodes.Count);
+        Assert.Equal(["taskqueue-redis-1", "taskqueue-redis-2"], cluster.Primaries.Select(n => n.Name));
+        Assert.Equal(2, cluster.ReplicasPerPrimary);
+        Assert.Equal(6, model.All.OfType<RedisServerResource>().Count());
+        Assert.Equal(
+            "127.0.0.1:{taskqueue-redis-1.bindings.tcp.targetPort},127.0.0.1:{taskqueue-redis-2.bindings.tcp.targetPort},password={taskqueue-redis-password.value}",
+            cluster.ConnectionStringExpression.ValueExpression);
+    }
+
+    [Theory]
+    [InlineData("--Redis:Primaries=0", "Setting 'Redis:Primaries' must be a whole number from 1 to 16; it is '0'.")]
+    [InlineData("--Redis:Primaries=17", "Setting 'Redis:Primaries' must be a whole number from 1 to 16; it is '17'.")]
+    [InlineData("--Redis:Primaries=three", "Setting 'Redis:Primaries' must be a whole number from 1 to 16; it is 'three'.")]
+    [InlineData("--Redis:Replicas=-1", "Setting 'Redis:Replicas' must be a whole number from 0 to 4; it is '-1'.")]
+    [InlineData("--Redis:ServerPath=/no/such/redis-server", "TaskQueue's Redis mode is cluster, but redis-server was not found (no file at /no/such/redis-server)")]
+    public async Task In_cluster_mode_bad_numbers_and_a_missing_redis_server_stop_it_at_once_saying_which_setting(string setting, string expected)
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => ModelAsync("--Redis:Mode=cluster", setting));
+
+        Assert.Contains(expected, string.Join('\n', Flatten(failure).Select(e => e.Message)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Given_a_connection_string_it_uses_that_redis_and_runs_none()
     {
         await using var model = await ModelAsync("--ConnectionStrings:redis=redis.example:6380");

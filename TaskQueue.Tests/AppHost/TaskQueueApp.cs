@@ -22,7 +22,8 @@ using StoreTaskState = TaskQueue.Broker.Storage.TaskState;
 namespace TaskQueue.Tests.AppHost;
 
 /// <summary>
-/// The whole system as TaskQueue.AppHost defines it — Redis (a local redis-server resource), broker, worker
+/// The whole system as TaskQueue.AppHost defines it — Redis (a local redis-server resource, or with
+/// <c>Redis:Mode=cluster</c> a local cluster), broker, worker
 /// replicas — started under Aspire's orchestrator by Aspire.Hosting.Testing, with security on. Tests talk to the broker
 /// the way an operator does (raw gRPC stubs and GET /metrics with the AppHost's operator key) and read the ledger from
 /// the same Redis (with its password, from the Redis resource's connection string).
@@ -72,6 +73,12 @@ internal sealed class TaskQueueApp : IAsyncDisposable
 
     /// <summary>The ledger: the broker's own store over the app's Redis.</summary>
     public RedisTaskStore Store { get; }
+
+    /// <summary>The app's Redis (a cluster's every node once discovered), with the password the brokers have.</summary>
+    public ConnectionMultiplexer Redis => _redis;
+
+    /// <summary>The orchestrator's latest state of a resource of one instance (e.g. "Running").</summary>
+    public string? StateOf(string resourceName) => _states.Of(resourceName).SingleOrDefault()?.Snapshot.State?.Text;
 
     /// <summary>
     /// Starts the AppHost with <paramref name="workers"/> worker replicas plus any AppHost settings (e.g.
@@ -142,7 +149,12 @@ internal sealed class TaskQueueApp : IAsyncDisposable
     private static async Task<ConnectionMultiplexer> ConnectRedisAsync(DistributedApplication app, CancellationToken cancellationToken)
     {
         var connectionString = (await app.GetConnectionStringAsync(RedisName, cancellationToken))!;
-        var server = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<RedisServerResource>().Single(r => r.Name == RedisName);
+        var server = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == RedisName) switch
+        {
+            RedisServerResource single => single,
+            RedisClusterResource cluster => cluster.Nodes[0], // every node has the same password file
+            var other => throw new InvalidOperationException($"'{RedisName}' is a {other.GetType().Name}, not a Redis the AppHost runs."),
+        };
         var required = await File.ReadAllTextAsync(Path.Combine(server.WorkingDirectory, RedisServerResource.PasswordFileName), cancellationToken);
         var options = ConfigurationOptions.Parse(connectionString);
         Assert.True(

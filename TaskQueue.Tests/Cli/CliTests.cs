@@ -12,32 +12,18 @@ using TaskQueue.Tests.Worker;
 
 namespace TaskQueue.Tests.Cli;
 
-public sealed class CliTests : IAsyncLifetime
+public sealed class CliTests : FakeBrokerCliTests
 {
-    private readonly FakeTaskService _fake = new();
-    private GrpcTestServer? _server;
-
-    public async Task InitializeAsync() =>
-        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Submit_prints_the_new_task_id()
     {
-        _fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-cli" };
+        Fake.OnSubmit = _ => new SubmitResponse { TaskId = "t-cli" };
 
         var (exitCode, output, _) = await RunAsync("submit", "--queue", "emails", "--type", "echo", "--payload", "hi", "--priority", "3", "--delay", "1.5s", "--timeout", "2m");
 
         Assert.Equal(0, exitCode);
         Assert.Equal("t-cli", output.Trim());
-        var spec = _fake.Single<SubmitRequest>().Task;
+        var spec = Fake.Single<SubmitRequest>().Task;
         Assert.Equal(("emails", "echo", "hi", 3), (spec.Queue, spec.Type, spec.Payload.ToStringUtf8(), spec.Priority));
         Assert.Equal(TimeSpan.FromSeconds(1.5), spec.Delay.ToTimeSpan());
         Assert.Equal(TimeSpan.FromMinutes(2), spec.ExecutionTimeout.ToTimeSpan());
@@ -47,7 +33,7 @@ public sealed class CliTests : IAsyncLifetime
     public async Task Load_reports_the_outcome_counts_and_fails_unless_every_task_completed()
     {
         var dead = 0;
-        _fake.OnWait = request => new TaskInfo
+        Fake.OnWait = request => new TaskInfo
         {
             TaskId = request.TaskId,
             State = Interlocked.Increment(ref dead) == 1 ? TaskState.DeadLettered : TaskState.Completed,
@@ -56,8 +42,8 @@ public sealed class CliTests : IAsyncLifetime
         var (exitCode, output, _) = await RunAsync("load", "--count", "5", "--batch", "2", "--type", "echo", "--payload", "x");
 
         Assert.Equal(1, exitCode);
-        Assert.Equal([2, 2, 1], _fake.Requests.OfType<SubmitBatchRequest>().Select(call => call.Tasks.Count));
-        Assert.Equal(5, _fake.Requests.OfType<WaitTaskRequest>().Count());
+        Assert.Equal([2, 2, 1], Fake.Requests.OfType<SubmitBatchRequest>().Select(call => call.Tasks.Count));
+        Assert.Equal(5, Fake.Requests.OfType<WaitTaskRequest>().Count());
         Assert.Contains("completed: 4  dead-lettered: 1  other: 0", output, StringComparison.Ordinal);
         Assert.Contains("completion rate: 80.00 %", output, StringComparison.Ordinal);
         Assert.DoesNotContain("note:", output, StringComparison.Ordinal); // a broker of its own, no OTLP export
@@ -93,14 +79,14 @@ public sealed class CliTests : IAsyncLifetime
             TaskId = "t-3", Queue = "emails", Type = "count", State = state, Attempt = 1, MaxAttempts = 3, ProgressPercent = percent, ProgressMessage = percent > 0 ? $"{percent / 10}/10" : "",
             ProgressAt = percent > 0 ? at : null,
         };
-        _fake.OnWatch = _ =>
+        Fake.OnWatch = _ =>
         [
             new TaskEvent { Kind = TaskEventKind.Snapshot, Task = Info(TaskState.Ready, 0) },
             new TaskEvent { Kind = TaskEventKind.StateChanged, Task = Info(TaskState.Leased, 0) },
             new TaskEvent { Kind = TaskEventKind.Progress, Task = Info(TaskState.Leased, 40) },
             new TaskEvent { Kind = TaskEventKind.StateChanged, Task = Info(TaskState.Completed, 90) },
         ];
-        _fake.OnGet = _ => Info(TaskState.Completed, 90);
+        Fake.OnGet = _ => Info(TaskState.Completed, 90);
 
         var (exitCode, output, _) = await RunAsync("wait", "t-3", "--progress", "--timeout", "10s");
 
@@ -116,14 +102,14 @@ public sealed class CliTests : IAsyncLifetime
             lines.Take(4));
         Assert.DoesNotContain('\r', output.Replace(Environment.NewLine, "\n", StringComparison.Ordinal));
         Assert.Contains("state:            Completed", output, StringComparison.Ordinal);
-        Assert.Empty(_fake.Requests.OfType<WaitTaskRequest>());
+        Assert.Empty(Fake.Requests.OfType<WaitTaskRequest>());
     }
 
     [Fact]
     public async Task Get_with_json_prints_one_document_with_every_field_of_the_task()
     {
         var created = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
-        _fake.OnGet = id => new TaskInfo
+        Fake.OnGet = id => new TaskInfo
         {
             TaskId = id, Queue = "emails", Type = "echo", State = TaskState.DeadLettered, Attempt = 3, MaxAttempts = 3, Priority = 2,
             Payload = ByteString.CopyFromUtf8("hi"), Result = ByteString.CopyFrom(0xff, 0x00), LastError = "boom", WorkerId = "w-1",
@@ -153,7 +139,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Stats_with_json_prints_the_counts_and_counters_by_name()
     {
-        _fake.OnStats = queue => new QueueStats
+        Fake.OnStats = queue => new QueueStats
         {
             Queue = queue, Ready = 1, Scheduled = 2, Leased = 3, DeadLettered = 4, Submitted = 5, Completed = 6, Failed = 7, Retried = 8, Expired = 9, Cancelled = 10,
         };
@@ -176,7 +162,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Dlq_list_with_json_prints_the_page_and_the_total()
     {
-        _fake.OnListDeadLetters = request => new ListDeadLettersResponse
+        Fake.OnListDeadLetters = request => new ListDeadLettersResponse
         {
             Total = 12,
             Tasks =
@@ -189,7 +175,7 @@ public sealed class CliTests : IAsyncLifetime
         var (exitCode, output, _) = await RunAsync("dlq", "list", "--queue", "emails", "--offset", "10", "--limit", "2", "--json");
 
         Assert.Equal(0, exitCode);
-        var request = _fake.Single<ListDeadLettersRequest>();
+        var request = Fake.Single<ListDeadLettersRequest>();
         Assert.Equal((10, 2), (request.Offset, request.Limit));
         using var json = JsonDocument.Parse(output);
         var page = json.RootElement;
@@ -245,7 +231,7 @@ public sealed class CliTests : IAsyncLifetime
         var (bothExit, _, _) = await RunWithAsync(new() { ["TaskQueue:ApiKey"] = "tqk_from_config" }, "stats", "--api-key", "tqk_option_wins");
 
         Assert.Equal((0, 0, 0), (optionExit, configExit, bothExit));
-        Assert.Equal(["Bearer tqk_from_option", "Bearer tqk_from_config", "Bearer tqk_option_wins"], _fake.Authorizations);
+        Assert.Equal(["Bearer tqk_from_option", "Bearer tqk_from_config", "Bearer tqk_option_wins"], Fake.Authorizations);
     }
 
     [Fact]
@@ -260,7 +246,7 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("TaskQueue__Security__ApiKeys__billing-app__Scopes__0=submit:billing-*", lines);
         Assert.Contains("TaskQueue__Security__ApiKeys__billing-app__Scopes__1=read:billing-*", lines);
         Assert.Equal(1, output.Split(key).Length - 1); // the key itself once; the KeysFile entry holds only its hash
-        Assert.Empty(_fake.Requests);
+        Assert.Empty(Fake.Requests);
     }
 
     [Theory]
@@ -273,17 +259,5 @@ public sealed class CliTests : IAsyncLifetime
 
         Assert.NotEqual(0, exitCode);
         Assert.DoesNotContain(ApiKeys.Prefix, output, StringComparison.Ordinal);
-    }
-
-    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunWithAsync([], args);
-
-    private async Task<(int ExitCode, string Output, string Error)> RunWithAsync(Dictionary<string, string?> settings, params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var exitCode = await TaskQueueCli.InvokeAsync(
-            [.. args, "--broker", _server!.Address.ToString()], output, error, configuration);
-        return (exitCode, output.ToString(), error.ToString());
     }
 }

@@ -9,26 +9,12 @@ using TaskQueue.Tests.Fakes;
 namespace TaskQueue.Tests.Cli;
 
 /// <summary>The CLI's <c>list</c> and submit's unique and debounce options, against a fake broker.</summary>
-public sealed class ListAndKeysCliTests : IAsyncLifetime
+public sealed class ListAndKeysCliTests : FakeBrokerCliTests
 {
-    private readonly FakeTaskService _fake = new();
-    private GrpcTestServer? _server;
-
-    public async Task InitializeAsync() =>
-        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Submit_sends_the_unique_and_debounce_keys_and_says_what_the_broker_did()
     {
-        _fake.OnSubmit = request => new SubmitResponse
+        Fake.OnSubmit = request => new SubmitResponse
         {
             TaskId = "t-1", Duplicate = true,
             Outcome = request.Task.UniqueKey.Length > 0 ? SubmitOutcome.UniqueExisting : SubmitOutcome.Debounced,
@@ -41,7 +27,7 @@ public sealed class ListAndKeysCliTests : IAsyncLifetime
         Assert.Contains("unique key", unique.Error, StringComparison.Ordinal);
         Assert.Equal((0, "t-1"), (debounced.ExitCode, debounced.Output.Trim()));
         Assert.Contains("debounced", debounced.Error, StringComparison.Ordinal);
-        var specs = _fake.Requests.OfType<SubmitRequest>().Select(r => r.Task).ToList();
+        var specs = Fake.Requests.OfType<SubmitRequest>().Select(r => r.Task).ToList();
         Assert.Equal(("report-7", "", null), (specs[0].UniqueKey, specs[0].DebounceKey, specs[0].DebounceWindow));
         Assert.Equal(("", "reindex", TimeSpan.FromSeconds(2)), (specs[1].UniqueKey, specs[1].DebounceKey, specs[1].DebounceWindow.ToTimeSpan()));
     }
@@ -55,13 +41,13 @@ public sealed class ListAndKeysCliTests : IAsyncLifetime
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("--debounce-key and --debounce go together", error, StringComparison.Ordinal);
-        Assert.Empty(_fake.Requests.OfType<SubmitRequest>());
+        Assert.Empty(Fake.Requests.OfType<SubmitRequest>());
     }
 
     [Fact]
     public async Task List_prints_a_table_and_the_cursor_of_the_next_page()
     {
-        _fake.OnListTasks = request => new ListTasksResponse
+        Fake.OnListTasks = request => new ListTasksResponse
         {
             Tasks =
             {
@@ -74,7 +60,7 @@ public sealed class ListAndKeysCliTests : IAsyncLifetime
         var (exitCode, output, _) = await RunAsync("list", "--queue", "emails", "--state", "ready", "--type", "echo", "--limit", "2", "--cursor", "CURSOR1", "--oldest-first");
 
         Assert.Equal(0, exitCode);
-        var request = _fake.Single<ListTasksRequest>();
+        var request = Fake.Single<ListTasksRequest>();
         Assert.Equal(("emails", TaskState.Ready, "echo", 2, "CURSOR1", ListOrder.OldestFirst), (request.Queue, request.State, request.Type, request.Limit, request.Cursor, request.Order));
         var lines = output.Trim().Split('\n');
         Assert.Equal(4, lines.Length);
@@ -86,7 +72,7 @@ public sealed class ListAndKeysCliTests : IAsyncLifetime
     [Fact]
     public async Task List_with_json_prints_the_page_and_a_null_cursor_on_the_last_page()
     {
-        _fake.OnListTasks = request => new ListTasksResponse
+        Fake.OnListTasks = request => new ListTasksResponse
         {
             Tasks = { new TaskInfo { TaskId = "emails:d1", Queue = request.Queue, Type = "fail", State = TaskState.DeadLettered, CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch) } },
         };
@@ -94,7 +80,7 @@ public sealed class ListAndKeysCliTests : IAsyncLifetime
         var (exitCode, output, _) = await RunAsync("list", "-q", "emails", "-s", "dead-lettered", "--json");
 
         Assert.Equal(0, exitCode);
-        Assert.Equal((TaskState.DeadLettered, ListOrder.NewestFirst, 50), (_fake.Single<ListTasksRequest>().State, _fake.Single<ListTasksRequest>().Order, _fake.Single<ListTasksRequest>().Limit));
+        Assert.Equal((TaskState.DeadLettered, ListOrder.NewestFirst, 50), (Fake.Single<ListTasksRequest>().State, Fake.Single<ListTasksRequest>().Order, Fake.Single<ListTasksRequest>().Limit));
         using var json = JsonDocument.Parse(output);
         var page = json.RootElement;
         Assert.Equal(["queue", "state", "order", "tasks", "nextCursor"], page.EnumerateObject().Select(p => p.Name));
@@ -112,15 +98,6 @@ public sealed class ListAndKeysCliTests : IAsyncLifetime
         var (exitCode, _, _) = await RunAsync(["list", .. args]);
 
         Assert.NotEqual(0, exitCode);
-        Assert.Empty(_fake.Requests.OfType<ListTasksRequest>());
-    }
-
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var configuration = new ConfigurationBuilder().Build();
-        var exitCode = await TaskQueueCli.InvokeAsync([.. args, "--broker", _server!.Address.ToString()], output, error, configuration);
-        return (exitCode, output.ToString(), error.ToString());
+        Assert.Empty(Fake.Requests.OfType<ListTasksRequest>());
     }
 }

@@ -8,41 +8,28 @@ using TaskQueue.Tests.Fakes;
 namespace TaskQueue.Tests.Cli;
 
 /// <summary>The CLI's <c>schedule</c> commands, against a fake broker.</summary>
-public sealed class ScheduleCliTests : IAsyncLifetime
+public sealed class ScheduleCliTests : FakeBrokerCliTests
 {
-    private readonly FakeTaskService _fake = new();
-    private GrpcTestServer? _server;
-
-    public async Task InitializeAsync() =>
-        _server = await GrpcTestServer.StartAsync<FakeTaskService.Endpoint>(services => services.AddSingleton(_fake));
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Upsert_sends_the_whole_definition_and_says_what_the_broker_did()
     {
         var (exitCode, output, _) = await RunAsync(
             "schedule", "upsert", "nightly", "-q", "reports", "--cron", "0 3 * * *", "--tz", "Europe/Berlin", "-t", "report", "-p", "hi",
-            "--priority", "5", "--max-attempts", "2", "--timeout", "30s", "--overlap", "QueueOne", "--catch-up", "All", "--catch-up-max", "7");
+            "--priority", "5", "--max-attempts", "2", "--timeout", "30s", "--group", "acme", "--overlap", "QueueOne", "--catch-up", "All", "--catch-up-max", "7");
 
         Assert.Equal(0, exitCode);
         Assert.StartsWith("nightly: created", output, StringComparison.Ordinal);
-        var spec = _fake.Single<UpsertScheduleRequest>().Schedule;
+        var spec = Fake.Single<UpsertScheduleRequest>().Schedule;
         Assert.Equal(("reports", "nightly", "0 3 * * *", "Europe/Berlin"), (spec.Queue, spec.Name, spec.Cron, spec.TimeZone));
         Assert.Equal(("report", "hi", 5, 2, TimeSpan.FromSeconds(30)), (spec.Template.Type, spec.Template.Payload.ToStringUtf8(), spec.Template.Priority, spec.Template.MaxAttempts, spec.Template.ExecutionTimeout.ToTimeSpan()));
+        Assert.Equal("acme", spec.Template.Group);
         Assert.Equal((ScheduleOverlap.QueueOne, ScheduleCatchUp.All, 7), (spec.Overlap, spec.CatchUp, spec.CatchUpMax));
     }
 
     [Fact]
     public async Task List_prints_each_schedule_with_its_next_and_last_run_and_the_last_tasks_state()
     {
-        _fake.OnListSchedules = _ => new ListSchedulesResponse
+        Fake.OnListSchedules = _ => new ListSchedulesResponse
         {
             Schedules =
             {
@@ -60,7 +47,7 @@ public sealed class ScheduleCliTests : IAsyncLifetime
         var (exitCode, output, _) = await RunAsync("schedule", "list");
 
         Assert.Equal(0, exitCode);
-        Assert.Equal("", _fake.Single<ListSchedulesRequest>().Queue);
+        Assert.Equal("", Fake.Single<ListSchedulesRequest>().Queue);
         var line = output.Split('\n')[0];
         Assert.Contains("reports/nightly", line, StringComparison.Ordinal);
         Assert.Contains("2026-12-03", line, StringComparison.Ordinal);
@@ -75,14 +62,5 @@ public sealed class ScheduleCliTests : IAsyncLifetime
 
         Assert.Equal(2, exitCode);
         Assert.Contains("No schedule 'nope'", error, StringComparison.Ordinal);
-    }
-
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var configuration = new ConfigurationBuilder().Build();
-        var exitCode = await TaskQueueCli.InvokeAsync([.. args, "--broker", _server!.Address.ToString()], output, error, configuration);
-        return (exitCode, output.ToString(), error.ToString());
     }
 }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using TaskQueue.Dashboard.Pages;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -52,6 +54,21 @@ public sealed class DashboardBrowserTests(DashboardSystem system, ITestOutputHel
     }
 
     [Fact]
+    public async Task The_queue_page_shows_each_tasks_group_and_filters_by_group_through_the_broker()
+    {
+        var result = await system.RunScenarioAsync("groups");
+        output.WriteLine(result.ToString());
+
+        var all = result.GetProperty("allGroups").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Equal(7, all.Count);
+        Assert.Equal(4, all.Count(g => g == DashboardSystem.GroupA));
+        var filtered = result.GetProperty("filtered").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Equal(4, filtered.Count);
+        Assert.All(filtered, g => Assert.Equal(DashboardSystem.GroupA, g));
+        Assert.Contains("group=" + DashboardSystem.GroupA, result.GetProperty("url").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_operator_finds_a_dead_letter_by_its_error_replays_it_and_watches_it_complete()
     {
         var result = await system.RunScenarioAsync("replay");
@@ -75,6 +92,7 @@ public sealed class DashboardBrowserTests(DashboardSystem system, ITestOutputHel
     {
         var before = await Broker.GetQueueStatsAsync(new GetQueueStatsRequest { Queue = system.Cluster.Queue });
         Assert.True(before.DeadLettered > 0, "the scenario needs a dead letter to try to purge");
+        var firedBefore = (await Broker.GetScheduleAsync(new GetScheduleRequest { Queue = system.Cluster.Queue, Name = DashboardSystem.ScheduleName })).Fired;
 
         var result = await system.RunScenarioAsync("readonly");
         output.WriteLine(result.ToString());
@@ -92,13 +110,170 @@ public sealed class DashboardBrowserTests(DashboardSystem system, ITestOutputHel
         Assert.Equal(403, forged.GetProperty("purgeAllWithToken").GetInt32()); // the broker: read may not purge
         Assert.Equal(403, forged.GetProperty("replayAllWithToken").GetInt32());
         Assert.Equal(403, forged.GetProperty("cancelWithToken").GetInt32());
+        Assert.Equal(400, forged.GetProperty("pauseWithoutToken").GetInt32());
+        Assert.Equal(403, forged.GetProperty("pauseWithToken").GetInt32());
+        Assert.Equal(400, forged.GetProperty("triggerWithoutToken").GetInt32());
+        Assert.Equal(403, forged.GetProperty("triggerWithToken").GetInt32());
+        Assert.Equal(400, forged.GetProperty("drainWithoutToken").GetInt32());
+        Assert.Equal(403, forged.GetProperty("drainWithToken").GetInt32());
 
         var after = await Broker.GetQueueStatsAsync(new GetQueueStatsRequest { Queue = system.Cluster.Queue });
+        Assert.False(after.Paused);
         Assert.Equal(before.DeadLettered, after.DeadLettered);
         Assert.Equal(before.Ready, after.Ready);
+        var schedule = await Broker.GetScheduleAsync(new GetScheduleRequest { Queue = system.Cluster.Queue, Name = DashboardSystem.ScheduleName });
+        Assert.Equal(0, schedule.Fired - firedBefore); // the forged trigger created nothing
         var waiting = await Broker.GetAsync(new GetTaskRequest { TaskId = system.WaitingTaskId });
         Assert.Equal(TaskState.Ready, waiting.State);
         Assert.False(waiting.CancelRequested);
+        Assert.NotEqual(WorkerStatuses.Draining, (await system.Cluster.GetWorkersAsync())[DashboardSystem.WorkerId].GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task The_workers_page_links_a_running_task_shows_the_types_and_an_admin_drains_the_worker_which_then_takes_nothing_new()
+    {
+        var workerId = "drain-me-" + system.Cluster.Queue;
+        var running = "";
+        List<string> later = [];
+        var result = await system.RunScenarioAsync("workers", new Dictionary<string, string> { ["DRAIN_WORKER"] = workerId }, async step =>
+        {
+            if (step == "start")
+            {
+                // A drain timeout longer than the running task: it finishes instead of being handed back.
+                system.Cluster.StartWorker(workerId, concurrency: 2, settings: new Dictionary<string, string>
+                {
+                    ["Worker__Queues"] = system.DrainQueue,
+                    ["Worker__DrainTimeout"] = "00:01:00",
+                });
+                running = (await system.Cluster.SubmitAsync([new TaskSpec { Queue = system.DrainQueue, Type = "sleep", Payload = Google.Protobuf.ByteString.CopyFromUtf8("20000") }]))[0];
+            }
+            else
+            {
+                Assert.Equal("submit", step);
+                later = await system.Cluster.SubmitAsync(Enumerable.Range(0, 2).Select(i => new TaskSpec { Queue = system.DrainQueue, Type = "echo", Payload = Google.Protobuf.ByteString.CopyFromUtf8($"after the drain {i}") }));
+            }
+        });
+        output.WriteLine(result.ToString());
+
+        var entry = (await system.Cluster.GetWorkersAsync())[workerId];
+        var types = entry.GetProperty("task_types").EnumerateArray().Select(t => t.GetString()).ToList();
+        Assert.Equal(running, result.GetProperty("runningTask").GetString());
+        Assert.Equal("/Task?id=" + Uri.EscapeDataString(running), result.GetProperty("runningHref").GetString());
+        Assert.Equal(running, result.GetProperty("linkedTask").GetString());
+        Assert.Equal(types.Count == 0 ? "all" : string.Join(", ", types), result.GetProperty("types").GetString());
+        Assert.Equal(WorkerStatuses.Busy, result.GetProperty("statusBefore").GetString());
+        Assert.Contains(workerId, result.GetProperty("confirmed").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("Draining " + workerId, result.GetProperty("notice").GetString(), StringComparison.Ordinal);
+        Assert.Equal(WorkerStatuses.Draining, result.GetProperty("statusAfter").GetString());
+        Assert.Equal(0, result.GetProperty("drainButtons").GetInt32());
+        Assert.Equal("Completed", result.GetProperty("finalState").GetString());
+        Assert.Equal(WorkerStatuses.Draining, result.GetProperty("statusAtEnd").GetString());
+        Assert.Equal(WorkerStatuses.Draining, entry.GetProperty("status").GetString());
+        // Its running task finished with free slots after it, and it took none of the tasks submitted after the drain.
+        foreach (var id in later)
+        {
+            Assert.Equal(TaskState.Ready, (await Broker.GetAsync(new GetTaskRequest { TaskId = id })).State);
+        }
+
+        var audit = await Broker.ListAuditEntriesAsync(new ListAuditEntriesRequest { Queue = system.DrainQueue });
+        Assert.Contains(audit.Entries, e => e.Action == "worker.drain" && e.Target == "worker:" + workerId && e.Identity == "key:" + TestCredentials.AdminName);
+    }
+
+    [Fact]
+    public async Task An_admin_pauses_a_queue_sees_submitted_tasks_wait_without_starting_then_resumes_it_and_sees_it_drain()
+    {
+        const int Submitted = 12;
+        var queue = system.Cluster.Queue;
+        List<string> ids = [];
+        JsonElement result;
+        try
+        {
+            result = await system.RunScenarioAsync("pause", new Dictionary<string, string> { ["SUBMITTED"] = $"{Submitted}" }, async step =>
+            {
+                Assert.Equal("submit", step);
+                ids = await system.Cluster.SubmitAsync(Enumerable.Range(0, Submitted).Select(i => system.Cluster.Task("echo", $"paused {i}")));
+            });
+        }
+        finally
+        {
+            // Whatever the scenario did, the class's other tests need the queue running.
+            await Broker.ResumeQueueAsync(new ResumeQueueRequest { Queue = queue });
+        }
+
+        output.WriteLine(result.ToString());
+        Assert.Equal("false", result.GetProperty("before").GetProperty("paused").GetString());
+        Assert.Equal("true", result.GetProperty("afterPause").GetProperty("paused").GetString());
+        Assert.Equal("true", result.GetProperty("overviewPaused").GetString());
+        Assert.True(result.GetProperty("seenAll").GetBoolean(), "the page never showed every submitted task as ready");
+        Assert.True(result.GetProperty("pausedThroughout").GetBoolean());
+        var readyBefore = result.GetProperty("before").GetProperty("ready").GetInt64();
+        Assert.Equal(readyBefore + Submitted, result.GetProperty("maxReady").GetInt64());
+        Assert.Equal(0, result.GetProperty("maxLeased").GetInt64()); // nothing started while paused
+        Assert.Equal("false", result.GetProperty("afterResume").GetProperty("paused").GetString());
+        Assert.Equal(JsonValueKind.Object, result.GetProperty("drained").ValueKind);
+        var finals = await system.Cluster.WaitAllFinalAsync(ids, TimeSpan.FromSeconds(30));
+        Assert.All(finals, task => Assert.Equal(TaskQueue.Broker.Storage.TaskState.Completed, task.State));
+
+        // The broker audited both under the operator's identity.
+        var audit = await Broker.ListAuditEntriesAsync(new ListAuditEntriesRequest { Queue = queue, Limit = 50 });
+        Assert.Contains(audit.Entries, e => e.Action == "queue.pause" && e.Identity == "key:" + TestCredentials.AdminName);
+        Assert.Contains(audit.Entries, e => e.Action == "queue.resume" && e.Identity == "key:" + TestCredentials.AdminName);
+    }
+
+    [Fact]
+    public async Task The_schedules_page_shows_the_next_three_runs_pauses_and_resumes_and_a_trigger_now_creates_a_task_that_completes()
+    {
+        JsonElement result;
+        try
+        {
+            result = await system.RunScenarioAsync("schedules");
+        }
+        finally
+        {
+            await Broker.ResumeScheduleAsync(new ResumeScheduleRequest { Queue = system.Cluster.Queue, Name = DashboardSystem.ScheduleName });
+        }
+
+        output.WriteLine(result.ToString());
+        var schedule = await Broker.GetScheduleAsync(new GetScheduleRequest { Queue = system.Cluster.Queue, Name = DashboardSystem.ScheduleName });
+        var runs = result.GetProperty("nextRuns").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Equal(3, runs.Count);
+        Assert.Equal(Format.Time(schedule.NextRun.ToDateTimeOffset()), runs[0]); // the broker's own next run first
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        Assert.All(runs, run => Assert.Equal(3, TimeZoneInfo.ConvertTime(DateTimeOffset.ParseExact(run!, "yyyy-MM-dd HH:mm:ss.fff 'UTC'", null, System.Globalization.DateTimeStyles.AssumeUniversal), berlin).Hour));
+        Assert.Equal("0 3 * * *", result.GetProperty("cron").GetString());
+        Assert.Equal("true", result.GetProperty("paused").GetString());
+        Assert.Equal(0, result.GetProperty("nextRunsPaused").GetInt32()); // a paused schedule has no next run
+        Assert.Equal("false", result.GetProperty("resumed").GetString());
+        var triggered = result.GetProperty("triggered").GetString()!;
+        Assert.Equal("Completed", result.GetProperty("finalState").GetString());
+        Assert.Equal(triggered, result.GetProperty("lastTask").GetString());
+        Assert.Equal("Completed", result.GetProperty("lastState").GetString());
+        Assert.Equal(triggered, schedule.LastTaskId);
+        Assert.Equal(TaskState.Completed, (await Broker.GetAsync(new GetTaskRequest { TaskId = triggered })).State);
+    }
+
+    [Fact]
+    public async Task The_task_page_lists_each_failed_attempt_with_its_error_and_links_the_tasks_trace_in_the_aspire_dashboard()
+    {
+        var result = await system.RunScenarioAsync("attempts");
+        output.WriteLine(result.ToString());
+
+        var task = await Broker.GetAsync(new GetTaskRequest { TaskId = system.RetriedTaskId });
+        Assert.Equal(TaskState.Completed, task.State);
+        Assert.Equal([1, 2], task.Attempts.Select(a => a.Attempt));
+        Assert.All(task.Attempts, a => Assert.Equal("retrying", a.Outcome));
+        Assert.All(task.Attempts, a => Assert.Equal("dash-worker", a.WorkerId));
+        var rows = result.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            Assert.Equal(task.Attempts[i].Attempt, rows[i].GetProperty("attempt").GetInt32());
+            Assert.Equal(task.Attempts[i].Outcome, rows[i].GetProperty("outcome").GetString());
+            Assert.Contains($"Planned failure of attempt {i + 1}", rows[i].GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("Completed", result.GetProperty("state").GetString());
+        Assert.Equal($"{DashboardSystem.AspireUrl}/traces/detail/{DashboardSystem.TraceId}", result.GetProperty("traceLink").GetString());
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 using TaskQueue.Tests.Distributed;
 using TaskQueue.Tests.Infrastructure;
 

@@ -25,7 +25,7 @@ public sealed class BrokerJsonShapeTests
 
     private static readonly string[] s_seedWorker = ["status", "tasks_completed", "last_heartbeat"];
 
-    private static readonly string[] s_worker = [.. s_seedWorker, "slots", "busy_slots", "stuck_slots", "queues", "broker", "quarantined_until"];
+    private static readonly string[] s_worker = [.. s_seedWorker, "slots", "busy_slots", "stuck_slots", "queues", "broker", "quarantined_until", "task_types", "running_tasks"];
 
     [Fact]
     public async Task Metrics_and_workers_answer_exactly_their_pinned_field_names()
@@ -48,6 +48,8 @@ public sealed class BrokerJsonShapeTests
         Assert.Equal(JsonValueKind.String, entry.GetProperty("status").ValueKind);
         Assert.Equal(JsonValueKind.Number, entry.GetProperty("tasks_completed").ValueKind);
         Assert.True(entry.GetProperty("last_heartbeat").TryGetDateTimeOffset(out _), "last_heartbeat is an ISO 8601 time");
+        Assert.Equal(JsonValueKind.Array, entry.GetProperty("task_types").ValueKind);
+        Assert.Equal(JsonValueKind.Array, entry.GetProperty("running_tasks").ValueKind);
     }
 
     private static IEnumerable<string> Names(JsonElement element) =>

@@ -60,12 +60,12 @@ public sealed class GroupProcessTests
         Assert.All(final, t => Assert.Equal(TaskState.Completed, t.State));
         Assert.All(final, t => Assert.Equal(1, t.Attempt));
         var byGroup = final.GroupBy(t => t.Group ?? "").ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        Assert.Equal(1, PeakConcurrent(byGroup["one"]));
-        Assert.InRange(PeakConcurrent(byGroup["three"]), 2, 3); // reached, never passed
+        Assert.Equal(1, Overlap.PeakLeased(byGroup["one"]));
+        Assert.InRange(Overlap.PeakLeased(byGroup["three"]), 2, 3); // reached, never passed
         var starts = byGroup["paced"].Select(t => t.StartedAt!.Value).Order().ToList();
         var worstWindow = starts.Max(s => starts.Count(o => o >= s && o < s + TimeSpan.FromSeconds(1)));
         Assert.True(worstWindow <= 5 + 2, $"{worstWindow} starts of group paced in one second");
-        Assert.True(PeakConcurrent(byGroup[""]) > 3, "the ungrouped tasks were limited too");
+        Assert.True(Overlap.PeakLeased(byGroup[""]) > 3, "the ungrouped tasks were limited too");
     }
 
     private static Protocol.V1.TaskSpec Grouped(TaskQueueCluster cluster, string type, string group, string payload)
@@ -73,21 +73,5 @@ public sealed class GroupProcessTests
         var spec = cluster.Task(type, payload);
         spec.Group = group;
         return spec;
-    }
-
-    /// <summary>The most leases [started, finished) of these tasks that overlap at one moment.</summary>
-    private static int PeakConcurrent(IEnumerable<TaskSnapshot> tasks)
-    {
-        var events = tasks.SelectMany(t => new[] { (At: t.StartedAt!.Value, Delta: 1), (At: t.FinishedAt!.Value, Delta: -1) })
-            .OrderBy(e => e.At).ThenBy(e => e.Delta) // an end at the same ms as a start comes first
-            .ToList();
-        int current = 0, peak = 0;
-        foreach (var (_, delta) in events)
-        {
-            current += delta;
-            peak = Math.Max(peak, current);
-        }
-
-        return peak;
     }
 }

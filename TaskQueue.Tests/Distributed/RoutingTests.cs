@@ -47,7 +47,7 @@ public sealed class RoutingTests
     }
 
     [Fact]
-    public async Task A_hello_with_too_many_or_empty_task_types_is_refused()
+    public async Task A_hello_with_too_many_or_empty_task_types_or_a_bad_instance_is_refused()
     {
         await using var cluster = await TaskQueueCluster.StartAsync();
         await cluster.StartBrokerAsync();
@@ -55,8 +55,10 @@ public sealed class RoutingTests
         var many = new Hello { WorkerId = "many", Concurrency = 1, Queues = { cluster.Queue } };
         many.TaskTypes.AddRange(Enumerable.Range(0, 1001).Select(i => "t" + i));
         var empty = new Hello { WorkerId = "empty", Concurrency = 1, Queues = { cluster.Queue }, TaskTypes = { "echo", "" } };
+        var longInstance = new Hello { WorkerId = "long", Concurrency = 1, Queues = { cluster.Queue }, Instance = new string('i', 65) };
+        var controlInstance = new Hello { WorkerId = "control", Concurrency = 1, Queues = { cluster.Queue }, Instance = "a\nb" };
 
-        foreach (var hello in new[] { many, empty })
+        foreach (var hello in new[] { many, empty, longInstance, controlInstance })
         {
             var refused = await Assert.ThrowsAsync<RpcException>(() => HelloAsync(cluster, hello));
             Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);

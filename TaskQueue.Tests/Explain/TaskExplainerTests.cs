@@ -71,6 +71,20 @@ public sealed class TaskExplainerTests
     }
 
     [Fact]
+    public async Task A_drained_worker_counts_as_none_and_the_reason_says_it_drains()
+    {
+        var (h, explainer, registry) = await CreateAsync();
+        var worker = await WorkerAsync(h, registry);
+        await registry.RequestDrainAsync(worker, DateTimeOffset.UtcNow, s_silence);
+        var id = (await h.Store.EnqueueAsync(h.Task())).Id;
+
+        var why = await ExplainAsync(explainer, id);
+
+        Assert.Equal(ExplanationReason.NoWorkerForQueue, why.Reason);
+        Assert.Equal($"no connected worker consumes queue '{h.Queue}' (1 worker connected, draining)", why.Detail);
+    }
+
+    [Fact]
     public async Task A_disconnected_worker_counts_as_none()
     {
         var (h, explainer, registry) = await CreateAsync();

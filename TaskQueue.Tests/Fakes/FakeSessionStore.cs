@@ -28,6 +28,9 @@ internal sealed class FakeSessionStore : ISessionStore
 
     public List<WorkerHeartbeat> Heartbeats { get; } = [];
 
+    /// <summary>What heartbeats read back as the registry's drain flag (DrainWorker on some broker).</summary>
+    public bool DrainRequested { get; set; }
+
     public IReadOnlyList<PendingReport> Reports
     {
         get
@@ -67,15 +70,15 @@ internal sealed class FakeSessionStore : ISessionStore
         }
     }
 
-    public Task<DateTimeOffset?> HeartbeatAsync(WorkerHeartbeat heartbeat)
+    public Task<HeartbeatAnswer> HeartbeatAsync(WorkerHeartbeat heartbeat)
     {
         if (Outage is { } outage)
         {
-            return Task.FromException<DateTimeOffset?>(outage);
+            return Task.FromException<HeartbeatAnswer>(outage);
         }
 
         Heartbeats.Add(heartbeat);
-        return Task.FromResult(QuarantinedUntil);
+        return Task.FromResult(new HeartbeatAnswer(0, QuarantinedUntil, DrainRequested));
     }
 
     public Task<TransitionResult> CompleteAsync(TaskCompletion completion, InFlightTask? held, DateTimeOffset? retryUntil) =>

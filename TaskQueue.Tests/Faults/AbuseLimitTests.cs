@@ -67,29 +67,15 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         using var oneConnection = OneConnectionChannel(cluster, broker);
         var waits = await HoldWaitsAsync([new TaskService.TaskServiceClient(oneConnection)], 10_000, pending, expectedRefusals: 10_000 - PerConnection);
 
+        // Let-go Waits give their slots back (the broker sees the cancels a moment later): every slot is free again
+        // before the next phase counts them.
+        await AllWaitSlotsComeBackAsync(cluster, broker, pending, MaxWaits, PerConnection);
+
         // And across connections the total cap holds: 5 connections × 20 Waits, each within its connection's cap.
         var connections = Enumerable.Range(0, 5).Select(_ => OneConnectionChannel(cluster, broker)).ToList();
         var spread = await HoldWaitsAsync([.. connections.Select(c => new TaskService.TaskServiceClient(c))], 20, pending, expectedRefusals: 100 - MaxWaits);
         connections.ForEach(c => c.Dispose());
-        // Let-go Waits gave their slots back: a connection's worth of short Waits on one more connection all pass.
-        using var afterwards = OneConnectionChannel(cluster, broker);
-        var afterClient = new TaskService.TaskServiceClient(afterwards);
-        await Eventually.TrueAsync(
-            async () =>
-            {
-                try
-                {
-                    await Task.WhenAll(Enumerable.Range(0, PerConnection).Select(_ => afterClient.WaitAsync(
-                        new WaitTaskRequest { TaskId = pending, Timeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)) }).ResponseAsync));
-                    return true;
-                }
-                catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
-                {
-                    return false;
-                }
-            },
-            Wait,
-            () => "the slots of the let-go Waits did not come back");
+        await AllWaitSlotsComeBackAsync(cluster, broker, pending, MaxWaits, PerConnection);
 
         // Normal work still gets done, and the broker holds no more than before.
         var after = await cluster.SubmitAsync([cluster.Task("echo", "after the storm")]);
@@ -297,6 +283,39 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
     /// <paramref name="expectedRefusals"/> were refused the held ones are let go (cancelled), so the count does not
     /// depend on how fast the machine is. Without the caps nothing is refused and every Wait is let go after a minute.
     /// </summary>
+    /// <summary>
+    /// Until <paramref name="total"/> short Waits, spread over connections of at most <paramref name="perConnection"/>,
+    /// all pass (none refused for want of a slot): the slots of Waits let go of came back.
+    /// </summary>
+    private static async Task AllWaitSlotsComeBackAsync(TaskQueueCluster cluster, TaskQueueCluster.Broker broker, string taskId, int total, int perConnection)
+    {
+        var channels = Enumerable.Range(0, (total + perConnection - 1) / perConnection).Select(_ => OneConnectionChannel(cluster, broker)).ToList();
+        try
+        {
+            var clients = channels.Select(c => new TaskService.TaskServiceClient(c)).ToList();
+            await Eventually.TrueAsync(
+                async () =>
+                {
+                    try
+                    {
+                        await Task.WhenAll(Enumerable.Range(0, total).Select(i => clients[i / perConnection].WaitAsync(
+                            new WaitTaskRequest { TaskId = taskId, Timeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)) }).ResponseAsync));
+                        return true;
+                    }
+                    catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+                    {
+                        return false;
+                    }
+                },
+                Wait,
+                () => "the slots of the let-go Waits did not come back");
+        }
+        finally
+        {
+            channels.ForEach(c => c.Dispose());
+        }
+    }
+
     private static async Task<Dictionary<StatusCode, int>> HoldWaitsAsync(
         IReadOnlyList<TaskService.TaskServiceClient> clients, int perClient, string taskId, int expectedRefusals)
     {

@@ -33,8 +33,8 @@ public sealed class BadInputTests(FaultReport report, ITestOutputHelper output)
         var b = await LeaseAsync(run, worker);
         worker.StartHeartbeats(TimeSpan.FromSeconds(1), () => [new RunningTask { TaskId = b.TaskId, LeaseToken = b.LeaseToken }]);
 
-        var keysBefore = await KeysAsync(run.Redis);
-        var tasksBefore = await TaskHashesAsync(run.Redis, a.TaskId, b.TaskId);
+        var keysBefore = await KeysAsync(run.Redis!);
+        var tasksBefore = await TaskHashesAsync(run.Redis!, a.TaskId, b.TaskId);
         var storm = new Storm();
         var unknownId = new TaskId(run.Queue, Guid.NewGuid().ToString("N")).ToString();
 
@@ -105,12 +105,12 @@ public sealed class BadInputTests(FaultReport report, ITestOutputHelper output)
             async () =>
             {
                 // The audit trail records the refused admin calls (cancel, replay, purge): that stream is meant to grow.
-                newKeys = [.. (await KeysAsync(run.Redis)).Except(keysBefore).Where(key => key != RedisKeys.Audit)];
+                newKeys = [.. (await KeysAsync(run.Redis!)).Except(keysBefore).Where(key => key != RedisKeys.Audit)];
                 return newKeys.Count == 0;
             },
             Wait,
             "the keys some requests touched on the way are gone again");
-        var tasksAfter = await TaskHashesAsync(run.Redis, a.TaskId, b.TaskId);
+        var tasksAfter = await TaskHashesAsync(run.Redis!, a.TaskId, b.TaskId);
         // The real holder of B still holds it: its completion counts.
         await worker.SendAsync(Completed(b.TaskId, b.LeaseToken, "real"));
         await run.WaitUntilAsync(async () => (await run.SnapshotsAsync([b.TaskId]))[0]?.State == Broker.Storage.TaskState.Completed, Wait, "task B completed by its holder");

@@ -19,7 +19,13 @@ internal sealed record FaultRunOptions
     /// <summary>Null: the shared Redis. Otherwise a Redis of the run's own, started with these extra arguments.</summary>
     public IReadOnlyList<string>? OwnRedis { get; init; }
 
+    /// <summary>True: the brokers use the shared test Redis Cluster (<see cref="RedisCluster"/>) instead of a single Redis.</summary>
+    public bool OnCluster { get; init; }
+
     public IReadOnlyDictionary<string, string>? BrokerSettings { get; init; }
+
+    /// <summary>A Redis Sentinel topology of the run's own (primary, replica, three sentinels); the brokers connect through the sentinels.</summary>
+    public bool Sentinel { get; init; }
 }
 
 /// <summary>A worker process of a run; its execution log is named after its id.</summary>
@@ -66,7 +72,8 @@ internal sealed class FaultRun : IAsyncDisposable
         _report = report;
         _output = output;
         Cluster = cluster;
-        Redis = cluster.Redis;
+        Redis = cluster.Redis as RedisServer;
+        Backend = cluster.Redis;
         _redisArguments = redisArguments;
         if (ownRedis is not null)
         {
@@ -81,8 +88,13 @@ internal sealed class FaultRun : IAsyncDisposable
 
     public TaskQueueCluster Cluster { get; }
 
-    /// <summary>The Redis now running (a restart replaces it).</summary>
-    public RedisServer Redis { get; private set; }
+    /// <summary>The Redis now running (a restart replaces it); null when the run is on a Redis Cluster (<see cref="Backend"/>).</summary>
+    public RedisServer? Redis { get; private set; }
+
+    /// <summary>The Redis the brokers use: <see cref="Redis"/>, or the shared test Redis Cluster (<see cref="FaultRunOptions.OnCluster"/>).</summary>
+    public ITestRedis Backend { get; private set; }
+
+    private RedisServer SingleRedis => Redis ?? throw new InvalidOperationException("This fault needs a single Redis; the run is on a Redis Cluster.");
 
     public string Queue => Cluster.Queue;
 
@@ -110,8 +122,10 @@ internal sealed class FaultRun : IAsyncDisposable
     public static async Task<FaultRun> StartAsync(string scenario, FaultReport report, ITestOutputHelper output, FaultRunOptions? options = null)
     {
         options ??= new FaultRunOptions();
-        var ownRedis = options.OwnRedis is { } arguments ? await RedisServer.StartAsync(null, null, [.. arguments]) : null;
-        var cluster = await TaskQueueCluster.StartAsync(ownRedis, options.Lease, options.BrokerSettings);
+        var ownRedis = options.Sentinel ? await RedisServer.StartSentinelAsync()
+            : options.OwnRedis is { } arguments ? await RedisServer.StartAsync(null, null, [.. arguments]) : null;
+        ITestRedis? redis = options.OnCluster ? await RedisCluster.Shared : ownRedis;
+        var cluster = await TaskQueueCluster.StartAsync(redis, options.Lease, options.BrokerSettings);
         var run = new FaultRun(scenario, report, output, cluster, ownRedis, options.OwnRedis) { Lease = options.Lease };
         // Started side by side; each registers itself before its first await, so the list keeps their order.
         await Task.WhenAll(Enumerable.Range(0, options.Brokers).Select(_ => cluster.StartBrokerAsync()));
@@ -194,16 +208,18 @@ internal sealed class FaultRun : IAsyncDisposable
     public async Task<FaultEvent> KillAndRestartRedisAsync(TimeSpan down, Func<Task>? whileDown = null)
     {
         var fault = Inject("Redis SIGKILL");
-        Redis.Kill();
+        var redis = SingleRedis;
+        redis.Kill();
         if (whileDown is not null)
         {
             await whileDown();
         }
 
         await Task.Delay(down);
-        var restarted = await RedisServer.StartAsync(Redis.DataDirectory, Redis.Port, [.. _redisArguments ?? []]);
+        var restarted = await RedisServer.StartAsync(redis.DataDirectory, redis.Port, [.. _redisArguments ?? []]);
         _ownRedis.Add(restarted);
         Redis = restarted;
+        Backend = restarted;
         Store = new RedisTaskStore(restarted.Connection, Microsoft.Extensions.Options.Options.Create(new TaskStoreOptions()), new RedisClockShift());
         Ended(fault);
         return fault;
@@ -213,14 +229,15 @@ internal sealed class FaultRun : IAsyncDisposable
     public async Task<FaultEvent> PauseRedisAsync(TimeSpan down)
     {
         var fault = Inject("Redis SIGSTOP");
-        Redis.Freeze();
+        var redis = SingleRedis;
+        redis.Freeze();
         try
         {
             await Task.Delay(down);
         }
         finally
         {
-            Redis.Thaw();
+            redis.Thaw();
             Ended(fault);
         }
 
@@ -394,7 +411,7 @@ internal sealed class FaultRun : IAsyncDisposable
             end
             return { n, tonumber(redis.call('HGET', KEYS[1], 'completed') or '0') }
             """;
-        var reply = (RedisResult[])(await Redis.Connection.GetDatabase().ScriptEvaluateAsync(
+        var reply = (RedisResult[])(await Backend.Connection.GetDatabase().ScriptEvaluateAsync(
             script, [RedisKeys.Stats(Queue)], [RedisKeys.QueuePrefix(Queue) + "t:*"]))!;
         return ((int)reply[0], (long)reply[1]);
     }
@@ -402,7 +419,7 @@ internal sealed class FaultRun : IAsyncDisposable
     /// <summary>Every task of the run's queue that Redis holds, whoever submitted it.</summary>
     private async Task<List<TaskSnapshot>> StoredTasksAsync()
     {
-        var server = Redis.Connection.GetServer(Redis.Connection.GetEndPoints()[0]);
+        var server = Backend.ServerOf(RedisKeys.QueuePrefix(Queue));
         var prefix = RedisKeys.QueuePrefix(Queue) + "t:";
         var ids = new List<TaskId>();
         await foreach (var key in server.KeysAsync(pattern: prefix + "*", pageSize: 1000))

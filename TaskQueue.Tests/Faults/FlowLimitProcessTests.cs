@@ -1,6 +1,8 @@
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 using TaskQueue.Tests.Distributed;
+using TaskQueue.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace TaskQueue.Tests.Faults;
@@ -114,22 +116,9 @@ public sealed class FlowLimitProcessTests(FaultReport report, ITestOutputHelper 
 
     private Task<FaultRun> StartLedgerRunAsync(string scenario) => StartLedgerRunAsync(scenario, report, output);
 
-    /// <summary>The most executions running at one moment (an end before a start at the same instant frees the slot first).</summary>
-    internal static int PeakConcurrency(IEnumerable<Execution> executions)
-    {
-        var events = executions
-            .SelectMany(e => new[] { (At: e.StartedAt, Delta: 1), (At: e.EndedAt ?? DateTimeOffset.MaxValue, Delta: -1) })
-            .OrderBy(e => e.At)
-            .ThenBy(e => e.Delta);
-        int running = 0, peak = 0;
-        foreach (var (_, delta) in events)
-        {
-            running += delta;
-            peak = Math.Max(peak, running);
-        }
-
-        return peak;
-    }
+    /// <summary>The most executions running at one moment (one still running counts to the end).</summary>
+    internal static int PeakConcurrency(IEnumerable<Execution> executions) =>
+        Overlap.Peak(executions.Select(e => (e.StartedAt, e.EndedAt ?? DateTimeOffset.MaxValue)));
 
     private static int Busiest(List<DateTimeOffset> starts) =>
         starts.Count == 0 ? 0 : starts.Max(start => starts.Count(s => s >= start && s < start.AddSeconds(1)));

@@ -1,4 +1,5 @@
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 using TaskQueue.Tests.Distributed;
 using TaskQueue.Tests.Infrastructure;
 using TaskQueue.Worker.Diagnostics;

@@ -17,37 +17,7 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
         // A lease far longer than the run: a killed worker's tasks must come back through its broken stream
         // (the broker's short disconnect grace), not by the lease running out.
         await using var run = await FaultRun.StartAsync("1. workers SIGKILLed mid-task", report, output, new() { Lease = TimeSpan.FromSeconds(30) });
-        await run.WaitForWorkersAsync([.. Enumerable.Range(0, 3).Select(_ => run.StartWorker("w", Concurrency))]);
-
-        var kills = 0;
-        var load = run.Load.RunAsync(() => Sleep(run, 200, 800), perSecond: 15, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
-        await FaultRun.RepeatWhileAsync(load, TimeSpan.FromSeconds(2), () =>
-        {
-            // Only while another worker is up and has run something: on a slow machine replacements take a
-            // while to start, and killing every worker before any is back would measure start-up, not failover.
-            var history = run.Executions;
-            if (run.BusyWorker() is { } victim && run.LiveWorkers.Any(w => w != victim && history.Executions.Any(e => e.WorkerId == w.Id)))
-            {
-                run.KillWorker(victim);
-                kills++;
-                run.StartWorker("w", Concurrency);
-            }
-
-            return Task.CompletedTask;
-        });
-        run.Note("duplicate bound: kills × concurrency", kills * Concurrency);
-        var ledger = await run.SettleAsync();
-
-        run.Verify(ledger, () =>
-        {
-            Assert.True(kills > 0, "no worker was ever caught mid-task");
-            Assert.True(ledger.Acknowledged > 0);
-            Assert.Equal(0, ledger.Lost);
-            Assert.Equal(ledger.Acknowledged, ledger.Completed);
-            Assert.Equal(0, ledger.DeadLettered);
-            Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
-            Assert.InRange(ledger.DuplicateExecutions, 0, kills * Concurrency);
-        });
+        await KillWorkersMidTaskAsync(run, Concurrency);
     }
 
     [Fact]
@@ -166,6 +136,45 @@ public sealed class WorkerFaultTests(FaultReport report, ITestOutputHelper outpu
             Assert.All(final, t => Assert.Equal(1, t!.Attempt));
             Assert.Equal(0, ledger.FailuresRecorded);
             Assert.Equal(0, ledger.StaleRejected);
+        });
+    }
+
+    /// <summary>
+    /// Scenario 1's load and faults on whatever Redis the run uses: three workers, 15 tasks/s of 0.2-0.8 s, a busy worker
+    /// SIGKILLed every 2 s (while another is up and has run something) and replaced; then the ledger's checks.
+    /// </summary>
+    internal static async Task KillWorkersMidTaskAsync(FaultRun run, int concurrency)
+    {
+        await run.WaitForWorkersAsync([.. Enumerable.Range(0, 3).Select(_ => run.StartWorker("w", concurrency))]);
+
+        var kills = 0;
+        var load = run.Load.RunAsync(() => Sleep(run, 200, 800), perSecond: 15, FaultSettings.Scaled(TimeSpan.FromSeconds(8)));
+        await FaultRun.RepeatWhileAsync(load, TimeSpan.FromSeconds(2), () =>
+        {
+            // Only while another worker is up and has run something: on a slow machine replacements take a
+            // while to start, and killing every worker before any is back would measure start-up, not failover.
+            var history = run.Executions;
+            if (run.BusyWorker() is { } victim && run.LiveWorkers.Any(w => w != victim && history.Executions.Any(e => e.WorkerId == w.Id)))
+            {
+                run.KillWorker(victim);
+                kills++;
+                run.StartWorker("w", concurrency);
+            }
+
+            return Task.CompletedTask;
+        });
+        run.Note("duplicate bound: kills × concurrency", kills * concurrency);
+        var ledger = await run.SettleAsync();
+
+        run.Verify(ledger, () =>
+        {
+            Assert.True(kills > 0, "no worker was ever caught mid-task");
+            Assert.True(ledger.Acknowledged > 0);
+            Assert.Equal(0, ledger.Lost);
+            Assert.Equal(ledger.Acknowledged, ledger.Completed);
+            Assert.Equal(0, ledger.DeadLettered);
+            Assert.Equal(0, ledger.DuplicateCompletionsRecorded);
+            Assert.InRange(ledger.DuplicateExecutions, 0, kills * concurrency);
         });
     }
 

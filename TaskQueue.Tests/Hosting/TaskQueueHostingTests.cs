@@ -33,6 +33,39 @@ public sealed class TaskQueueHostingTests
     }
 
     [Fact]
+    public async Task With_redis_a_cluster_it_made_for_itself_goes_with_its_nodes_and_password()
+    {
+        await using var builder = await ModelAsync();
+        var cache = builder.AddConnectionString("cache", ReferenceExpression.Create($"cache.example:6379"));
+
+        var taskQueue = builder.AddTaskQueue("jobs", redis => redis.Mode = TaskQueueRedisMode.Cluster);
+        Assert.Equal(["jobs-redis-1", "jobs-redis-2", "jobs-redis-3"], Assert.IsType<RedisClusterResource>(taskQueue.Resource.Redis).Nodes.Select(n => n.Name));
+        taskQueue.WithRedis(cache);
+
+        Assert.DoesNotContain(builder.Resources, r => r.Name.StartsWith("jobs-redis", StringComparison.Ordinal));
+        Assert.Equal(["cache"], taskQueue.Resource.Brokers[0].Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name));
+    }
+
+    [Theory]
+    [InlineData(0, 0, "its primaries must number from 1 to 16; they are 0")]
+    [InlineData(17, 0, "its primaries must number from 1 to 16; they are 17")]
+    [InlineData(3, -1, "its replicas per primary must number from 0 to 4; they are -1")]
+    [InlineData(3, 5, "its replicas per primary must number from 0 to 4; they are 5")]
+    public async Task A_cluster_of_a_number_of_nodes_out_of_range_is_refused_at_once(int primaries, int replicas, string expected)
+    {
+        await using var builder = await ModelAsync();
+
+        var refused = Assert.Throws<DistributedApplicationException>(() => builder.AddTaskQueue("jobs", redis =>
+        {
+            redis.Mode = TaskQueueRedisMode.Cluster;
+            redis.Primaries = primaries;
+            redis.Replicas = replicas;
+        }));
+        Assert.Contains(expected, refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(builder.Resources, r => r.Name.StartsWith("jobs", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task With_brokers_the_model_holds_exactly_that_many_and_the_connection_string_lists_each()
     {
         await using var builder = await ModelAsync();

@@ -4,10 +4,13 @@ using TaskQueue.Broker.Storage;
 
 namespace TaskQueue.Tests.Infrastructure;
 
-/// <summary>A store on the shared test Redis, with its own queue name and a movable clock.</summary>
+/// <summary>
+/// A store on the shared test Redis (or, <c>onCluster</c>, the shared test Redis Cluster: <see cref="RedisCluster"/>),
+/// with its own queue name and a movable clock.
+/// </summary>
 public sealed class StoreHarness
 {
-    private StoreHarness(RedisServer redis, RedisTaskStore store, RedisClockShift clock, string queue)
+    private StoreHarness(ITestRedis redis, RedisTaskStore store, RedisClockShift clock, string queue)
     {
         Redis = redis;
         Store = store;
@@ -15,7 +18,10 @@ public sealed class StoreHarness
         Queue = queue;
     }
 
-    public RedisServer Redis { get; }
+    public ITestRedis Redis { get; }
+
+    /// <summary>Where this queue's registry, due index and schedule index entries live (global, or its slot's in a cluster).</summary>
+    public RedisKeySpace Keys => RedisKeySpace.Of(Redis.Connection);
 
     public RedisTaskStore Store { get; }
 
@@ -26,9 +32,9 @@ public sealed class StoreHarness
 
     public IDatabase Db => Redis.Connection.GetDatabase();
 
-    public static async Task<StoreHarness> CreateAsync(Action<TaskStoreOptions>? configure = null)
+    public static async Task<StoreHarness> CreateAsync(Action<TaskStoreOptions>? configure = null, bool onCluster = false)
     {
-        var redis = await RedisServer.Shared;
+        ITestRedis redis = onCluster ? await RedisCluster.Shared : await RedisServer.Shared;
         // Strict priority unless a test asks for a max wait: stream entries carry Redis's real time, so a shift
         // of the clock would make every waiting task look overdue.
         var options = new TaskStoreOptions { PriorityMaxWait = TimeSpan.Zero };
@@ -47,7 +53,7 @@ public sealed class StoreHarness
     /// <summary>Every key of this harness's queue (the global registry excluded).</summary>
     public async Task<IReadOnlyList<string>> QueueKeysAsync()
     {
-        var server = Redis.Connection.GetServer(Redis.Connection.GetEndPoints()[0]);
+        var server = Redis.ServerOf(RedisKeys.QueuePrefix(Queue));
         var keys = new List<string>();
         await foreach (var key in server.KeysAsync(pattern: RedisKeys.QueuePrefix(Queue) + "*", pageSize: 1000))
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using TaskQueue.Broker.Storage;
+using TaskQueue.Protocol;
 using TaskQueue.Protocol.V1;
 
 namespace TaskQueue.Tests.Infrastructure;
@@ -21,7 +22,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
     private readonly List<GrpcChannel> _channels = [];
     private readonly Dictionary<string, string> _brokerSettings;
 
-    private TaskQueueCluster(RedisServer redis, Dictionary<string, string> brokerSettings, TestCredentials credentials)
+    private TaskQueueCluster(ITestRedis redis, Dictionary<string, string> brokerSettings, TestCredentials credentials)
     {
         Redis = redis;
         _brokerSettings = brokerSettings;
@@ -30,7 +31,8 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
         Store = new RedisTaskStore(redis.Connection, Options.Create(new TaskStoreOptions()), new RedisClockShift());
     }
 
-    public RedisServer Redis { get; }
+    /// <summary>The Redis the brokers use: a single server, or a Redis Cluster (<see cref="RedisCluster"/>).</summary>
+    public ITestRedis Redis { get; }
 
     /// <summary>The keys the brokers accept: <see cref="TestCredentials.AdminKey"/> (every scope) and <see cref="TestCredentials.WorkerKey"/> (consume).</summary>
     public TestCredentials Credentials { get; }
@@ -47,7 +49,7 @@ internal sealed class TaskQueueCluster : IAsyncDisposable
     public List<Broker> Brokers { get; } = [];
 
     public static async Task<TaskQueueCluster> StartAsync(
-        RedisServer? redis = null, TimeSpan? lease = null, IReadOnlyDictionary<string, string>? brokerSettings = null)
+        ITestRedis? redis = null, TimeSpan? lease = null, IReadOnlyDictionary<string, string>? brokerSettings = null)
     {
         var credentials = new TestCredentials();
         var settings = new Dictionary<string, string>(credentials.BrokerSettings())

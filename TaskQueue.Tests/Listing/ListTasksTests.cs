@@ -6,7 +6,7 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Listing;
 
-/// <summary>ListTasks (Scripts/list.lua): every listable state, both orders, cursors, type filters, bad cursors.</summary>
+/// <summary>ListTasks (Scripts/list.lua): every listable state, both orders, cursors, type and group filters, bad cursors.</summary>
 public sealed class ListTasksTests
 {
     [Fact]
@@ -134,6 +134,31 @@ public sealed class ListTasksTests
         Assert.Equal(tasks.Where((_, i) => i % 3 == 0).Select(r => r.Id), found);
         Assert.Contains(pages, n => n < 4);
         Assert.All(pages, n => Assert.InRange(n, 0, 4));
+    }
+
+    [Fact]
+    public async Task A_group_filter_lists_only_that_groups_tasks_ready_or_scheduled_in_short_pages_whose_cursor_reaches_every_match()
+    {
+        var h = await StoreHarness.CreateAsync();
+        string? GroupOf(int i) => (i % 4) switch { 0 => "tenant-a", 1 => "tenant-b", _ => null };
+        var ready = await EnqueueManyAsync(h, 40, i => h.Task(i % 2 == 0 ? "echo" : "resize") with { Group = GroupOf(i) });
+        var scheduled = await EnqueueManyAsync(h, 12, i => h.Task() with { Group = GroupOf(i), Delay = TimeSpan.FromMinutes(10) });
+        var lister = Lister(h);
+
+        foreach (var oldestFirst in new[] { true, false })
+        {
+            var found = await AllPagesAsync(lister, new TaskListQuery(h.Queue, TaskState.Ready) { Group = "tenant-a", Limit = 3, OldestFirst = oldestFirst });
+            Assert.Equal(ready.Where((_, i) => GroupOf(i) == "tenant-a").Select(r => r.Id.ToString()).Order(StringComparer.Ordinal), found.Select(t => t.Id.ToString()).Order(StringComparer.Ordinal));
+            Assert.All(found, t => Assert.Equal("tenant-a", t.Group));
+        }
+
+        // With a type as well: both must match (tenant-a's tasks are all echo: even i).
+        Assert.Empty(await AllPagesAsync(lister, new TaskListQuery(h.Queue, TaskState.Ready) { Group = "tenant-a", Type = "resize", Limit = 5 }));
+        var scheduledB = await AllPagesAsync(lister, new TaskListQuery(h.Queue, TaskState.Scheduled) { Group = "tenant-b", Limit = 2 });
+        Assert.Equal(scheduled.Where((_, i) => GroupOf(i) == "tenant-b").Select(r => r.Id.ToString()).Order(StringComparer.Ordinal), scheduledB.Select(t => t.Id.ToString()).Order(StringComparer.Ordinal));
+        Assert.Empty(await AllPagesAsync(lister, new TaskListQuery(h.Queue, TaskState.Ready) { Group = "no-such-group", Limit = 10 }));
+        Assert.Equal("group", (await Assert.ThrowsAsync<TaskValidationException>(() =>
+            lister.ListAsync(new TaskListQuery(h.Queue, TaskState.Ready) { Group = "bad\u0001group" }))).Field);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ internal sealed partial class ModelRun
     private async Task<string> LimitAsync(ConcurrencyLimitOp op)
     {
         var flow = new RedisFlowStore(_h.Redis.Connection, _h.Clock);
-        await flow.SetLimitsAsync(_h.Queue, new FlowLimits(Concurrency: op.Limit));
+        await flow.SetLimitsAsync(_h.Queue, new FlowLimits(Concurrency: op.Limit, GroupConcurrency: _model.GroupConcurrency));
         _model.ConcurrencyLimit = op.Limit == 0 ? null : op.Limit;
 
         var state = await flow.GetAsync(_h.Queue);

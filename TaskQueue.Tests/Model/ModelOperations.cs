@@ -23,8 +23,9 @@ internal abstract record ModelOp
 /// <param name="ExpiryUnits">0 = never expires; otherwise expires that many units after submission (odd).</param>
 /// <param name="Unique">-1 = no unique key; otherwise one of a few shared unique keys.</param>
 /// <param name="Debounce">-1 = no debounce key; otherwise one of a few shared debounce keys, with a window of <paramref name="WindowUnits"/> (odd).</param>
+/// <param name="Group">-1 = no group; otherwise one of a few groups (<see cref="QueueModel.GroupName"/>).</param>
 internal sealed record EnqueueItem(
-    int Priority, int DelayUnits, int MaxAttempts, int Key, int ExpiryUnits, bool Timeout, int Unique = -1, int Debounce = -1, int WindowUnits = 0);
+    int Priority, int DelayUnits, int MaxAttempts, int Key, int ExpiryUnits, bool Timeout, int Unique = -1, int Debounce = -1, int WindowUnits = 0, int Group = -1);
 
 internal sealed record EnqueueOp(EnqueueItem[] Items) : ModelOp
 {
@@ -38,7 +39,8 @@ internal sealed record EnqueueOp(EnqueueItem[] Items) : ModelOp
         (i.ExpiryUnits > 0 ? $", expires {i.ExpiryUnits}u" : "") +
         (i.Timeout ? ", timeout" : "") +
         (i.Unique >= 0 ? $", unique u{i.Unique}" : "") +
-        (i.Debounce >= 0 ? $", debounce d{i.Debounce} {i.WindowUnits}u" : "") + ")";
+        (i.Debounce >= 0 ? $", debounce d{i.Debounce} {i.WindowUnits}u" : "") +
+        (i.Group >= 0 ? $", group {QueueModel.GroupName(i.Group)}" : "") + ")";
 }
 
 internal sealed record ClaimOp(int Max, int Worker, int LeaseUnits) : ModelOp
@@ -155,11 +157,15 @@ internal static class ModelGen
             (6, Gen.Const((Unique: -1, Debounce: -1, Window: 0))),
             (2, Gen.Int[0, 2].Select(u => (Unique: u, Debounce: -1, Window: 0))),
             (2, Gen.Select(Gen.Int[0, 1], Gen.OneOfConst(1, 3), (d, w) => (Unique: -1, Debounce: d, Window: w)))),
-        (item, keys) => item with { Unique = keys.Unique, Debounce = keys.Debounce, WindowUnits = keys.Window });
+        GroupGen.Group,
+        (item, keys, group) => item with { Unique = keys.Unique, Debounce = keys.Debounce, WindowUnits = keys.Window, Group = group });
+
+    // Mostly small claims; some large enough that a round gives each of a level's groups two or more tasks.
+    private static readonly Gen<int> s_claimMax = Gen.Frequency((4, Gen.Int[1, 4]), (1, Gen.Int[5, 12]));
 
     public static Gen<ModelOp> Operation { get; } = Gen.Frequency(
         (6, s_keyedItem.Array[1, 4].Select(items => (ModelOp)new EnqueueOp(items))),
-        (6, Gen.Select(Gen.Int[1, 4], Gen.Int[0, 2], s_leaseUnits, (max, worker, lease) => (ModelOp)new ClaimOp(max, worker, lease))),
+        (6, Gen.Select(s_claimMax, Gen.Int[0, 2], s_leaseUnits, (max, worker, lease) => (ModelOp)new ClaimOp(max, worker, lease))),
         (3, s_picks.Select(picks => (ModelOp)new CompleteOp(picks))),
         (4, Gen.Select(s_picks, Gen.Bool, (picks, retryable) => (ModelOp)new FailOp(picks, retryable))),
         (1, Gen.Select(s_picks, s_leaseUnits, (picks, lease) => (ModelOp)new RenewOp(picks, lease))),
@@ -175,7 +181,8 @@ internal static class ModelGen
         (2, Gen.Frequency((1, Gen.Const(Array.Empty<int>())), (1, s_pick.Array[1, 2])).Select(picks => (ModelOp)new ReplayOp(picks))),
         (1, Gen.Frequency((1, Gen.Const(Array.Empty<int>())), (1, s_pick.Array[1, 2])).Select(picks => (ModelOp)new PurgeOp(picks))),
         (1, FlowGen.Pause),
-        (1, FlowGen.ConcurrencyLimit));
+        (1, FlowGen.ConcurrencyLimit),
+        (2, GroupGen.GroupLimit));
 
     public static Gen<ModelOp[]> Sequence { get; } = Operation.Array[1, 40];
 

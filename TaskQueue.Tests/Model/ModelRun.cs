@@ -53,10 +53,13 @@ internal sealed partial class ModelRun
         options.DeadLetterMaxAge = TimeSpan.FromMilliseconds(59 * ModelOp.UnitMs);
     }
 
-    /// <summary>Runs the steps, checking after each; <paramref name="writeLine"/> gets the step log of a passing run.</summary>
-    public static async Task RunAsync(ModelOp[] ops, Action<string>? writeLine = null)
+    /// <summary>
+    /// Runs the steps, checking after each; <paramref name="writeLine"/> gets the step log of a passing run. With
+    /// <paramref name="onCluster"/> the store runs on the shared test Redis Cluster.
+    /// </summary>
+    public static async Task RunAsync(ModelOp[] ops, Action<string>? writeLine = null, bool onCluster = false)
     {
-        var h = await StoreHarness.CreateAsync(Configure);
+        var h = await StoreHarness.CreateAsync(Configure, onCluster);
         var run = new ModelRun(h, await RedisTimeMsAsync(h.Db));
         for (var i = 0; i < ops.Length; i++)
         {
@@ -110,6 +113,7 @@ internal sealed partial class ModelRun
         PurgeOp p => PurgeAsync(p),
         PauseOp p => PauseAsync(p),
         ConcurrencyLimitOp c => LimitAsync(c),
+        GroupLimitOp g => GroupLimitAsync(g),
         _ => throw new InvalidOperationException($"Unknown step {op}."),
     };
 
@@ -126,6 +130,7 @@ internal sealed partial class ModelRun
             UniqueKey = item.Unique >= 0 ? "u" + item.Unique : null,
             DebounceKey = item.Debounce >= 0 ? "d" + item.Debounce : null,
             DebounceWindow = item.Debounce >= 0 ? Units(item.WindowUnits) : null,
+            Group = item.Group >= 0 ? QueueModel.GroupName(item.Group) : null,
         }).ToList();
 
         var results = await _h.Store.EnqueueBatchAsync(tasks);
@@ -464,8 +469,10 @@ internal sealed partial class ModelRun
         var snapshotsTask = Task.WhenAll(tasks.Select(t => _h.Store.GetAsync(t.Id)));
         var sidsTask = Task.WhenAll(tasks.Select(t => db.HashGetAsync(RedisKeys.Task(t.Id), TaskFields.StreamEntry)));
         var levelsTask = db.SetMembersAsync(RedisKeys.Levels(_h.Queue));
-        var streamTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => db.StreamRangeAsync(ReadyStream(p))).ToList();
-        var pendingTasks = Enumerable.Range(0, QueueModel.Levels).Select(p => PendingAsync(db, ReadyStream(p))).ToList();
+        var lanes = Enumerable.Range(0, QueueModel.Levels).SelectMany(p => QueueModel.Groups.Select(g => (Priority: p, Group: g))).ToList();
+        var streamTasks = lanes.Select(l => db.StreamRangeAsync(ReadyStream(l.Priority, l.Group))).ToList();
+        var pendingTasks = lanes.Select(l => PendingAsync(db, ReadyStream(l.Priority, l.Group))).ToList();
+        var groupLaneTasks = lanes.Select(l => db.SortedSetRangeByRankWithScoresAsync(GroupLane(l.Priority, l.Group))).ToList();
         var leasesTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.Leases(_h.Queue));
         var scheduledTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.Scheduled(_h.Queue));
         var deadTask = db.SortedSetRangeByRankWithScoresAsync(RedisKeys.DeadLetters(_h.Queue));
@@ -477,7 +484,7 @@ internal sealed partial class ModelRun
         var debounceTask = Task.WhenAll(debounceKeys.Select(k => db.StringGetAsync(RedisKeys.Debounce(_h.Queue, k))));
         var countsTask = _h.Store.GetCountsAsync(_h.Queue);
         var deadListTask = _h.Store.ListDeadLettersAsync(_h.Queue, 0, 100);
-        var registeredTask = db.SetContainsAsync(RedisKeys.Queues, _h.Queue);
+        var registeredTask = db.SetContainsAsync(_h.Keys.Registry(_h.Queue), _h.Queue);
 
         var snapshots = await snapshotsTask;
         var sids = await sidsTask;
@@ -495,10 +502,28 @@ internal sealed partial class ModelRun
         var indexOfLocal = tasks.ToDictionary(t => t.Id.LocalId, t => t.Index, StringComparer.Ordinal);
         var undelivered = new HashSet<int>();
         var pendingAll = new List<int>();
-        for (var p = 0; p < QueueModel.Levels; p++)
+        for (var l = 0; l < lanes.Count; l++)
         {
-            var entries = await streamTasks[p];
-            var pendingEntries = await pendingTasks[p];
+            var (p, g) = lanes[l];
+            if (g != "")
+            {
+                // A group lane: a sorted set of ids, the reclaimed ones (scores below 0) first, each at "g" + its order.
+                var inLane = (await groupLaneTasks[l]).Select(e => (Score: e.Score, Index: indexOfLocal[(string)e.Element!])).ToList();
+                Assert.Empty(await streamTasks[l]);
+                Assert.All(inLane, e => Assert.Equal(
+                    "g" + (e.Score < 0 ? e.Score + TaskQueue.Tests.Storage.StoreChecks.GroupLaneReclaimed : e.Score).ToString("0", CultureInfo.InvariantCulture),
+                    (string?)sids[e.Index]));
+                var groupWaiting = inLane.Where(e => e.Score >= 0).Select(e => e.Index).ToList();
+                var groupReclaimed = inLane.Where(e => e.Score < 0).Select(e => e.Index).ToList();
+                Assert.Equal(_model.Ready(p).Where(t => t.Group == g).Select(t => t.Index), groupWaiting);
+                Assert.Equal(_model.Reclaimed(p).Where(t => t.Group == g).Select(t => t.Index), groupReclaimed);
+                undelivered.UnionWith(groupWaiting);
+                undelivered.UnionWith(groupReclaimed);
+                continue;
+            }
+
+            var entries = await streamTasks[l];
+            var pendingEntries = await pendingTasks[l];
             var pending = pendingEntries.Where(e => e.Consumer == "leased").Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
             var reclaimed = pendingEntries.Where(e => e.Consumer == "front").Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
             Assert.Equal(pendingEntries.Length, pending.Count + reclaimed.Count);
@@ -507,10 +532,10 @@ internal sealed partial class ModelRun
             Assert.Equal(pending.Count, inStream.Count(e => pending.Contains(e.Sid)));
             Assert.Equal(reclaimed.Count, inStream.Count(e => reclaimed.Contains(e.Sid)));
             var waiting = inStream.Where(e => !pending.Contains(e.Sid) && !reclaimed.Contains(e.Sid)).Select(e => e.Index).ToList();
-            Assert.Equal(_model.Ready(p).Select(t => t.Index), waiting);
-            Assert.Equal(_model.Reclaimed(p).Select(t => t.Index), inStream.Where(e => reclaimed.Contains(e.Sid)).Select(e => e.Index));
+            Assert.Equal(_model.Ready(p).Where(t => t.Group == g).Select(t => t.Index), waiting);
+            Assert.Equal(_model.Reclaimed(p).Where(t => t.Group == g).Select(t => t.Index), inStream.Where(e => reclaimed.Contains(e.Sid)).Select(e => e.Index));
             var delivered = inStream.Where(e => pending.Contains(e.Sid)).Select(e => e.Index).Order().ToList();
-            Assert.Equal(tasks.Where(t => t.State == ModelState.Leased && t.Priority == p).Select(t => t.Index), delivered);
+            Assert.Equal(tasks.Where(t => t.State == ModelState.Leased && t.Priority == p && t.Group == g).Select(t => t.Index), delivered);
             undelivered.UnionWith(waiting);
             undelivered.UnionWith(inStream.Where(e => reclaimed.Contains(e.Sid)).Select(e => e.Index));
             pendingAll.AddRange(delivered);
@@ -673,7 +698,10 @@ internal sealed partial class ModelRun
     }
 
     /// <summary>The lane of a priority's tasks: the model gives each priority one type (<see cref="QueueModel.Add"/>).</summary>
-    private string ReadyStream(int priority) => RedisKeys.Ready(_h.Queue, priority, "job-" + priority);
+    private string ReadyStream(int priority, string group = "") => RedisKeys.ReadyLane(_h.Queue, RedisKeys.Lane(priority, "job-" + priority, group));
+
+    /// <summary>The group lane of a priority's tasks of a group (a sorted set: lib/common.lua).</summary>
+    private string GroupLane(int priority, string group) => RedisKeys.GroupReady(_h.Queue, RedisKeys.Lane(priority, "job-" + priority, group));
 
     /// <summary>Everything of this queue in Redis, as text, to show that a refused report changed nothing.</summary>
     private async Task<string> DumpAsync()
@@ -691,6 +719,10 @@ internal sealed partial class ModelRun
             var key = ReadyStream(p);
             text.AppendLine(CultureInfo.InvariantCulture, $"ready {p}: {string.Join(" ", (await db.StreamRangeAsync(key)).Select(e => $"{e.Id}={e["id"]}"))}");
             text.AppendLine(CultureInfo.InvariantCulture, $"pending {p}: {string.Join(" ", await PendingAsync(db, key))}");
+            foreach (var group in QueueModel.Groups.Where(g => g != ""))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"lane {p} {group}: {string.Join(" ", await db.SortedSetRangeByRankWithScoresAsync(GroupLane(p, group)))}");
+            }
         }
 
         foreach (var key in new[] { RedisKeys.Leases(_h.Queue), RedisKeys.Scheduled(_h.Queue), RedisKeys.DeadLetters(_h.Queue) })
@@ -713,7 +745,7 @@ internal sealed partial class ModelRun
     {
         var keys = await _h.QueueKeysAsync();
         await _h.Db.KeyDeleteAsync([.. keys.Select(k => (RedisKey)k)]);
-        await _h.Db.SetRemoveAsync(RedisKeys.Queues, _h.Queue);
+        await _h.Db.SetRemoveAsync(_h.Keys.Registry(_h.Queue), _h.Queue);
     }
 
     private static async Task<(string Id, string Consumer)[]> PendingAsync(IDatabase db, string stream)

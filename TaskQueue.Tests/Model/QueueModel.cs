@@ -33,6 +33,9 @@ internal sealed class ModelTask
     public string? UniqueKey { get; init; }
     public string? DebounceKey { get; init; }
 
+    /// <summary>"" = no group.</summary>
+    public string Group { get; init; } = "";
+
     public ModelState State { get; set; }
     public int Attempt { get; set; }
     public string? Token { get; set; }
@@ -175,6 +178,7 @@ internal sealed partial class QueueModel(TaskStoreOptions options)
             DueStep = Step,
             UniqueKey = item.Unique >= 0 ? "u" + item.Unique : null,
             DebounceKey = item.Debounce >= 0 ? "d" + item.Debounce : null,
+            Group = item.Group >= 0 ? GroupName(item.Group) : "",
         };
         Tasks.Add(task);
         if (key is not null)
@@ -242,35 +246,53 @@ internal sealed partial class QueueModel(TaskStoreOptions options)
     {
         var (promoted, expired) = PromoteDue();
         max = AdmitFlow(max);
-        var leased = new List<ModelTask>();
-        foreach (var stream in Enumerable.Range(0, Levels).Reverse().SelectMany(level => new[] { _front[level], _ready[level] }))
+        var claim = new LaneClaim(worker, leaseMs, []);
+        foreach (var level in Enumerable.Range(0, Levels).Reverse())
         {
-            while (stream.Count > 0 && leased.Count < max)
+            if (claim.Leased.Count < max)
             {
-                var task = stream[0];
-                stream.RemoveAt(0);
-                if (_front.Contains(stream))
+                ServeLevel(level, max - claim.Leased.Count, claim);
+            }
+        }
+
+        var leased = claim.Leased;
+        expired += claim.Expired;
+        return (leased, promoted, expired);
+    }
+
+    /// <summary>take in claim.lua: leases up to <paramref name="n"/> tasks of one lane (a level's tasks of <paramref name="group"/>), reclaimed ones first; returns how many.</summary>
+    private int TakeLane(int level, string group, int n, LaneClaim claim)
+    {
+        var got = 0;
+        foreach (var stream in new[] { _front[level], _ready[level] })
+        {
+            while (got < n && stream.FirstOrDefault(t => t.Group == group) is { } task)
+            {
+                stream.Remove(task);
+                if (stream == _front[level])
                 {
                     Events.Add("claim of a reclaimed task");
                 }
+
                 if (ExpiresNow(task))
                 {
                     Finish(task, ModelState.Expired, "expired");
-                    expired++;
+                    claim.Expired++;
                     continue;
                 }
 
                 task.State = ModelState.Leased;
                 task.Attempt++;
-                task.Worker = worker;
+                task.Worker = claim.Worker;
                 task.Started = Now;
-                task.Deadline = Now + leaseMs;
+                task.Deadline = Now + claim.LeaseMs;
                 task.DeadlineStep = Step;
-                leased.Add(task);
+                claim.Leased.Add(task);
+                got++;
             }
         }
 
-        return (leased, promoted, expired);
+        return got;
     }
 
     /// <summary>Expiry only bounds the wait for a first start: a task that ever started does not expire.</summary>
@@ -435,6 +457,7 @@ internal sealed partial class QueueModel(TaskStoreOptions options)
         var front = _front[task.Priority];
         var at = front.FindIndex(t => t.EntrySeq > task.EntrySeq);
         front.Insert(at < 0 ? front.Count : at, task);
+        OpenLane(task);
         Events.Add("reap of a crashed worker's task");
         return TransitionResult.Retrying;
     }
@@ -645,7 +668,7 @@ internal sealed partial class QueueModel(TaskStoreOptions options)
         task.Enqueued = Now;
         task.EntrySeq = ++_entries;
         _ready[task.Priority].Add(task);
-        LevelsUsed.Add(task.Priority);
+        OpenLane(task);
     }
 
     private TransitionResult Event(TransitionResult result, string what)

@@ -24,6 +24,11 @@ public sealed class StoreModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Random_operation_sequences_keep_the_store_in_step_with_the_model_on_a_Redis_Cluster() =>
+        // Each sequence has a queue of its own: the sequences fall on every shard of the cluster.
+        await ModelGen.Sequence.SampleAsync(ops => ModelRun.RunAsync(ops, onCluster: true), writeLine: output.WriteLine, iter: 20, print: ModelGen.Print);
+
+    [Fact]
     public Task Dead_letters_are_trimmed_oldest_first_replayed_and_purged_as_the_model_says() =>
         ModelRun.RunAsync(
         [

@@ -6,7 +6,7 @@ using TaskQueue.Client;
 using TaskQueue.Client.Diagnostics;
 using TaskQueue.Tests.Distributed;
 using TaskQueue.Tests.Infrastructure;
-using WorkerStatuses = TaskQueue.Broker.Storage.WorkerStatuses;
+using WorkerStatuses = TaskQueue.Protocol.WorkerStatuses;
 
 namespace TaskQueue.Tests.Observability;
 

@@ -4,12 +4,12 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class CancelTests
+public class CancelTests : StoreTests
 {
     [Fact]
     public async Task Cancelling_a_ready_task_cancels_it_at_once_and_removes_its_stream_entry()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { Priority = 7 })).Id;
         var other = (await h.Store.EnqueueAsync(h.Task() with { Priority = 7 })).Id;
 
@@ -29,7 +29,7 @@ public sealed class CancelTests
     [Fact]
     public async Task Cancelling_a_scheduled_task_cancels_it_and_it_never_becomes_ready()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromMinutes(1) })).Id;
 
         Assert.Equal(TransitionResult.Cancelled, (await h.Store.CancelAsync(id)).Result);
@@ -46,7 +46,7 @@ public sealed class CancelTests
     [Fact]
     public async Task Cancelling_a_leased_task_requests_cancellation_from_its_worker()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, worker: "worker-7");
 
@@ -64,7 +64,7 @@ public sealed class CancelTests
     [Fact]
     public async Task A_cancel_requested_task_whose_owner_reports_failure_ends_cancelled_not_retried()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 5 });
         var task = await ClaimOneAsync(h);
         await h.Store.CancelAsync(task.Id);
@@ -77,7 +77,7 @@ public sealed class CancelTests
     [Fact]
     public async Task A_cancel_requested_task_whose_owner_releases_it_ends_cancelled()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         await h.Store.CancelAsync(task.Id);
@@ -90,7 +90,7 @@ public sealed class CancelTests
     [Fact]
     public async Task A_cancel_requested_task_whose_lease_expires_is_reaped_as_cancelled()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 5 });
         var task = await ClaimOneAsync(h, TimeSpan.FromSeconds(5), worker: "gone");
         await h.Store.CancelAsync(task.Id);
@@ -105,7 +105,7 @@ public sealed class CancelTests
     [Fact]
     public async Task A_cancel_requested_task_that_completes_anyway_is_completed()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         await h.Store.CancelAsync(task.Id);
@@ -120,7 +120,7 @@ public sealed class CancelTests
     [Fact]
     public async Task Cancelling_a_finished_task_reports_already_finished_and_changes_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 2);
         var completed = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Ok, await CompleteAsync(h, completed));
@@ -145,7 +145,7 @@ public sealed class CancelTests
     [Fact]
     public async Task Cancelling_an_unknown_task_reports_not_found()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
 
         var cancel = await h.Store.CancelAsync(TaskId.New(h.Queue));
 
@@ -156,7 +156,7 @@ public sealed class CancelTests
     [Fact]
     public async Task Cancelling_twice_reports_cancelled_both_times_and_counts_once()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task())).Id;
 
         var first = await h.Store.CancelAsync(id);

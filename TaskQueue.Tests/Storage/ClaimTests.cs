@@ -4,12 +4,12 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class ClaimTests
+public class ClaimTests : StoreTests
 {
     [Fact]
     public async Task A_claim_leases_at_most_the_requested_number_each_with_a_fresh_token_and_deadline()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ids = (await EnqueueManyAsync(h, 5)).Select(r => r.Id).ToList();
         var lease = TimeSpan.FromSeconds(20);
 
@@ -47,7 +47,7 @@ public sealed class ClaimTests
     [Fact]
     public async Task Claiming_an_empty_or_unknown_queue_leases_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
 
         var claim = await h.Store.ClaimAsync(h.Queue, "w1", 10, Lease);
 
@@ -58,7 +58,7 @@ public sealed class ClaimTests
     [Fact]
     public async Task Each_claim_of_a_task_counts_one_more_attempt_and_gets_a_new_token()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffJitter = 0);
+        var h = await NewStoreAsync(options => options.BackoffJitter = 0);
         var id = (await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 5 })).Id;
 
         var first = await ClaimOneAsync(h);
@@ -80,7 +80,7 @@ public sealed class ClaimTests
     [Fact]
     public async Task A_claim_with_a_zero_maximum_is_refused()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
 
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => h.Store.ClaimAsync(h.Queue, "w1", 0, Lease));

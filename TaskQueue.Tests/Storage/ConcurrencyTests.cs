@@ -4,14 +4,14 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class ConcurrencyTests
+public class ConcurrencyTests : StoreTests
 {
     [Fact]
     public async Task Racing_claimers_lease_every_task_exactly_once()
     {
         const int count = 2000;
         const int claimers = 6;
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ids = new List<TaskId>();
         for (var chunk = 0; chunk < count / 500; chunk++)
         {
@@ -58,7 +58,7 @@ public sealed class ConcurrencyTests
     public async Task Concurrent_reapers_reclaim_each_expired_lease_exactly_once()
     {
         const int count = 300;
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, count, _ => h.Task() with { MaxAttempts = 5 });
         var leased = await ClaimAllAsync(h, TimeSpan.FromSeconds(5));
         await EnqueueManyAsync(h, 10);
@@ -90,7 +90,7 @@ public sealed class ConcurrencyTests
     public async Task Completions_racing_the_reaper_at_the_deadline_settle_each_task_once()
     {
         const int count = 200;
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, count);
         var leased = await ClaimAllAsync(h, TimeSpan.FromSeconds(5));
         h.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromMilliseconds(20));

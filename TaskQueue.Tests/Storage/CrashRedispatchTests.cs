@@ -14,14 +14,14 @@ namespace TaskQueue.Tests.Storage;
 /// A crashed worker's tasks (their leases ran out: reap.lua) go back ahead of newer work in their lane, without a
 /// backoff, the attempt counted (lib/settle.lua's settle_crash, claim.lua's reclaimed entries).
 /// </summary>
-public sealed class CrashRedispatchTests
+public class CrashRedispatchTests : StoreTests
 {
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task A_crashed_workers_task_starts_before_tasks_submitted_after_it()
     {
-        var h = await StoreHarness.CreateAsync(o => o.BackoffInitial = TimeSpan.FromMinutes(1));
+        var h = await NewStoreAsync(o => o.BackoffInitial = TimeSpan.FromMinutes(1));
         var crashed = await CrashedAsync(h, 2);
         var newer = (await EnqueueManyAsync(h, 3)).Select(r => r.Id).ToList();
         h.Advance(Short + TimeSpan.FromSeconds(1));
@@ -37,7 +37,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task A_crashed_workers_task_is_ready_at_once_without_a_backoff_and_keeps_its_stream_entry()
     {
-        var h = await StoreHarness.CreateAsync(o => o.BackoffInitial = TimeSpan.FromMinutes(1));
+        var h = await NewStoreAsync(o => o.BackoffInitial = TimeSpan.FromMinutes(1));
         var task = Assert.Single(await CrashedAsync(h, 1));
         var sid = (string?)await h.Db.HashGetAsync(RedisKeys.Task(task.Id), TaskFields.StreamEntry);
         h.Advance(Short + TimeSpan.FromSeconds(1));
@@ -61,7 +61,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task A_task_that_keeps_crashing_workers_is_dead_lettered_at_its_last_attempt()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 2 })).Id;
         var outcomes = new List<TransitionResult>();
         for (var attempt = 1; attempt <= 2; attempt++)
@@ -81,7 +81,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task A_crashed_workers_task_whose_cancel_was_requested_ends_cancelled()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var task = Assert.Single(await CrashedAsync(h, 1));
         Assert.Equal(TransitionResult.CancelRequested, (await h.Store.CancelAsync(task.Id)).Result);
         h.Advance(Short + TimeSpan.FromSeconds(1));
@@ -94,7 +94,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task A_reclaimed_task_can_be_cancelled_and_the_next_claim_forgets_the_lanes_reclaimed_work()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var task = Assert.Single(await CrashedAsync(h, 1));
         var newer = (await h.Store.EnqueueAsync(h.Task())).Id;
         h.Advance(Short + TimeSpan.FromSeconds(1));
@@ -113,7 +113,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task Reclaimed_work_stays_in_its_priority_and_task_types_lane()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task("resize") with { Priority = 3 });
         var crashed = Assert.Single((await h.Store.ClaimAsync(h.Queue, "crashed-worker", ["resize"], 1, Short)).Tasks);
         var high = (await h.Store.EnqueueAsync(h.Task("resize") with { Priority = 9 })).Id;
@@ -135,7 +135,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task An_execution_timeout_is_still_a_failure_with_a_backoff()
     {
-        var h = await StoreHarness.CreateAsync(o => o.BackoffInitial = TimeSpan.FromMinutes(1));
+        var h = await NewStoreAsync(o => o.BackoffInitial = TimeSpan.FromMinutes(1));
         await h.Store.EnqueueAsync(h.Task() with { ExecutionTimeout = TimeSpan.FromSeconds(1) });
         var task = await ClaimOneAsync(h);
         h.Advance(TimeSpan.FromSeconds(1) + BrokerOptions.DefaultExecutionTimeoutGrace + TimeSpan.FromSeconds(1));
@@ -150,7 +150,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task Reaping_a_crashed_workers_task_wakes_every_brokers_dispatchers()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await CrashedAsync(h, 1);
         h.Advance(Short + TimeSpan.FromSeconds(1));
         var announced = new List<string>();
@@ -172,7 +172,7 @@ public sealed class CrashRedispatchTests
     [Fact]
     public async Task A_reclaimed_task_is_listed_and_explained_where_claims_take_it()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var crashed = await CrashedAsync(h, 2);
         var newer = (await EnqueueManyAsync(h, 3)).Select(r => r.Id).ToList();
         h.Advance(Short + TimeSpan.FromSeconds(1));

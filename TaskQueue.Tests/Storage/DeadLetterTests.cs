@@ -4,12 +4,12 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class DeadLetterTests
+public class DeadLetterTests : StoreTests
 {
     [Fact]
     public async Task Dead_letters_are_listed_oldest_first_by_offset_and_limit_with_the_total()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ids = await DeadLetterAsync(h, 5, TimeSpan.FromSeconds(1));
 
         var (page1, total1) = await h.Store.ListDeadLettersAsync(h.Queue, 0, 2);
@@ -30,7 +30,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task Replaying_one_dead_letter_resets_its_attempts_and_makes_it_claimable()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ids = await DeadLetterAsync(h, 3, TimeSpan.FromSeconds(1));
 
         var replayed = await h.Store.ReplayDeadLettersAsync(h.Queue, [ids[1]]);
@@ -52,7 +52,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task Replaying_all_dead_letters_makes_every_one_claimable_again()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ids = await DeadLetterAsync(h, 4, TimeSpan.FromSeconds(1));
 
         var replayed = await h.Store.ReplayDeadLettersAsync(h.Queue, []);
@@ -69,7 +69,7 @@ public sealed class DeadLetterTests
     public async Task Replaying_and_purging_all_go_beyond_one_script_batch()
     {
         const int count = 1005;
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, count, _ => h.Task() with { MaxAttempts = 1 });
         var failures = (await ClaimAllAsync(h)).Select(t => new TaskFailure(t.Id, t.LeaseToken, "fatal", false)).ToList();
         Assert.All(await h.Store.FailAsync(h.Queue, failures), r => Assert.Equal(TransitionResult.DeadLettered, r));
@@ -87,7 +87,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task Replaying_or_purging_a_task_that_is_not_a_dead_letter_does_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ready = (await h.Store.EnqueueAsync(h.Task())).Id;
         var before = await FingerprintAsync(h);
 
@@ -100,7 +100,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task Purging_one_dead_letter_deletes_it_and_its_idempotency_key()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var kept = (await DeadLetterAsync(h, 1, TimeSpan.FromSeconds(1)))[0];
         var id = (await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 1, IdempotencyKey = "once" })).Id;
         Assert.Equal(TransitionResult.DeadLettered, await FailAsync(h, await ClaimOneAsync(h), retryable: false));
@@ -118,7 +118,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task Purging_all_dead_letters_deletes_every_one()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var ids = await DeadLetterAsync(h, 3, TimeSpan.FromSeconds(1));
 
         Assert.Equal(3, await h.Store.PurgeDeadLettersAsync(h.Queue, []));
@@ -135,7 +135,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task The_dead_letter_queue_keeps_only_the_newest_when_over_its_maximum_count()
     {
-        var h = await StoreHarness.CreateAsync(options => options.DeadLetterMaxCount = 3);
+        var h = await NewStoreAsync(options => options.DeadLetterMaxCount = 3);
 
         var ids = await DeadLetterAsync(h, 5, TimeSpan.FromSeconds(1));
 
@@ -151,7 +151,7 @@ public sealed class DeadLetterTests
     [Fact]
     public async Task The_promoter_deletes_dead_letters_older_than_the_maximum_age()
     {
-        var h = await StoreHarness.CreateAsync(options => options.DeadLetterMaxAge = TimeSpan.FromHours(1));
+        var h = await NewStoreAsync(options => options.DeadLetterMaxAge = TimeSpan.FromHours(1));
         var old = (await DeadLetterAsync(h, 1, TimeSpan.FromMinutes(40)))[0];
         var young = (await DeadLetterAsync(h, 1, TimeSpan.Zero))[0];
 

@@ -9,12 +9,12 @@ namespace TaskQueue.Tests.Storage;
 /// visit (reap, promote) moves the queue on to its next due time. On the shared Redis, so only this test's queue is
 /// looked at; the queues of other tests are in the index too.
 /// </summary>
-public sealed class DueIndexTests
+public class DueIndexTests : StoreTests
 {
     [Fact]
     public async Task A_claim_marks_its_queue_due_at_the_lease_deadline()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         await FirstVisitAsync(h);
         Assert.False(await IsDueAsync(h));
@@ -30,7 +30,7 @@ public sealed class DueIndexTests
     [Fact]
     public async Task A_delayed_submit_marks_its_queue_due_when_the_task_falls_due_and_an_earlier_one_lowers_it()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var late = await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromMinutes(10) });
         await FirstVisitAsync(h);
         var lateDue = (await SnapshotAsync(h, late.Id)).DueAt!.Value.ToUnixTimeMilliseconds();
@@ -46,7 +46,7 @@ public sealed class DueIndexTests
     [Fact]
     public async Task A_retry_with_backoff_and_a_shortened_lease_mark_their_queue_due()
     {
-        var h = await StoreHarness.CreateAsync(o => o.BackoffInitial = TimeSpan.FromSeconds(5));
+        var h = await NewStoreAsync(o => o.BackoffInitial = TimeSpan.FromSeconds(5));
         await EnqueueManyAsync(h, 2);
         await FirstVisitAsync(h);
         var tasks = await ClaimAllAsync(h, TimeSpan.FromMinutes(5));
@@ -63,7 +63,7 @@ public sealed class DueIndexTests
     [Fact]
     public async Task A_dead_letter_marks_its_queue_due_when_it_outlives_its_age_and_the_visit_trims_it()
     {
-        var h = await StoreHarness.CreateAsync(o => o.DeadLetterMaxAge = TimeSpan.FromHours(1));
+        var h = await NewStoreAsync(o => o.DeadLetterMaxAge = TimeSpan.FromHours(1));
         await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 1 });
         await FirstVisitAsync(h);
         var task = await ClaimOneAsync(h);
@@ -86,7 +86,7 @@ public sealed class DueIndexTests
     [Fact]
     public async Task A_visit_moves_the_queue_on_to_its_next_due_time_so_a_queue_with_nothing_due_is_not_named_again()
     {
-        var h = await StoreHarness.CreateAsync(o => (o.BackoffInitial, o.BackoffMax) = (TimeSpan.FromHours(1), TimeSpan.FromHours(1)));
+        var h = await NewStoreAsync(o => (o.BackoffInitial, o.BackoffMax) = (TimeSpan.FromHours(1), TimeSpan.FromHours(1)));
         await EnqueueManyAsync(h, 2);
         await FirstVisitAsync(h);
         var first = await ClaimOneAsync(h, TimeSpan.FromSeconds(10));
@@ -114,7 +114,7 @@ public sealed class DueIndexTests
     [Fact]
     public async Task A_visit_finding_a_full_batch_leaves_the_queue_due_for_the_next()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 3);
         await ClaimAllAsync(h, TimeSpan.FromSeconds(1));
         h.Advance(TimeSpan.FromSeconds(2));
@@ -131,7 +131,7 @@ public sealed class DueIndexTests
         await h.Store.PromoteAsync(h.Queue);
     }
 
-    private static async Task<double?> DueAtAsync(StoreHarness h) => await h.Db.SortedSetScoreAsync(RedisKeys.Due, h.Queue);
+    private static async Task<double?> DueAtAsync(StoreHarness h) => await h.Db.SortedSetScoreAsync(h.Keys.DueIndex(h.Queue), h.Queue);
 
     // Whether the index names the queue as due now (by the harness's clock), as the background loops read it.
     private static async Task<bool> IsDueAsync(StoreHarness h) =>

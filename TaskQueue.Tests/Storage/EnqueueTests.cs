@@ -6,12 +6,12 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class EnqueueTests
+public class EnqueueTests : StoreTests
 {
     [Fact]
     public async Task An_enqueued_task_is_ready_with_everything_it_was_given()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var before = await NowMsAsync(h);
 
         var result = await h.Store.EnqueueAsync(h.Task("resize", "image-1") with
@@ -49,8 +49,8 @@ public sealed class EnqueueTests
     [Fact]
     public async Task A_batch_across_two_queues_returns_results_in_input_order()
     {
-        var a = await StoreHarness.CreateAsync();
-        var b = await StoreHarness.CreateAsync();
+        var a = await NewStoreAsync();
+        var b = await NewStoreAsync();
         NewTask[] tasks = [a.Task(payload: "a1"), b.Task(payload: "b1"), a.Task(payload: "a2"), a.Task(payload: "a3"), b.Task(payload: "b2")];
 
         var results = await a.Store.EnqueueBatchAsync(tasks);
@@ -76,7 +76,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task Higher_priorities_are_claimed_first_and_each_level_is_first_in_first_out()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         (string Name, int Priority)[] plan = [("a", 0), ("b", 5), ("c", 9), ("d", 5), ("e", 0), ("f", 9), ("g", 1)];
         foreach (var (name, priority) in plan)
         {
@@ -98,7 +98,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task One_claim_of_many_tasks_takes_them_in_priority_then_arrival_order()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 30, i => h.Task(payload: i.ToString("D2", CultureInfo.InvariantCulture)) with { Priority = i % 3 });
 
         var claim = await h.Store.ClaimAsync(h.Queue, "w1", 30, Lease);
@@ -113,7 +113,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task A_delayed_task_is_scheduled_and_not_claimable_until_it_is_due()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var before = await NowMsAsync(h);
         var id = (await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromSeconds(60) })).Id;
         var after = await NowMsAsync(h);
@@ -141,7 +141,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task The_promoter_moves_due_work_to_ready_and_reports_when_the_next_is_due()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var soon = (await h.Store.EnqueueAsync(h.Task(payload: "soon") with { Delay = TimeSpan.FromSeconds(5) })).Id;
         var later = (await h.Store.EnqueueAsync(h.Task(payload: "later") with { Delay = TimeSpan.FromSeconds(60) })).Id;
         var soonDue = (await SnapshotAsync(h, soon)).DueAt!.Value.ToUnixTimeMilliseconds();
@@ -169,7 +169,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task A_not_before_time_in_the_future_schedules_the_task_and_one_in_the_past_does_not()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var now = await NowMsAsync(h);
         var future = (await h.Store.EnqueueAsync(h.Task(payload: "future") with { NotBefore = DateTimeOffset.FromUnixTimeMilliseconds(now + 3_600_000) })).Id;
         var past = (await h.Store.EnqueueAsync(h.Task(payload: "past") with { NotBefore = DateTimeOffset.FromUnixTimeMilliseconds(now - 60_000) })).Id;
@@ -190,7 +190,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task Max_attempts_defaults_to_the_store_option_unless_the_task_sets_it()
     {
-        var h = await StoreHarness.CreateAsync(options => options.DefaultMaxAttempts = 4);
+        var h = await NewStoreAsync(options => options.DefaultMaxAttempts = 4);
         var byDefault = (await h.Store.EnqueueAsync(h.Task())).Id;
         var explicitly = (await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 2 })).Id;
 
@@ -204,7 +204,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task A_repeated_idempotency_key_returns_the_first_id_and_writes_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var first = await h.Store.EnqueueAsync(h.Task(payload: "first") with { IdempotencyKey = "order-42" });
         var before = await FingerprintAsync(h);
 
@@ -224,7 +224,7 @@ public sealed class EnqueueTests
     [Fact]
     public async Task An_idempotency_key_repeated_within_one_batch_enqueues_the_task_once()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
 
         var results = await h.Store.EnqueueBatchAsync(
         [
@@ -247,8 +247,8 @@ public sealed class EnqueueTests
     [Fact]
     public async Task Idempotency_keys_belong_to_their_queue()
     {
-        var a = await StoreHarness.CreateAsync();
-        var b = await StoreHarness.CreateAsync();
+        var a = await NewStoreAsync();
+        var b = await NewStoreAsync();
 
         var results = await a.Store.EnqueueBatchAsync([a.Task() with { IdempotencyKey = "same" }, b.Task() with { IdempotencyKey = "same" }]);
 

@@ -5,14 +5,14 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 namespace TaskQueue.Tests.Storage;
 
 /// <summary>The hard execution timeout in renew.lua: an attempt past its timeout plus the grace is not renewed but failed.</summary>
-public sealed class ExecutionTimeoutTests
+public class ExecutionTimeoutTests : StoreTests
 {
     private static readonly TimeSpan s_grace = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task A_renewal_past_the_timeout_and_the_grace_fails_the_attempt_and_the_late_completion_is_stale()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { ExecutionTimeout = TimeSpan.FromSeconds(1), MaxAttempts = 3 });
         var first = await ClaimOneAsync(h);
         var lease = new LeaseRef(first.Id, first.LeaseToken);
@@ -39,7 +39,7 @@ public sealed class ExecutionTimeoutTests
     [Fact]
     public async Task Within_the_grace_a_timed_out_attempt_is_still_renewed_so_its_worker_can_report_the_timeout()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { ExecutionTimeout = TimeSpan.FromSeconds(1) });
         var task = await ClaimOneAsync(h);
         h.Advance(TimeSpan.FromSeconds(5.5));
@@ -55,7 +55,7 @@ public sealed class ExecutionTimeoutTests
     [Fact]
     public async Task A_timed_out_last_attempt_is_dead_lettered()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { ExecutionTimeout = TimeSpan.FromSeconds(2), MaxAttempts = 1 });
         var task = await ClaimOneAsync(h);
         h.Advance(TimeSpan.FromSeconds(8));
@@ -73,7 +73,7 @@ public sealed class ExecutionTimeoutTests
     [Fact]
     public async Task A_task_without_a_timeout_is_renewed_however_long_it_runs_beside_one_that_timed_out()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         await h.Store.EnqueueAsync(h.Task() with { ExecutionTimeout = TimeSpan.FromSeconds(1) });
         var tasks = await ClaimAllAsync(h);

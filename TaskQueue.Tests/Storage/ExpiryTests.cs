@@ -5,12 +5,12 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 namespace TaskQueue.Tests.Storage;
 
 /// <summary>ExpiresAfter: a task that has not started within that time of submission is dropped.</summary>
-public sealed class ExpiryTests
+public class ExpiryTests : StoreTests
 {
     [Fact]
     public async Task A_task_not_started_before_its_expiry_expires_at_claim()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var stale = (await h.Store.EnqueueAsync(h.Task(payload: "stale") with { ExpiresAfter = TimeSpan.FromSeconds(5), Priority = 2 })).Id;
         var fresh = (await h.Store.EnqueueAsync(h.Task(payload: "fresh") with { ExpiresAfter = TimeSpan.FromMinutes(5) })).Id;
         Assert.NotNull((await SnapshotAsync(h, stale)).ExpiresAt);
@@ -32,7 +32,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task A_scheduled_task_whose_expiry_passes_while_it_waits_expires_at_promote()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromSeconds(10), ExpiresAfter = TimeSpan.FromSeconds(5) })).Id;
         var keeps = (await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromSeconds(10), ExpiresAfter = TimeSpan.FromMinutes(5) })).Id;
         h.Advance(TimeSpan.FromSeconds(11));
@@ -50,7 +50,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task A_claim_that_promotes_an_expired_scheduled_task_reports_it_as_expired()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromSeconds(10), ExpiresAfter = TimeSpan.FromSeconds(5) })).Id;
         h.Advance(TimeSpan.FromSeconds(11));
 
@@ -66,7 +66,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task Expired_tasks_do_not_use_up_the_claim_quota()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 3, _ => h.Task() with { ExpiresAfter = TimeSpan.FromSeconds(1) });
         var fresh = (await EnqueueManyAsync(h, 3)).Select(r => r.Id).ToList();
         h.Advance(TimeSpan.FromSeconds(2));
@@ -81,7 +81,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task A_retry_of_a_task_that_started_in_time_is_not_expired()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.FromSeconds(90));
+        var h = await NewStoreAsync(options => options.BackoffInitial = TimeSpan.FromSeconds(90));
         var id = (await h.Store.EnqueueAsync(h.Task() with { ExpiresAfter = TimeSpan.FromMinutes(1) })).Id;
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, await ClaimOneAsync(h)));
         h.Advance(TimeSpan.FromSeconds(91));
@@ -96,7 +96,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task A_task_handed_back_after_its_expiry_is_not_expired()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { ExpiresAfter = TimeSpan.FromMinutes(1) })).Id;
         var task = await ClaimOneAsync(h, TimeSpan.FromMinutes(5));
         h.Advance(TimeSpan.FromMinutes(2));
@@ -111,7 +111,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task A_dead_letter_replayed_after_its_expiry_is_claimable()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { ExpiresAfter = TimeSpan.FromMinutes(5), MaxAttempts = 1 })).Id;
         Assert.Equal(TransitionResult.DeadLettered, await FailAsync(h, await ClaimOneAsync(h)));
         h.Advance(TimeSpan.FromHours(1));
@@ -126,7 +126,7 @@ public sealed class ExpiryTests
     [Fact]
     public async Task A_task_due_or_expiring_in_the_far_future_can_still_be_read()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { Delay = TimeSpan.FromDays(365.25 * 7000), ExpiresAfter = TimeSpan.FromDays(365.25 * 9500) })).Id;
 
         var snapshot = await SnapshotAsync(h, id);

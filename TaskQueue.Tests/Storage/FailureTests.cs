@@ -4,14 +4,14 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class FailureTests
+public class FailureTests : StoreTests
 {
     // ---- fail ----
 
     [Fact]
     public async Task A_retryable_failure_schedules_the_retry_within_the_jittered_backoff_window()
     {
-        var h = await StoreHarness.CreateAsync(options =>
+        var h = await NewStoreAsync(options =>
         {
             options.BackoffInitial = TimeSpan.FromSeconds(60);
             options.BackoffJitter = 0.5;
@@ -50,7 +50,7 @@ public sealed class FailureTests
     [Fact]
     public async Task A_retry_without_backoff_is_ready_again_at_once_and_every_broker_hears_of_it_once_per_call()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
+        var h = await NewStoreAsync(options => options.BackoffInitial = TimeSpan.Zero);
         var announced = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var subscriber = h.Redis.Connection.GetSubscriber();
         var channel = StackExchange.Redis.RedisChannel.Literal(RedisKeys.ReadyChannel);
@@ -91,7 +91,7 @@ public sealed class FailureTests
     [Fact]
     public async Task An_expired_lease_without_backoff_is_ready_again_at_once()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
+        var h = await NewStoreAsync(options => options.BackoffInitial = TimeSpan.Zero);
         await EnqueueManyAsync(h, 3);
         var tasks = await ClaimAllAsync(h, TimeSpan.FromSeconds(5));
         h.Advance(TimeSpan.FromSeconds(6));
@@ -115,7 +115,7 @@ public sealed class FailureTests
     public async Task The_backoff_grows_with_each_failed_attempt()
     {
         var policy = new BackoffPolicy(TimeSpan.FromSeconds(1), 3, TimeSpan.FromHours(1), 0);
-        var h = await StoreHarness.CreateAsync(options =>
+        var h = await NewStoreAsync(options =>
         {
             options.BackoffInitial = policy.Initial;
             options.BackoffMultiplier = policy.Multiplier;
@@ -148,7 +148,7 @@ public sealed class FailureTests
     [Fact]
     public async Task The_backoff_stops_growing_at_its_cap()
     {
-        var h = await StoreHarness.CreateAsync(options =>
+        var h = await NewStoreAsync(options =>
         {
             options.BackoffInitial = TimeSpan.FromSeconds(1);
             options.BackoffMultiplier = 2;
@@ -179,7 +179,7 @@ public sealed class FailureTests
     [Fact]
     public async Task A_task_that_fails_its_last_attempt_is_dead_lettered_with_its_error()
     {
-        var h = await StoreHarness.CreateAsync(options => options.DefaultMaxAttempts = 2);
+        var h = await NewStoreAsync(options => options.DefaultMaxAttempts = 2);
         var id = (await h.Store.EnqueueAsync(h.Task())).Id;
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, await ClaimOneAsync(h), "first"));
         h.Advance(TimeSpan.FromMinutes(5));
@@ -205,7 +205,7 @@ public sealed class FailureTests
     [Fact]
     public async Task A_non_retryable_failure_dead_letters_at_once()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 10 })).Id;
 
         Assert.Equal(TransitionResult.DeadLettered, await FailAsync(h, await ClaimOneAsync(h), "bad input", retryable: false));
@@ -220,7 +220,7 @@ public sealed class FailureTests
     [Fact]
     public async Task A_failure_with_a_stale_token_is_rejected_and_changes_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, TimeSpan.FromSeconds(10));
         var before = await FingerprintAsync(h);
@@ -238,7 +238,7 @@ public sealed class FailureTests
     [Fact]
     public async Task A_second_failure_report_of_the_same_attempt_is_stale()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, task, "once"));
@@ -255,7 +255,7 @@ public sealed class FailureTests
     [Fact]
     public async Task Reaping_sends_expired_leases_down_the_failure_path_and_leaves_live_ones_alone()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 2);
         var expiring = await ClaimOneAsync(h, TimeSpan.FromSeconds(30), worker: "slow-worker");
         var live = await ClaimOneAsync(h, TimeSpan.FromMinutes(5), worker: "good-worker");
@@ -280,7 +280,7 @@ public sealed class FailureTests
     [Fact]
     public async Task A_lease_expiring_on_the_last_attempt_dead_letters_the_task()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { MaxAttempts = 1 })).Id;
         await ClaimOneAsync(h, TimeSpan.FromSeconds(5));
         h.Advance(TimeSpan.FromSeconds(6));
@@ -296,7 +296,7 @@ public sealed class FailureTests
     [Fact]
     public async Task Reaping_takes_at_most_the_requested_number()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 5);
         await ClaimAllAsync(h, TimeSpan.FromSeconds(5));
         h.Advance(TimeSpan.FromSeconds(6));

@@ -8,7 +8,7 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 namespace TaskQueue.Tests.Storage;
 
 /// <summary>A queue's flow control in the scripts: pause and resume, the queue's concurrency limit, its token bucket, the release wake-up.</summary>
-public sealed class FlowControlTests
+public class FlowControlTests : StoreTests
 {
     private static RedisFlowStore Flow(StoreHarness h, int maxGroupOverrides = 1000) =>
         new(h.Redis.Connection, h.Clock, Options.Create(new LimitOptions { MaxGroupOverrides = maxGroupOverrides }));
@@ -16,7 +16,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_paused_queue_stores_submits_and_leases_nothing_until_it_resumes()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var flow = Flow(h);
         Assert.True(await flow.PauseAsync(h.Queue));
         Assert.False(await flow.PauseAsync(h.Queue)); // paused already
@@ -43,7 +43,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_pause_lets_running_tasks_finish()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 2);
         var running = await ClaimOneAsync(h);
 
@@ -57,7 +57,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task Resuming_a_queue_wakes_every_brokers_dispatchers()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var flow = Flow(h);
         await flow.PauseAsync(h.Queue);
         var announced = await ListenAsync(h);
@@ -76,7 +76,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_concurrency_limit_holds_exactly_under_concurrent_claims()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Concurrency: 3));
         await EnqueueManyAsync(h, 60);
 
@@ -100,7 +100,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_claim_within_the_concurrency_limit_is_not_held()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Concurrency: 10));
         await EnqueueManyAsync(h, 2);
 
@@ -117,7 +117,7 @@ public sealed class FlowControlTests
     [MemberData(nameof(LeaseEnds))]
     public async Task Every_end_of_a_lease_wakes_the_claims_a_concurrency_limit_held(string end)
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Concurrency: 1));
         await EnqueueManyAsync(h, 3, i => h.Task(payload: "task " + i) with { ExecutionTimeout = TimeSpan.FromSeconds(1) });
         var running = await ClaimOneAsync(h, TimeSpan.FromSeconds(5));
@@ -160,7 +160,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_token_bucket_lets_a_burst_through_then_the_rate_and_says_when_it_admits_more()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Rate: 1, Burst: 5));
         await EnqueueManyAsync(h, 40);
 
@@ -184,7 +184,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task An_empty_bucket_leases_nothing_and_asks_to_be_claimed_again_when_the_next_token_is_in()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Rate: 0.5, Burst: 1)); // a token every 2 s
         await EnqueueManyAsync(h, 3);
         Assert.Single((await h.Store.ClaimAsync(h.Queue, "w1", 5, Lease)).Tasks);
@@ -199,7 +199,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_bucket_without_a_burst_holds_one_seconds_worth()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Rate: 4));
         await EnqueueManyAsync(h, 10);
 
@@ -209,7 +209,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task Concurrency_and_rate_together_lease_the_smaller_of_the_two()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await Flow(h).SetLimitsAsync(h.Queue, new FlowLimits(Concurrency: 2, Rate: 100, Burst: 10));
         await EnqueueManyAsync(h, 10);
 
@@ -225,7 +225,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_queue_without_flow_settings_is_gated_by_nothing_and_stores_no_flow_key()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 3);
 
         var claim = await h.Store.ClaimAsync(h.Queue, "w1", 10, Lease);
@@ -237,7 +237,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task The_flow_read_shows_settings_leases_tokens_and_overrides()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var flow = Flow(h);
         await flow.SetLimitsAsync(h.Queue, new FlowLimits(3, 2.5, 4, 2, 1.5, 3));
         await flow.SetGroupLimitsAsync(h.Queue, "tenant-a", new GroupFlowLimits(Concurrency: 1));
@@ -265,7 +265,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task Clearing_the_rate_drops_the_bucket()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var flow = Flow(h);
         await flow.SetLimitsAsync(h.Queue, new FlowLimits(Rate: 1, Burst: 2));
         await EnqueueManyAsync(h, 3);
@@ -282,7 +282,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task A_queue_holds_a_bounded_number_of_group_overrides()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var flow = Flow(h, maxGroupOverrides: 2);
         Assert.True(await flow.SetGroupLimitsAsync(h.Queue, "a", new GroupFlowLimits(1)));
         Assert.True(await flow.SetGroupLimitsAsync(h.Queue, "b", new GroupFlowLimits(2)));
@@ -315,7 +315,7 @@ public sealed class FlowControlTests
     [MemberData(nameof(BadLimits))]
     public async Task Limits_out_of_bounds_are_refused_and_change_nothing(FlowLimits limits)
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var flow = Flow(h);
         await flow.SetLimitsAsync(h.Queue, new FlowLimits(Concurrency: 7));
 
@@ -329,7 +329,7 @@ public sealed class FlowControlTests
     [InlineData("x")]
     public async Task A_group_name_is_at_most_128_printable_characters(string group)
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var name = group == "x" ? new string('x', 129) : group;
 
         await Assert.ThrowsAnyAsync<ArgumentException>(() => Flow(h).SetGroupLimitsAsync(h.Queue, name, new GroupFlowLimits(1)));
@@ -339,7 +339,7 @@ public sealed class FlowControlTests
     [Fact]
     public async Task Pause_and_limits_outlive_the_queue_being_forgotten_when_idle()
     {
-        var h = await StoreHarness.CreateAsync(o => o.QueueIdleExpiry = TimeSpan.FromSeconds(1));
+        var h = await NewStoreAsync(o => o.QueueIdleExpiry = TimeSpan.FromSeconds(1));
         var flow = Flow(h);
         await flow.PauseAsync(h.Queue);
         await flow.SetLimitsAsync(h.Queue, new FlowLimits(Concurrency: 2));

@@ -143,24 +143,9 @@ public sealed class IdleQueueTests : IAsyncLifetime
         Assert.DoesNotContain("c", stillDue);
     }
 
-    // Submits one task to the queue, claims and completes it (a 30 s lease: the queue is due at its deadline).
-    private async Task RunOneAsync(RedisTaskStore store, string queue)
-    {
-        await store.EnqueueAsync(Task(queue));
-        var task = Assert.Single((await store.ClaimAsync(queue, "w1", 1, TimeSpan.FromSeconds(30))).Tasks);
-        Assert.Equal([TransitionResult.Ok], await store.CompleteAsync(queue, [new TaskCompletion(task.Id, task.LeaseToken, ReadOnlyMemory<byte>.Empty)]));
-    }
+    private static Task RunOneAsync(RedisTaskStore store, string queue) => IdleQueueSteps.RunOneAsync(store, queue);
 
-    // Moves the clock on and visits every due queue as the reaper and the promoter do.
-    private async Task VisitDueAsync(RedisTaskStore store, TimeSpan after)
-    {
-        _clock.Value += after;
-        foreach (var queue in (await store.GetDueQueuesAsync(1000)).Queues)
-        {
-            await store.ReapAsync(queue, 1000);
-            await store.PromoteAsync(queue);
-        }
-    }
+    private Task VisitDueAsync(RedisTaskStore store, TimeSpan after) => IdleQueueSteps.VisitDueAsync(store, _clock, after);
 
     private async Task<List<string>> QueueKeysAsync(string queue)
     {
@@ -172,5 +157,28 @@ public sealed class IdleQueueTests : IAsyncLifetime
         }
 
         return keys;
+    }
+}
+
+/// <summary>The steps of the idle-queue tests, on one Redis (<see cref="IdleQueueTests"/>) and on a cluster (<see cref="IdleQueueClusterTests"/>).</summary>
+internal static class IdleQueueSteps
+{
+    /// <summary>Submits one task to the queue, claims and completes it (a 30 s lease: the queue is due at its deadline).</summary>
+    public static async Task RunOneAsync(RedisTaskStore store, string queue)
+    {
+        await store.EnqueueAsync(new NewTask(queue, "echo", "x"u8.ToArray()));
+        var task = Assert.Single((await store.ClaimAsync(queue, "w1", 1, TimeSpan.FromSeconds(30))).Tasks);
+        Assert.Equal([TransitionResult.Ok], await store.CompleteAsync(queue, [new TaskCompletion(task.Id, task.LeaseToken, ReadOnlyMemory<byte>.Empty)]));
+    }
+
+    /// <summary>Moves the store's clock on and visits every due queue (of every slot) as the reaper and the promoter do.</summary>
+    public static async Task VisitDueAsync(RedisTaskStore store, RedisClockShift clock, TimeSpan after)
+    {
+        clock.Value += after;
+        foreach (var queue in (await store.GetDueQueuesAsync(1000)).Queues)
+        {
+            await store.ReapAsync(queue, 1000);
+            await store.PromoteAsync(queue);
+        }
     }
 }

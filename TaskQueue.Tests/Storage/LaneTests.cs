@@ -10,12 +10,12 @@ namespace TaskQueue.Tests.Storage;
 /// types its worker handles, every way back to ready lands in the task's own lane, and the streams of the
 /// layout before lanes (one per priority, every type) still drain.
 /// </summary>
-public sealed class LaneTests
+public class LaneTests : StoreTests
 {
     [Fact]
     public async Task A_claim_with_task_types_leases_only_those_and_leaves_the_rest_ready()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var echo = await EnqueueManyAsync(h, 3, i => h.Task("echo", "e" + i));
         var sleep = await EnqueueManyAsync(h, 2, i => h.Task("sleep", "s" + i));
 
@@ -41,7 +41,7 @@ public sealed class LaneTests
     [Fact]
     public async Task Priority_orders_the_work_across_the_lanes_a_worker_reads()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var low = (await h.Store.EnqueueAsync(h.Task("echo", "low") with { Priority = 1 })).Id;
         var high = (await h.Store.EnqueueAsync(h.Task("sleep", "high") with { Priority = 9 })).Id;
         var middle = (await h.Store.EnqueueAsync(h.Task("echo", "middle") with { Priority = 5 })).Id;
@@ -63,7 +63,7 @@ public sealed class LaneTests
     [Fact]
     public async Task A_worker_of_every_type_takes_the_highest_priority_first_across_types()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var a = (await h.Store.EnqueueAsync(h.Task("a") with { Priority = 2 })).Id;
         var b = (await h.Store.EnqueueAsync(h.Task("b") with { Priority = 7 })).Id;
         var c = (await h.Store.EnqueueAsync(h.Task("c") with { Priority = 4 })).Id;
@@ -77,7 +77,7 @@ public sealed class LaneTests
     [Fact]
     public async Task A_retry_without_backoff_a_hand_back_and_a_replay_go_back_into_the_tasks_own_lane()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
+        var h = await NewStoreAsync(options => options.BackoffInitial = TimeSpan.Zero);
         var id = (await h.Store.EnqueueAsync(h.Task("sleep") with { Priority = 3, MaxAttempts = 2 })).Id;
         var otherLane = RedisKeys.Ready(h.Queue, 3, "echo");
         await h.Store.EnqueueAsync(h.Task("echo") with { Priority = 3 });
@@ -121,7 +121,7 @@ public sealed class LaneTests
     [Fact]
     public async Task An_expired_lease_and_a_promoted_retry_go_back_into_the_tasks_own_lane()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.FromSeconds(5));
+        var h = await NewStoreAsync(options => options.BackoffInitial = TimeSpan.FromSeconds(5));
         var id = (await h.Store.EnqueueAsync(h.Task("sleep") with { Priority = 6, MaxAttempts = 5 })).Id;
         var leased = Assert.Single((await h.Store.ClaimAsync(h.Queue, "s", ["sleep"], 5, TimeSpan.FromSeconds(1))).Tasks);
         h.Advance(TimeSpan.FromSeconds(2));
@@ -149,7 +149,7 @@ public sealed class LaneTests
     [Fact]
     public async Task A_claim_that_promotes_work_for_other_workers_wakes_the_dispatchers()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task("sleep") with { Delay = TimeSpan.FromSeconds(1) });
         var woken = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var subscriber = h.Redis.Connection.GetSubscriber();
@@ -179,7 +179,7 @@ public sealed class LaneTests
     [Fact]
     public async Task A_stream_of_the_layout_before_lanes_is_still_drained_by_every_worker()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var echo = await EnqueueOldLayoutAsync(h, h.Task("echo", "old echo") with { Priority = 3 });
         var sleep = await EnqueueOldLayoutAsync(h, h.Task("sleep", "old sleep") with { Priority = 3 });
         var cancelled = await EnqueueOldLayoutAsync(h, h.Task("echo", "old, cancelled") with { Priority = 3 });
@@ -218,7 +218,7 @@ public sealed class LaneTests
     [Fact]
     public async Task A_task_leased_from_a_stream_of_the_layout_before_lanes_settles_there()
     {
-        var h = await StoreHarness.CreateAsync(options => options.BackoffInitial = TimeSpan.Zero);
+        var h = await NewStoreAsync(options => options.BackoffInitial = TimeSpan.Zero);
         var id = await EnqueueOldLayoutAsync(h, h.Task("sleep") with { Priority = 2, MaxAttempts = 3 });
         var leased = Assert.Single((await h.Store.ClaimAsync(h.Queue, "any", 5, Lease)).Tasks);
         Assert.Equal(id, leased.Id);

@@ -7,14 +7,14 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class LeaseTests
+public class LeaseTests : StoreTests
 {
     // ---- renew ----
 
     [Fact]
     public async Task Renewing_a_lease_extends_its_deadline_so_it_outlives_the_original()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, TimeSpan.FromSeconds(60));
         h.Advance(TimeSpan.FromSeconds(30));
@@ -65,7 +65,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_token_from_an_earlier_attempt_cannot_renew_complete_fail_or_release()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var first = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, first));
@@ -91,7 +91,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_forged_token_cannot_renew_a_lease()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         var before = await FingerprintAsync(h);
@@ -106,7 +106,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task An_expired_lease_cannot_be_renewed()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, TimeSpan.FromSeconds(5));
         h.Advance(TimeSpan.FromSeconds(6));
@@ -122,7 +122,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Renewing_an_unknown_task_reports_not_found()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
 
@@ -139,7 +139,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Renewing_a_task_whose_cancellation_was_requested_says_so_and_still_extends_the_lease()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, TimeSpan.FromSeconds(10));
         Assert.Equal(TransitionResult.CancelRequested, (await h.Store.CancelAsync(task.Id)).Result);
@@ -156,7 +156,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Completing_stores_the_result_releases_the_lease_and_deletes_the_stream_entry()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { Priority = 4 });
         var task = await ClaimOneAsync(h);
         Assert.Equal(1, await h.Db.StreamLengthAsync(RedisKeys.Ready(h.Queue, 4, "echo")));
@@ -180,7 +180,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_second_completion_with_the_same_or_an_old_token_is_stale_and_keeps_the_first_result()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var first = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, first));
@@ -201,7 +201,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task The_same_task_completed_twice_in_one_batch_counts_once()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
 
@@ -216,7 +216,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_completion_after_the_lease_deadline_is_stale()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, TimeSpan.FromSeconds(5));
         h.Advance(TimeSpan.FromSeconds(6));
@@ -232,7 +232,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Completing_an_unknown_task_reports_not_found()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
 
         var results = await h.Store.CompleteAsync(h.Queue, [new TaskCompletion(TaskId.New(h.Queue), "token", "x"u8.ToArray())]);
 
@@ -245,7 +245,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_shortened_lease_ends_after_the_grace()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 2);
         var shortened = await ClaimOneAsync(h, TimeSpan.FromMinutes(5));
         var untouched = await ClaimOneAsync(h, TimeSpan.FromMinutes(5));
@@ -268,7 +268,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Shortening_never_lengthens_a_lease_and_ignores_stale_tokens()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 2);
         var brief = await ClaimOneAsync(h, TimeSpan.FromSeconds(20));
         var other = await ClaimOneAsync(h, TimeSpan.FromMinutes(5));
@@ -285,7 +285,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_worker_that_renews_within_the_grace_keeps_its_lease()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h, TimeSpan.FromMinutes(5));
         await h.Store.ShortenLeasesAsync(h.Queue, [new LeaseRef(task.Id, task.LeaseToken)], TimeSpan.FromSeconds(60));
@@ -304,7 +304,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task A_released_task_is_ready_again_and_its_attempt_does_not_count()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task() with { Priority = 6 })).Id;
         var first = await ClaimOneAsync(h);
 
@@ -325,7 +325,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Releasing_a_retry_keeps_the_attempts_already_used()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, await ClaimOneAsync(h)));
         h.Advance(TimeSpan.FromMinutes(5));
@@ -341,7 +341,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Release_is_refused_for_stale_tokens_and_changes_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         var before = await FingerprintAsync(h);

@@ -9,14 +9,14 @@ namespace TaskQueue.Tests.Storage;
 /// makes every task waiting at that moment overdue (stream ids carry Redis's real time); so does every task
 /// submitted after the move, which is what an overload of high-priority work looks like.
 /// </summary>
-public sealed class PriorityMaxWaitTests
+public class PriorityMaxWaitTests : StoreTests
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task Within_the_max_wait_fresh_high_priority_work_goes_first()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = MaxWait);
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = MaxWait);
         await h.Store.EnqueueAsync(h.Task() with { Priority = 0 });
         var high = await h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, 3).Select(_ => h.Task() with { Priority = 9 })]);
 
@@ -28,7 +28,7 @@ public sealed class PriorityMaxWaitTests
     [Fact]
     public async Task A_low_priority_task_that_waited_past_the_max_wait_goes_before_fresh_high_priority_work()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = TimeSpan.FromMilliseconds(300));
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = TimeSpan.FromMilliseconds(300));
         var old = (await h.Store.EnqueueAsync(h.Task() with { Priority = 0 })).Id;
         var waited = DateTime.UtcNow;
         await Eventually.TrueAsync(() => Task.FromResult(DateTime.UtcNow - waited > TimeSpan.FromMilliseconds(500)), TimeSpan.FromSeconds(5), () => "clock");
@@ -42,7 +42,7 @@ public sealed class PriorityMaxWaitTests
     [Fact]
     public async Task Five_low_priority_tasks_start_within_ten_one_slot_claims_after_the_max_wait_under_an_overload_of_high_priority_work()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = MaxWait);
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = MaxWait);
         var low = (await h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, 5).Select(_ => h.Task() with { Priority = 0 })]))
             .Select(r => r.Id).ToList();
         await h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, 100).Select(_ => h.Task() with { Priority = 9 })]);
@@ -65,7 +65,7 @@ public sealed class PriorityMaxWaitTests
     [Fact]
     public async Task One_slot_claims_serve_every_overdue_lane_in_turn()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = MaxWait);
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = MaxWait);
         int[] priorities = [0, 3, 6, 9];
         foreach (var priority in priorities)
         {
@@ -85,7 +85,7 @@ public sealed class PriorityMaxWaitTests
     [Fact]
     public async Task A_claim_of_many_takes_one_task_from_each_overdue_lane_then_fills_by_priority()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = MaxWait);
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = MaxWait);
         foreach (var priority in new[] { 0, 5, 9 })
         {
             await h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, 5).Select(_ => h.Task() with { Priority = priority })]);
@@ -100,7 +100,7 @@ public sealed class PriorityMaxWaitTests
     [Fact]
     public async Task With_no_max_wait_priority_is_strict_however_long_low_priority_work_waited()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = TimeSpan.Zero);
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = TimeSpan.Zero);
         await h.Store.EnqueueAsync(h.Task() with { Priority = 0 });
         h.Advance(TimeSpan.FromHours(1));
         var high = await h.Store.EnqueueBatchAsync([.. Enumerable.Range(0, 3).Select(_ => h.Task() with { Priority = 9 })]);
@@ -113,7 +113,7 @@ public sealed class PriorityMaxWaitTests
     [Fact]
     public async Task A_lone_overdue_lane_of_one_task_type_does_not_hold_up_another_types_workers()
     {
-        var h = await StoreHarness.CreateAsync(o => o.PriorityMaxWait = MaxWait);
+        var h = await NewStoreAsync(o => o.PriorityMaxWait = MaxWait);
         await h.Store.EnqueueAsync(h.Task("resize") with { Priority = 0 });
         var echo = await h.Store.EnqueueAsync(h.Task("echo") with { Priority = 9 });
         h.Advance(MaxWait + TimeSpan.FromSeconds(1));

@@ -7,7 +7,7 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 namespace TaskQueue.Tests.Storage;
 
 /// <summary>Progress and checkpoints are stored only while the lease token matches; the next attempt receives the checkpoint.</summary>
-public sealed class ProgressCheckpointTests
+public class ProgressCheckpointTests : StoreTests
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(10);
 
@@ -16,7 +16,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task Progress_from_the_lease_holder_is_stored_and_read_back_with_the_lease_deadline()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
 
@@ -34,7 +34,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task A_task_that_never_reported_progress_has_none_and_no_lease_deadline_once_finished()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Ok, await CompleteAsync(h, task));
@@ -50,7 +50,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task Progress_with_a_stale_or_unknown_token_changes_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var first = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Retrying, await FailAsync(h, first));
@@ -76,7 +76,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task A_checkpoint_of_the_lease_holder_is_stored_and_the_next_attempt_receives_it_after_a_retry()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var first = await ClaimOneAsync(h);
         Assert.True(first.Checkpoint.IsEmpty);
@@ -98,7 +98,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task A_checkpoint_survives_a_hand_back_and_an_expired_lease()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var first = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Ok, await h.Store.CheckpointAsync(new TaskCheckpointReport(first.Id, first.LeaseToken, Bytes("a"), -1, "")));
@@ -121,7 +121,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task A_zombies_checkpoint_after_its_lease_moved_on_is_refused_and_does_not_overwrite()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task());
         var zombie = await ClaimOneAsync(h, TimeSpan.FromSeconds(5));
         Assert.Equal(TransitionResult.Ok, await h.Store.CheckpointAsync(new TaskCheckpointReport(zombie.Id, zombie.LeaseToken, Bytes("50"), 50, "")));
@@ -143,7 +143,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task A_checkpoint_over_the_size_cap_fails_with_a_clear_error_and_stores_nothing()
     {
-        var h = await StoreHarness.CreateAsync(o => o.MaxCheckpointBytes = 1024);
+        var h = await NewStoreAsync(o => o.MaxCheckpointBytes = 1024);
         await h.Store.EnqueueAsync(h.Task());
         var task = await ClaimOneAsync(h);
         Assert.Equal(TransitionResult.Ok, await h.Store.CheckpointAsync(new TaskCheckpointReport(task.Id, task.LeaseToken, new byte[1024], -1, "")));
@@ -165,7 +165,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task A_watched_task_announces_every_change_until_final_and_then_leaves_the_watchers()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task())).Id;
         await using var changes = await ChangesAsync(h);
         await h.Store.RegisterWatchAsync(id);
@@ -182,16 +182,18 @@ public sealed class ProgressCheckpointTests
 
         // claim, progress, checkpoint with progress, fail (scheduled), promote (ready), claim, complete: 7, and the
         // checkpoint without progress is no news.
-        await h.Db.PublishAsync(RedisChannel.Literal(RedisKeys.ChangedChannel), "marker");
+        // Published by the node the queue's scripts ran on (on a cluster, another node's own publish may overtake
+        // the ones the cluster bus forwards), so it arrives after them.
+        await h.Redis.ServerOf(RedisKeys.QueuePrefix(h.Queue)).ExecuteAsync("PUBLISH", RedisKeys.ChangedChannel, changes.Marker);
         await changes.WaitForAsync(8, s_wait);
-        Assert.Equal([.. Enumerable.Repeat(RedisKeys.QueuePrefix(h.Queue) + id.LocalId, 7), "marker"], changes.Messages);
+        Assert.Equal([.. Enumerable.Repeat(RedisKeys.QueuePrefix(h.Queue) + id.LocalId, 7), changes.Marker], changes.Messages);
         Assert.False(await h.Db.KeyExistsAsync(RedisKeys.Watchers(h.Queue)));
     }
 
     [Fact]
     public async Task A_task_nobody_watches_announces_nothing_and_a_watch_counts_its_watchers()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var watched = (await h.Store.EnqueueAsync(h.Task())).Id;
         var unwatched = (await h.Store.EnqueueAsync(h.Task())).Id;
         await using var changes = await ChangesAsync(h);
@@ -209,9 +211,11 @@ public sealed class ProgressCheckpointTests
 
         await changes.WaitForAsync(2, s_wait);
         // A marker published after everything above: once it arrives, nothing else is on its way.
-        await h.Db.PublishAsync(RedisChannel.Literal(RedisKeys.ChangedChannel), "marker");
+        // Published by the node the queue's scripts ran on (on a cluster, another node's own publish may overtake
+        // the ones the cluster bus forwards), so it arrives after them.
+        await h.Redis.ServerOf(RedisKeys.QueuePrefix(h.Queue)).ExecuteAsync("PUBLISH", RedisKeys.ChangedChannel, changes.Marker);
         await changes.WaitForAsync(3, s_wait);
-        Assert.Equal([RedisKeys.QueuePrefix(h.Queue) + watched.LocalId, RedisKeys.QueuePrefix(h.Queue) + watched.LocalId, "marker"], changes.Messages);
+        Assert.Equal([RedisKeys.QueuePrefix(h.Queue) + watched.LocalId, RedisKeys.QueuePrefix(h.Queue) + watched.LocalId, changes.Marker], changes.Messages);
         Assert.DoesNotContain(changes.Messages, m => m.EndsWith(unwatched.LocalId, StringComparison.Ordinal));
         Assert.False(await h.Db.KeyExistsAsync(RedisKeys.Watchers(h.Queue)));
     }
@@ -219,7 +223,7 @@ public sealed class ProgressCheckpointTests
     [Fact]
     public async Task The_last_watch_to_end_removes_its_task_from_the_watchers()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var id = (await h.Store.EnqueueAsync(h.Task())).Id;
         await h.Store.RegisterWatchAsync(id);
         await h.Store.RegisterWatchAsync(id);
@@ -243,11 +247,14 @@ public sealed class ProgressCheckpointTests
         return changes;
     }
 
-    /// <summary>The messages of <see cref="RedisKeys.ChangedChannel"/> about one queue (or the marker), in order.</summary>
+    /// <summary>The messages of <see cref="RedisKeys.ChangedChannel"/> about one queue (or its marker), in order.</summary>
     private sealed class Changes(ISubscriber subscriber, string queue) : IAsyncDisposable
     {
         private readonly List<string> _messages = [];
         private ChannelMessageQueue? _queue;
+
+        /// <summary>This test's own marker: another test's, arriving late, is not mistaken for it.</summary>
+        public string Marker { get; } = "marker:" + queue;
 
         public List<string> Messages
         {
@@ -266,7 +273,7 @@ public sealed class ProgressCheckpointTests
             _queue.OnMessage(message =>
             {
                 var text = (string)message.Message!;
-                if (text == "marker" || text.StartsWith(RedisKeys.QueuePrefix(queue), StringComparison.Ordinal))
+                if (text == Marker || text.StartsWith(RedisKeys.QueuePrefix(queue), StringComparison.Ordinal))
                 {
                     lock (_messages)
                     {

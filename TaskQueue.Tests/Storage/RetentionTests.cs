@@ -4,12 +4,12 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 
 namespace TaskQueue.Tests.Storage;
 
-public sealed class RetentionTests
+public class RetentionTests : StoreTests
 {
     [Fact]
     public async Task Finished_tasks_and_their_idempotency_keys_disappear_after_the_retention()
     {
-        var h = await StoreHarness.CreateAsync(options => options.Retention = TimeSpan.FromMilliseconds(200));
+        var h = await NewStoreAsync(options => options.Retention = TimeSpan.FromMilliseconds(200));
         const int count = 200;
         await EnqueueManyAsync(h, count, i => h.Task(payload: "p" + i) with { IdempotencyKey = "key-" + i });
         var tasks = await ClaimAllAsync(h);
@@ -33,7 +33,7 @@ public sealed class RetentionTests
     [Fact]
     public async Task A_finished_task_and_its_idempotency_key_are_kept_for_the_retention()
     {
-        var h = await StoreHarness.CreateAsync(options => options.Retention = TimeSpan.FromMinutes(10));
+        var h = await NewStoreAsync(options => options.Retention = TimeSpan.FromMinutes(10));
         await h.Store.EnqueueAsync(h.Task() with { IdempotencyKey = "k" });
         var task = await ClaimOneAsync(h);
 
@@ -49,7 +49,7 @@ public sealed class RetentionTests
     [Fact]
     public async Task Every_final_state_but_dead_lettered_follows_the_retention()
     {
-        var h = await StoreHarness.CreateAsync(options => options.Retention = TimeSpan.FromMinutes(10));
+        var h = await NewStoreAsync(options => options.Retention = TimeSpan.FromMinutes(10));
         var cancelled = (await h.Store.EnqueueAsync(h.Task())).Id;
         await h.Store.CancelAsync(cancelled);
         var expired = (await h.Store.EnqueueAsync(h.Task() with { ExpiresAfter = TimeSpan.FromSeconds(1) })).Id;
@@ -65,7 +65,7 @@ public sealed class RetentionTests
     [Fact]
     public async Task A_retention_of_zero_deletes_finished_tasks_at_once()
     {
-        var h = await StoreHarness.CreateAsync(options => options.Retention = TimeSpan.Zero);
+        var h = await NewStoreAsync(options => options.Retention = TimeSpan.Zero);
         await EnqueueManyAsync(h, 2, i => h.Task() with { IdempotencyKey = "zero-" + i });
         var cancelled = (await h.Store.EnqueueAsync(h.Task() with { IdempotencyKey = "zero-c" })).Id;
         var expired = (await h.Store.EnqueueAsync(h.Task() with { ExpiresAfter = TimeSpan.FromSeconds(1), IdempotencyKey = "zero-e" })).Id;

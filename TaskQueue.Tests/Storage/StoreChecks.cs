@@ -14,9 +14,14 @@ public static class StoreChecks
 {
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
+    /// <summary>How much lower a reclaimed task's score is in its group lane (lib/common.lua's RECLAIMED).</summary>
+    public const double GroupLaneReclaimed = 1125899906842624; // 2^50
+
     /// <summary>
     /// Every non-final task is in exactly one of: its ready stream (undelivered, or reclaimed after a crash and
-    /// pending for the consumer "front", at the entry its hash names), the leases zset (with one delivered entry), the scheduled zset; dead letters are only in the
+    /// pending for the consumer "front", at the entry its hash names) or its group lane (at the place its hash names,
+    /// with its group in the lane's rotation), the leases zset (with one delivered entry, none from a group lane),
+    /// the scheduled zset; dead letters are only in the
     /// dead zset; other final tasks are in none. No structure names a task that is missing or in another
     /// state, no delivered entry is left unacknowledged, and the queue's counts agree.
     /// </summary>
@@ -51,6 +56,32 @@ public static class StoreChecks
                 }
 
                 list.Add((lane, (string)entry.Id!));
+            }
+        }
+
+        // Group lanes: sorted sets of task ids, each at "g" + its order (a reclaimed one RECLAIMED lower).
+        var groupReadyPrefix = RedisKeys.QueuePrefix(queue) + "gready:";
+        foreach (var key in (await h.QueueKeysAsync()).Where(k => k.StartsWith(groupReadyPrefix, StringComparison.Ordinal)))
+        {
+            var lane = key[groupReadyPrefix.Length..];
+            var (priority, type) = RedisKeys.ParseLane(lane);
+            var rotation = RedisKeys.Rotation(queue, priority, type!);
+            if (await db.SortedSetScoreAsync(rotation, RedisKeys.GroupOfLane(lane)) is null)
+            {
+                problems.Add($"{key} holds ready work but its group is not in {rotation}");
+            }
+
+            foreach (var entry in await db.SortedSetRangeByRankWithScoresAsync(key))
+            {
+                var id = (string)entry.Element!;
+                // Its order: the score less any multiple of RECLAIMED (reclaimed; or moved from an old layout's stream).
+                var order = ((entry.Score % GroupLaneReclaimed) + GroupLaneReclaimed) % GroupLaneReclaimed;
+                if (!undelivered.TryGetValue(id, out var list))
+                {
+                    undelivered[id] = list = [];
+                }
+
+                list.Add((lane, "g" + order.ToString("0", CultureInfo.InvariantCulture)));
             }
         }
 
@@ -115,12 +146,18 @@ public static class StoreChecks
                 problems.Add($"task {id} is ready at {lane}/{sid} but its entry is {inReady[0].Lane}/{inReady[0].Sid}");
             }
 
-            var expectedDelivered = state == "leased" ? 1 : 0;
+            // A task leased from a stream holds its delivered entry; one leased from a group lane ('g' sid) holds none, nor
+            // does one whose group stream an upgrade moved while it was leased (sid '').
+            var expectedDelivered = state == "leased" && sid != "" && !sid.StartsWith('g') ? 1 : 0;
             if (inDelivered.Count != expectedDelivered)
             {
                 problems.Add($"task {id} is {state} with {inDelivered.Count} delivered stream entries");
             }
-            else if (state == "leased" && (inDelivered[0].Sid != sid || string.IsNullOrEmpty(fields.GetValueOrDefault("token"))))
+            else if (state == "leased" && string.IsNullOrEmpty(fields.GetValueOrDefault("token")))
+            {
+                problems.Add($"task {id} is leased without its token");
+            }
+            else if (state == "leased" && expectedDelivered == 1 && inDelivered[0].Sid != sid)
             {
                 problems.Add($"task {id} is leased without its token or at another entry than its sid");
             }
@@ -192,6 +229,9 @@ public static class StoreChecks
                     break;
                 case RedisType.Set:
                     text.AppendJoin(';', (await db.SetMembersAsync(key)).Select(v => (string)v!).Order(StringComparer.Ordinal));
+                    break;
+                case RedisType.List: // a task's attempt history
+                    text.AppendJoin(';', (await db.ListRangeAsync(key)).Select(v => (string)v!));
                     break;
                 default:
                     text.Append(await db.StringGetAsync(key));

@@ -6,7 +6,7 @@ using static TaskQueue.Tests.Storage.StoreChecks;
 namespace TaskQueue.Tests.Storage;
 
 /// <summary>Unique keys (held while a task is not final) and debounce keys (merged while a task waits), in enqueue.lua.</summary>
-public sealed class UniqueAndDebounceTests
+public class UniqueAndDebounceTests : StoreTests
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
 
@@ -23,7 +23,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_second_submit_with_a_unique_key_returns_the_waiting_task_and_writes_nothing()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var first = await h.Store.EnqueueAsync(h.Task(payload: "one") with { UniqueKey = "report-7" });
         var before = await FingerprintAsync(h);
 
@@ -41,7 +41,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_unique_key_holds_while_the_task_runs_and_is_free_once_it_completed()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var first = await h.Store.EnqueueAsync(h.Task() with { UniqueKey = "u" });
         var leased = await ClaimOneAsync(h);
 
@@ -64,7 +64,7 @@ public sealed class UniqueAndDebounceTests
     [InlineData(FinalWay.CompletedWithoutRetention)]
     public async Task Every_final_state_frees_the_unique_key(FinalWay way)
     {
-        var h = await StoreHarness.CreateAsync(o => o.Retention = way == FinalWay.CompletedWithoutRetention ? TimeSpan.Zero : o.Retention);
+        var h = await NewStoreAsync(o => o.Retention = way == FinalWay.CompletedWithoutRetention ? TimeSpan.Zero : o.Retention);
         var first = await h.Store.EnqueueAsync(h.Task() with
         {
             UniqueKey = "u", MaxAttempts = 1, ExpiresAfter = way == FinalWay.Expired ? TimeSpan.FromMinutes(1) : null,
@@ -101,7 +101,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_replayed_dead_letter_takes_its_unique_key_again_unless_another_task_holds_it()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await h.Store.EnqueueAsync(h.Task() with { UniqueKey = "a", MaxAttempts = 1 });
         await h.Store.EnqueueAsync(h.Task() with { UniqueKey = "b", MaxAttempts = 1 });
         var dead = new List<LeasedTask> { await ClaimOneAsync(h), await ClaimOneAsync(h) };
@@ -129,7 +129,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task Replaying_every_dead_letter_passes_over_those_whose_unique_key_is_taken()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         await EnqueueManyAsync(h, 6, i => h.Task(payload: "d" + i) with { UniqueKey = i % 2 == 0 ? "even" + i : null, MaxAttempts = 1 });
         foreach (var task in await ClaimAllAsync(h))
         {
@@ -147,7 +147,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_debounced_task_waits_its_window_and_a_submit_in_it_replaces_the_payload_and_pushes_the_start_back()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var start = await NowMsAsync(h);
         var first = await h.Store.EnqueueAsync(h.Task(payload: "v1") with { DebounceKey = "d", DebounceWindow = Window });
         var firstDue = (await SnapshotAsync(h, first.Id)).DueAt!.Value.ToUnixTimeMilliseconds();
@@ -176,7 +176,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task Once_the_debounced_task_started_a_submit_creates_a_new_one_which_later_submits_debounce_into()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var first = await h.Store.EnqueueAsync(h.Task(payload: "v1") with { DebounceKey = "d", DebounceWindow = Window });
         h.Advance(TimeSpan.FromMinutes(6));
         var running = await ClaimOneAsync(h);
@@ -197,7 +197,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_debounced_task_that_is_ready_but_not_started_goes_back_to_waiting()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var first = await h.Store.EnqueueAsync(h.Task(payload: "v1") with { DebounceKey = "d", DebounceWindow = Window });
         h.Advance(TimeSpan.FromMinutes(6));
         Assert.Equal(1, (await h.Store.PromoteAsync(h.Queue)).Promoted);
@@ -215,7 +215,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_debounce_key_is_freed_when_its_task_is_cancelled()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var first = await h.Store.EnqueueAsync(h.Task() with { DebounceKey = "d", DebounceWindow = Window });
 
         Assert.Equal(TransitionResult.Cancelled, (await h.Store.CancelAsync(first.Id)).Result);
@@ -228,7 +228,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task An_idempotency_key_is_checked_first_and_is_taken_only_by_a_submit_that_creates_a_task()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
         var holder = await h.Store.EnqueueAsync(h.Task() with { UniqueKey = "u", IdempotencyKey = "i1" });
 
         // The idempotency key wins over the unique key: the same submit again is the same answer.
@@ -250,7 +250,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task Submits_with_one_key_in_one_batch_give_one_task()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
 
         var unique = await EnqueueManyAsync(h, 5, i => h.Task(payload: "u" + i) with { UniqueKey = "u" });
         var debounced = await EnqueueManyAsync(h, 5, i => h.Task(payload: "d" + i) with { DebounceKey = "d", DebounceWindow = Window });
@@ -265,7 +265,7 @@ public sealed class UniqueAndDebounceTests
     [Fact]
     public async Task A_task_without_the_keys_stores_no_field_or_key_for_them()
     {
-        var h = await StoreHarness.CreateAsync();
+        var h = await NewStoreAsync();
 
         var result = await h.Store.EnqueueAsync(h.Task());
 

@@ -12,6 +12,7 @@ public sealed class RedisKeysTests
     {
         { RedisKeys.QueuePrefix(Queue), "tq:{orders}:" },
         { RedisKeys.Task(s_id), "tq:{orders}:t:0197a1b2c3d4e5f60718293a4b5c6d7e" },
+        { RedisKeys.Attempts(s_id), "tq:{orders}:attempts:0197a1b2c3d4e5f60718293a4b5c6d7e" },
         { RedisKeys.Ready(Queue, 0), "tq:{orders}:ready:0" },
         { RedisKeys.Ready(Queue, 9), "tq:{orders}:ready:9" },
         { RedisKeys.Ready(Queue, 4, "resize-image"), "tq:{orders}:ready:4:resize-image" },
@@ -27,6 +28,8 @@ public sealed class RedisKeysTests
         { RedisKeys.Lane(3, "mail", "acme"), "3:mail\u001facme" },
         { RedisKeys.Lane(3, "mail", ""), "3:mail" },
         { RedisKeys.GroupLanes(Queue), "tq:{orders}:glanes" },
+        { RedisKeys.GroupReady(Queue, RedisKeys.Lane(3, "mail", "acme")), "tq:{orders}:gready:3:mail\u001facme" },
+        { RedisKeys.LaneSeq(Queue), "tq:{orders}:lane:seq" },
         { RedisKeys.Rotations(Queue), "tq:{orders}:rotations" },
         { RedisKeys.Rotation(Queue, 3, "mail"), "tq:{orders}:rotation:3:mail" },
         { RedisKeys.GroupLeased(Queue), "tq:{orders}:group:leased" },
@@ -111,6 +114,8 @@ public sealed class RedisKeysTests
     [InlineData("stats")]
     [InlineData("t:")]
     [InlineData("ready:")]
+    [InlineData("gready:")]
+    [InlineData("lane:seq")]
     [InlineData("idem:")]
     [InlineData("waiters")]
     [InlineData("watchers")]
@@ -121,11 +126,45 @@ public sealed class RedisKeysTests
     }
 
     [Fact]
-    public void The_scripts_name_the_registry_and_the_due_index_as_the_store_does()
+    public void The_scripts_take_the_due_index_registry_and_schedule_index_at_the_places_the_store_passes_them()
     {
+        // RedisKeySpace.ScriptKeys: prefix, due index, registry, schedule index.
         var common = ScriptLibrary.Get("claim");
-        Assert.Contains($"local QUEUES = '{RedisKeys.Queues}'", common, StringComparison.Ordinal);
-        Assert.Contains($"local DUE = '{RedisKeys.Due}'", common, StringComparison.Ordinal);
+        Assert.Contains("local DUE = KEYS[2]", common, StringComparison.Ordinal);
+        Assert.Contains("local QUEUES = KEYS[3]", common, StringComparison.Ordinal);
+        Assert.Contains("local SCHED_DUE = KEYS[4]", ScriptLibrary.Get("schedule_fire"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_slots_index_keys_share_the_slot_of_every_queue_in_it()
+    {
+        foreach (var queue in new[] { Queue, "emails", "q-0123456789ab", "a", "{weird}" })
+        {
+            var tag = ClusterSlots.TagOfQueue(queue);
+            var slot = ClusterSlots.OfQueue(queue);
+            Assert.Equal(slot, ClusterSlots.Of(RedisKeys.SlotDue(tag)));
+            Assert.Equal(slot, ClusterSlots.Of(RedisKeys.SlotQueues(tag)));
+            Assert.Equal(slot, ClusterSlots.Of(RedisKeys.SlotScheduleDue(tag)));
+            Assert.Equal(slot, ClusterSlots.Of(RedisKeys.Task(new TaskId(queue, "1"))));
+        }
+    }
+
+    [Theory]
+    [InlineData("123456789", 12739)] // CRC16/XMODEM's check value 0x31C3, as the Redis Cluster spec gives it
+    [InlineData("foo", 12182)]
+    [InlineData("{user1000}.following", 3443)]
+    [InlineData("{user1000}.followers", 3443)]
+    [InlineData("foo{}{bar}", 8363)] // an empty first tag: the whole key is hashed
+    [InlineData("foo{{bar}}zap", 4015)] // the tag is "{bar"
+    public void Slots_are_computed_as_Redis_Cluster_computes_them(string key, int slot) =>
+        Assert.Equal(slot, ClusterSlots.Of(key));
+
+    [Fact]
+    public void Every_slot_has_a_tag_of_its_own()
+    {
+        var tags = Enumerable.Range(0, ClusterSlots.Count).Select(ClusterSlots.Tag).ToList();
+        Assert.Equal(ClusterSlots.Count, tags.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(Enumerable.Range(0, ClusterSlots.Count), slot => Assert.Equal(slot, ClusterSlots.Of("{" + tags[slot] + "}")));
     }
 
     [Fact]

@@ -31,6 +31,7 @@ public sealed partial class TaskFieldsTests
         [
             TaskFields.Started, TaskFields.Finished, TaskFields.Result, TaskFields.Error,
             TaskFields.Progress, TaskFields.ProgressMessage, TaskFields.ProgressAt, TaskFields.Checkpoint,
+            TaskFields.AttemptHistory,
         ];
 
         Assert.All(TaskFields.All.Except(writtenLater), field => Assert.Contains($"'{field}', ", enqueue, StringComparison.Ordinal));
@@ -44,7 +45,7 @@ public sealed partial class TaskFieldsTests
         Assert.All(TaskFields.All, field => Assert.Contains($"'{field}'", scripts, StringComparison.Ordinal));
     }
 
-    /// <summary>The names in common.lua's list of task fields: lines "--   name  meaning" under its heading.</summary>
+    /// <summary>The names in common.lua's list of task fields: lines "--   name  meaning" (a meaning may go on, indented further) under its heading.</summary>
     private static List<string> ListedInCommonLua()
     {
         var common = ScriptLibrary.Get("stats");
@@ -58,6 +59,10 @@ public sealed partial class TaskFieldsTests
             {
                 names.Add(match.Groups[1].Value);
             }
+            else if (names.Count > 0 && ContinuationLine().IsMatch(line))
+            {
+                // The meaning of the field above, continued.
+            }
             else if (names.Count > 0)
             {
                 break;
@@ -69,4 +74,7 @@ public sealed partial class TaskFieldsTests
 
     [GeneratedRegex(@"^--   ([a-z]+) +\S")]
     private static partial Regex FieldLine();
+
+    [GeneratedRegex(@"^-- {4,}\S")]
+    private static partial Regex ContinuationLine();
 }

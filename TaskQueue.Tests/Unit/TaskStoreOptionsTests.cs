@@ -23,6 +23,9 @@ public sealed class TaskStoreOptionsTests
     }
 
     [Fact]
+    public void By_default_no_write_waits_for_a_replica() => Assert.Equal(0, new TaskStoreOptions().AckReplicas);
+
+    [Fact]
     public void The_default_backoff_is_the_default_policy() => Assert.Equal(BackoffPolicy.Default, new TaskStoreOptions().Backoff);
 
     public static TheoryData<string, Action<TaskStoreOptions>> SoundEdges => new()
@@ -46,6 +49,10 @@ public sealed class TaskStoreOptionsTests
         { "strict priority", o => o.PriorityMaxWait = TimeSpan.Zero },
         { "one-byte results", o => o.MaxResultBytes = 1 },
         { "results up to the protocol's message size", o => o.MaxResultBytes = 16 * 1024 * 1024 },
+        { "sixteen replicas to acknowledge", o => o.AckReplicas = 16 },
+        { "a replica within 1 ms", o => { o.AckReplicas = 1; o.AckTimeout = TimeSpan.FromMilliseconds(1); } },
+        { "a replica within the longest wait", o => { o.AckReplicas = 1; o.AckTimeout = TaskStoreOptions.MaxAckTimeout; } },
+        { "no replica, so the wait is not read", o => { o.AckReplicas = 0; o.AckTimeout = TimeSpan.Zero; } },
     };
 
     [Theory]
@@ -84,6 +91,11 @@ public sealed class TaskStoreOptionsTests
         { "negative priority max wait", o => o.PriorityMaxWait = TimeSpan.FromSeconds(-1) },
         { "no results at all", o => o.MaxResultBytes = 0 },
         { "results over the protocol's message size", o => o.MaxResultBytes = (16 * 1024 * 1024) + 1 },
+        { "negative replicas to acknowledge", o => o.AckReplicas = -1 },
+        { "more than sixteen replicas", o => o.AckReplicas = 17 },
+        { "a replica within no time (WAIT 0 waits for ever)", o => { o.AckReplicas = 1; o.AckTimeout = TimeSpan.Zero; } },
+        { "a replica within a negative time", o => { o.AckReplicas = 1; o.AckTimeout = TimeSpan.FromSeconds(-1); } },
+        { "a replica within longer than the client's command timeout", o => { o.AckReplicas = 1; o.AckTimeout = TaskStoreOptions.MaxAckTimeout + TimeSpan.FromMilliseconds(1); } },
     };
 
     [Theory]

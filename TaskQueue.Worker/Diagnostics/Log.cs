@@ -73,4 +73,7 @@ internal static partial class Log
 
     [LoggerMessage(27, LogLevel.Warning, "Task {TaskId} returned a result of {Size} bytes, over the broker's limit of {Limit} bytes: reported as a non-retryable failure")]
     public static partial void ResultTooLarge(ILogger logger, string taskId, int size, long limit);
+
+    [LoggerMessage(29, LogLevel.Information, "Drained by an operator: taking no new tasks, {Running} task(s) running, releasing what still runs after {DrainTimeout}; staying connected")]
+    public static partial void DrainedByOperator(ILogger logger, int running, TimeSpan drainTimeout);
 }

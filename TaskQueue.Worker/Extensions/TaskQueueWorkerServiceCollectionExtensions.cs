@@ -112,6 +112,7 @@ public static class TaskQueueWorkerServiceCollectionExtensions
         services.TryAddSingleton<OutboundQueue>();
         services.TryAddSingleton<ExecutionLog>();
         services.TryAddSingleton<TaskExecutor>();
+        services.TryAddSingleton<OperatorDrain>();
         services.TryAddSingleton<ResendBuffer>();
         services.TryAddSingleton<OutboundWriter>();
         services.TryAddSingleton<BrokerSession>();

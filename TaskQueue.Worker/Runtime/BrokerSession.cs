@@ -15,6 +15,7 @@ namespace TaskQueue.Worker.Runtime;
 internal sealed class BrokerSession(
     GrpcClientFactory clientFactory,
     TaskExecutor executor,
+    OperatorDrain operatorDrain,
     OutboundQueue outbound,
     OutboundWriter writer,
     ResendBuffer resend,
@@ -28,6 +29,9 @@ internal sealed class BrokerSession(
     public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly WorkerOptions _options = options.Value;
+
+    // This process, the same across reconnects (Hello.instance): a drain asked for between connections holds for it.
+    private readonly string _instance = Guid.NewGuid().ToString("N");
 
     /// <summary>Runs one connection to its end; never throws (the error is in the result).</summary>
     public async Task<SessionEnd> RunAsync(CancellationToken cancellationToken)
@@ -52,6 +56,9 @@ internal sealed class BrokerSession(
                 TaskTypes = { executor.TaskTypes },
                 Running = { executor.SnapshotLeases() },
                 Batches = true,
+                // Drained (by an operator, or shutting down) before this connection: the new session offers nothing.
+                Draining = executor.IsDraining,
+                Instance = _instance,
             };
             await call.RequestStream.WriteAsync(new WorkerMessage { Hello = hello }, abort);
             if (executor.IsDraining)
@@ -141,13 +148,16 @@ internal sealed class BrokerSession(
                         executor.OnCheckpointSaved(message.CheckpointSaved);
                         break;
                     case BrokerMessage.KindOneofCase.LeaseLost:
-                        executor.OnLeaseLost(message.LeaseLost.TaskId, message.LeaseLost.Reason);
+                        executor.OnLeaseLost(message.LeaseLost.TaskId, message.LeaseLost.LeaseToken, message.LeaseLost.Reason);
                         break;
                     case BrokerMessage.KindOneofCase.Drain:
                         Log.BrokerDraining(logger, session.BrokerId);
                         // Stop writing here (later outcomes go to the next broker) and reconnect once it hangs up.
                         session.EndReason = "broker draining";
                         await session.StopWriting.CancelAsync();
+                        break;
+                    case BrokerMessage.KindOneofCase.WorkerDrain:
+                        operatorDrain.Begin();
                         break;
                     default:
                         // A newer broker's message kind: nothing this worker can act on.
@@ -173,7 +183,7 @@ internal sealed class BrokerSession(
         executor.SetResultLimit(welcome.MaxResultBytes);
         foreach (var taskId in welcome.LostTaskIds)
         {
-            executor.OnLeaseLost(taskId, "not re-attached after reconnect");
+            executor.OnLeaseLost(taskId, token: "", "not re-attached after reconnect");
         }
 
         session.Welcome.TrySetResult(welcome);

@@ -99,7 +99,7 @@ internal sealed class TaskExecutor(
 
         if (superseded is not null)
         {
-            OnLeaseLost(superseded.TaskId, "superseded by a new lease");
+            OnLeaseLost(superseded.TaskId, superseded.LeaseToken, "superseded by a new lease");
         }
 
         if (refusal is not null)
@@ -140,9 +140,18 @@ internal sealed class TaskExecutor(
         }
     }
 
-    public void OnLeaseLost(string taskId, string reason)
+    /// <summary>
+    /// The broker says the lease <paramref name="token"/> of the task is lost: its run stops and reports nothing. News
+    /// of an older lease than the one this worker runs the task under now (the broker answered a heartbeat sent before
+    /// the task was reclaimed and handed here again) is ignored; an empty token means whichever lease runs here.
+    /// </summary>
+    public void OnLeaseLost(string taskId, string token, string reason)
     {
-        if (_tasks.TryGetValue(taskId, out var execution))
+        if (_tasks.TryGetValue(taskId, out var execution) && token.Length > 0 && execution.LeaseToken != token)
+        {
+            Log.UnknownTaskMessage(logger, taskId, "lease lost, of an older lease");
+        }
+        else if (_tasks.TryGetValue(taskId, out execution))
         {
             Log.LeaseLost(logger, taskId, reason);
             execution.Discard();
@@ -254,10 +263,10 @@ internal sealed class TaskExecutor(
     }
 
     /// <summary>
-    /// Hands every still-running task back (TaskReleased) and cancels it, then queues the close marker.
-    /// Under the gate, so no handler's outcome can be queued after the marker.
+    /// Hands every still-running task back (TaskReleased) and cancels it, then queues the close marker (none for an
+    /// operator's drain, which keeps the stream open). Under the gate, so no handler's outcome can be queued after the marker.
     /// </summary>
-    public int ReleaseRemaining(CloseItem close)
+    public int ReleaseRemaining(CloseItem? close)
     {
         var released = 0;
         lock (_gate)
@@ -273,7 +282,10 @@ internal sealed class TaskExecutor(
                 }
             }
 
-            outbound.Enqueue(close);
+            if (close is not null)
+            {
+                outbound.Enqueue(close);
+            }
         }
 
         return released;

@@ -5,8 +5,8 @@ namespace TaskQueue.Protocol;
 
 /// <summary>
 /// The words of TaskQueue's credentials, defined once for the broker, the client, the worker and the hosting
-/// integration: how an API key looks, how the broker stores it (only its SHA-256), where clients and workers
-/// read theirs, and the scope actions.
+/// integration: how an API key looks, how the broker stores it (only its SHA-256) and where clients and workers
+/// read theirs (the scopes a key grants: Scopes.cs).
 /// </summary>
 internal static class ApiKeys
 {
@@ -29,20 +29,4 @@ internal static class ApiKeys
 
     /// <summary>What the broker's configuration holds instead of the key: its SHA-256, lower-case hex.</summary>
     public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
-}
-
-/// <summary>The actions a scope grants on a queue (a scope is "action:queue-pattern", e.g. "consume:*", "read:billing-*").</summary>
-internal static class ScopeActions
-{
-    /// <summary>Submit and SubmitBatch.</summary>
-    public const string Submit = "submit";
-
-    /// <summary>WorkerService.Connect for the queues in the Hello.</summary>
-    public const string Consume = "consume";
-
-    /// <summary>Get, Wait, GetQueueStats, ListDeadLetters; HTTP /workers, /dlq (and /metrics when it is not open).</summary>
-    public const string Read = "read";
-
-    /// <summary>Cancel, dead-letter replay and purge, the audit trail (and read on the same queues).</summary>
-    public const string Admin = "admin";
 }

@@ -1,12 +1,15 @@
 -- Shared by every script (spliced in where a script says `--!include lib/common.lua`).
 -- KEYS[1] is always the queue's key prefix, "tq:{queue}:"; every key below hangs off it, so a script
--- touches one Redis Cluster slot. Key names must match Storage/RedisKeys.cs.
+-- touches one Redis Cluster slot. KEYS[2..4] are the queue's due index, registry and schedule index
+-- (Storage/RedisKeySpace.cs): the global ones on a single Redis, its slot's own in a Redis Cluster, where they
+-- share the queue's slot. Key names must match Storage/RedisKeys.cs.
 --
 -- A task's hash (task_key(id)) has these fields; Storage/TaskFields.cs names the same ones (a unit test
 -- compares the two lists). The scripts spell them as literals, as Redis receives them:
 --   state     ready | scheduled | leased | completed | dead | cancelled | expired
 --   token     the current lease's token ('' when not leased)
---   sid       the task's entry in its ready stream ('' when it has none)
+--   sid       the task's entry in its ready stream, or 'g<seq>' for a task of a group lane (its order there: its
+--             place while ready, kept while leased so a reclaim puts it back in order), '' when it has none
 --   prio      its priority level
 --   attempt   attempts started so far
 --   worker    the worker holding the lease ('' when none)
@@ -36,6 +39,7 @@
 --   ukey      its unique key (absent when none): held in uniq_key(ukey) while the task is not final
 --   dkey      its debounce key (absent when none): debounce_key(dkey) names the task until it is final
 --   group     its group (absent when none: the group ''), the key of claim.lua's round-robin and of the group limits
+--   hist      '1' once a failed attempt was recorded in attempts_key(id) (absent: no history to expire or delete)
 --
 -- Ready work lives in lanes: one stream per priority and task type, "ready:<prio>:<type>", so a worker
 -- reads only the lanes of the types it handles. LEVELS is the set of lanes that ever held work. A lane
@@ -43,11 +47,25 @@
 -- worker reads it, a worker that does not handle a task found there moves it to its own lane, and the
 -- first claim that finds it empty deletes it (claim.lua).
 -- A task with a group waits in its group's lane, "<prio>:<type>" .. GROUP_MARK .. "<group>" (a control character:
--- neither types nor groups hold one). Group lanes are not in LEVELS (a claim reads that set whole): GROUP_LANES
--- holds the live ones, and the lanes of one priority and type that may hold ready work take turns in a rotation
+-- neither types nor groups hold one). A group lane is no stream: it is a sorted set of task ids,
+-- group_ready_key(lane), because a claim across many groups visits many lanes and a stream costs per visit (an
+-- XREADGROUP of its own, then an XACK and XDEL when the lease ends), a sorted set one ZPOPMIN and nothing at the
+-- lease's end. A task's score is its order: a number from the queue's counter LANE_SEQ, given when it enters the
+-- lane and kept in its sid ('g<seq>'); a crashed worker's reclaimed task goes back at seq - RECLAIMED, ahead of
+-- every new one, the reclaimed ones in their old order (as a stream's reclaimed entries). The task hash holds
+-- everything an assignment needs, so the lane holds ids only; a claim pops, a cancel removes (ZREM), Explain
+-- counts ahead (ZRANK) and List pages by score. An empty lane is no key. Group lanes are not in LEVELS (a claim
+-- reads that set whole): the lanes of one priority and type that may hold ready work take turns in a rotation
 -- (lib/groups.lua): ROTATIONS, a hash "<prio>:<type>" -> its turn counter, while rotation_key("<prio>:<type>"), a
 -- sorted set group -> turn, holds a group ('' stands for the lane without a group). A group lane joins its
--- rotation whenever work is pushed to it, leaves it when a claim finds it empty, and is deleted once empty.
+-- rotation whenever work is pushed to it and leaves it when a claim finds it empty, so every group lane holding
+-- ready work has its group in its rotation: the readers (stats, list, the idle check) find the lanes there.
+-- The layout before this one kept a group lane in a stream (ready_key(lane), with a consumer group like a lane
+-- without a group) and the streams that exist in GROUP_LANES. A broker of this version serves them: the first
+-- claim that serves a rotation while GROUP_LANES exists moves their ready tasks into the sorted sets, oldest
+-- reclaimed first, then the rest in stream order, ahead of what was pushed since (migrate_group_streams), and
+-- deletes the streams; a lease of a task from such a stream ends like any other (its stream entry, if the stream
+-- still exists, is dropped as before).
 local base = KEYS[1]
 local LEASES = base .. 'leases'
 local SCHEDULED = base .. 'scheduled'
@@ -60,7 +78,9 @@ local WATCHERS = base .. 'watchers' -- a hash: task id -> open Watch calls on it
 -- as pending entries of the consumer FRONT_CONSUMER, ahead of the lane's new entries (claim.lua reads them first).
 local FRONT = base .. 'front'
 local TURN = base .. 'turn' -- a counter: which overdue lane a claim serves first (claim.lua's rotation)
-local GROUP_LANES = base .. 'glanes' -- a set: the group lanes whose streams exist
+local GROUP_LANES = base .. 'glanes' -- a set: the old layout's group lanes whose streams exist (see above)
+local LANE_SEQ = base .. 'lane:seq' -- a counter: the order of tasks entering group lanes (their scores)
+local RECLAIMED = 2 ^ 50 -- a reclaimed task's score is its seq minus this: ahead of every task not reclaimed
 local ROTATIONS = base .. 'rotations' -- a hash: "<prio>:<type>" -> its rotation's turn counter
 local GROUP_LEASED = base .. 'group:leased' -- a hash: group -> its tasks leased now (no field: none)
 local GROUP_MARK = '\31'
@@ -69,11 +89,12 @@ local CHANGED_CHANNEL = 'tq:changed'
 local READY_CHANNEL = 'tq:ready' -- its messages are queue names: KEYS[1] is "tq:{" .. queue .. "}:"
 local QUEUE = string.sub(base, 5, -3)
 local GROUP = 'tq'
--- The two keys outside the queue's slot (Storage/RedisKeys.cs): the registry of live queues, and the due index,
--- queue name -> the earliest ms at which something in the queue may fall due (a lower bound: lib/due.lua's visit
--- sets the true time). The background loops visit only the queues whose time has come.
-local QUEUES = 'tq:queues'
-local DUE = 'tq:due'
+-- The two keys outside the queue's prefix, passed by the broker (Storage/RedisKeySpace.cs): the registry of live queues
+-- ('tq:queues', or its slot's 'tq:queues:{tag}' in a cluster), and the due index ('tq:due' or 'tq:due:{tag}'), queue
+-- name -> the earliest ms at which something in the queue may fall due (a lower bound: lib/due.lua's visit sets the
+-- true time). The background loops visit only the queues whose time has come.
+local DUE = KEYS[2]
+local QUEUES = KEYS[3]
 
 -- Return codes, shared by every script; Storage/ScriptCodes.cs maps them to results in one place.
 local OK, STALE, MISSING = 1, 0, -1
@@ -83,6 +104,9 @@ local CONSUMER = 'leased'
 local FRONT_CONSUMER = 'front'
 
 local function task_key(id) return base .. 't:' .. id end
+-- A task's failed attempts, oldest first (a list of JSON objects, lib/settle.lua's record_attempt): kept, expired
+-- and deleted with the task's hash wherever the hash is.
+local function attempts_key(id) return base .. 'attempts:' .. id end
 -- A lane's stream; `lane` is "<prio>:<type>" (lane_of), or a bare priority for a stream of the old layout.
 local function ready_key(lane) return base .. 'ready:' .. lane end
 -- The lane of a priority, type and group ('' or nil: the lane without a group).
@@ -97,6 +121,11 @@ local function lane_group(lane)
   return '', lane
 end
 local function rotation_key(plain_lane) return base .. 'rotation:' .. plain_lane end
+-- A group lane's sorted set of ready task ids (see above).
+local function group_ready_key(lane) return base .. 'gready:' .. lane end
+-- Whether a task's sid names its place in a group lane's sorted set ('g<seq>'), and that place's score.
+local function is_group_entry(sid) return sid ~= nil and sid ~= false and string.byte(sid, 1) == 103 end
+local function group_entry_seq(sid) return tonumber(string.sub(sid, 2)) end
 -- The lane a task's stream entry is in, from its 'lane' and 'prio' fields (no lane: stored before lanes).
 local function task_lane(lane, priority)
   if lane then return lane end
@@ -126,11 +155,8 @@ end
 -- creates a lease, scheduled work or a dead letter calls it, so the reaper and the promoter come in time.
 local function mark_due(ms) redis.call('ZADD', DUE, 'LT', ms, QUEUE) end
 
--- A group lane may hold ready work: its stream exists (created the first time) and its group is in its rotation.
+-- A group lane may hold ready work: its group is in its rotation.
 local function group_lane_ready(lane, group, plain_lane)
-  if redis.call('SADD', GROUP_LANES, lane) == 1 and redis.call('EXISTS', ready_key(lane)) == 0 then
-    redis.call('XGROUP', 'CREATE', ready_key(lane), GROUP, '0', 'MKSTREAM')
-  end
   local rotation = rotation_key(plain_lane)
   if not redis.call('ZSCORE', rotation, group) then
     redis.call('ZADD', rotation, redis.call('HINCRBY', ROTATIONS, plain_lane, 1), group)
@@ -138,7 +164,7 @@ local function group_lane_ready(lane, group, plain_lane)
 end
 
 -- Makes sure a lane can take entries: a lane without a group is in LEVELS (its stream created the first time), a
--- group lane in GROUP_LANES and its rotation.
+-- group lane's group in its rotation.
 local function open_lane(lane)
   local group, plain_lane = lane_group(lane)
   if group ~= '' then
@@ -148,37 +174,85 @@ local function open_lane(lane)
   end
 end
 
--- Appends an entry for the task to a lane's stream (creating the lane the first time); returns its id.
-local function append_to_lane(id, lane)
-  open_lane(lane)
+-- Adds a ready task at the end of a lane whose lane is open (open_lane): an entry of the lane's stream, or its
+-- next place in a group lane; returns what its sid becomes.
+local function add_to_open_lane(id, lane)
+  if string.find(lane, GROUP_MARK, 1, true) then
+    local seq = redis.call('INCR', LANE_SEQ)
+    redis.call('ZADD', group_ready_key(lane), seq, id)
+    return 'g' .. seq
+  end
   return redis.call('XADD', ready_key(lane), '*', 'id', id)
 end
 
--- Deletes a group lane that holds no entry and is out of its rotation (no ready work): an idle group costs nothing.
-local function retire_group_lane(lane, group, plain_lane)
-  if redis.call('XLEN', ready_key(lane)) == 0 and not redis.call('ZSCORE', rotation_key(plain_lane), group) then
+-- Adds a ready task at the end of a lane (creating the lane the first time); returns what its sid becomes.
+local function append_to_lane(id, lane)
+  open_lane(lane)
+  return add_to_open_lane(id, lane)
+end
+
+-- Puts a crashed worker's task back into its group lane, ahead of the tasks not reclaimed, in its old order.
+local function reclaim_to_group_lane(id, lane, sid)
+  local seq = is_group_entry(sid) and group_entry_seq(sid)
+  if not seq then
+    seq = redis.call('INCR', LANE_SEQ)
+    sid = 'g' .. seq
+  end
+  redis.call('ZADD', group_ready_key(lane), seq - RECLAIMED, id)
+  return sid
+end
+
+-- Deletes an old layout's group stream once it holds no entry.
+local function delete_group_lane_if_empty(lane)
+  if redis.call('XLEN', ready_key(lane)) == 0 then
     redis.call('DEL', ready_key(lane))
     redis.call('SREM', GROUP_LANES, lane)
     redis.call('HDEL', FRONT, lane)
   end
 end
 
--- A lease of a task in `lane` ended (completed, failed, reclaimed or handed back): its group counts one less. When
--- that was the group's last lease and `sid` names the entry (it goes), the entry is dropped now and the lane
--- retired if that emptied it (a caller dropping the entry again later finds nothing): one HINCRBY per lease end
--- otherwise. (A group with work of several priorities or types: a lane emptied while the group still held leases
--- in another stays, empty, until work comes back to it and drains again, or its queue is forgotten.)
+-- A lease of a task in `lane` ended (completed, failed, reclaimed or handed back): its group counts one less, so
+-- a lease end costs one HINCRBY, plus an HDEL when it was its group's last. A group lane's task has no entry to
+-- drop; a task leased from an old layout's group stream (`sid` a stream id) whose group's last lease this was, while
+-- the group is out of its rotation, has its entry dropped now and the stream deleted if that emptied it.
 local function end_group_lease(lane, sid)
   if not lane then return end
   local group, plain_lane = lane_group(lane)
   if group == '' then return end
   local left = redis.call('HINCRBY', GROUP_LEASED, group, -1)
-  if left <= 0 then redis.call('HDEL', GROUP_LEASED, group) end
-  if left <= 0 and sid and sid ~= '' then
+  if left > 0 then return end
+  redis.call('HDEL', GROUP_LEASED, group)
+  if sid and sid ~= '' and not is_group_entry(sid) and not redis.call('ZSCORE', rotation_key(plain_lane), group) then
     redis.call('XACK', ready_key(lane), GROUP, sid)
     redis.call('XDEL', ready_key(lane), sid)
-    retire_group_lane(lane, group, plain_lane)
+    delete_group_lane_if_empty(lane)
   end
+end
+
+-- Ends the leases of a call's tasks from group lanes at once (`ended`: group -> leases ended), as end_group_lease
+-- would one by one: one HMGET of their counts, one HSET of the counts left and one HDEL of those at zero per 1000
+-- groups, instead of an HINCRBY (and an HDEL) per task. (A task leased from an old layout's group stream goes
+-- through end_group_lease: its entry may have to go.)
+local function end_group_leases(ended)
+  local groups = {}
+  for group in pairs(ended) do groups[#groups + 1] = group end
+  local left, zero = {}, {}
+  for i = 1, #groups, 1000 do
+    local last = math.min(i + 999, #groups)
+    local counts = redis.call('HMGET', GROUP_LEASED, unpack(groups, i, last))
+    for j = i, last do
+      local group = groups[j]
+      local n = (tonumber(counts[j - i + 1]) or 0) - ended[group]
+      if n > 0 then
+        left[#left + 1] = group
+        left[#left + 1] = n
+      else
+        zero[#zero + 1] = group
+      end
+    end
+  end
+  for i = 1, #left, 1000 do redis.call('HSET', GROUP_LEASED, unpack(left, i, math.min(i + 999, #left))) end
+  for i = 1, #zero, 1000 do redis.call('HDEL', GROUP_LEASED, unpack(zero, i, math.min(i + 999, #zero))) end
 end
 
 -- Appends the task to its lane's ready stream and records where its entry lives.
@@ -189,10 +263,14 @@ local function push_ready(id, key, priority, type, now, group)
   return sid
 end
 
--- Acknowledges and deletes the task's stream entry (XDEL alone is safe for undelivered entries too).
+-- Acknowledges and deletes the task's stream entry (XDEL alone is safe for undelivered entries too), or takes it
+-- out of its group lane.
 local function drop_stream_entry(key)
-  local entry = redis.call('HMGET', key, 'prio', 'sid', 'lane')
-  if entry[2] and entry[2] ~= '' then
+  local entry = redis.call('HMGET', key, 'prio', 'sid', 'lane', 'id')
+  if is_group_entry(entry[2]) then
+    redis.call('ZREM', group_ready_key(entry[3]), entry[4])
+    redis.call('HSET', key, 'sid', '')
+  elseif entry[2] and entry[2] ~= '' then
     local stream = ready_key(task_lane(entry[3], entry[1]))
     redis.call('XACK', stream, GROUP, entry[2])
     redis.call('XDEL', stream, entry[2])
@@ -212,7 +290,8 @@ local function lease_deadlines(ids)
 end
 
 -- Removes the leases of `ids` and acknowledges and deletes the stream entries in `entries`
--- ({stream = {entry id, ...}}), 1000 per command: the batched half of settling many tasks.
+-- ({stream = {entry id, ...}}), 1000 per command: the batched half of settling many tasks. (A group lane's task
+-- has no entry to drop: callers leave it out, add_stream_entry.)
 local function drop_settled(ids, entries)
   for i = 1, #ids, 1000 do
     redis.call('ZREM', LEASES, unpack(ids, i, math.min(i + 999, #ids)))
@@ -224,6 +303,27 @@ local function drop_settled(ids, entries)
       redis.call('XDEL', stream, unpack(sids, i, last))
     end
   end
+end
+
+-- Adds a settled task's stream entry to a batch's `entries` (drop_settled); a group lane's task has none.
+local function add_stream_entry(entries, lane, priority, sid)
+  if sid and sid ~= '' and not is_group_entry(sid) then
+    local stream = ready_key(task_lane(lane, priority))
+    entries[stream] = entries[stream] or {}
+    table.insert(entries[stream], sid)
+  end
+end
+
+-- The group lanes of a queue that may hold ready work (every one that does: its group is in its rotation), and
+-- the old layout's group streams that still exist: {lanes}, {streams' lanes}.
+local function group_lanes()
+  local lanes = {}
+  for _, plain_lane in ipairs(redis.call('HKEYS', ROTATIONS)) do
+    for _, group in ipairs(redis.call('ZRANGE', rotation_key(plain_lane), 0, -1)) do
+      if group ~= '' then lanes[#lanes + 1] = plain_lane .. GROUP_MARK .. group end
+    end
+  end
+  return lanes, redis.call('SMEMBERS', GROUP_LANES)
 end
 
 -- Tells brokers waiting on a task (TaskService.Wait) that it reached a final state. Only tasks someone
@@ -277,9 +377,10 @@ local function finish(id, key, state, now, retention_ms, counter)
   if tonumber(retention_ms) > 0 then
     redis.call('PEXPIRE', key, retention_ms)
     if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
+    redis.call('PEXPIRE', attempts_key(id), retention_ms)
     index_finished(state, { now, id }, now, retention_ms)
   else
-    redis.call('DEL', key)
+    redis.call('DEL', key, attempts_key(id))
     if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
   end
 end
@@ -289,7 +390,7 @@ local function delete_dead(id)
   local key = task_key(id)
   local ikey = redis.call('HGET', key, 'ikey')
   if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
-  redis.call('DEL', key)
+  redis.call('DEL', key, attempts_key(id))
   redis.call('ZREM', DEAD, id)
 end
 

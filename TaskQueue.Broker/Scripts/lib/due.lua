@@ -8,7 +8,8 @@
 --   nothing at all: the idle clock starts (STATS fields idle_since, idle_submitted: when a visit first found the
 --     queue empty, and its submitted count then); a visit that finds the queue still empty an idle expiry later,
 --     with no task submitted in between, forgets it: its registry entry and its leftover keys (lanes, empty
---     streams, counters, the reclaimed-lane marks, the overdue turn, the group lanes and rotations) go. The enqueue script refuses a queue
+--     streams, counters, the reclaimed-lane marks, the overdue turn, the group lanes, their order
+--     counter and the rotations) go. The enqueue script refuses a queue
 --     the registry does not hold, so the broker registers it again (within the cap) before its next task: a
 --     submit never writes into a forgotten queue.
 local FINISHED_STATES = { 'completed', 'cancelled', 'expired' }
@@ -28,10 +29,14 @@ end
 
 -- Whether a queue with nothing pending holds anything else: ready entries, kept finished tasks, open Waits or Watches.
 local function holds_something()
-  for _, set in ipairs({ LEVELS, GROUP_LANES }) do
-    for _, lane in ipairs(redis.call('SMEMBERS', set)) do
+  local lanes, streams = group_lanes()
+  for _, set in ipairs({ redis.call('SMEMBERS', LEVELS), streams }) do
+    for _, lane in ipairs(set) do
       if redis.call('XLEN', ready_key(lane)) > 0 then return true end
     end
+  end
+  for _, lane in ipairs(lanes) do
+    if redis.call('EXISTS', group_ready_key(lane)) == 1 then return true end
   end
   local keys = { WAITERS, WATCHERS }
   for _, state in ipairs(FINISHED_STATES) do keys[#keys + 1] = finished_key(state) end
@@ -41,9 +46,11 @@ end
 -- Deletes an empty queue's leftover keys and its registry and due index entries.
 local function forget_queue()
   for _, lane in ipairs(redis.call('SMEMBERS', LEVELS)) do redis.call('DEL', ready_key(lane)) end
-  for _, lane in ipairs(redis.call('SMEMBERS', GROUP_LANES)) do redis.call('DEL', ready_key(lane)) end
+  local lanes, streams = group_lanes()
+  for _, lane in ipairs(streams) do redis.call('DEL', ready_key(lane)) end
+  for _, lane in ipairs(lanes) do redis.call('DEL', group_ready_key(lane)) end
   for _, lane in ipairs(redis.call('HKEYS', ROTATIONS)) do redis.call('DEL', rotation_key(lane)) end
-  redis.call('DEL', LEVELS, STATS, FRONT, TURN, GROUP_LANES, ROTATIONS, GROUP_LEASED)
+  redis.call('DEL', LEVELS, STATS, FRONT, TURN, GROUP_LANES, ROTATIONS, GROUP_LEASED, LANE_SEQ)
   redis.call('SREM', QUEUES, QUEUE)
   redis.call('ZREM', DUE, QUEUE)
 end

@@ -3,8 +3,8 @@
 -- Round-robin: the lanes of one priority and type that may hold ready work take turns in their rotation
 -- (rotation_key, lib/common.lua): a claim serves one task from the group with the lowest turn, gives it the next
 -- turn (the rotation's counter in ROTATIONS), and so on, so a group's backlog cannot starve another group. A group
--- whose lane is empty leaves the rotation (and its lane is deleted once no entry is left); the lane without a
--- group takes part as the group '' (a claim puts it back in at turn 0 while that lane exists).
+-- whose lane is empty leaves the rotation (an empty group lane is no key: lib/common.lua); the lane without a group
+-- takes part as the group '' (a claim puts it back in at turn 0 while that lane exists).
 -- Limits: FLOW's group_concurrency, group_rate and group_burst are every group's defaults; FLOW_GROUPS's
 -- "<concurrency> <rate> <burst>" ('-' where the default applies) overrides them for one group. Absent or 0 = no
 -- limit; burst defaults to 1. The group '' (tasks without a group) has no group limit: the queue's limits cover it.
@@ -29,43 +29,77 @@ local function limit_value(text)
   return nil
 end
 
-local function limits_of(group)
+-- The queue's group defaults, read once per call.
+local function read_group_defaults()
   if not group_defaults then
     local d = redis.call('HMGET', FLOW, 'group_concurrency', 'group_rate', 'group_burst')
     group_defaults = { d[1], d[2], d[3], redis.call('EXISTS', FLOW_GROUPS) == 1 }
   end
+end
+
+-- A group's limits from the defaults and its override ("<concurrency> <rate> <burst>", or nil).
+local function limits_with(override)
   local c, r, b = group_defaults[1], group_defaults[2], group_defaults[3]
-  if group_defaults[4] then
-    local override = redis.call('HGET', FLOW_GROUPS, group)
-    if override then
-      local oc, orate, ob = string.match(override, '^(%S+) (%S+) (%S+)$')
-      if oc and oc ~= '-' then c = oc end
-      if orate and orate ~= '-' then r = orate end
-      if ob and ob ~= '-' then b = ob end
-    end
+  if override then
+    local oc, orate, ob = string.match(override, '^(%S+) (%S+) (%S+)$')
+    if oc and oc ~= '-' then c = oc end
+    if orate and orate ~= '-' then r = orate end
+    if ob and ob ~= '-' then b = ob end
   end
   return limit_value(c), limit_value(r), math.max(1, limit_value(b) or 1)
 end
 
--- The tokens in a group's bucket at `now` (refilled at `r` a second since it was last written, up to `b`).
-local function group_tokens(group, r, b, now)
-  local bucket = redis.call('GET', group_bucket_key(group))
-  if not bucket then return b end
-  local tokens, at = string.match(bucket, '^(%S+) (%S+)$')
-  return bucket_tokens(tonumber(tokens), tonumber(at), r, b, now) -- lib/flow.lua's refill, the queue bucket's rule
+-- One group's limits (for Explain: a claim reads a page of groups at once, read_groups).
+local function limits_of(group)
+  read_group_defaults()
+  local override = nil
+  if group_defaults[4] then override = redis.call('HGET', FLOW_GROUPS, group) or nil end
+  return limits_with(override)
 end
 
--- How many of `n` more tasks `group` may lease now; records the hold when none.
-local function group_allowance(group, now, n)
+-- The tokens at `now` of a bucket stored as `bucket` ("<tokens> <ms>"; nil: full), refilled at `r` a second since
+-- it was last written, up to `b` (lib/flow.lua's bucket_tokens, the queue bucket's rule).
+local function bucket_now(bucket, r, b, now)
+  local tokens, at = nil, nil
+  if bucket then tokens, at = string.match(bucket, '^(%S+) (%S+)$') end
+  return bucket_tokens(tonumber(tokens), tonumber(at), r, b, now)
+end
+
+-- The tokens in one group's bucket at `now` (for Explain).
+local function group_tokens(group, r, b, now)
+  return bucket_now(redis.call('GET', group_bucket_key(group)) or nil, r, b, now)
+end
+
+-- Reads what the limits of `groups` (named groups a claim is about to visit) need, a few commands for them all:
+-- their overrides (one HMGET, only when the queue has any), their lease counts (one HMGET: the claim writes every
+-- count it changes back in one HSET, save_groups) and, when some of them have a rate limit, their buckets (one
+-- MGET).
+local function read_groups(groups, now)
+  if #groups == 0 then return end
+  read_group_defaults()
+  local overrides = {}
+  if group_defaults[4] then overrides = redis.call('HMGET', FLOW_GROUPS, unpack(groups)) end
+  local leased = redis.call('HMGET', GROUP_LEASED, unpack(groups))
+  local rated = {}
+  for i, group in ipairs(groups) do
+    local c, r, b = limits_with(overrides[i] or nil)
+    group_state[group] = { c = c, r = r, b = b, leased = tonumber(leased[i]) or 0, taken = 0 }
+    if r then rated[#rated + 1] = group end
+  end
+  if #rated == 0 then return end
+  local keys = {}
+  for i, group in ipairs(rated) do keys[i] = group_bucket_key(group) end
+  local buckets = redis.call('MGET', unpack(keys))
+  for i, group in ipairs(rated) do
+    local st = group_state[group]
+    st.tokens = bucket_now(buckets[i] or nil, st.r, st.b, now)
+  end
+end
+
+-- How many of `n` more tasks `group` may lease now (its state read by read_groups); records the hold when none.
+local function group_allowance(group, n)
   if group == '' then return n end
   local st = group_state[group]
-  if not st then
-    local c, r, b = limits_of(group)
-    st = { c = c, r = r, b = b, taken = 0 }
-    if c then st.leased = tonumber(redis.call('HGET', GROUP_LEASED, group)) or 0 end
-    if r then st.tokens = group_tokens(group, r, b, now) end
-    group_state[group] = st
-  end
   if st.c then
     if st.leased >= st.c then
       hold_until_released()
@@ -88,20 +122,26 @@ local function group_took(group, n)
   local st = group_state[group]
   if not st then return end
   st.taken = st.taken + n
-  if st.c then st.leased = st.leased + n end
+  st.leased = st.leased + n
   if st.r then st.tokens = st.tokens - n end
 end
 
--- Writes what the call's leases did to the groups: their lease counts and buckets.
+-- Writes what the call's leases did to the groups: their lease counts (one HSET: each count was read in this call,
+-- and nothing else changes it before the call ends) and their buckets (one SET each, expiring when full again).
 local function save_groups(now)
+  local counts = {}
   for group, st in pairs(group_state) do
     if st.taken > 0 then
-      redis.call('HINCRBY', GROUP_LEASED, group, st.taken)
+      counts[#counts + 1] = group
+      counts[#counts + 1] = st.leased
       if st.r then
         local full_in = math.max(1, math.ceil((st.b - st.tokens) * 1000 / st.r))
         redis.call('SET', group_bucket_key(group), string.format('%.6f %d', st.tokens, now), 'PX', full_in)
       end
     end
+  end
+  for i = 1, #counts, 1000 do
+    redis.call('HSET', GROUP_LEASED, unpack(counts, i, math.min(i + 999, #counts)))
   end
 end
 
@@ -123,33 +163,57 @@ end
 -- evenly across the groups with ready work (the tasks of one claim start together). `take(lane, n)` leases up to
 -- n tasks of a lane and returns how many (fewer: the lane holds no more ready tasks). `plain_exists`: the lane
 -- without a group exists, so '' takes part. Returns the number leased.
+-- The rotation's counter is read once per call and written once at its end; the next turns a round gives are
+-- written in one ZADD when the round ends (a round reads only turns given before it began, so it never needs them
+-- earlier); a round reads the groups in pages of what it still wants (at least 64), and each page's limits at once.
 local function serve_rotation(plain_lane, plain_exists, want, now, take)
   local rotation = rotation_key(plain_lane)
   if plain_exists then redis.call('ZADD', rotation, 'NX', 0, '') end
+  local counter = tonumber(redis.call('HGET', ROTATIONS, plain_lane)) or 0
+  local first_counter = counter
   local got, skipped = 0, {}
+  local turns = {} -- the round's new turns, {turn, group, ...}, for one ZADD
   local function to_the_end(group)
-    redis.call('ZADD', rotation, redis.call('HINCRBY', ROTATIONS, plain_lane, 1), group)
+    counter = counter + 1
+    turns[#turns + 1] = counter
+    turns[#turns + 1] = group
   end
-  while got < want do
+  local function write_turns()
+    for i = 1, #turns, 1000 do
+      redis.call('ZADD', rotation, unpack(turns, i, math.min(i + 999, #turns)))
+    end
+    turns = {}
+  end
+  local stopped = false
+  while got < want and not stopped do
     -- One round: every group whose turn was given before the round began, lowest turn first (a group served
     -- or skipped in the round gets a later turn, so it waits for the next round).
-    local round_end = tonumber(redis.call('HGET', ROTATIONS, plain_lane)) or 0
+    local round_end = counter
     local share = math.max(1, math.floor((want - got) / math.max(1, redis.call('ZCARD', rotation))))
-    local cursor, served = '-inf', 0
+    local cursor, last, served = '-inf', nil, 0
     while got < want do
-      local page = redis.call('ZRANGE', rotation, cursor, round_end, 'BYSCORE', 'LIMIT', 0, 64, 'WITHSCORES')
+      if last then cursor = '(' .. last end
+      local size = math.min(MAX_GROUP_VISITS + 1, math.max(64, want - got))
+      local page = redis.call('ZRANGE', rotation, cursor, round_end, 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES')
       if #page == 0 then break end
+      local unread = {}
+      for i = 1, #page, 2 do
+        local group = page[i]
+        if group ~= '' and not group_state[group] then unread[#unread + 1] = group end
+      end
+      read_groups(unread, now)
       for i = 1, #page, 2 do
         if got >= want then break end
         local group = page[i]
-        cursor = '(' .. page[i + 1]
+        last = page[i + 1]
         group_visits = group_visits + 1
         if group_visits > MAX_GROUP_VISITS then
           hold_for(1)
-          return got
+          stopped = true
+          break
         end
         local allowed = 0
-        if not skipped[group] then allowed = group_allowance(group, now, math.min(share, want - got)) end
+        if not skipped[group] then allowed = group_allowance(group, math.min(share, want - got)) end
         if skipped[group] then
           -- At its limit earlier in this call: already at the end of the rotation.
         elseif allowed == 0 then
@@ -164,18 +228,69 @@ local function serve_rotation(plain_lane, plain_exists, want, now, take)
           if n == allowed then
             to_the_end(group)
           else
-            -- Its lane ran out of ready work: out of the rotation (and the lane goes once empty).
+            -- Its lane ran out of ready work: out of the rotation (an empty group lane is no key).
             redis.call('ZREM', rotation, group)
-            if group ~= '' then retire_group_lane(group_lane(plain_lane, group), group, plain_lane) end
           end
         end
       end
+      if stopped then break end
     end
+    write_turns()
     if served == 0 then break end
   end
   if redis.call('ZCARD', rotation) == 0 then
     redis.call('DEL', rotation)
     redis.call('HDEL', ROTATIONS, plain_lane)
+  elseif counter ~= first_counter then
+    redis.call('HSET', ROTATIONS, plain_lane, counter)
   end
   return got
+end
+
+-- Moves the ready tasks of the old layout's group streams (GROUP_LANES, lib/common.lua) into their group lanes and
+-- deletes the streams: once, in the first claim that serves a rotation after an upgrade. Per stream, its reclaimed
+-- tasks (pending for FRONT_CONSUMER) go first and its undelivered ones next, each in stream order, and both ahead
+-- of what this version pushed to the lane since; a task leased from the stream keeps its lease and loses its entry
+-- (sid ''), so its lease ends like a group lane task's (a reclaim gives it a new place). An entry whose task moved
+-- on (not ready, or another sid) is dropped with its stream.
+local function migrate_group_streams()
+  for _, lane in ipairs(redis.call('SMEMBERS', GROUP_LANES)) do
+    local stream = ready_key(lane)
+    if redis.call('EXISTS', stream) == 1 then
+      local reclaimed = {}
+      local last = '-'
+      while true do
+        local pending = redis.call('XPENDING', stream, GROUP, last, '+', 1000, FRONT_CONSUMER)
+        for _, p in ipairs(pending) do reclaimed[p[1]] = true end
+        if #pending < 1000 then break end
+        last = '(' .. pending[#pending][1]
+      end
+      local zset = group_ready_key(lane)
+      last = '-'
+      while true do
+        local entries = redis.call('XRANGE', stream, last, '+', 'COUNT', 1000)
+        for _, entry in ipairs(entries) do
+          local sid, id = entry[1], entry[2][2]
+          local key = task_key(id)
+          local t = redis.call('HMGET', key, 'state', 'sid')
+          if t[2] == sid then
+            if t[1] == 'ready' then
+              local seq = redis.call('INCR', LANE_SEQ)
+              local ahead = 2 * RECLAIMED
+              if reclaimed[sid] then ahead = 3 * RECLAIMED end
+              redis.call('ZADD', zset, seq - ahead, id)
+              redis.call('HSET', key, 'sid', 'g' .. seq)
+            else
+              redis.call('HSET', key, 'sid', '')
+            end
+          end
+        end
+        if #entries < 1000 then break end
+        last = '(' .. entries[#entries][1]
+      end
+    end
+    redis.call('DEL', stream)
+    redis.call('HDEL', FRONT, lane)
+  end
+  redis.call('DEL', GROUP_LANES)
 end

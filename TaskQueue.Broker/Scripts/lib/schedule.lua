@@ -10,6 +10,7 @@
 --   max         their most attempts
 --   timeout     their execution timeout in ms (0: none)
 --   expires     ms after its creation that a task of it is dropped unstarted (0: never)
+--   group       their group ('' = none): its lane and the queue's group limits
 --   overlap     allow | skip | queue-one: what a slot does while the previous run is not final
 --   catchup     skip | one | all: which missed slots run (the broker's plan, Schedules/SlotPlanner.cs)
 --   catchup_max the most missed slots "all" runs
@@ -26,10 +27,11 @@
 --   created     ms when it was first stored
 --   updated     ms of its last change
 -- SCHEDULES, a sorted set: name -> ms when the schedule needs a visit (its next slot; a recheck interval away while a
--- slot is buffered; +inf while paused or exhausted). SCHED_DUE, global like DUE: queue -> the head of its SCHEDULES
--- (a queue with schedules is in it whatever its score): the scheduler visits only the queues whose time has come.
+-- slot is buffered; +inf while paused or exhausted). SCHED_DUE, KEYS[4], global like DUE ('tq:sched:due', or its slot's
+-- 'tq:sched:due:{tag}' in a cluster): queue -> the head of its SCHEDULES (a queue with schedules is in it whatever its
+-- score): the scheduler visits only the queues whose time has come.
 local SCHEDULES = base .. 'sched'
-local SCHED_DUE = 'tq:sched:due'
+local SCHED_DUE = KEYS[4]
 local SCHED_CHANNEL = 'tq:sched' -- its messages are queue names whose schedules changed: wakes every broker's scheduler
 local UNREGISTERED = -2 -- the registry does not hold the queue: the broker registers it and calls again
 local LIMIT_REACHED = -3
@@ -59,13 +61,13 @@ local function run_active(id)
   return state == 'ready' or state == 'scheduled' or state == 'leased', state
 end
 
--- Creates the schedule's task `id`, ready now, from its template `t` (the hash's type, payload, prio, max, timeout
--- and expires, in that order), through enqueue's own writer (lib/task.lua); counts it as submitted.
+-- Creates the schedule's task `id`, ready now, from its template `t` (the hash's type, payload, prio, max, timeout,
+-- expires and group, in that order), through enqueue's own writer (lib/task.lua); counts it as submitted.
 local function create_from_template(t, id, now, lanes_seen)
   local expires = 0
   if tonumber(t[6]) > 0 then expires = now + tonumber(t[6]) end
-  local spec = { id, t[1], t[2], t[3], t[4], 0, 0, t[5], t[6], '', '', '', '', '', 0 }
+  local spec = { id, t[1], t[2], t[3], t[4], 0, 0, t[5], t[6], '', '', '', '', '', 0, t[7] or '' }
   create_task(spec, 1, id, now, expires, '', '', '', now, string.format('%d', now), QUEUE, lanes_seen)
   redis.call('HINCRBY', STATS, 'submitted', 1)
 end
-local TEMPLATE_FIELDS = { 'type', 'payload', 'prio', 'max', 'timeout', 'expires' }
+local TEMPLATE_FIELDS = { 'type', 'payload', 'prio', 'max', 'timeout', 'expires', 'group' }

@@ -20,12 +20,11 @@ local function create_task(spec, i, id, due, expires, ikey, ukey, dkey, now, now
   if due > now then
     redis.call('ZADD', SCHEDULED, due, id)
   else
-    local stream = ready_key(lane)
     if not lanes_seen[lane] then
       lanes_seen[lane] = true
       open_lane(lane)
     end
-    state, sid = 'ready', redis.call('XADD', stream, '*', 'id', id)
+    state, sid = 'ready', add_to_open_lane(id, lane)
   end
   -- One write per task with every field (the entry is added first so its id is known). The fields
   -- every transition reads or writes come first: a small hash is a list that lookups scan from the head.

@@ -11,7 +11,7 @@ using TaskQueue.Tests.Infrastructure;
 namespace TaskQueue.Tests.Unit.Broker;
 
 /// <summary>The dispatcher's pumps: woken by work and credit, and re-checking idle queues on their own clock.</summary>
-public sealed class DispatcherTests : IAsyncDisposable
+public sealed class DispatcherTests : IAsyncLifetime, IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(5);
@@ -28,6 +28,11 @@ public sealed class DispatcherTests : IAsyncDisposable
         _telemetry = new BrokerTelemetry(_meters);
         _dispatcher = new Dispatcher(_store, _sessions, Options.Create(_options), _telemetry, _time, NullLogger<Dispatcher>.Instance);
     }
+
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 disposes a test class through IAsyncLifetime only (IAsyncDisposable alone is never called).
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
     public async ValueTask DisposeAsync()
     {
@@ -150,7 +155,7 @@ public sealed class DispatcherTests : IAsyncDisposable
         var second = _store.AddReady("q");
         await PumpAsleepAsync(); // the worker is full: the pump passed it by and sleeps
 
-        session.Release(first.Id);
+        session.Release(first.Id, first.LeaseToken);
         _dispatcher.NotifyCredit(session);
         Assert.Equal(second.Id.ToString(), (await session.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);
     }

@@ -4,7 +4,7 @@ using TaskQueue.Tests.Infrastructure;
 namespace TaskQueue.Tests.Unit.Broker;
 
 /// <summary>The batchers' coalescing loops: one per queue, whole items up to a weight, nothing waits when idle.</summary>
-public sealed class QueueLanesTests : IAsyncDisposable
+public sealed class QueueLanesTests : IAsyncLifetime, IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(5);
@@ -16,6 +16,11 @@ public sealed class QueueLanesTests : IAsyncDisposable
 
     // The weight of an item is its value; a batch weighs at most 10.
     public QueueLanesTests() => _lanes = new QueueLanes<int>(ProcessAsync, item => item, maxWeight: 10);
+
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 disposes a test class through IAsyncLifetime only (IAsyncDisposable alone is never called).
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
     public async ValueTask DisposeAsync()
     {

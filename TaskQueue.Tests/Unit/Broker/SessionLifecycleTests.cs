@@ -12,7 +12,7 @@ using TaskQueue.Tests.Infrastructure;
 namespace TaskQueue.Tests.Unit.Broker;
 
 /// <summary>A worker session from hello to hang-up, without a gRPC call: Redis and the host are fakes.</summary>
-public sealed class SessionLifecycleTests : IAsyncDisposable
+public sealed class SessionLifecycleTests : IAsyncLifetime, IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
     private readonly CountingTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -33,8 +33,13 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
         _dispatcher = new Dispatcher(_claims, _sessions, options, _telemetry, _time, NullLogger<Dispatcher>.Instance);
         var quarantine = new WorkerQuarantine(_sessions, _dispatcher, _time, NullLogger<WorkerQuarantine>.Instance);
         _lifecycle = new SessionLifecycle(
-            _store, _sessions, _dispatcher, quarantine, new BrokerIdentity(), options, _time, _lifetime, NullLogger<SessionLifecycle>.Instance);
+            _store, _sessions, _dispatcher, quarantine, new WorkerDrains(_sessions, NullLogger<WorkerDrains>.Instance), new BrokerIdentity(), options, _time, _lifetime, NullLogger<SessionLifecycle>.Instance);
     }
+
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 disposes a test class through IAsyncLifetime only (IAsyncDisposable alone is never called).
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
     public async ValueTask DisposeAsync()
     {
@@ -135,6 +140,52 @@ public sealed class SessionLifecycleTests : IAsyncDisposable
         Assert.False(session.CanTakeWork(_time.GetUtcNow()));
         Assert.True(_sessions.TryGet("worker-1", out var found) && found == session);
         Assert.Contains(session, _sessions.Served);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_lists_the_held_task_ids_and_one_that_reads_the_drain_flag_drains_the_session_and_tells_the_worker()
+    {
+        var held = TaskId.New("q");
+        var session = await OpenHoldingAsync(held);
+        await _lifecycle.JoinAsync(session);
+        _store.DrainRequested = true; // DrainWorker on another broker whose publish did not arrive
+
+        await _lifecycle.HeartbeatAsync(session, [Running(held)], CancellationToken.None);
+
+        Assert.Equal([held.ToString()], _store.Heartbeats[^1].RunningTaskIds);
+        Assert.False(_store.Heartbeats[^1].Draining);
+        Assert.True(session.Draining);
+        Assert.False(session.CanTakeWork(_time.GetUtcNow()));
+        Assert.NotNull((await NextAsync(session.Outbox)).WorkerDrain);
+        await _lifecycle.HeartbeatAsync(session, [Running(held)], CancellationToken.None);
+        Assert.True(_store.Heartbeats[^1].Draining); // the registry keeps showing it draining
+        Assert.False(session.Outbox.TryRead(out _)); // told once
+    }
+
+    [Fact]
+    public async Task A_session_that_joins_while_the_registry_holds_a_drain_for_its_process_is_drained_and_the_worker_told()
+    {
+        var session = await _lifecycle.OpenAsync(Hello() with { Instance = "process-a" }, [], CancellationToken.None);
+        Assert.NotNull((await NextAsync(session.Outbox)).Welcome);
+        _store.DrainRequested = true; // DrainWorker while the worker was between connections
+
+        await _lifecycle.JoinAsync(session);
+
+        Assert.Equal("process-a", Assert.Single(_store.Heartbeats).Instance);
+        Assert.True(session.Draining);
+        Assert.False(session.CanTakeWork(_time.GetUtcNow()));
+        Assert.NotNull((await NextAsync(session.Outbox)).WorkerDrain);
+    }
+
+    [Fact]
+    public async Task A_hello_that_says_draining_opens_a_session_that_gets_no_work_from_the_start()
+    {
+        var session = await _lifecycle.OpenAsync(Hello() with { Draining = true }, [], CancellationToken.None);
+
+        await _lifecycle.JoinAsync(session);
+
+        Assert.False(session.CanTakeWork(_time.GetUtcNow()));
+        Assert.True(Assert.Single(_store.Heartbeats).Draining);
     }
 
     [Fact]

@@ -58,6 +58,21 @@ public sealed class StuckSlotTests
     }
 
     [Fact]
+    public void A_report_or_renewal_of_an_older_lease_of_a_task_frees_nothing_and_one_of_the_held_lease_frees_its_slot()
+    {
+        var (session, tasks) = Running(concurrency: 1, running: 1);
+        var held = tasks[0];
+
+        Assert.False(session.Release(held.Id, "token-of-an-earlier-attempt"));
+        Assert.Equal(1, session.Busy);
+        Assert.NotNull(session.Find(held.Id, held.LeaseToken));
+
+        Assert.True(session.Release(held.Id, held.LeaseToken));
+        Assert.Equal(0, session.Busy);
+        Assert.False(session.Release(held.Id, held.LeaseToken));
+    }
+
+    [Fact]
     public void Stuck_tasks_a_worker_lists_after_a_reconnect_count_but_never_more_than_its_slots()
     {
         var session = new WorkerSession("worker-1", ["a"], [], 2, s_now);

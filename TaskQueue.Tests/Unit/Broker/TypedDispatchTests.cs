@@ -13,7 +13,7 @@ namespace TaskQueue.Tests.Unit.Broker;
 /// Dispatch by task type: a worker is offered only the types it handles, and ready work no worker with
 /// credit handles waits without claims (no spinning) until a worker for it connects or frees a slot.
 /// </summary>
-public sealed class TypedDispatchTests : IAsyncDisposable
+public sealed class TypedDispatchTests : IAsyncLifetime, IAsyncDisposable
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(5);
@@ -30,6 +30,11 @@ public sealed class TypedDispatchTests : IAsyncDisposable
         _telemetry = new BrokerTelemetry(_meters);
         _dispatcher = new Dispatcher(_store, _sessions, Options.Create(_options), _telemetry, _time, NullLogger<Dispatcher>.Instance);
     }
+
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 disposes a test class through IAsyncLifetime only (IAsyncDisposable alone is never called).
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
     public async ValueTask DisposeAsync()
     {
@@ -87,7 +92,7 @@ public sealed class TypedDispatchTests : IAsyncDisposable
         _dispatcher.NotifyWork("q");
         await Eventually.TrueAsync(() => _store.Claims.Any(c => c.WorkerId == "echo-worker"), s_bound, "the idle echo worker was asked", s_poll);
 
-        sleepWorker.Release(first.Id);
+        sleepWorker.Release(first.Id, first.LeaseToken);
         _dispatcher.NotifyCredit(sleepWorker);
 
         Assert.Equal(second.Id.ToString(), (await sleepWorker.Outbox.ReadAsync(timeout.Token)).Assignment.TaskId);

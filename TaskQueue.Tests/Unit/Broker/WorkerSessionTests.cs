@@ -83,7 +83,7 @@ public sealed class WorkerSessionTests
         session.Commit(session.Reserve("a", max: 1), running, s_now, out _);
         Assert.Equal(0, session.Reserve("b", max: 1)); // no claim holds slots: none will hand any back
 
-        Assert.True(session.Release(running[0].Id));
+        Assert.True(session.Release(running[0].Id, running[0].LeaseToken));
         session.Commit(session.Reserve("a", max: 1), [], s_now, out var starved);
 
         Assert.Empty(starved);

@@ -48,7 +48,7 @@ public sealed class StuckSlotExecutorTests : IDisposable
         listener.Start();
         executor.OnAssignment(Assignment("spinning", "spin", "1000")); // spins on the fake clock, deaf to cancellation
 
-        executor.OnLeaseLost("spinning", "timeout");
+        executor.OnLeaseLost("spinning", token: "", "timeout");
         executor.OnAssignment(Assignment("a", "sleep", "60000"));
         executor.OnAssignment(Assignment("b", "sleep", "60000"));
         executor.OnAssignment(Assignment("c", "sleep", "60000"));
@@ -76,11 +76,27 @@ public sealed class StuckSlotExecutorTests : IDisposable
         var executor = _parts.Executor;
         executor.OnAssignment(Assignment("spinning", "spin", "1000"));
 
-        executor.OnLeaseLost("spinning", "the lease expired or moved on");
+        executor.OnLeaseLost("spinning", token: "", "the lease expired or moved on");
         Assert.Equal(["spinning"], executor.SnapshotStuck());
 
         await Eventually.AdvancingUntilAsync(_parts.Time, TimeSpan.FromMilliseconds(250), () => executor.SnapshotStuck().Count == 0, s_bound, "the spinning handler returned");
         Assert.Empty(Drain().OfType<OutcomeItem>());
+    }
+
+    [Fact]
+    public void News_that_an_older_lease_was_lost_leaves_the_run_under_the_newer_lease_alone()
+    {
+        var executor = _parts.Executor;
+        // Reclaimed after a Redis freeze and handed here again: the broker's answer to a heartbeat sent before that
+        // names the old lease.
+        executor.OnAssignment(Assignment("again", "sleep", "60000"));
+
+        executor.OnLeaseLost("again", "lease-of-attempt-1", "the lease expired or moved on");
+        Assert.Equal([("again", "lease-again")], executor.SnapshotLeases().Select(t => (t.TaskId, t.LeaseToken)));
+        Assert.Empty(executor.SnapshotStuck());
+
+        executor.OnLeaseLost("again", "lease-again", "the lease expired or moved on");
+        Assert.Empty(executor.SnapshotLeases());
     }
 
     [Fact]

@@ -1,10 +1,10 @@
-namespace TaskQueue.Broker.Storage;
+namespace TaskQueue.Protocol;
 
 /// <summary>
-/// A worker's status as <see cref="WorkerRegistry"/> derives it, <c>GET /workers</c> reports it and the
-/// <c>taskqueue.workers</c> gauge tags it: the one place these words are spelled.
+/// A worker's status as the broker's worker registry derives it, <c>GET /workers</c> reports it, the
+/// <c>taskqueue.workers</c> gauge tags it and the dashboard shows it: the one place these words are spelled.
 /// </summary>
-public static class WorkerStatuses
+internal static class WorkerStatuses
 {
     /// <summary>Connected and running at least one task.</summary>
     public const string Busy = "busy";
@@ -15,9 +15,12 @@ public static class WorkerStatuses
     /// <summary>Connected but given no work until its quarantine ends (it let leases expire).</summary>
     public const string Quarantined = "quarantined";
 
+    /// <summary>Connected but taking no new work: drained by an operator (DrainWorker) or shutting down.</summary>
+    public const string Draining = "draining";
+
     /// <summary>Gone, or silent for longer than the broker's worker silence limit.</summary>
     public const string Disconnected = "disconnected";
 
     /// <summary>The statuses of connected workers, in the order the gauge reports them.</summary>
-    public static IReadOnlyList<string> Connected { get; } = [Idle, Busy, Quarantined];
+    public static IReadOnlyList<string> Connected { get; } = [Idle, Busy, Quarantined, Draining];
 }
