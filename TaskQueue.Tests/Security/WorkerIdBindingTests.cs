@@ -27,6 +27,12 @@ public sealed class WorkerIdBindingTests
         cluster.StartWorker(workerId, concurrency: 2);
         await cluster.WaitForWorkersAsync(workerId);
         Assert.Contains(workerId, (await cluster.GetWorkersAsync()).Keys); // what the attacker reads
+        // The queue the worker named is registered and marked due; the reaper's first visit finds it empty and starts
+        // its idle clock (a field in the stats hash). Wait for that write, so the key set compared below is settled.
+        await Eventually.TrueAsync(
+            () => redis.Connection.GetDatabase().HashExistsAsync(RedisKeys.Stats(cluster.Queue), "idle_since"),
+            s_wait,
+            "the reaper's first visit started the new queue's idle clock");
         var keysBefore = await AuthorizationMatrixTests.KeysAsync(redis);
 
         var code = await AuthorizationMatrixTests.ConnectAsync(cluster, broker, impostorKey, anonymous: false, cluster.Queue, workerId);
