@@ -191,9 +191,8 @@ public sealed class ReplicaAcknowledger
             return known.Command;
         }
 
-        var server = (string?)await execute("INFO", ["server"]) ?? "";
-        var persistence = (string?)await execute("INFO", ["persistence"]) ?? "";
-        var chosen = ReplicaAckReplies.Choose(server + "\n" + persistence);
+        var replies = await Task.WhenAll(execute("INFO", ["server"]), execute("INFO", ["persistence"]));
+        var chosen = ReplicaAckReplies.Choose(string.Join("\n", replies.Select(reply => (string?)reply ?? "")));
         _detected[primary] = new Detected(chosen, epoch);
         return chosen;
     }
