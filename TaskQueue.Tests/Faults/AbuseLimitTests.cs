@@ -279,6 +279,11 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         TestCredentials.Channel(broker.GrpcAddress, cluster.AdminKey, oneConnection: true);
 
     /// <summary>
+    /// Starts <paramref name="perClient"/> long Waits on each client at once and counts how they end; once
+    /// <paramref name="expectedRefusals"/> were refused the held ones are let go (cancelled), so the count does not
+    /// depend on how fast the machine is. Without the caps nothing is refused and every Wait is let go after a minute.
+    /// </summary>
+    /// <summary>
     /// Until <paramref name="total"/> short Waits, spread over connections of at most <paramref name="perConnection"/>,
     /// all pass (none refused for want of a slot): the slots of Waits let go of came back.
     /// </summary>
@@ -311,11 +316,6 @@ public sealed class AbuseLimitTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>
-    /// Starts <paramref name="perClient"/> long Waits on each client at once and counts how they end; once
-    /// <paramref name="expectedRefusals"/> were refused the held ones are let go (cancelled), so the count does not
-    /// depend on how fast the machine is. Without the caps nothing is refused and every Wait is let go after a minute.
-    /// </summary>
     private static async Task<Dictionary<StatusCode, int>> HoldWaitsAsync(
         IReadOnlyList<TaskService.TaskServiceClient> clients, int perClient, string taskId, int expectedRefusals)
     {

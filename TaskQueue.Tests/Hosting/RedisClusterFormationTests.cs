@@ -88,10 +88,10 @@ public sealed class RedisClusterFormationTests : IAsyncLifetime
         }
     }
 
-    private static async Task<bool> JoinAsync(ClusterShape shape)
+    private static Task<bool> JoinAsync(ClusterShape shape)
     {
-        using var timeout = new CancellationTokenSource(s_timeout); // awaited here, so it lives until the join ends
-        return await RedisClusterFormation.JoinAsync("test", shape, Password, NullLogger.Instance, timeout.Token);
+        using var timeout = new CancellationTokenSource(s_timeout);
+        return RedisClusterFormation.JoinAsync("test", shape, Password, NullLogger.Instance, timeout.Token);
     }
 
     private static List<string> NewDirectories(int count) =>

@@ -69,7 +69,7 @@ public class GroupTests : StoreTests
     [Fact]
     public async Task A_claim_wanting_more_than_there_are_groups_gives_each_an_equal_share_per_round_and_later_claims_carry_on_the_turns()
     {
-        var h = await NewStoreAsync();
+        var h = await StoreHarness.CreateAsync();
         await SubmitAsync(h, "a", 10);
         await SubmitAsync(h, "b", 10);
         await SubmitAsync(h, "c", 2);
@@ -100,7 +100,7 @@ public class GroupTests : StoreTests
     [Fact]
     public async Task A_claim_stopped_by_its_bound_of_group_visits_keeps_the_turns_it_gave_so_the_next_claim_starts_where_it_stopped()
     {
-        var h = await NewStoreAsync();
+        var h = await StoreHarness.CreateAsync();
         // 1,001 groups of 2 tasks: a claim visits at most 1,000 groups, then asks to be called again at once.
         for (var start = 0; start < 1001; start += 500)
         {

@@ -309,7 +309,7 @@ public class ScheduleTests : StoreTests
     [Fact]
     public async Task A_slots_task_and_a_triggered_one_carry_the_templates_group_and_wait_in_its_lane()
     {
-        var s = await NewSchedulesAsync();
+        var s = await Schedules.CreateAsync();
         var grouped = s.Define(Daily) with { Template = new ScheduleTemplate("report", "v1"u8.ToArray()) { Group = "acme" } };
         var stored = (await s.UpsertAsync(grouped)).Schedule;
         Assert.Equal("acme", stored.Definition.Template.Group);
@@ -336,7 +336,7 @@ public class ScheduleTests : StoreTests
     [Fact]
     public async Task An_upsert_that_changes_only_the_group_is_a_changed_definition_and_the_next_slot_gets_the_new_group()
     {
-        var s = await NewSchedulesAsync();
+        var s = await Schedules.CreateAsync();
         var first = await s.UpsertAsync(s.Define(Daily));
         Assert.Equal("", first.Schedule.Definition.Template.Group);
 
@@ -358,7 +358,7 @@ public class ScheduleTests : StoreTests
     [Fact]
     public async Task A_schedule_stored_before_templates_had_a_group_is_unchanged_by_the_same_definition_without_one()
     {
-        var s = await NewSchedulesAsync();
+        var s = await Schedules.CreateAsync();
         var first = await s.UpsertAsync(s.Define(Daily));
         await s.H.Db.HashDeleteAsync(RedisKeys.Schedule(s.Queue, "nightly"), ScheduleFields.Group);
 
@@ -374,7 +374,7 @@ public class ScheduleTests : StoreTests
     [InlineData("long")]
     public async Task A_template_with_a_bad_group_is_refused_as_a_submit_would_be(string group)
     {
-        var s = await NewSchedulesAsync();
+        var s = await Schedules.CreateAsync();
         var bad = group == "long" ? new string('g', TaskValidation.MaxGroupLength + 1) : group;
 
         var ex = await Assert.ThrowsAsync<TaskValidationException>(
