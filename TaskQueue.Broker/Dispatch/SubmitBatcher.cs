@@ -68,14 +68,24 @@ internal sealed class SubmitBatcher : IAsyncDisposable
         {
             var results = await _store.EnqueueBatchAsync([.. batch.SelectMany(p => p.Tasks)]);
             _ready.PublishReady(queue);
-            ForEachShare(batch, results, (pending, share) => pending.Result.TrySetResult(share));
+            var offset = 0;
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetResult([.. results.Skip(offset).Take(pending.Tasks.Count)]);
+                offset += pending.Tasks.Count;
+            }
         }
         catch (ReplicaAckException shortfall)
         {
             // The primary holds the tasks (workers may take them): announced, but no caller hears OK. Each gets its own tasks' ids.
             Log.ReplicaAcksShort(_logger, shortfall.Operation, shortfall.Stored.Count, queue, shortfall.Acks.ToString(), shortfall.Timeout.TotalMilliseconds);
             _ready.PublishReady(queue);
-            ForEachShare(batch, shortfall.Stored, (pending, share) => pending.Result.TrySetException(shortfall.For(share)));
+            var offset = 0;
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetException(shortfall.For([.. shortfall.Stored.Skip(offset).Take(pending.Tasks.Count)]));
+                offset += pending.Tasks.Count;
+            }
         }
         catch (Exception ex)
         {
@@ -84,17 +94,6 @@ internal sealed class SubmitBatcher : IAsyncDisposable
             {
                 pending.Result.TrySetException(ex);
             }
-        }
-    }
-
-    /// <summary>Hands each caller of the batch its own tasks' part of <paramref name="all"/> (one entry per task, in batch order).</summary>
-    private static void ForEachShare(List<Pending> batch, IReadOnlyList<EnqueueResult> all, Action<Pending, EnqueueResult[]> give)
-    {
-        var offset = 0;
-        foreach (var pending in batch)
-        {
-            give(pending, [.. all.Skip(offset).Take(pending.Tasks.Count)]);
-            offset += pending.Tasks.Count;
         }
     }
 

@@ -14,6 +14,13 @@ public static class DueIndexes
     public static async Task<DueQueues> ReadAsync(IDatabaseAsync db, IReadOnlyList<RedisKey> indexes, long shift, int max)
     {
         var replies = await Task.WhenAll(indexes.Select(index => db.RunScriptAsync(ScriptLibrary.Due, [index], [shift, max])));
+        if (replies.Length == 1)
+        {
+            var only = (RedisResult[])replies[0]!;
+            var after = (long)only[0];
+            return new DueQueues([.. only.Skip(1).Select(r => (string)r!)], after < 0 ? null : TimeSpan.FromMilliseconds(after));
+        }
+
         var lists = replies.Select(r => (RedisResult[])r!).ToList();
         var queues = new List<string>(max);
         var left = false;

@@ -50,16 +50,8 @@ public sealed class RedisKeySpace
     }
 
     /// <summary>The keys every script of <paramref name="queue"/> gets: its prefix, due index, registry and schedule index.</summary>
-    public RedisKey[] ScriptKeys(string queue)
-    {
-        if (!IsCluster)
-        {
-            return [RedisKeys.QueuePrefix(queue), RedisKeys.Due, RedisKeys.Queues, RedisKeys.ScheduleDue];
-        }
-
-        var tag = ClusterSlots.TagOfQueue(queue); // hashed once for the three per-slot keys
-        return [RedisKeys.QueuePrefix(queue), RedisKeys.SlotDue(tag), RedisKeys.SlotQueues(tag), RedisKeys.SlotScheduleDue(tag)];
-    }
+    public RedisKey[] ScriptKeys(string queue) =>
+        [RedisKeys.QueuePrefix(queue), DueIndex(queue), Registry(queue), ScheduleIndex(queue)];
 
     /// <summary>The registry set that holds <paramref name="queue"/>.</summary>
     public RedisKey Registry(string queue) => IsCluster ? RedisKeys.SlotQueues(ClusterSlots.TagOfQueue(queue)) : RedisKeys.Queues;

@@ -191,8 +191,9 @@ public sealed class ReplicaAcknowledger
             return known.Command;
         }
 
-        var replies = await Task.WhenAll(execute("INFO", ["server"]), execute("INFO", ["persistence"]));
-        var chosen = ReplicaAckReplies.Choose(string.Join("\n", replies.Select(reply => (string?)reply ?? "")));
+        var server = (string?)await execute("INFO", ["server"]) ?? "";
+        var persistence = (string?)await execute("INFO", ["persistence"]) ?? "";
+        var chosen = ReplicaAckReplies.Choose(server + "\n" + persistence);
         _detected[primary] = new Detected(chosen, epoch);
         return chosen;
     }

@@ -20,11 +20,12 @@ internal sealed class OperatorDrain(
     /// <summary>Starts the drain; nothing again while the worker drains already (an earlier WorkerDrain, or shutting down).</summary>
     public void Begin()
     {
-        if (!executor.TryBeginDrain(out var running))
+        if (executor.IsDraining)
         {
             return;
         }
 
+        var running = executor.BeginDrain();
         Log.DrainedByOperator(logger, running, _options.DrainTimeout);
         outbound.Enqueue(DrainingItem.Instance);
         _ = ReleaseAfterTimeoutAsync();

@@ -147,14 +147,12 @@ internal sealed class TaskExecutor(
     /// </summary>
     public void OnLeaseLost(string taskId, string token, string reason)
     {
-        if (_tasks.TryGetValue(taskId, out var execution))
+        if (_tasks.TryGetValue(taskId, out var execution) && token.Length > 0 && execution.LeaseToken != token)
         {
-            if (token.Length > 0 && execution.LeaseToken != token)
-            {
-                Log.UnknownTaskMessage(logger, taskId, "lease lost, of an older lease");
-                return;
-            }
-
+            Log.UnknownTaskMessage(logger, taskId, "lease lost, of an older lease");
+        }
+        else if (_tasks.TryGetValue(taskId, out execution))
+        {
             Log.LeaseLost(logger, taskId, reason);
             execution.Discard();
             execution.RefuseCheckpoints($"the lease was lost ({reason}): the checkpoint was not stored");
@@ -232,21 +230,6 @@ internal sealed class TaskExecutor(
         {
             _draining = true;
             return _busy;
-        }
-    }
-
-    /// <summary>
-    /// Starts a drain unless one runs already (an operator's, or the shutdown's), in one step under the gate, so two
-    /// callers cannot both start one; <paramref name="running"/>: the tasks busy now.
-    /// </summary>
-    public bool TryBeginDrain(out int running)
-    {
-        lock (_gate)
-        {
-            running = _busy;
-            var started = !_draining;
-            _draining = true;
-            return started;
         }
     }
 

@@ -364,24 +364,23 @@ local function index_finished(state, entries, now, retention_ms)
   redis.call('PEXPIRE', index, retention_ms)
 end
 
--- Moves a task to a final state and starts its retention clock (its idempotency key and its attempt history, when
--- it has one, expire with it; its unique and debounce keys are freed at once).
+-- Moves a task to a final state and starts its retention clock (its idempotency key expires with it; its
+-- unique and debounce keys are freed at once).
 local function finish(id, key, state, now, retention_ms, counter)
   notify_finished(id)
   notify_changed(id, true)
   redis.call('HSET', key, 'state', state, 'finished', now)
   redis.call('HINCRBY', STATS, counter, 1)
-  local keys = redis.call('HMGET', key, 'ikey', 'ukey', 'dkey', 'hist')
-  local ikey, hist = keys[1], keys[4]
+  local keys = redis.call('HMGET', key, 'ikey', 'ukey', 'dkey')
+  local ikey = keys[1]
   release_keys(id, keys[2], keys[3])
   if tonumber(retention_ms) > 0 then
     redis.call('PEXPIRE', key, retention_ms)
     if ikey and ikey ~= '' then redis.call('PEXPIRE', idem_key(ikey), retention_ms) end
-    if hist then redis.call('PEXPIRE', attempts_key(id), retention_ms) end
+    redis.call('PEXPIRE', attempts_key(id), retention_ms)
     index_finished(state, { now, id }, now, retention_ms)
   else
-    redis.call('DEL', key)
-    if hist then redis.call('DEL', attempts_key(id)) end
+    redis.call('DEL', key, attempts_key(id))
     if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
   end
 end
@@ -389,10 +388,9 @@ end
 -- Deletes a dead letter for good (trim or purge).
 local function delete_dead(id)
   local key = task_key(id)
-  local t = redis.call('HMGET', key, 'ikey', 'hist')
-  if t[1] and t[1] ~= '' then redis.call('DEL', idem_key(t[1])) end
-  redis.call('DEL', key)
-  if t[2] then redis.call('DEL', attempts_key(id)) end
+  local ikey = redis.call('HGET', key, 'ikey')
+  if ikey and ikey ~= '' then redis.call('DEL', idem_key(ikey)) end
+  redis.call('DEL', key, attempts_key(id))
   redis.call('ZREM', DEAD, id)
 end
 
